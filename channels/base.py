@@ -1,0 +1,45 @@
+"""The one small interface every channel adapter implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from warnengine.model import Channel
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One delivery handed to a channel: `body` is the channel's message, already composed (and signed)."""
+
+    delivery_id: str
+    recipient: str  # device id, E.164 phone, openid, app token...
+    village_code: str
+    body: dict[str, Any]
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class SendResult:
+    delivery_id: str
+    ok: bool
+    retryable: bool = False
+    reason: str | None = None
+    provider_ref: str | None = None
+
+
+@runtime_checkable
+class ChannelAdapter(Protocol):
+    kind: Channel
+    name: str
+    batch_size: int  # the most deliveries one send_batch call should carry
+    rate_per_s: float | None  # provider's declared limit; the dispatch layer enforces it
+
+    async def start(self) -> None: ...
+
+    async def send_batch(self, batch: Sequence[Outgoing]) -> list[SendResult]:
+        """Send every delivery once; one result per input, in order. Never raises for one bad recipient."""
+        ...
+
+    async def stop(self) -> None: ...

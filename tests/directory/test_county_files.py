@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from warnengine.directory import County, DirectoryError, generate_county, read_county, write_county
+
+SAMPLE = Path(__file__).resolve().parents[2] / "config" / "county"
+
+
+def test_round_trip(county: County, tmp_path: Path) -> None:
+    write_county(county, tmp_path)
+    assert read_county(tmp_path) == county
+
+
+def test_file_formats(small_county: County, tmp_path: Path) -> None:
+    write_county(small_county, tmp_path)
+    with open(tmp_path / "households.csv", encoding="utf-8", newline="") as f:
+        assert next(csv.reader(f)) == ["household_id", "cell_code", "lon", "lat", "members", "vulnerable"]
+    with open(tmp_path / "people.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["person_id", "household_id", "cell_code", "name", "role", "phone", "wechat_openid",
+                       "app_token"]
+    assert rows[1][1] == "" and rows[1][4] == "grid_head"  # staff: empty household_id
+    with open(tmp_path / "devices.csv", encoding="utf-8", newline="") as f:
+        assert next(csv.reader(f)) == ["device_id", "cell_code", "lon", "lat", "kind"]
+    grid = json.loads((tmp_path / "grid.geojson").read_text(encoding="utf-8"))
+    assert grid["type"] == "FeatureCollection"
+    first = grid["features"][0]
+    assert first["properties"] == {"code": small_county.cells[0].code, "level": "county", "parent": None,
+                                   "name": "示范县"}
+    for feature in grid["features"]:
+        assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        assert set(feature["properties"]) == {"code", "level", "parent", "name"}
+    lon, lat = first["geometry"]["coordinates"][0][0]
+    assert round(lon, 6) == lon and round(lat, 6) == lat
+
+
+def test_committed_sample_is_current(county: County) -> None:
+    assert read_county(SAMPLE) == county, "regenerate: warnengine gen-county --out config/county"
+    size = sum(p.stat().st_size for p in SAMPLE.iterdir())
+    assert size < 5_000_000
+
+
+FEATURE = ('{{"type":"Feature","properties":{{"code":"{code}","level":"{level}","parent":{parent},'
+           '"name":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[[114.5,35.5],[114.6,35.5],'
+           '[114.6,35.6],[114.5,35.5]]]}}}}')
+
+
+def _feature(code: str, level: str, parent: str | None, name: str) -> str:
+    return FEATURE.format(code=code, level=level, parent=json.dumps(parent), name=name)
+
+
+def _write_broken(directory: Path) -> None:
+    features = [
+        _feature("410526000000", "county", None, "示范县"),                # line 2
+        _feature("410526100000", "township", "410526000000", "城关镇"),     # line 3
+        _feature("410526100200", "village", "410526100000", "王庄村"),      # line 4
+        _feature("41052610020001", "group", "410526100200", "第一村民小组"),  # line 5
+        _feature("410526100200", "village", "410526100000", "李庄村"),      # line 6: duplicate code
+        _feature("410526101200", "village", "410526101000", "张庄村"),      # line 7: unknown parent
+        _feature("410526102000", "hamlet", "410526000000", "赵庄"),         # line 8: unknown level
+    ]
+    (directory / "grid.geojson").write_text(
+        '{"type":"FeatureCollection","features":[\n' + ",\n".join(features) + "\n]}\n", encoding="utf-8")
+    (directory / "households.csv").write_text(
+        "household_id,cell_code,lon,lat,members,vulnerable\n"
+        "h1,41052610020001,114.55,35.55,3,0\n"
+        "h2,41052699999901,114.55,35.55,2,0\n"     # line 3: unknown cell
+        "h3,41052610020001,abc,35.55,2,0\n"         # line 4: bad number
+        "h1,41052610020001,114.55,35.55,2,1\n"      # line 5: duplicate id
+        "h4,410526100200,114.55,35.55,2,0\n"        # line 6: a village, not a group
+        "h5,41052610020001,114.55,35.55,two,yes\n",  # line 7: bad members and vulnerable
+        encoding="utf-8")
+    (directory / "people.csv").write_text(
+        "person_id,household_id,cell_code,name,role,phone,wechat_openid,app_token\n"
+        "p1,h1,41052610020001,王伟,resident,+8613812345678,,\n"
+        "p2,h1,41052610020001,李娜,resident,13812345678,,\n"             # line 3: not E.164
+        "p3,,410526100200,张强,village_chief,+8613912345678,,\n"         # line 4: unknown role
+        "p4,h9,41052610020001,赵敏,resident,,,\n"                        # line 5: unknown household
+        "p1,,410526000000,刘洋,dispatcher,+8615012345678,,\n"            # line 6: duplicate id
+        "p5,,410526999999,陈静,grid_head,+8615112345678,,\n",            # line 7: unknown cell
+        encoding="utf-8")
+    (directory / "devices.csv").write_text(
+        "device_id,cell_code,lon,lat,kind\n"
+        "spk-410526100200-1,410526100200,114.55,35.55,loudspeaker\n"
+        "spk-410526999200-1,410526999200,114.55,35.55,loudspeaker\n"     # line 3: unknown cell
+        "spk-410526100200-2,410526100200,114.55,95,loudspeaker\n",       # line 4: latitude out of range
+        encoding="utf-8")
+
+
+def test_read_reports_every_problem_with_its_line(tmp_path: Path) -> None:
+    _write_broken(tmp_path)
+    with pytest.raises(DirectoryError) as caught:
+        read_county(tmp_path)
+    problems = caught.value.problems
+    expected = [
+        ("grid.geojson", 6, "duplicate code 410526100200"),
+        ("grid.geojson", 7, "unknown parent '410526101000'"),
+        ("grid.geojson", 8, "unknown level 'hamlet'"),
+        ("households.csv", 3, "unknown cell '41052699999901'"),
+        ("households.csv", 4, "bad number in lon"),
+        ("households.csv", 5, "duplicate household_id h1"),
+        ("households.csv", 6, "expected a group"),
+        ("households.csv", 7, "bad number in members"),
+        ("households.csv", 7, "vulnerable must be 0 or 1"),
+        ("people.csv", 3, "not E.164"),
+        ("people.csv", 4, "unknown role 'village_chief'"),
+        ("people.csv", 5, "unknown household h9"),
+        ("people.csv", 6, "duplicate person_id p1"),
+        ("people.csv", 7, "unknown cell '410526999999'"),
+        ("devices.csv", 3, "unknown cell '410526999200'"),
+        ("devices.csv", 4, "lat 95.0 out of range"),
+    ]
+    for file, line, text in expected:
+        found = any(f == file and n == line and text in m for f, n, m in problems)
+        assert found, (file, line, text, problems)
+    assert len(problems) == len(expected), problems  # nothing reported twice, valid rows not reported
+    assert "people.csv:4: unknown role" in str(caught.value)
+
+
+def test_grid_lines_in_pretty_printed_file(small_county: County, tmp_path: Path) -> None:
+    write_county(small_county, tmp_path)
+    grid = json.loads((tmp_path / "grid.geojson").read_text(encoding="utf-8"))
+    grid["features"][2]["properties"]["parent"] = "999999999999"
+    text = json.dumps(grid, ensure_ascii=False, indent=1)
+    (tmp_path / "grid.geojson").write_text(text, encoding="utf-8")
+    with pytest.raises(DirectoryError) as caught:
+        read_county(tmp_path)
+    [(file, line, message)] = caught.value.problems
+    assert file == "grid.geojson" and "unknown parent '999999999999'" in message
+    starts = [i for i, s in enumerate(text.splitlines(), 1) if s.strip() == "{"]
+    assert line == starts[3]  # the third feature's opening brace (the first "{" is the collection)
+
+
+def test_unreadable_files(small_county: County, tmp_path: Path) -> None:
+    write_county(small_county, tmp_path)
+    broken = '{"type": "FeatureCollection",\n "features": [\n'
+    (tmp_path / "grid.geojson").write_text(broken, encoding="utf-8")
+    (tmp_path / "devices.csv").unlink()
+    (tmp_path / "people.csv").write_text("id,name\n", encoding="utf-8")
+    with pytest.raises(DirectoryError) as caught:
+        read_county(tmp_path)
+    # Reported once each; households.csv is not flagged for cells the unreadable grid would have held.
+    assert {(f, line) for f, line, _ in caught.value.problems} == {
+        ("grid.geojson", 3),  # where the JSON breaks off
+        ("devices.csv", 0),
+        ("people.csv", 1),
+    }
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    for run in ("a", "b"):
+        county = generate_county(seed=5, townships=2, villages=10, groups_per_village=(1, 2),
+                                 households_per_group=(2, 3))
+        write_county(county, tmp_path / run)
+    for name in ("grid.geojson", "households.csv", "people.csv", "devices.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

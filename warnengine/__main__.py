@@ -1,0 +1,3 @@
+from warnengine.runtime.cli import main
+
+main()

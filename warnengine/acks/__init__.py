@@ -1,0 +1,1 @@
+"""Ack tracking: apply acknowledgements to delivery state, forward-only and idempotent."""

@@ -1,0 +1,2 @@
+from warnengine.db.engine import connect, migrate
+__all__ = ['connect', 'migrate']

@@ -1,0 +1,166 @@
+"""SQLAlchemy Core tables. Changes here need a migration in db/migrations/versions."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+cells = Table(
+    "cells",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("level", String(16), nullable=False),
+    Column("parent", String(16), index=True),
+    Column("name", Text, nullable=False),
+    Column("geometry", Text, nullable=False),  # GeoJSON
+)
+
+households = Table(
+    "households",
+    metadata,
+    Column("household_id", String(32), primary_key=True),
+    Column("cell_code", String(16), nullable=False, index=True),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("members", Integer, nullable=False),
+    Column("vulnerable", Boolean, nullable=False),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("person_id", String(32), primary_key=True),
+    Column("household_id", String(32), index=True),
+    Column("cell_code", String(16), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("phone", String(20)),
+    Column("wechat_openid", String(64)),
+    Column("app_token", Text),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("cell_code", String(16), nullable=False, index=True),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("last_seen", Float),
+    Column("last_result", String(16)),
+)
+
+feed_messages = Table(
+    "feed_messages",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # sha256 of the raw bytes: redelivery is a no-op
+    Column("source", String(32), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("verdict", String(32), nullable=False),  # accepted | duplicate | dead_letter reason
+    Column("warning_id", String(32)),
+    Column("version", Integer),
+)
+
+warnings = Table(
+    "warnings",
+    metadata,
+    Column("warning_id", String(32), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("sender", Text, nullable=False),
+    Column("identifier", Text, nullable=False),
+    Column("sent", Float, nullable=False),
+    Column("msg_type", String(8), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("hazard", String(16), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("expires", Float),
+    Column("body", Text, nullable=False),  # the normalised warning as JSON
+    Column("state", String(16), nullable=False),  # accepted | resolved | cancelled
+    Column("villages", Integer),
+    Column("received_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_warnings_state", "state", "updated_at"),
+)
+
+warning_villages = Table(
+    "warning_villages",
+    metadata,
+    Column("warning_id", String(32), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("village_code", String(16), primary_key=True),
+    Column("state", String(16), nullable=False),  # pending | dispatched
+    Column("updated_at", Float, nullable=False),
+    Index("ix_warning_villages_state", "state", "updated_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("delivery_id", String(32), primary_key=True),
+    Column("warning_id", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("village_code", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_attempt_at", Float),
+    Column("sent_at", Float),
+    Column("acked_at", Float),
+    Column("expires_at", Float, nullable=False),
+    Column("reason", Text),
+    Index("ix_deliveries_warning", "warning_id", "village_code"),
+    Index("ix_deliveries_state", "state", "last_attempt_at"),
+)
+
+acks = Table(
+    "acks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text),
+    Column("at", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("verdict", String(16), nullable=False),  # applied | stale | unknown_delivery
+    UniqueConstraint("delivery_id", "state", name="uq_acks_delivery_state"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("stage", String(32), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("source", String(64)),
+    Column("key", Text),
+    Column("payload", Text, nullable=False),  # UTF-8 text, or base64 prefixed "b64:"
+    Column("created_at", Float, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", Text),
+    Column("detail", Text),
+)

@@ -1,0 +1,1 @@
+"""Dispatch: turn a village task into channel deliveries, record them, send them once per attempt."""

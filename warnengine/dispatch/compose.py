@@ -1,0 +1,35 @@
+"""Compose the message each channel carries. Loudspeaker commands are signed here."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from warnengine.model import Severity, SpeakerCommand, Status, Warning
+from warnengine.signing import Signer
+
+# Higher interrupts lower; routine village broadcasting runs at 1, tests at 0.
+PRIORITY = {Severity.BLUE: 3, Severity.YELLOW: 5, Severity.ORANGE: 7, Severity.RED: 9}
+DRILL_PREFIX = "演练，演练。"
+
+
+def speaker_command(
+    w: Warning, delivery_id: str, issued_at: float, expires_at: float, signer: Signer
+) -> dict[str, Any]:
+    """The signed `play` command for one terminal. Its id is the delivery id, so a re-send is recognisable."""
+    text = w.broadcast_text()
+    if w.status == Status.EXERCISE:
+        text = DRILL_PREFIX + text
+    cmd = SpeakerCommand(
+        id=delivery_id,
+        warning_id=w.warning_id,
+        action="play",
+        priority=PRIORITY[w.severity],
+        text=text,
+        repeat=3 if w.severity in (Severity.RED, Severity.ORANGE) else 2,
+        volume=100 if w.severity == Severity.RED else 85,
+        issued_at=round(issued_at, 3),
+        expires_at=round(expires_at, 3),
+        nonce=secrets.token_hex(12),
+    )
+    return signer.sign(cmd.model_dump(exclude={"sig", "key_id"}, exclude_none=True))

@@ -1,0 +1,42 @@
+"""The domain model: plain pydantic types shared by every stage. Imports nothing else of warnengine."""
+
+from warnengine.model.delivery import (
+    AckState,
+    Channel,
+    DeliveryState,
+    SpeakerAck,
+    SpeakerCommand,
+    delivery_id,
+)
+from warnengine.model.grid import Cell, Device, Household, Level, Person, Role
+from warnengine.model.warning import (
+    Area,
+    Circle,
+    Hazard,
+    MsgType,
+    Severity,
+    Status,
+    Warning,
+)
+
+__all__ = [
+    "AckState",
+    "Area",
+    "Cell",
+    "Channel",
+    "Circle",
+    "DeliveryState",
+    "Device",
+    "Hazard",
+    "Household",
+    "Level",
+    "MsgType",
+    "Person",
+    "Role",
+    "Severity",
+    "SpeakerAck",
+    "SpeakerCommand",
+    "Status",
+    "Warning",
+    "delivery_id",
+]

@@ -1,0 +1,102 @@
+"""Deliveries, loudspeaker commands and acknowledgements (the MQTT contract in design.md)."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Channel(StrEnum):
+    LOUDSPEAKER = "loudspeaker"
+    SMS = "sms"
+    WECHAT = "wechat"
+    APP = "app"
+    VISIT = "visit"
+
+
+class DeliveryState(StrEnum):
+    """Lifecycle of one delivery. Terminal states never move again."""
+
+    PENDING = "pending"  # recorded, not yet handed to the channel
+    SENT = "sent"  # handed to the channel (MQTT PUBACK / provider accepted)
+    RECEIVED = "received"
+    PLAYING = "playing"
+    PLAYED = "played"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def rank(self) -> int:
+        return _STATE_RANK[self]
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+
+_STATE_RANK = {
+    DeliveryState.PENDING: 0,
+    DeliveryState.SENT: 1,
+    DeliveryState.RECEIVED: 2,
+    DeliveryState.PLAYING: 3,
+    DeliveryState.FAILED: 4,
+    DeliveryState.REJECTED: 4,
+    DeliveryState.EXPIRED: 4,
+    DeliveryState.CANCELLED: 4,
+    DeliveryState.PLAYED: 5,
+}
+_FINAL = {
+    DeliveryState.PLAYED,
+    DeliveryState.REJECTED,
+    DeliveryState.FAILED,
+    DeliveryState.EXPIRED,
+    DeliveryState.CANCELLED,
+}
+
+
+class AckState(StrEnum):
+    RECEIVED = "received"
+    PLAYING = "playing"
+    PLAYED = "played"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+def delivery_id(warning_id: str, version: int, recipient: str, channel: Channel) -> str:
+    """Stable delivery id: warning id + version + recipient + channel (design decision 2)."""
+    raw = f"{warning_id}\x1f{version}\x1f{recipient}\x1f{channel.value}"
+    return "d-" + hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+class SpeakerCommand(BaseModel):
+    """A command to one terminal. `sig` covers the canonical bytes of every other field."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    warning_id: str
+    action: str = Field(pattern="^(play|stop|test|volume)$")
+    priority: int = Field(ge=0, le=9)
+    text: str = ""
+    audio_url: str | None = None
+    repeat: int = Field(default=1, ge=1, le=20)
+    volume: int = Field(default=80, ge=0, le=100)
+    issued_at: float
+    expires_at: float
+    nonce: str
+    key_id: str = ""
+    sig: str = ""
+
+
+class SpeakerAck(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    cmd_id: str
+    state: AckState
+    reason: str | None = None
+    at: float
+    device_id: str | None = None

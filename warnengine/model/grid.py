@@ -1,0 +1,73 @@
+"""The four-level grid (county / township / village / group) and who and what lives in it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Level(StrEnum):
+    COUNTY = "county"
+    TOWNSHIP = "township"
+    VILLAGE = "village"
+    GROUP = "group"
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    GRID_HEAD = "grid_head"
+    DISPATCHER = "dispatcher"
+    GRID_MEMBER = "grid_member"
+    INFO_OFFICER = "info_officer"
+    GROUP_LEADER = "group_leader"
+    POINT_LEAD = "point_lead"
+
+
+class Cell(BaseModel):
+    """A grid cell; `geometry` is a GeoJSON Polygon or MultiPolygon (lon, lat)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    level: Level
+    parent: str | None
+    name: str
+    geometry: dict[str, Any]
+
+
+class Household(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    household_id: str
+    cell_code: str
+    lon: float
+    lat: float
+    members: int = Field(ge=0)
+    vulnerable: bool = False
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    person_id: str
+    household_id: str | None
+    cell_code: str
+    name: str
+    role: Role
+    phone: str | None = None
+    wechat_openid: str | None = None
+    app_token: str | None = None
+
+
+class Device(BaseModel):
+    """A loudspeaker terminal (村村响 / 应急广播终端)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device_id: str
+    cell_code: str
+    lon: float
+    lat: float
+    kind: str = "loudspeaker"

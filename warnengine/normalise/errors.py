@@ -1,0 +1,34 @@
+"""The one exception the normaliser raises; its `reason` is a stable code for dead-letter metrics."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Reason = Literal[
+    "not_xml_or_json",  # neither '<' nor '{' after BOM/whitespace, or empty
+    "xml_malformed",  # not well-formed XML (truncated, bad encoding, ...)
+    "xml_forbidden_construct",  # DTD, entity declaration or external reference
+    "unknown_dialect",  # well-formed XML, but not CAP 1.1/1.2 nor the national dialect
+    "schema_invalid",  # CAP 1.2 message rejected by the OASIS XSD
+    "cap_rule_violation",  # CAP §3 rule the XSD cannot express (polygon, circle, time, references)
+    "unsupported_msg_type",  # CAP Ack/Error or an unknown msgType
+    "no_info",  # Alert/Update without <info>
+    "unknown_severity",
+    "bad_json",  # unparseable JSON, or not a JSON object
+    "missing_field",
+    "invalid_field",  # a present field with an unusable value
+    "bad_time",
+    "model_invalid",  # the normalised values broke a Warning invariant (a backstop)
+]
+
+
+class FeedError(Exception):
+    """A feed message that cannot become a Warning. str(err) is "reason: detail"."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(reason, detail)
+        self.reason: str = reason
+        self.detail: str = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"

@@ -1,0 +1,1 @@
+"""Observability: structlog configuration and the Prometheus metric set."""

@@ -1,0 +1,51 @@
+"""One reconciler sweep. Run by the leader worker every few seconds; safe to run anywhere, any time."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from warnengine.db.store import Store
+from warnengine.model import Warning
+from warnengine.obs import metrics
+
+log = structlog.get_logger("warnengine.reconcile")
+
+EmitWarning = Callable[[Warning], Awaitable[None]]
+EmitVillage = Callable[[str, int, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    warnings: int
+    villages: int
+    expired: int
+
+
+async def sweep(
+    store: Store,
+    emit_warning: EmitWarning,
+    emit_village: EmitVillage,
+    grace_s: float,
+    resend_after_s: float,
+    max_attempts: int,
+) -> SweepResult:
+    before = store.clock.now() - grace_s
+    stale = await store.stale_warnings(before)
+    for w in stale:
+        await emit_warning(w)
+    if stale:
+        await store.touch_warnings([(w.warning_id, w.version) for w in stale])
+    villages = await store.unfinished_villages(before, resend_after_s, max_attempts)
+    for warning_id, version, village in villages:
+        await emit_village(warning_id, version, village)
+    if villages:
+        await store.touch_villages(villages)
+    expired = await store.expire_deliveries()
+    metrics.RECONCILE_REEMITS.labels("resolve").inc(len(stale))
+    metrics.RECONCILE_REEMITS.labels("dispatch").inc(len(villages))
+    if stale or villages or expired:
+        log.info("reconciled", warnings=len(stale), villages=len(villages), expired=expired)
+    return SweepResult(len(stale), len(villages), expired)

@@ -1,0 +1,22 @@
+"""The resolve stage: record which villages a warning version reaches and hand each one on."""
+
+from __future__ import annotations
+
+import time
+
+from warnengine.db.store import Store
+from warnengine.model import MsgType, Warning
+from warnengine.obs import metrics
+from warnengine.resolve.index import VillageIndex
+
+
+async def resolve(w: Warning, index: VillageIndex, store: Store) -> list[str]:
+    """Villages of `w`, recorded idempotently; the caller emits one village task per village."""
+    if w.msg_type == MsgType.CANCEL:
+        return []
+    t0 = time.perf_counter()
+    villages = index.match_all(w.areas)
+    metrics.RESOLVE_SECONDS.observe(time.perf_counter() - t0)
+    await store.set_resolved(w, villages)
+    metrics.VILLAGES_TARGETED.inc(len(villages))
+    return villages

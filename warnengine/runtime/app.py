@@ -1,0 +1,197 @@
+"""The Faust app: topics, agents, the reconciler timer, the ack bridge and /metrics.
+
+Every agent runs with concurrency 1 and wraps each event in `guarded`, so an exception never acks an
+event away unrecorded (faust-streaming #606/#707). Stages are idempotent; the database is the record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from channels.loudspeaker import BadAck, LoudspeakerAckListener
+from warnengine import topics
+from warnengine.acks.stage import apply_speaker_acks
+from warnengine.clock import Clock
+from warnengine.dispatch.stage import dispatch_loudspeakers
+from warnengine.errors import BadInput
+from warnengine.model import SpeakerAck, Warning
+from warnengine.normalise.stage import accept_feed, digest
+from warnengine.obs import metrics
+from warnengine.reconcile.stage import sweep
+from warnengine.resolve.stage import resolve
+from warnengine.runtime.guard import guarded
+from warnengine.runtime.resources import Resources, client_id
+from warnengine.settings import Settings
+
+log = structlog.get_logger("warnengine.app")
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=settings.kafka_url,
+        store="memory://",  # no state of record in Faust tables (see design.md): the database holds it
+        datadir=str(settings.data_dir / f"faust-{settings.web_port}"),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        stream_wait_empty=False,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    rt = Resources(settings, clock)
+
+    def topic(*names: str) -> faust.TopicT:
+        return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    feeds = topic(*(topics.feed_topic(s) for s in topics.FEED_SOURCES))
+    warnings_t = topic(topics.WARNINGS)
+    villages_t = topic(topics.VILLAGE_TASKS)
+    acks_t = topic(topics.ACKS)
+    dead_t = topic(topics.DEAD_LETTER)
+
+    async def dead_letter(
+        stage: str, reason: str, detail: str, payload: bytes, source: str | None, key: str | None
+    ) -> None:
+        await rt.store.dead_letter(stage, reason, detail, payload, source, key)
+        record = topics.DeadLetter(stage=stage, reason=reason, detail=detail, source=source, key=key,
+                                   payload=payload.decode("utf-8", "replace"), at=rt.clock.now())
+        await dead_t.send(key=stage.encode(), value=record.model_dump_json().encode())
+
+    async def emit_warning(w: Warning) -> None:
+        await warnings_t.send(key=w.warning_id.encode(), value=w.model_dump_json().encode())
+
+    async def emit_village(warning_id: str, version: int, village: str) -> None:
+        task = topics.VillageTask(warning_id=warning_id, version=version, village_code=village)
+        await villages_t.send(key=topics.village_key(warning_id, village), value=task.model_dump_json().encode())
+
+    @app.agent(feeds, name="normalise")
+    async def normalise_agent(stream: faust.StreamT[bytes]) -> None:
+        await rt.ready()
+        async for event in stream.events():
+            raw = event.value
+            source = topics.source_of(event.message.topic)
+            key = _text(event.key)
+
+            async def work(raw: bytes = raw, source: str = source) -> None:
+                w = await accept_feed(raw, source, rt.store)
+                with structlog.contextvars.bound_contextvars(warning_id=w.warning_id):
+                    log.info("warning_accepted", version=w.version, hazard=w.hazard, severity=w.severity,
+                             msg_type=w.msg_type, source=source)
+                await emit_warning(w)
+
+            ok = await guarded("normalise", work, raw, key, source, dead_letter)
+            if not ok:
+                await _record_rejected(rt, raw, source)
+
+    @app.agent(warnings_t, name="resolve")
+    async def resolve_agent(stream: faust.StreamT[bytes]) -> None:
+        await rt.ready()
+        async for event in stream.events():
+            raw = event.value
+
+            async def work(raw: bytes = raw) -> None:
+                w = Warning.model_validate_json(raw)
+                villages = await resolve(w, rt.index, rt.store)
+                for v in villages:
+                    await emit_village(w.warning_id, w.version, v)
+                log.info("warning_resolved", warning_id=w.warning_id, version=w.version, villages=len(villages))
+
+            await guarded("resolve", work, raw, _text(event.key), None, dead_letter)
+
+    @app.agent(villages_t, name="dispatch")
+    async def dispatch_agent(stream: faust.StreamT[bytes]) -> None:
+        await rt.ready()
+        async for event in stream.events():
+            raw = event.value
+
+            async def work(raw: bytes = raw) -> None:
+                task = topics.VillageTask.model_validate_json(raw)
+                w = await rt.store.load_warning(task.warning_id, task.version)
+                if w is None:  # a task can only exist for a recorded warning: this one is forged or foreign
+                    raise BadInput("unknown_warning", f"{task.warning_id} v{task.version} is not recorded")
+                with structlog.contextvars.bound_contextvars(warning_id=w.warning_id, village=task.village_code):
+                    res = await dispatch_loudspeakers(w, task.village_code, rt.store, rt.speaker, rt.signer,
+                                                      rt.policy)
+                    if res.due:
+                        log.info("village_dispatched", due=res.due, sent=res.sent, failed=res.failed)
+
+            await guarded("dispatch", work, raw, _text(event.key), None, dead_letter)
+
+    @app.agent(acks_t, name="acks")
+    async def acks_agent(stream: faust.StreamT[bytes]) -> None:
+        await rt.ready()
+        async for event in stream.events():
+            raw = event.value
+
+            async def work(raw: bytes = raw) -> None:
+                batch = topics.AckBatch.model_validate_json(raw)
+                await apply_speaker_acks(batch.acks, rt.store)
+
+            await guarded("acks", work, raw, None, None, dead_letter)
+
+    @app.task
+    async def ack_bridge() -> None:
+        """MQTT terminal acks → the acks topic. MQTT messages are confirmed only after Kafka has them."""
+        await rt.ready()
+        s = settings
+        host, port = s.mqtt_host_port()
+        listener = LoudspeakerAckListener(
+            host, port, client_id("acks"), "+", protocol=s.mqtt_protocol,
+            shared_group=s.app_id if s.mqtt_shared_subscriptions else None,
+        )
+
+        async def forward(acks: list[SpeakerAck]) -> None:
+            fut = await acks_t.send(value=topics.AckBatch(acks=acks).model_dump_json().encode())
+            await fut
+
+        async def bad(b: BadAck) -> None:
+            await dead_letter("acks", b.reason, f"terminal ack on {b.topic}", b.payload, "mqtt", b.topic)
+
+        await listener.run(forward, bad)
+
+    @app.timer(interval=settings.reconcile_interval_s, on_leader=True)
+    async def reconciler() -> None:
+        await rt.ready()
+        try:
+            await sweep(rt.store, emit_warning, emit_village, settings.reconcile_grace_s,
+                        settings.resend_after_s, settings.max_attempts)
+        except Exception as e:  # one failed sweep must not stop the timer; the next one retries
+            log.error("reconcile_failed", error=repr(e))
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/ready")
+    async def ready_page(web: Any, request: Any) -> Any:
+        """200 once resources are up and partitions are assigned: for demos, tests and k8s probes."""
+        assigned = app.consumer.assignment() if app.consumer else set()
+        ok = rt.started and bool(assigned)
+        return web.json({"ready": ok, "partitions": len(assigned)}, status=200 if ok else 503)
+
+    app.warnengine_resources = rt  # type: ignore[attr-defined]
+    return app
+
+
+async def _record_rejected(rt: Resources, raw: bytes, source: str) -> None:
+    metrics.FEED_MESSAGES.labels(source, "rejected").inc()
+    try:
+        await rt.store.record_feed(digest(raw), source, "dead_letter")
+    except Exception as e:  # the dead-letter row is the record; this is bookkeeping
+        log.warning("feed_record_failed", error=repr(e))
+
+
+def _text(key: bytes | None) -> str | None:
+    return key.decode("utf-8", "replace") if key else None

@@ -1,0 +1,84 @@
+"""Run one event's work so that no exception ever acks it away silently.
+
+Bad input → dead letter at once. Anything else → retried with backoff; if it still fails, dead letter
+with the error, and the database's unfinished state lets the reconciler finish it later. Writing the
+dead letter itself is retried until the database takes it: an event is never acked without a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from warnengine.errors import BadInput
+from warnengine.normalise import FeedError
+from warnengine.obs import metrics
+
+log = structlog.get_logger("warnengine.guard")
+
+DeadLetterFn = Callable[[str, str, str, bytes, str | None, str | None], Awaitable[None]]
+
+
+def _is_bad_input(e: BaseException) -> bool:
+    return isinstance(e, FeedError | BadInput | ValidationError)
+
+
+async def guarded(
+    stage: str,
+    work: Callable[[], Awaitable[None]],
+    payload: bytes,
+    key: str | None,
+    source: str | None,
+    dead_letter: DeadLetterFn,
+    attempts: int = 4,
+) -> bool:
+    """True when the work succeeded; False when the event went to the dead letters."""
+    try:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(lambda e: not _is_bad_input(e)),
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential_jitter(initial=0.2, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                try:
+                    await work()
+                except Exception as e:
+                    if not _is_bad_input(e):
+                        metrics.STAGE_ERRORS.labels(stage).inc()
+                        log.warning("stage_error", stage=stage, error=repr(e), key=key)
+                    raise
+        return True
+    except (FeedError, BadInput) as e:
+        reason, detail = e.reason, e.detail
+    except ValidationError as e:
+        reason, detail = "bad_record", _one_line(str(e))
+    except Exception as e:
+        reason, detail = "internal_error", _one_line(repr(e))
+    await _dead_letter_until_recorded(stage, reason, detail, payload, source, key, dead_letter)
+    return False
+
+
+async def _dead_letter_until_recorded(
+    stage: str, reason: str, detail: str, payload: bytes, source: str | None, key: str | None, fn: DeadLetterFn
+) -> None:
+    metrics.DEAD_LETTERS.labels(stage, reason).inc()
+    log.warning("dead_letter", stage=stage, reason=reason, detail=detail, source=source, key=key)
+    delay = 0.5
+    while True:
+        try:
+            await fn(stage, reason, detail, payload, source, key)
+            return
+        except Exception as e:  # the database is down: hold the event rather than lose it
+            log.error("dead_letter_write_failed", stage=stage, error=repr(e), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _one_line(s: str, limit: int = 500) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -1,0 +1,82 @@
+"""What one worker process holds: the database store, the village index, the signer, the channels."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+
+import structlog
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
+
+from channels import registry
+from channels.base import ChannelAdapter
+from warnengine.clock import Clock, ScaledClock, SystemClock
+from warnengine.db import connect, migrate
+from warnengine.db.store import Store
+from warnengine.dispatch.stage import DispatchPolicy
+from warnengine.resolve import VillageIndex
+from warnengine.settings import Settings
+from warnengine.signing import Signer, load_or_create_signer
+
+log = structlog.get_logger("warnengine.runtime")
+
+
+def make_clock(settings: Settings) -> Clock:
+    return SystemClock() if settings.clock_speed == 1.0 else ScaledClock(settings.clock_speed)
+
+
+def client_id(role: str) -> str:
+    return f"warnengine-{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+class Resources:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or make_clock(settings)
+        self._lock = asyncio.Lock()
+        self._ready = False
+        self.store: Store
+        self.index: VillageIndex
+        self.signer: Signer
+        self.speaker: ChannelAdapter
+        self.policy = DispatchPolicy(settings.command_ttl_s, settings.resend_after_s, settings.max_attempts)
+
+    @property
+    def started(self) -> bool:
+        return self._ready
+
+    async def ready(self) -> Resources:
+        """Start everything once, on first use (agents may run before any startup hook)."""
+        if self._ready:
+            return self
+        async with self._lock:
+            if not self._ready:
+                await self._start()
+                self._ready = True
+        return self
+
+    async def _start(self) -> None:
+        s = self.settings
+        engine = connect(s.db_url())
+        # Two workers starting together may race on the first migration; the loser retries.
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(5), wait=wait_exponential_jitter(0.2, 2),
+                                           reraise=True):
+            with attempt:
+                await migrate(engine)
+        self.store = Store(engine, self.clock)
+        self.index = VillageIndex(await self.store.villages())
+        self.signer = load_or_create_signer(s.key_file())
+        host, port = s.mqtt_host_port()
+        factory = registry.load("loudspeaker")
+        self.speaker = factory(host, port, client_id("dispatch"), protocol=s.mqtt_protocol, clock=self.clock)
+        await self.speaker.start()
+        log.info("worker_ready", villages=len(self.index), database=engine.dialect.name, mqtt=f"{host}:{port}")
+
+    async def reload_index(self) -> None:
+        self.index = VillageIndex(await self.store.villages())
+
+    async def stop(self) -> None:
+        if self._ready:
+            await self.speaker.stop()
+            await self.store.close()

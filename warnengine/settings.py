@@ -1,0 +1,57 @@
+"""Settings from `WARNENGINE_*` environment variables. No URLs set means the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARNENGINE_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    county_dir: Path = Path("config/county")
+
+    # Unset URLs: `warnengine up` starts the embedded broker / MQTT broker / SQLite and fills them in.
+    kafka_url: str | None = Field(default=None, description="kafka://host:port[;host:port]")
+    mqtt_url: str | None = Field(default=None, description="mqtt://host:port")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL, async driver")
+    mqtt_protocol: int = Field(default=5, description="5 (Mosquitto, EMQX) or 4 (MQTT 3.1.1, amqtt)")
+    mqtt_shared_subscriptions: bool = True
+
+    app_id: str = "warnengine"
+    topic_partitions: int = 8
+    session_timeout_s: float = 6.0
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+
+    signing_key_file: Path | None = None  # default: <data_dir>/keys/engine.key
+    command_ttl_s: float = 6 * 3600  # loudspeaker command lifetime when a warning names no expiry
+    resend_after_s: float = 30.0  # re-send a command that no terminal has acknowledged by then
+    max_attempts: int = 10
+    reconcile_interval_s: float = 5.0
+    reconcile_grace_s: float = 10.0  # a stage unfinished for this long is re-emitted
+    clock_speed: float = 1.0
+
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'warnengine.db').resolve()}"
+
+    def key_file(self) -> Path:
+        return self.signing_key_file or self.data_dir / "keys" / "engine.key"
+
+    def kafka_bootstrap(self) -> str:
+        """aiokafka's bootstrap string from the Faust-style URL."""
+        if not self.kafka_url:
+            raise RuntimeError("WARNENGINE_KAFKA_URL is not set (run `warnengine up` for the embedded broker)")
+        return ",".join(u.removeprefix("kafka://") for u in self.kafka_url.split(";"))
+
+    def mqtt_host_port(self) -> tuple[str, int]:
+        if not self.mqtt_url:
+            raise RuntimeError("WARNENGINE_MQTT_URL is not set (run `warnengine up` for the embedded broker)")
+        rest = self.mqtt_url.removeprefix("mqtt://")
+        host, _, port = rest.rpartition(":")
+        return host or "127.0.0.1", int(port or 1883)

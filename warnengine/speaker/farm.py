@@ -1,0 +1,98 @@
+"""Simulated terminals for a whole county over one MQTT connection (the embedded default and tests).
+
+Each device keeps its own TerminalLogic (signature, expiry, replay, duplicate checks); only the MQTT
+connection is shared. The reference terminal (`warnengine speaker`) runs the same logic per device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable
+
+import structlog
+
+from channels.loudspeaker import device_topic, parse_topic
+from warnengine.clock import Clock
+from warnengine.signing import Verifier
+from warnengine.speaker.terminal import TerminalLogic, Verdict
+from warnengine.transport.mqtt import AsyncMqtt
+
+log = structlog.get_logger("warnengine.speaker")
+
+
+class TerminalFarm:
+    def __init__(
+        self,
+        devices: Iterable[tuple[str, str]],  # (device_id, village_code)
+        verifier: Verifier,
+        clock: Clock,
+        mqtt: AsyncMqtt,
+        play_seconds: float = 0.0,
+        offline: Iterable[str] = (),
+    ) -> None:
+        self.villages = dict(devices)
+        self.offline = set(offline)
+        self.terminals = {d: TerminalLogic(d, verifier, clock) for d in self.villages}
+        self._clock = clock
+        self._mqtt = mqtt
+        self._play = play_seconds
+        self.first_command_at: dict[str, float] = {}  # device → wall time of its first command
+        self.command_ids: dict[str, list[str]] = {}  # device → ids received, in order
+        self.unknown_devices = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        await self._mqtt.subscribe("warn/v1/+/+/+/+/cmd", 1)
+        while True:
+            msg = await self._mqtt.messages.get()
+            where = parse_topic(msg.topic)
+            if where is None:
+                continue
+            village, device, _ = where
+            logic = self.terminals.get(device)
+            if logic is None or device in self.offline:
+                self.unknown_devices += logic is None
+                continue
+            try:
+                cmd = json.loads(msg.payload)
+            except ValueError:
+                await self._ack(village, device, "?", "rejected", "not_json")
+                continue
+            self.first_command_at.setdefault(device, time.time())
+            self.command_ids.setdefault(device, []).append(str(cmd.get("id")))
+            task = asyncio.create_task(self._handle(logic, village, device, cmd))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, logic: TerminalLogic, village: str, device: str, cmd: dict[str, object]) -> None:
+        cmd_id = str(cmd.get("id", "?"))
+        d = logic.decide(cmd)
+        if d.verdict == Verdict.REJECT:
+            await self._ack(village, device, cmd_id, "rejected", d.reason)
+            return
+        if d.verdict == Verdict.DUPLICATE:
+            await self._ack(village, device, cmd_id, d.state or "received", "duplicate")
+            return
+        await self._ack(village, device, cmd_id, "received")
+        if self._play:
+            await asyncio.sleep(self._play)
+        logic.finished(cmd_id, "played")
+        await self._ack(village, device, cmd_id, "played")
+
+    async def _ack(self, village: str, device: str, cmd_id: str, state: str, reason: str | None = None) -> None:
+        body = {"cmd_id": cmd_id, "state": state, "at": round(self._clock.now(), 3)}
+        if reason:
+            body["reason"] = reason
+        self._mqtt.publish_nowait(device_topic(village, device, "ack"), json.dumps(body).encode(), 1)
+
+    def stats(self) -> dict[str, int]:
+        t = self.terminals.values()
+        return {
+            "terminals": len(self.terminals),
+            "received": sum(x.state.received for x in t),
+            "played": sum(x.state.played for x in t),
+            "duplicates": sum(x.state.duplicates for x in t),
+            "rejected": sum(x.state.rejected for x in t),
+        }

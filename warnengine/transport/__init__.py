@@ -1,0 +1,1 @@
+"""Transports shared by channels and terminals (MQTT)."""
