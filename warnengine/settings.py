@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     mqtt_shared_subscriptions: bool = True
 
     app_id: str = "warnengine"
+    worker_id: str | None = None  # stable per worker slot: MQTT sessions (queued acks) survive a restart
     topic_partitions: int = 8
     session_timeout_s: float = 6.0
     web_port: int = 6066

@@ -148,7 +148,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
         s = settings
         host, port = s.mqtt_host_port()
         listener = LoudspeakerAckListener(
-            host, port, client_id("acks"), "+", protocol=s.mqtt_protocol,
+            host, port, client_id("acks", s.worker_id), "+", protocol=s.mqtt_protocol,
             shared_group=s.app_id if s.mqtt_shared_subscriptions else None,
         )
 

@@ -41,7 +41,7 @@ async def guarded(
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: not _is_bad_input(e)),
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(initial=0.2, max=5),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
             reraise=True,
         ):
             with attempt:

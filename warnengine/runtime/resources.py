@@ -26,8 +26,8 @@ def make_clock(settings: Settings) -> Clock:
     return SystemClock() if settings.clock_speed == 1.0 else ScaledClock(settings.clock_speed)
 
 
-def client_id(role: str) -> str:
-    return f"warnengine-{role}-{socket.gethostname()}-{os.getpid()}"
+def client_id(role: str, worker_id: str | None = None) -> str:
+    return f"warnengine-{role}-{worker_id or f'{socket.gethostname()}-{os.getpid()}'}"
 
 
 class Resources:
@@ -60,7 +60,7 @@ class Resources:
         s = self.settings
         engine = connect(s.db_url())
         # Two workers starting together may race on the first migration; the loser retries.
-        async for attempt in AsyncRetrying(stop=stop_after_attempt(5), wait=wait_exponential_jitter(0.2, 2),
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(5), wait=wait_exponential_jitter(multiplier=0.2, max=2),
                                            reraise=True):
             with attempt:
                 await migrate(engine)
@@ -69,7 +69,7 @@ class Resources:
         self.signer = load_or_create_signer(s.key_file())
         host, port = s.mqtt_host_port()
         factory = registry.load("loudspeaker")
-        self.speaker = factory(host, port, client_id("dispatch"), protocol=s.mqtt_protocol, clock=self.clock)
+        self.speaker = factory(host, port, client_id("dispatch", s.worker_id), protocol=s.mqtt_protocol, clock=self.clock)
         await self.speaker.start()
         log.info("worker_ready", villages=len(self.index), database=engine.dialect.name, mqtt=f"{host}:{port}")
 

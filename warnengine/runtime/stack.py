@@ -87,10 +87,11 @@ class Stack:
         port = self.worker_ports.get(n)
         if port is None:
             wanted = self.settings.web_port + n
-            port = wanted if port_free(wanted) else free_port()
+            port = wanted if self.settings.web_port and port_free(wanted) else free_port()
             self.worker_ports[n] = port
         env = self.env()
         env["WARNENGINE_WEB_PORT"] = str(port)
+        env["WARNENGINE_WORKER_ID"] = f"{self.settings.app_id}-{n}"
         proc = spawn([sys.executable, "-m", "warnengine", "worker"], self.settings.data_dir / "logs" /
                      f"worker-{n}.log", env=env)
         self.workers[n] = proc

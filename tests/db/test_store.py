@@ -1,0 +1,139 @@
+"""The store against real SQLite and PostgreSQL: idempotent writes, forward-only acks, reconciler queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from warnengine.clock import ManualClock
+from warnengine.db.store import Store
+from warnengine.directory import County
+from warnengine.model import AckState, Area, Channel, Hazard, MsgType, Severity, SpeakerAck, Status, Warning
+
+
+def _warning(identifier: str = "A1") -> Warning:
+    return Warning(
+        warning_id=f"w-{identifier}", version=1, sender="test", identifier=identifier,
+        sent=datetime(2026, 7, 1, 8, tzinfo=UTC), msg_type=MsgType.ALERT, status=Status.ACTUAL,
+        hazard=Hazard.METEO, severity=Severity.RED, event="暴雨",
+        areas=[Area(polygons=[[(114.0, 35.0), (115.0, 35.0), (115.0, 36.0), (114.0, 35.0)]])],
+    )
+
+
+def _clock(store: Store) -> ManualClock:
+    assert isinstance(store.clock, ManualClock)
+    return store.clock
+
+
+async def test_migrations_are_idempotent(store: Store) -> None:
+    from warnengine.db import migrate
+
+    await migrate(store.engine)  # a second run at head changes nothing
+    assert await store.villages() == []
+
+
+async def test_directory_import_and_reimport(store: Store, small_county: County) -> None:
+    c = small_county
+    await store.import_directory(c.cells, c.households, c.people, c.devices)
+    await store.import_directory(c.cells, c.households, c.people, c.devices)  # re-import updates in place
+    villages = await store.villages()
+    assert len(villages) == 15
+    devices = await store.device_villages()
+    assert len(devices) == len(c.devices)
+    some_village = villages[0][0]
+    assert await store.devices_of(some_village) == sorted(d.device_id for d in c.devices
+                                                          if d.cell_code == some_village)
+
+
+async def test_warning_saved_once(store: Store) -> None:
+    w = _warning()
+    assert await store.save_warning(w) is True
+    assert await store.save_warning(w) is False
+    assert await store.load_warning(w.warning_id, 1) == w
+    assert await store.warning_state(w.warning_id, 1) == "accepted"
+
+
+async def test_resolution_then_stale_queries(store: Store) -> None:
+    w = _warning()
+    await store.save_warning(w)
+    clock = _clock(store)
+    clock.advance(30)
+    assert [x.warning_id for x in await store.stale_warnings(clock.now() - 10)] == [w.warning_id]
+    await store.set_resolved(w, ["410526100201", "410526100202"])
+    await store.set_resolved(w, ["410526100201", "410526100202"])  # redelivery
+    assert await store.warning_state(w.warning_id, 1) == "resolved"
+    assert await store.stale_warnings(clock.now()) == []
+    clock.advance(30)
+    stalled = await store.unfinished_villages(clock.now() - 10, resend_after=30, max_attempts=5)
+    assert stalled == [(w.warning_id, 1, "410526100201"), (w.warning_id, 1, "410526100202")]
+    await store.village_dispatched(w.warning_id, 1, "410526100201")
+    await store.touch_villages(stalled)
+    assert await store.unfinished_villages(clock.now() - 10, 30, 5) == []
+
+
+async def test_deliveries_due_once_per_attempt_window(store: Store) -> None:
+    w = _warning()
+    await store.save_warning(w)
+    clock = _clock(store)
+    due = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"],
+                                     clock.now() + 3600, resend_after=30, max_attempts=3)
+    assert sorted(d.recipient for d in due) == ["spk-1", "spk-2"]
+    await store.mark_attempt([d.delivery_id for d in due])
+    await store.mark_sent([d.delivery_id for d in due])
+    # A redelivered task right away finds nothing due: no double send.
+    again = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"],
+                                       clock.now() + 3600, 30, 3)
+    assert again == []
+    clock.advance(31)  # no ack within resend_after: due again, same ids
+    resend = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"],
+                                        clock.now() + 3600, 30, 3)
+    assert {d.delivery_id for d in resend} == {d.delivery_id for d in due}
+    assert all(d.attempts == 1 for d in resend)
+
+
+async def test_acks_move_forward_only_and_count_duplicates(store: Store) -> None:
+    w = _warning()
+    await store.save_warning(w)
+    clock = _clock(store)
+    due = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], clock.now() + 60, 30, 3)
+    did = due[0].delivery_id
+    t = clock.now()
+    counts = await store.apply_acks([
+        SpeakerAck(cmd_id=did, state=AckState.RECEIVED, at=t),
+        SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 1),
+        SpeakerAck(cmd_id="d-unknown", state=AckState.PLAYED, at=t),
+    ])
+    assert counts == {"applied": 2, "duplicate": 0, "stale": 0, "unknown_delivery": 1}
+    counts = await store.apply_acks([
+        SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 2),  # duplicate
+        SpeakerAck(cmd_id=did, state=AckState.PLAYING, at=t + 3),  # late, behind played
+    ])
+    assert counts == {"applied": 0, "duplicate": 1, "stale": 1, "unknown_delivery": 0}
+    summary = await store.warning_summary(w.warning_id)
+    assert summary["by_state"] == {"played": 1}
+
+
+async def test_unacked_delivery_stays_open_until_expiry_then_says_why(store: Store) -> None:
+    w = _warning()
+    await store.save_warning(w)
+    clock = _clock(store)
+    due = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], clock.now() + 60, 30, 3)
+    await store.mark_attempt([due[0].delivery_id])
+    await store.mark_sent([due[0].delivery_id])
+    assert await store.expire_deliveries() == 0
+    assert (await store.warning_summary(w.warning_id))["by_state"] == {"sent": 1}
+    clock.advance(61)
+    assert await store.expire_deliveries() == 1
+    assert (await store.warning_summary(w.warning_id))["by_state"] == {"expired": 1}
+
+
+@pytest.mark.parametrize("payload", [b"\xff\xfe not utf-8", "plain text"])
+async def test_dead_letters_keep_payload(store: Store, payload: bytes | str) -> None:
+    await store.dead_letter("normalise", "not_xml_or_json", "detail", payload, "meteo", "k")
+    [row] = await store.dead_letters()
+    assert row["reason"] == "not_xml_or_json"
+    if isinstance(payload, bytes):
+        assert row["payload"].startswith("b64:")
+    else:
+        assert row["payload"] == payload

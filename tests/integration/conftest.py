@@ -1,0 +1,101 @@
+"""End-to-end fixtures: the real Tansu broker, a real MQTT broker (Mosquitto, else amqtt), SQLite, worker
+processes started exactly as `warnengine up` starts them, and the simulated terminal farm in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import select
+
+from warnengine import topics
+from warnengine.clock import SystemClock
+from warnengine.db import connect
+from warnengine.db import tables as t
+from warnengine.db.store import Store
+from warnengine.runtime.stack import Stack
+from warnengine.runtime.terminals import start_farm
+from warnengine.settings import Settings
+from warnengine.speaker.farm import TerminalFarm
+
+
+class Harness:
+    def __init__(self, stack: Stack, store: Store) -> None:
+        self.stack = stack
+        self.store = store
+        self.farm: TerminalFarm | None = None
+        self._farm_task: asyncio.Task[None] | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.stack.settings
+
+    async def start_farm(self, offline: tuple[str, ...] = ()) -> TerminalFarm:
+        devices = await self.store.device_villages()
+        self.farm = await start_farm(self.settings, devices.items(), SystemClock(), offline=offline)
+        self._farm_task = asyncio.create_task(self.farm.run())
+        return self.farm
+
+    async def start_worker(self, n: int = 0) -> None:
+        self.stack.start_worker(n)
+        await self.stack.wait_ready(n)
+
+    async def send(self, source: str, payload: bytes) -> None:
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap())
+            await self._producer.start()
+        await self._producer.send_and_wait(topics.feed_topic(source), payload)
+
+    async def deliveries(self, warning_id: str) -> list[dict[str, Any]]:
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(select(t.deliveries).where(t.deliveries.c.warning_id == warning_id))
+            return [dict(r._mapping) for r in rows]
+
+    async def wait_for(self, check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await check():
+            if asyncio.get_running_loop().time() > deadline:
+                logs = "\n".join(self.stack.worker_log(n).read_text()[-3000:] for n in self.stack.worker_ports)
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}\n--- worker logs ---\n{logs}")
+            await asyncio.sleep(0.2)
+
+    async def close(self) -> None:
+        if self._producer:
+            await self._producer.stop()
+        if self._farm_task:
+            self._farm_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._farm_task
+        await self.store.close()
+
+
+def stack_settings(data_dir: Path, county_dir: Path, **over: Any) -> Settings:
+    base: dict[str, Any] = {
+        "data_dir": data_dir,
+        "county_dir": county_dir,
+        "resend_after_s": 3.0,
+        "reconcile_interval_s": 1.0,
+        "reconcile_grace_s": 2.0,
+        "topic_partitions": 4,
+        "web_port": 0,
+    }
+    base.update(over)
+    return Settings(**base)
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, small_county_dir: Path) -> AsyncIterator[Harness]:
+    stack = Stack(stack_settings(tmp_path / "var", small_county_dir))
+    await stack.prepare()
+    h = Harness(stack, Store(connect(stack.settings.db_url()), SystemClock()))
+    try:
+        yield h
+    finally:
+        await h.close()
+        stack.stop()
