@@ -78,10 +78,17 @@ class LoudspeakerChannel:
         for o in batch:
             ttl = max(1, int(o.expires_at - now))
             payload = json.dumps(o.body, ensure_ascii=False, separators=(",", ":")).encode()
-            futs.append(self._mqtt.publish_nowait(device_topic(o.village_code, o.recipient, "cmd"), payload, 1,
-                                                  expiry_s=ttl))
+            futs.append(
+                self._mqtt.publish_nowait(
+                    device_topic(o.village_code, o.recipient, "cmd"), payload, 1, expiry_s=ttl
+                )
+            )
         results: list[SendResult] = []
-        done = await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True), self._timeout) if futs else []
+        done = (
+            await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True), self._timeout)
+            if futs
+            else []
+        )
         for o, r in zip(batch, done, strict=True):
             if isinstance(r, BaseException):
                 results.append(SendResult(o.delivery_id, ok=False, retryable=True, reason=str(r)))

@@ -47,8 +47,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 @pytest.fixture(scope="session")
 def small_county() -> County:
-    return generate_county(seed=7, townships=3, villages=15, groups_per_village=(2, 3),
-                           households_per_group=(2, 4))
+    return generate_county(
+        seed=7, townships=3, villages=15, groups_per_village=(2, 3), households_per_group=(2, 4)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL, async driver")
     mqtt_protocol: int = Field(default=5, description="5 (Mosquitto, EMQX) or 4 (MQTT 3.1.1, amqtt)")
     mqtt_shared_subscriptions: bool = True
+    embedded_mqtt: str = Field(
+        default="auto",
+        pattern="^(auto|mosquitto|amqtt)$",
+        description="embedded MQTT broker: Mosquitto when installed, else amqtt",
+    )
 
     app_id: str = "warnengine"
     worker_id: str | None = None  # stable per worker slot: MQTT sessions (queued acks) survive a restart
@@ -47,7 +52,9 @@ class Settings(BaseSettings):
     def kafka_bootstrap(self) -> str:
         """aiokafka's bootstrap string from the Faust-style URL."""
         if not self.kafka_url:
-            raise RuntimeError("WARNENGINE_KAFKA_URL is not set (run `warnengine up` for the embedded broker)")
+            raise RuntimeError(
+                "WARNENGINE_KAFKA_URL is not set (run `warnengine up` for the embedded broker)"
+            )
         return ",".join(u.removeprefix("kafka://") for u in self.kafka_url.split(";"))
 
     def mqtt_host_port(self) -> tuple[str, int]:

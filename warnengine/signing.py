@@ -42,7 +42,9 @@ class Signer:
         return {**body, "sig": base64.b64encode(sig).decode()}
 
     def public_pem(self) -> bytes:
-        return self.public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
 
 class Verifier:

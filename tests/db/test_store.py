@@ -14,9 +14,16 @@ from warnengine.model import AckState, Area, Channel, Hazard, MsgType, Severity,
 
 def _warning(identifier: str = "A1") -> Warning:
     return Warning(
-        warning_id=f"w-{identifier}", version=1, sender="test", identifier=identifier,
-        sent=datetime(2026, 7, 1, 8, tzinfo=UTC), msg_type=MsgType.ALERT, status=Status.ACTUAL,
-        hazard=Hazard.METEO, severity=Severity.RED, event="暴雨",
+        warning_id=f"w-{identifier}",
+        version=1,
+        sender="test",
+        identifier=identifier,
+        sent=datetime(2026, 7, 1, 8, tzinfo=UTC),
+        msg_type=MsgType.ALERT,
+        status=Status.ACTUAL,
+        hazard=Hazard.METEO,
+        severity=Severity.RED,
+        event="暴雨",
         areas=[Area(polygons=[[(114.0, 35.0), (115.0, 35.0), (115.0, 36.0), (114.0, 35.0)]])],
     )
 
@@ -42,8 +49,9 @@ async def test_directory_import_and_reimport(store: Store, small_county: County)
     devices = await store.device_villages()
     assert len(devices) == len(c.devices)
     some_village = villages[0][0]
-    assert await store.devices_of(some_village) == sorted(d.device_id for d in c.devices
-                                                          if d.cell_code == some_village)
+    assert await store.devices_of(some_village) == sorted(
+        d.device_id for d in c.devices if d.cell_code == some_village
+    )
 
 
 async def test_warning_saved_once(store: Store) -> None:
@@ -76,18 +84,27 @@ async def test_deliveries_due_once_per_attempt_window(store: Store) -> None:
     w = _warning()
     await store.save_warning(w)
     clock = _clock(store)
-    due = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"],
-                                     clock.now() + 3600, resend_after=30, max_attempts=3)
+    due = await store.due_deliveries(
+        w,
+        "410526100201",
+        Channel.LOUDSPEAKER,
+        ["spk-1", "spk-2"],
+        clock.now() + 3600,
+        resend_after=30,
+        max_attempts=3,
+    )
     assert sorted(d.recipient for d in due) == ["spk-1", "spk-2"]
     await store.mark_attempt([d.delivery_id for d in due])
     await store.mark_sent([d.delivery_id for d in due])
     # A redelivered task right away finds nothing due: no double send.
-    again = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"],
-                                       clock.now() + 3600, 30, 3)
+    again = await store.due_deliveries(
+        w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"], clock.now() + 3600, 30, 3
+    )
     assert again == []
     clock.advance(31)  # no ack within resend_after: due again, same ids
-    resend = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"],
-                                        clock.now() + 3600, 30, 3)
+    resend = await store.due_deliveries(
+        w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"], clock.now() + 3600, 30, 3
+    )
     assert {d.delivery_id for d in resend} == {d.delivery_id for d in due}
     assert all(d.attempts == 1 for d in resend)
 
@@ -96,19 +113,25 @@ async def test_acks_move_forward_only_and_count_duplicates(store: Store) -> None
     w = _warning()
     await store.save_warning(w)
     clock = _clock(store)
-    due = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], clock.now() + 60, 30, 3)
+    due = await store.due_deliveries(
+        w, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], clock.now() + 60, 30, 3
+    )
     did = due[0].delivery_id
     t = clock.now()
-    counts = await store.apply_acks([
-        SpeakerAck(cmd_id=did, state=AckState.RECEIVED, at=t),
-        SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 1),
-        SpeakerAck(cmd_id="d-unknown", state=AckState.PLAYED, at=t),
-    ])
+    counts = await store.apply_acks(
+        [
+            SpeakerAck(cmd_id=did, state=AckState.RECEIVED, at=t),
+            SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 1),
+            SpeakerAck(cmd_id="d-unknown", state=AckState.PLAYED, at=t),
+        ]
+    )
     assert counts == {"applied": 2, "duplicate": 0, "stale": 0, "unknown_delivery": 1}
-    counts = await store.apply_acks([
-        SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 2),  # duplicate
-        SpeakerAck(cmd_id=did, state=AckState.PLAYING, at=t + 3),  # late, behind played
-    ])
+    counts = await store.apply_acks(
+        [
+            SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 2),  # duplicate
+            SpeakerAck(cmd_id=did, state=AckState.PLAYING, at=t + 3),  # late, behind played
+        ]
+    )
     assert counts == {"applied": 0, "duplicate": 1, "stale": 1, "unknown_delivery": 0}
     summary = await store.warning_summary(w.warning_id)
     assert summary["by_state"] == {"played": 1}
@@ -118,7 +141,9 @@ async def test_unacked_delivery_stays_open_until_expiry_then_says_why(store: Sto
     w = _warning()
     await store.save_warning(w)
     clock = _clock(store)
-    due = await store.due_deliveries(w, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], clock.now() + 60, 30, 3)
+    due = await store.due_deliveries(
+        w, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], clock.now() + 60, 30, 3
+    )
     await store.mark_attempt([due[0].delivery_id])
     await store.mark_sent([due[0].delivery_id])
     assert await store.expire_deliveries() == 0

@@ -22,16 +22,28 @@ def test_file_formats(small_county: County, tmp_path: Path) -> None:
         assert next(csv.reader(f)) == ["household_id", "cell_code", "lon", "lat", "members", "vulnerable"]
     with open(tmp_path / "people.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["person_id", "household_id", "cell_code", "name", "role", "phone", "wechat_openid",
-                       "app_token"]
+    assert rows[0] == [
+        "person_id",
+        "household_id",
+        "cell_code",
+        "name",
+        "role",
+        "phone",
+        "wechat_openid",
+        "app_token",
+    ]
     assert rows[1][1] == "" and rows[1][4] == "grid_head"  # staff: empty household_id
     with open(tmp_path / "devices.csv", encoding="utf-8", newline="") as f:
         assert next(csv.reader(f)) == ["device_id", "cell_code", "lon", "lat", "kind"]
     grid = json.loads((tmp_path / "grid.geojson").read_text(encoding="utf-8"))
     assert grid["type"] == "FeatureCollection"
     first = grid["features"][0]
-    assert first["properties"] == {"code": small_county.cells[0].code, "level": "county", "parent": None,
-                                   "name": "示范县"}
+    assert first["properties"] == {
+        "code": small_county.cells[0].code,
+        "level": "county",
+        "parent": None,
+        "name": "示范县",
+    }
     for feature in grid["features"]:
         assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
         assert set(feature["properties"]) == {"code", "level", "parent", "name"}
@@ -45,9 +57,11 @@ def test_committed_sample_is_current(county: County) -> None:
     assert size < 5_000_000
 
 
-FEATURE = ('{{"type":"Feature","properties":{{"code":"{code}","level":"{level}","parent":{parent},'
-           '"name":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[[114.5,35.5],[114.6,35.5],'
-           '[114.6,35.6],[114.5,35.5]]]}}}}')
+FEATURE = (
+    '{{"type":"Feature","properties":{{"code":"{code}","level":"{level}","parent":{parent},'
+    '"name":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[[114.5,35.5],[114.6,35.5],'
+    "[114.6,35.6],[114.5,35.5]]]}}}}"
+)
 
 
 def _feature(code: str, level: str, parent: str | None, name: str) -> str:
@@ -56,40 +70,44 @@ def _feature(code: str, level: str, parent: str | None, name: str) -> str:
 
 def _write_broken(directory: Path) -> None:
     features = [
-        _feature("410526000000", "county", None, "示范县"),                # line 2
-        _feature("410526100000", "township", "410526000000", "城关镇"),     # line 3
-        _feature("410526100200", "village", "410526100000", "王庄村"),      # line 4
+        _feature("410526000000", "county", None, "示范县"),  # line 2
+        _feature("410526100000", "township", "410526000000", "城关镇"),  # line 3
+        _feature("410526100200", "village", "410526100000", "王庄村"),  # line 4
         _feature("41052610020001", "group", "410526100200", "第一村民小组"),  # line 5
-        _feature("410526100200", "village", "410526100000", "李庄村"),      # line 6: duplicate code
-        _feature("410526101200", "village", "410526101000", "张庄村"),      # line 7: unknown parent
-        _feature("410526102000", "hamlet", "410526000000", "赵庄"),         # line 8: unknown level
+        _feature("410526100200", "village", "410526100000", "李庄村"),  # line 6: duplicate code
+        _feature("410526101200", "village", "410526101000", "张庄村"),  # line 7: unknown parent
+        _feature("410526102000", "hamlet", "410526000000", "赵庄"),  # line 8: unknown level
     ]
     (directory / "grid.geojson").write_text(
-        '{"type":"FeatureCollection","features":[\n' + ",\n".join(features) + "\n]}\n", encoding="utf-8")
+        '{"type":"FeatureCollection","features":[\n' + ",\n".join(features) + "\n]}\n", encoding="utf-8"
+    )
     (directory / "households.csv").write_text(
         "household_id,cell_code,lon,lat,members,vulnerable\n"
         "h1,41052610020001,114.55,35.55,3,0\n"
-        "h2,41052699999901,114.55,35.55,2,0\n"     # line 3: unknown cell
-        "h3,41052610020001,abc,35.55,2,0\n"         # line 4: bad number
-        "h1,41052610020001,114.55,35.55,2,1\n"      # line 5: duplicate id
-        "h4,410526100200,114.55,35.55,2,0\n"        # line 6: a village, not a group
+        "h2,41052699999901,114.55,35.55,2,0\n"  # line 3: unknown cell
+        "h3,41052610020001,abc,35.55,2,0\n"  # line 4: bad number
+        "h1,41052610020001,114.55,35.55,2,1\n"  # line 5: duplicate id
+        "h4,410526100200,114.55,35.55,2,0\n"  # line 6: a village, not a group
         "h5,41052610020001,114.55,35.55,two,yes\n",  # line 7: bad members and vulnerable
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (directory / "people.csv").write_text(
         "person_id,household_id,cell_code,name,role,phone,wechat_openid,app_token\n"
         "p1,h1,41052610020001,王伟,resident,+8613812345678,,\n"
-        "p2,h1,41052610020001,李娜,resident,13812345678,,\n"             # line 3: not E.164
-        "p3,,410526100200,张强,village_chief,+8613912345678,,\n"         # line 4: unknown role
-        "p4,h9,41052610020001,赵敏,resident,,,\n"                        # line 5: unknown household
-        "p1,,410526000000,刘洋,dispatcher,+8615012345678,,\n"            # line 6: duplicate id
-        "p5,,410526999999,陈静,grid_head,+8615112345678,,\n",            # line 7: unknown cell
-        encoding="utf-8")
+        "p2,h1,41052610020001,李娜,resident,13812345678,,\n"  # line 3: not E.164
+        "p3,,410526100200,张强,village_chief,+8613912345678,,\n"  # line 4: unknown role
+        "p4,h9,41052610020001,赵敏,resident,,,\n"  # line 5: unknown household
+        "p1,,410526000000,刘洋,dispatcher,+8615012345678,,\n"  # line 6: duplicate id
+        "p5,,410526999999,陈静,grid_head,+8615112345678,,\n",  # line 7: unknown cell
+        encoding="utf-8",
+    )
     (directory / "devices.csv").write_text(
         "device_id,cell_code,lon,lat,kind\n"
         "spk-410526100200-1,410526100200,114.55,35.55,loudspeaker\n"
-        "spk-410526999200-1,410526999200,114.55,35.55,loudspeaker\n"     # line 3: unknown cell
-        "spk-410526100200-2,410526100200,114.55,95,loudspeaker\n",       # line 4: latitude out of range
-        encoding="utf-8")
+        "spk-410526999200-1,410526999200,114.55,35.55,loudspeaker\n"  # line 3: unknown cell
+        "spk-410526100200-2,410526100200,114.55,95,loudspeaker\n",  # line 4: latitude out of range
+        encoding="utf-8",
+    )
 
 
 def test_read_reports_every_problem_with_its_line(tmp_path: Path) -> None:
@@ -154,8 +172,9 @@ def test_unreadable_files(small_county: County, tmp_path: Path) -> None:
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
     for run in ("a", "b"):
-        county = generate_county(seed=5, townships=2, villages=10, groups_per_village=(1, 2),
-                                 households_per_group=(2, 3))
+        county = generate_county(
+            seed=5, townships=2, villages=10, groups_per_village=(1, 2), households_per_group=(2, 3)
+        )
         write_county(county, tmp_path / run)
     for name in ("grid.geojson", "households.csv", "people.csv", "devices.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

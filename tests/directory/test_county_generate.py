@@ -20,11 +20,13 @@ def _by_level(county: County) -> dict[Level, list[str]]:
 
 
 def test_same_seed_same_county(small_county: County) -> None:
-    again = generate_county(seed=7, townships=3, villages=16, groups_per_village=(2, 4),
-                            households_per_group=(3, 6))
+    again = generate_county(
+        seed=7, townships=3, villages=16, groups_per_village=(2, 4), households_per_group=(3, 6)
+    )
     assert again == small_county
-    other = generate_county(seed=8, townships=3, villages=16, groups_per_village=(2, 4),
-                            households_per_group=(3, 6))
+    other = generate_county(
+        seed=8, townships=3, villages=16, groups_per_village=(2, 4), households_per_group=(3, 6)
+    )
     assert other.cells != small_county.cells
     assert other.households != small_county.households
 
@@ -144,8 +146,15 @@ def test_rejects_impossible_sizes() -> None:
 
 
 def test_other_centre_and_code() -> None:
-    county = generate_county(seed=3, townships=2, villages=10, groups_per_village=(1, 2),
-                             households_per_group=(1, 2), county_code="330102", center=(120.17, 30.25))
+    county = generate_county(
+        seed=3,
+        townships=2,
+        villages=10,
+        groups_per_village=(1, 2),
+        households_per_group=(1, 2),
+        county_code="330102",
+        center=(120.17, 30.25),
+    )
     assert county.cells[0].code == "330102000000"
     assert all(c.code.startswith("330102") for c in county.cells)
     lon, lat = shape(county.cells[0].geometry).centroid.coords[0]

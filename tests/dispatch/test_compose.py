@@ -10,9 +10,20 @@ from warnengine.signing import Signer, Verifier
 
 
 def _w(severity: Severity, status: Status = Status.ACTUAL) -> Warning:
-    return Warning(warning_id="w-1", version=1, sender="s", identifier="i", sent=datetime.now(UTC),
-                   msg_type=MsgType.ALERT, status=status, hazard=Hazard.FLOOD, severity=severity,
-                   event="山洪", headline="山洪红色预警", instruction="立即转移")
+    return Warning(
+        warning_id="w-1",
+        version=1,
+        sender="s",
+        identifier="i",
+        sent=datetime.now(UTC),
+        msg_type=MsgType.ALERT,
+        status=status,
+        hazard=Hazard.FLOOD,
+        severity=severity,
+        event="山洪",
+        headline="山洪红色预警",
+        instruction="立即转移",
+    )
 
 
 def test_command_matches_contract_and_verifies() -> None:

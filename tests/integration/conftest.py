@@ -61,8 +61,12 @@ class Harness:
         deadline = asyncio.get_running_loop().time() + timeout
         while not await check():
             if asyncio.get_running_loop().time() > deadline:
-                logs = "\n".join(self.stack.worker_log(n).read_text()[-3000:] for n in self.stack.worker_ports)
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}\n--- worker logs ---\n{logs}")
+                logs = "\n".join(
+                    self.stack.worker_log(n).read_text()[-3000:] for n in self.stack.worker_ports
+                )
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {what}\n--- worker logs ---\n{logs}"
+                )
             await asyncio.sleep(0.2)
 
     async def close(self) -> None:

@@ -25,12 +25,20 @@ def county_ring(county: County) -> list[tuple[float, float]]:
 
 def json_warning(identifier: str, codes: list[str]) -> bytes:
     now = datetime.now(UTC)
-    return json.dumps({
-        "sender": "flood.example.cn", "identifier": identifier, "sent": now.isoformat(),
-        "hazard": "flood", "severity": "橙", "event": "山洪", "headline": "山洪橙色预警",
-        "expires": (now + timedelta(hours=2)).isoformat(),
-        "areas": [{"description": "乡镇", "codes": codes}],
-    }, ensure_ascii=False).encode()
+    return json.dumps(
+        {
+            "sender": "flood.example.cn",
+            "identifier": identifier,
+            "sent": now.isoformat(),
+            "hazard": "flood",
+            "severity": "橙",
+            "event": "山洪",
+            "headline": "山洪橙色预警",
+            "expires": (now + timedelta(hours=2)).isoformat(),
+            "areas": [{"description": "乡镇", "codes": codes}],
+        },
+        ensure_ascii=False,
+    ).encode()
 
 
 async def test_cap_warning_reaches_every_terminal_and_acks_are_recorded(
@@ -81,9 +89,20 @@ async def test_bad_feed_messages_are_dead_lettered_and_the_line_keeps_flowing(
     await harness.start_worker()
     await harness.send("meteo", b"\x00\x01 this is not a warning")
     await harness.send("meteo", (SAMPLES / "malformed_xxe_external_entity.xml").read_bytes())
-    await harness.send("geohazard", json.dumps({"sender": "x", "identifier": "no-area",
-                                                "sent": datetime.now(UTC).isoformat(), "hazard": "geohazard",
-                                                "severity": "red", "event": "滑坡", "areas": []}).encode())
+    await harness.send(
+        "geohazard",
+        json.dumps(
+            {
+                "sender": "x",
+                "identifier": "no-area",
+                "sent": datetime.now(UTC).isoformat(),
+                "hazard": "geohazard",
+                "severity": "red",
+                "event": "滑坡",
+                "areas": [],
+            }
+        ).encode(),
+    )
     identifier = f"G-{time.time_ns()}"
     village = next(c for c in small_county.cells if c.level == "village")
     await harness.send("flood", json_warning(identifier, [village.code]))

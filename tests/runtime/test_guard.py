@@ -12,8 +12,9 @@ Letters = list[tuple[str, str, str]]
 def _sink(letters: Letters, fail_first: int = 0):  # type: ignore[no-untyped-def]
     state = {"fails": fail_first}
 
-    async def dead_letter(stage: str, reason: str, detail: str, payload: bytes, source: str | None,
-                          key: str | None) -> None:
+    async def dead_letter(
+        stage: str, reason: str, detail: str, payload: bytes, source: str | None, key: str | None
+    ) -> None:
         if state["fails"]:
             state["fails"] -= 1
             raise ConnectionError("database down")

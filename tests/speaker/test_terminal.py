@@ -14,8 +14,17 @@ def _setup() -> tuple[Signer, TerminalLogic, ManualClock]:
 
 
 def _cmd(signer: Signer, clock: ManualClock, nonce: str = "n1", cmd_id: str = "d-1", ttl: float = 60) -> dict:
-    return signer.sign({"id": cmd_id, "action": "play", "issued_at": clock.now(), "expires_at": clock.now() + ttl,
-                        "nonce": nonce, "priority": 9, "text": "x"})
+    return signer.sign(
+        {
+            "id": cmd_id,
+            "action": "play",
+            "issued_at": clock.now(),
+            "expires_at": clock.now() + ttl,
+            "nonce": nonce,
+            "priority": 9,
+            "text": "x",
+        }
+    )
 
 
 def test_play_then_duplicate_by_id() -> None:

@@ -1,2 +1,3 @@
 from warnengine.db.engine import connect, migrate
-__all__ = ['connect', 'migrate']
+
+__all__ = ["connect", "migrate"]

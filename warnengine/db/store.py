@@ -95,7 +95,12 @@ class Store:
     # -- feed and warnings -------------------------------------------------------------------------
 
     async def record_feed(
-        self, digest: str, source: str, verdict: str, warning_id: str | None = None, version: int | None = None
+        self,
+        digest: str,
+        source: str,
+        verdict: str,
+        warning_id: str | None = None,
+        version: int | None = None,
     ) -> bool:
         """Remember a feed message by content hash; False when it was seen before."""
         row = {
@@ -147,7 +152,13 @@ class Store:
         """Record the villages a warning version reaches, then mark it resolved (one transaction)."""
         now = self.clock.now()
         rows = [
-            {"warning_id": w.warning_id, "version": w.version, "village_code": v, "state": "pending", "updated_at": now}
+            {
+                "warning_id": w.warning_id,
+                "version": w.version,
+                "village_code": v,
+                "state": "pending",
+                "updated_at": now,
+            }
             for v in villages
         ]
         async with self.engine.begin() as conn:
@@ -296,8 +307,12 @@ class Store:
                     }
                 )
             for chunk in _chunks(ack_rows):
-                res = await conn.execute(self._insert_ignore(t.acks).returning(t.acks.c.delivery_id, t.acks.c.state,
-                                                                              t.acks.c.verdict), list(chunk))
+                res = await conn.execute(
+                    self._insert_ignore(t.acks).returning(
+                        t.acks.c.delivery_id, t.acks.c.state, t.acks.c.verdict
+                    ),
+                    list(chunk),
+                )
                 inserted = res.all()
                 counts["duplicate"] += len(chunk) - len(inserted)
                 for r in inserted:
@@ -320,7 +335,10 @@ class Store:
             res = await conn.execute(
                 update(t.deliveries)
                 .where(d.state.in_(UNFINISHED), d.expires_at <= self.clock.now())
-                .values(state=DeliveryState.EXPIRED.value, reason=func.coalesce(d.reason, "no final ack before expiry"))
+                .values(
+                    state=DeliveryState.EXPIRED.value,
+                    reason=func.coalesce(d.reason, "no final ack before expiry"),
+                )
             )
             return int(res.rowcount or 0)
 
@@ -380,7 +398,9 @@ class Store:
             for chunk in _chunks(keys):
                 await conn.execute(
                     update(t.warning_villages)
-                    .where(tuple_(wv.warning_id, wv.version, wv.village_code).in_(chunk), wv.state == "pending")
+                    .where(
+                        tuple_(wv.warning_id, wv.version, wv.village_code).in_(chunk), wv.state == "pending"
+                    )
                     .values(updated_at=self.clock.now())
                 )
 

@@ -61,22 +61,50 @@ def write_county(county: County, directory: Path) -> None:
         for i, cell in enumerate(county.cells):
             feature = {
                 "type": "Feature",
-                "properties": {"code": cell.code, "level": cell.level.value, "parent": cell.parent,
-                               "name": cell.name},
-                "geometry": {"type": cell.geometry["type"],
-                             "coordinates": _round_coords(cell.geometry["coordinates"])},
+                "properties": {
+                    "code": cell.code,
+                    "level": cell.level.value,
+                    "parent": cell.parent,
+                    "name": cell.name,
+                },
+                "geometry": {
+                    "type": cell.geometry["type"],
+                    "coordinates": _round_coords(cell.geometry["coordinates"]),
+                },
             }
             f.write(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
             f.write(",\n" if i < len(county.cells) - 1 else "\n")
         f.write("]}\n")
-    _write_csv(directory / HOUSEHOLDS_FILE, HOUSEHOLD_FIELDS, (
-        (h.household_id, h.cell_code, round(h.lon, 6), round(h.lat, 6), h.members, int(h.vulnerable))
-        for h in county.households))
-    _write_csv(directory / PEOPLE_FILE, PEOPLE_FIELDS, (
-        (p.person_id, p.household_id or "", p.cell_code, p.name, p.role.value, p.phone or "",
-         p.wechat_openid or "", p.app_token or "") for p in county.people))
-    _write_csv(directory / DEVICES_FILE, DEVICE_FIELDS, (
-        (d.device_id, d.cell_code, round(d.lon, 6), round(d.lat, 6), d.kind) for d in county.devices))
+    _write_csv(
+        directory / HOUSEHOLDS_FILE,
+        HOUSEHOLD_FIELDS,
+        (
+            (h.household_id, h.cell_code, round(h.lon, 6), round(h.lat, 6), h.members, int(h.vulnerable))
+            for h in county.households
+        ),
+    )
+    _write_csv(
+        directory / PEOPLE_FILE,
+        PEOPLE_FIELDS,
+        (
+            (
+                p.person_id,
+                p.household_id or "",
+                p.cell_code,
+                p.name,
+                p.role.value,
+                p.phone or "",
+                p.wechat_openid or "",
+                p.app_token or "",
+            )
+            for p in county.people
+        ),
+    )
+    _write_csv(
+        directory / DEVICES_FILE,
+        DEVICE_FIELDS,
+        ((d.device_id, d.cell_code, round(d.lon, 6), round(d.lat, 6), d.kind) for d in county.devices),
+    )
 
 
 def read_county(directory: Path) -> County:

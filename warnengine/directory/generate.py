@@ -70,8 +70,9 @@ def generate_county(
     county = _Place(county_code + "000000", naming.COUNTY_NAME, None, Level.COUNTY, outline, np.zeros(2))
     town_places = _townships(rng, nrng, county, townships)
     village_places: list[_Place] = []
-    for township, count in zip(town_places, _allocate(rng, villages, [t.km.area for t in town_places]),
-                               strict=True):
+    for township, count in zip(
+        town_places, _allocate(rng, villages, [t.km.area for t in town_places]), strict=True
+    ):
         village_places += _villages(rng, nrng, township, count)
     group_places: list[_Place] = []
     for village in village_places:
@@ -80,17 +81,29 @@ def generate_county(
         order = _reading_order(seeds)
         for number, i in enumerate(order, start=1):
             name = naming.group_name(number, village.community)
-            group_places.append(_Place(f"{village.code}{number:02d}", name, village.code, Level.GROUP,
-                                       cells[i], seeds[i], village.community))
+            group_places.append(
+                _Place(
+                    f"{village.code}{number:02d}",
+                    name,
+                    village.code,
+                    Level.GROUP,
+                    cells[i],
+                    seeds[i],
+                    village.community,
+                )
+            )
 
     frame = Frame(*center)
     places = [county, *town_places, *village_places, *group_places]
     lonlat = {p.code: frame.to_lonlat(p.km) for p in places}
-    cells = [Cell(code=p.code, level=p.level, parent=p.parent, name=p.name,
-                  geometry=to_geojson(lonlat[p.code])) for p in places]
+    cells = [
+        Cell(code=p.code, level=p.level, parent=p.parent, name=p.name, geometry=to_geojson(lonlat[p.code]))
+        for p in places
+    ]
     with gc_paused():
-        return _populate(rng, nrng, frame, cells, lonlat, town_places, village_places, group_places,
-                         households_per_group)
+        return _populate(
+            rng, nrng, frame, cells, lonlat, town_places, village_places, group_places, households_per_group
+        )
 
 
 def _townships(rng: random.Random, nrng: np.random.Generator, county: _Place, n: int) -> list[_Place]:
@@ -100,14 +113,25 @@ def _townships(rng: random.Random, nrng: np.random.Generator, county: _Place, n:
     rest = [i for i in _reading_order(seeds) if i != seat]
     towns = set(rng.sample(rest, round(0.6 * len(rest))))
     taken = {naming.SEAT_TOWNSHIP_STEM}
-    out = [_Place(f"{county.code[:6]}100000", naming.SEAT_TOWNSHIP_STEM + "镇", county.code, Level.TOWNSHIP,
-                  cells[seat], seeds[seat])]
+    out = [
+        _Place(
+            f"{county.code[:6]}100000",
+            naming.SEAT_TOWNSHIP_STEM + "镇",
+            county.code,
+            Level.TOWNSHIP,
+            cells[seat],
+            seeds[seat],
+        )
+    ]
     for kind, first in (("镇", 101), ("乡", 200)):
         chosen = [i for i in rest if (i in towns) == (kind == "镇")]
         for number, i in enumerate(chosen, start=first):
             name = naming.unique_stem(rng, taken) + kind
-            out.append(_Place(f"{county.code[:6]}{number:03d}000", name, county.code, Level.TOWNSHIP,
-                              cells[i], seeds[i]))
+            out.append(
+                _Place(
+                    f"{county.code[:6]}{number:03d}000", name, county.code, Level.TOWNSHIP, cells[i], seeds[i]
+                )
+            )
     return out
 
 
@@ -128,8 +152,17 @@ def _villages(rng: random.Random, nrng: np.random.Generator, township: _Place, n
         raise ValueError("more than 200 villages in one township do not fit the 200-399 code range")
     prefix, out = township.code[:9], []
     for number, (i, name) in enumerate(zip(urban, naming.community_names(rng, len(urban)), strict=True), 1):
-        out.append(_Place(f"{prefix}{number:03d}", name, township.code, Level.VILLAGE, cells[i], seeds[i],
-                          community=True))
+        out.append(
+            _Place(
+                f"{prefix}{number:03d}",
+                name,
+                township.code,
+                Level.VILLAGE,
+                cells[i],
+                seeds[i],
+                community=True,
+            )
+        )
     taken: set[str] = set()
     for number, i in enumerate(rural, start=200):
         name = naming.unique_stem(rng, taken, modifier_p=0.3) + "村"
@@ -199,8 +232,10 @@ def _populate(
         for g, size in zip(groups, sizes, strict=True):
             area = lonlat[g.code]
             points = clustered_points(nrng, area, size, _group_centre(centre, area), sigma)
-            homes = [population.household(rng, f"h{len(households) + k + 1:07d}", g.code, float(x), float(y))
-                     for k, (x, y) in enumerate(points)]
+            homes = [
+                population.household(rng, f"h{len(households) + k + 1:07d}", g.code, float(x), float(y))
+                for k, (x, y) in enumerate(points)
+            ]
             households += homes
             leader = population.pick_leader(rng, homes)
             for k, home in enumerate(homes):
@@ -211,8 +246,10 @@ def _populate(
                     leaders.append(head if head.phone else contacts.fill(head, 1.0, 0.9, 0.95))
                 residents += members
         spots = clustered_points(nrng, village, rng.randint(1, 3), centre, 1.5 * sigma)
-        devices += [Device(device_id=f"spk-{v.code}-{k}", cell_code=v.code, lon=float(x), lat=float(y))
-                    for k, (x, y) in enumerate(spots, start=1)]
+        devices += [
+            Device(device_id=f"spk-{v.code}-{k}", cell_code=v.code, lon=float(x), lat=float(y))
+            for k, (x, y) in enumerate(spots, start=1)
+        ]
     people = population.number(staff + leaders + residents)
     return County(cells=cells, households=households, people=people, devices=devices)
 

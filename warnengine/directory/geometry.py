@@ -170,6 +170,7 @@ def _polygonal(geom: BaseGeometry) -> Cellular:
 
 def to_geojson(geom: Cellular) -> dict[str, Any]:
     """GeoJSON dict with plain lists, so it compares equal to what json.load gives back."""
+
     def ring(coords: Any) -> list[list[float]]:
         return [[float(x), float(y)] for x, y in coords]
 

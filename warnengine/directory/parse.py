@@ -18,7 +18,14 @@ DEVICES_FILE = "devices.csv"
 
 HOUSEHOLD_FIELDS = ("household_id", "cell_code", "lon", "lat", "members", "vulnerable")
 PEOPLE_FIELDS = (
-    "person_id", "household_id", "cell_code", "name", "role", "phone", "wechat_openid", "app_token",
+    "person_id",
+    "household_id",
+    "cell_code",
+    "name",
+    "role",
+    "phone",
+    "wechat_openid",
+    "app_token",
 )
 DEVICE_FIELDS = ("device_id", "cell_code", "lon", "lat", "kind")
 
@@ -110,8 +117,15 @@ def read_grid(path: Path, problems: list[Problem]) -> tuple[list[Cell], dict[str
     return cells, {code: level for code, (_, level, _) in declared.items()}
 
 
-def _check_parent(code: str, level: Level, parent: Any, declared: dict[str, tuple[int, Level, Any]],
-                  name: str, line: int, problems: list[Problem]) -> None:
+def _check_parent(
+    code: str,
+    level: Level,
+    parent: Any,
+    declared: dict[str, tuple[int, Level, Any]],
+    name: str,
+    line: int,
+    problems: list[Problem],
+) -> None:
     if level is Level.COUNTY:
         if parent is not None:
             problems.append((name, line, f"county {code} must have a null parent"))
@@ -121,8 +135,14 @@ def _check_parent(code: str, level: Level, parent: Any, declared: dict[str, tupl
         return
     parent_level, expected, prefix = declared[parent][1], _PARENT_LEVEL[level], parent[: _PREFIX[level]]
     if parent_level is not expected:
-        problems.append((name, line, f"parent {parent} of {level.value} {code} is a {parent_level.value}, "
-                                     f"expected a {expected.value}"))
+        problems.append(
+            (
+                name,
+                line,
+                f"parent {parent} of {level.value} {code} is a {parent_level.value}, "
+                f"expected a {expected.value}",
+            )
+        )
     elif not code.startswith(prefix):
         problems.append((name, line, f"code {code} does not start with its parent's prefix {prefix}"))
 
@@ -140,11 +160,20 @@ def _valid_geometry(geometry: Any) -> bool:
 
 def _valid_polygon(rings: Any) -> bool:
     def position(p: Any) -> bool:
-        return (isinstance(p, list) and len(p) >= 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p))
+        return (
+            isinstance(p, list)
+            and len(p) >= 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)
+        )
 
-    return isinstance(rings, list) and bool(rings) and all(
-        isinstance(r, list) and len(r) >= 4 and all(position(p) for p in r) and r[0] == r[-1] for r in rings)
+    return (
+        isinstance(rings, list)
+        and bool(rings)
+        and all(
+            isinstance(r, list) and len(r) >= 4 and all(position(p) for p in r) and r[0] == r[-1]
+            for r in rings
+        )
+    )
 
 
 # --- csv files -----------------------------------------------------------------------------------
@@ -176,8 +205,9 @@ def _rows(path: Path, header: tuple[str, ...], problems: list[Problem]) -> Itera
             yield reader.line_num, row
 
 
-def read_households(path: Path, levels: dict[str, Level] | None,
-                    problems: list[Problem]) -> tuple[list[Household], dict[str, str] | None]:
+def read_households(
+    path: Path, levels: dict[str, Level] | None, problems: list[Problem]
+) -> tuple[list[Household], dict[str, str] | None]:
     """The valid households, and the cell of every household id seen (None: the file is unusable)."""
     name, out, declared = path.name, [], dict[str, str]()
     if not _readable(path, HOUSEHOLD_FIELDS, problems):
@@ -195,13 +225,20 @@ def read_households(path: Path, levels: dict[str, Level] | None,
             problems.append((name, line, f"vulnerable must be 0 or 1, got {vulnerable!r}"))
         if len(problems) == here:
             assert n is not None
-            out.append(Household(household_id=hid, cell_code=cell, lon=x, lat=y, members=n,
-                                 vulnerable=vulnerable == "1"))
+            out.append(
+                Household(
+                    household_id=hid, cell_code=cell, lon=x, lat=y, members=n, vulnerable=vulnerable == "1"
+                )
+            )
     return out, declared
 
 
-def read_people(path: Path, levels: dict[str, Level] | None, household_cells: dict[str, str] | None,
-                problems: list[Problem]) -> list[Person]:
+def read_people(
+    path: Path,
+    levels: dict[str, Level] | None,
+    household_cells: dict[str, str] | None,
+    problems: list[Problem],
+) -> list[Person]:
     name, out, seen = path.name, [], set[str]()
     if not _readable(path, PEOPLE_FIELDS, problems):
         return []
@@ -224,12 +261,23 @@ def read_people(path: Path, levels: dict[str, Level] | None, household_cells: di
         elif hid not in household_cells:
             problems.append((name, line, f"unknown household {hid}"))
         elif role_ is Role.RESIDENT and household_cells[hid] != cell:
-            problems.append((name, line, f"resident's cell {cell} is not their household's cell "
-                                         f"{household_cells[hid]}"))
+            problems.append(
+                (name, line, f"resident's cell {cell} is not their household's cell {household_cells[hid]}")
+            )
         if len(problems) == here:
             assert role_ is not None
-            out.append(Person(person_id=pid, household_id=hid or None, cell_code=cell, name=pname, role=role_,
-                              phone=phone or None, wechat_openid=openid or None, app_token=token or None))
+            out.append(
+                Person(
+                    person_id=pid,
+                    household_id=hid or None,
+                    cell_code=cell,
+                    name=pname,
+                    role=role_,
+                    phone=phone or None,
+                    wechat_openid=openid or None,
+                    app_token=token or None,
+                )
+            )
     return out
 
 
@@ -250,16 +298,23 @@ def read_devices(path: Path, levels: dict[str, Level] | None, problems: list[Pro
     return out
 
 
-def _unique(value: str, seen: Container[str], field: str, name: str, line: int,
-            problems: list[Problem]) -> None:
+def _unique(
+    value: str, seen: Container[str], field: str, name: str, line: int, problems: list[Problem]
+) -> None:
     if not value:
         problems.append((name, line, f"missing {field}"))
     elif value in seen:
         problems.append((name, line, f"duplicate {field} {value}"))
 
 
-def _cell(code: str, level: Level | None, levels: dict[str, Level] | None, name: str, line: int,
-          problems: list[Problem]) -> None:
+def _cell(
+    code: str,
+    level: Level | None,
+    levels: dict[str, Level] | None,
+    name: str,
+    line: int,
+    problems: list[Problem],
+) -> None:
     if levels is None:  # the grid is unreadable and already reported: don't flag every row
         return
     actual = levels.get(code)
@@ -279,8 +334,9 @@ def _coord(lon: str, lat: str, name: str, line: int, problems: list[Problem]) ->
     return x or 0.0, y or 0.0
 
 
-def _number(text: str, kind: type[_Num], field: str, name: str, line: int,
-            problems: list[Problem]) -> _Num | None:
+def _number(
+    text: str, kind: type[_Num], field: str, name: str, line: int, problems: list[Problem]
+) -> _Num | None:
     try:
         value = kind(text)
     except ValueError:

@@ -61,8 +61,9 @@ class Contacts:
         return draft
 
 
-def staff(contacts: Contacts, cell_code: str, role: Role, household_id: str | None = None,
-          name: str | None = None) -> Draft:
+def staff(
+    contacts: Contacts, cell_code: str, role: Role, household_id: str | None = None, name: str | None = None
+) -> Draft:
     """Grid staff always have a phone and nearly always WeChat and the duty app."""
     draft = Draft(household_id, cell_code, name or naming.person_name(contacts.rng), role)
     return contacts.fill(draft, 1.0, 0.9, 0.95)
@@ -71,8 +72,14 @@ def staff(contacts: Contacts, cell_code: str, role: Role, household_id: str | No
 def household(rng: random.Random, household_id: str, cell_code: str, lon: float, lat: float) -> Household:
     members = rng.choices(_MEMBERS, _MEMBER_WEIGHTS)[0]
     p = _VULNERABLE_ALONE if members == 1 else _VULNERABLE_OTHER
-    return Household(household_id=household_id, cell_code=cell_code, lon=lon, lat=lat, members=members,
-                     vulnerable=rng.random() < p)
+    return Household(
+        household_id=household_id,
+        cell_code=cell_code,
+        lon=lon,
+        lat=lat,
+        members=members,
+        vulnerable=rng.random() < p,
+    )
 
 
 def residents(contacts: Contacts, home: Household) -> list[Draft]:
@@ -104,7 +111,15 @@ def pick_leader(rng: random.Random, homes: list[Household]) -> int:
 
 def number(drafts: list[Draft]) -> list[Person]:
     return [
-        Person(person_id=f"p{i:06d}", household_id=d.household_id, cell_code=d.cell_code, name=d.name,
-               role=d.role, phone=d.phone, wechat_openid=d.wechat_openid, app_token=d.app_token)
+        Person(
+            person_id=f"p{i:06d}",
+            household_id=d.household_id,
+            cell_code=d.cell_code,
+            name=d.name,
+            role=d.role,
+            phone=d.phone,
+            wechat_openid=d.wechat_openid,
+            app_token=d.app_token,
+        )
         for i, d in enumerate(drafts, start=1)
     ]

@@ -52,8 +52,13 @@ async def dispatch_loudspeakers(
         return DispatchResult(0, 0, 0)
     await store.mark_attempt([d.delivery_id for d in due])
     batch = [
-        Outgoing(d.delivery_id, d.recipient, village, speaker_command(w, d.delivery_id, now, d.expires_at, signer),
-                 d.expires_at)
+        Outgoing(
+            d.delivery_id,
+            d.recipient,
+            village,
+            speaker_command(w, d.delivery_id, now, d.expires_at, signer),
+            d.expires_at,
+        )
         for d in due
     ]
     results = await channel.send_batch(batch)

@@ -76,7 +76,7 @@ def chain_id(sender: str, identifier: str) -> str:
     return "w-" + hashlib.sha256(f"{sender}\x1f{identifier}".encode()).hexdigest()[:16]
 
 
-class Warning(BaseModel):  # noqa: A001 - the domain word; shadows the builtin only by import
+class Warning(BaseModel):
     """One version of a warning. `warning_id` names the chain; (warning_id, version) names this message."""
 
     model_config = ConfigDict(frozen=True)

@@ -45,9 +45,12 @@ def circle_polygon(c: Circle, segments: int = 64) -> Polygon:
     pts = []
     for i in range(segments):
         brg = 2 * math.pi * i / segments
-        lat2 = math.asin(math.sin(lat1) * math.cos(radius) + math.cos(lat1) * math.sin(radius) * math.cos(brg))
+        lat2 = math.asin(
+            math.sin(lat1) * math.cos(radius) + math.cos(lat1) * math.sin(radius) * math.cos(brg)
+        )
         lon2 = lon1 + math.atan2(
-            math.sin(brg) * math.sin(radius) * math.cos(lat1), math.cos(radius) - math.sin(lat1) * math.sin(lat2)
+            math.sin(brg) * math.sin(radius) * math.cos(lat1),
+            math.cos(radius) - math.sin(lat1) * math.sin(lat2),
         )
         pts.append((math.degrees(lon2), math.degrees(lat2)))
     return Polygon(pts)

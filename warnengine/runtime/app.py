@@ -53,7 +53,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
     rt = Resources(settings, clock)
 
     def topic(*names: str) -> faust.TopicT:
-        return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+        return app.topic(
+            *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
 
     feeds = topic(*(topics.feed_topic(s) for s in topics.FEED_SOURCES))
     warnings_t = topic(topics.WARNINGS)
@@ -65,8 +67,15 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
         stage: str, reason: str, detail: str, payload: bytes, source: str | None, key: str | None
     ) -> None:
         await rt.store.dead_letter(stage, reason, detail, payload, source, key)
-        record = topics.DeadLetter(stage=stage, reason=reason, detail=detail, source=source, key=key,
-                                   payload=payload.decode("utf-8", "replace"), at=rt.clock.now())
+        record = topics.DeadLetter(
+            stage=stage,
+            reason=reason,
+            detail=detail,
+            source=source,
+            key=key,
+            payload=payload.decode("utf-8", "replace"),
+            at=rt.clock.now(),
+        )
         await dead_t.send(key=stage.encode(), value=record.model_dump_json().encode())
 
     async def emit_warning(w: Warning) -> None:
@@ -74,7 +83,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
 
     async def emit_village(warning_id: str, version: int, village: str) -> None:
         task = topics.VillageTask(warning_id=warning_id, version=version, village_code=village)
-        await villages_t.send(key=topics.village_key(warning_id, village), value=task.model_dump_json().encode())
+        await villages_t.send(
+            key=topics.village_key(warning_id, village), value=task.model_dump_json().encode()
+        )
 
     @app.agent(feeds, name="normalise")
     async def normalise_agent(stream: faust.StreamT[bytes]) -> None:
@@ -87,8 +98,14 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
             async def work(raw: bytes = raw, source: str = source) -> None:
                 w = await accept_feed(raw, source, rt.store)
                 with structlog.contextvars.bound_contextvars(warning_id=w.warning_id):
-                    log.info("warning_accepted", version=w.version, hazard=w.hazard, severity=w.severity,
-                             msg_type=w.msg_type, source=source)
+                    log.info(
+                        "warning_accepted",
+                        version=w.version,
+                        hazard=w.hazard,
+                        severity=w.severity,
+                        msg_type=w.msg_type,
+                        source=source,
+                    )
                 await emit_warning(w)
 
             ok = await guarded("normalise", work, raw, key, source, dead_letter)
@@ -106,7 +123,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
                 villages = await resolve(w, rt.index, rt.store)
                 for v in villages:
                     await emit_village(w.warning_id, w.version, v)
-                log.info("warning_resolved", warning_id=w.warning_id, version=w.version, villages=len(villages))
+                log.info(
+                    "warning_resolved", warning_id=w.warning_id, version=w.version, villages=len(villages)
+                )
 
             await guarded("resolve", work, raw, _text(event.key), None, dead_letter)
 
@@ -121,9 +140,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
                 w = await rt.store.load_warning(task.warning_id, task.version)
                 if w is None:  # a task can only exist for a recorded warning: this one is forged or foreign
                     raise BadInput("unknown_warning", f"{task.warning_id} v{task.version} is not recorded")
-                with structlog.contextvars.bound_contextvars(warning_id=w.warning_id, village=task.village_code):
-                    res = await dispatch_loudspeakers(w, task.village_code, rt.store, rt.speaker, rt.signer,
-                                                      rt.policy)
+                with structlog.contextvars.bound_contextvars(
+                    warning_id=w.warning_id, village=task.village_code
+                ):
+                    res = await dispatch_loudspeakers(
+                        w, task.village_code, rt.store, rt.speaker, rt.signer, rt.policy
+                    )
                     if res.due:
                         log.info("village_dispatched", due=res.due, sent=res.sent, failed=res.failed)
 
@@ -141,14 +163,18 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
 
             await guarded("acks", work, raw, None, None, dead_letter)
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]
     async def ack_bridge() -> None:
         """MQTT terminal acks → the acks topic. MQTT messages are confirmed only after Kafka has them."""
         await rt.ready()
         s = settings
         host, port = s.mqtt_host_port()
         listener = LoudspeakerAckListener(
-            host, port, client_id("acks", s.worker_id), "+", protocol=s.mqtt_protocol,
+            host,
+            port,
+            client_id("acks", s.worker_id),
+            "+",
+            protocol=s.mqtt_protocol,
             shared_group=s.app_id if s.mqtt_shared_subscriptions else None,
         )
 
@@ -161,12 +187,18 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
 
         await listener.run(forward, bad)
 
-    @app.timer(interval=settings.reconcile_interval_s, on_leader=True)
+    @app.timer(interval=settings.reconcile_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def reconciler() -> None:
         await rt.ready()
         try:
-            await sweep(rt.store, emit_warning, emit_village, settings.reconcile_grace_s,
-                        settings.resend_after_s, settings.max_attempts)
+            await sweep(
+                rt.store,
+                emit_warning,
+                emit_village,
+                settings.reconcile_grace_s,
+                settings.resend_after_s,
+                settings.max_attempts,
+            )
         except Exception as e:  # one failed sweep must not stop the timer; the next one retries
             log.error("reconcile_failed", error=repr(e))
 

@@ -15,8 +15,14 @@ from warnengine.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    over = {k: v for k, v in {"data_dir": getattr(args, "data_dir", None),
-                              "county_dir": getattr(args, "county", None)}.items() if v is not None}
+    over = {
+        k: v
+        for k, v in {
+            "data_dir": getattr(args, "data_dir", None),
+            "county_dir": getattr(args, "county", None),
+        }.items()
+        if v is not None
+    }
     return Settings(**over)
 
 
@@ -35,15 +41,28 @@ def cmd_up(args: argparse.Namespace) -> int:
             if not args.no_terminals:
                 from warnengine.runtime.embedded import spawn
 
-                farm = spawn([sys.executable, "-m", "warnengine", "terminals"],
-                             stack.settings.data_dir / "logs" / "terminals.log", env=stack.env())
+                farm = spawn(
+                    [sys.executable, "-m", "warnengine", "terminals"],
+                    stack.settings.data_dir / "logs" / "terminals.log",
+                    env=stack.env(),
+                )
             s = stack.settings
-            print(json.dumps({
-                "kafka": s.kafka_url, "mqtt": s.mqtt_url, "database": s.db_url(),
-                "metrics": [f"http://127.0.0.1:{p}/metrics" for p in stack.worker_ports.values()],
-                "feed_topics": [f"warnengine.feed.{x}" for x in ("meteo", "flood", "forest_fire", "geohazard")],
-                "logs": str(s.data_dir / "logs"),
-            }, ensure_ascii=False), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "kafka": s.kafka_url,
+                        "mqtt": s.mqtt_url,
+                        "database": s.db_url(),
+                        "metrics": [f"http://127.0.0.1:{p}/metrics" for p in stack.worker_ports.values()],
+                        "feed_topics": [
+                            f"warnengine.feed.{x}" for x in ("meteo", "flood", "forest_fire", "geohazard")
+                        ],
+                        "logs": str(s.data_dir / "logs"),
+                    },
+                    ensure_ascii=False,
+                ),
+                flush=True,
+            )
             print("warnengine is up; Ctrl-C stops it.", file=sys.stderr, flush=True)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -102,11 +121,24 @@ def cmd_terminals(args: argparse.Namespace) -> int:
 def cmd_gen_county(args: argparse.Namespace) -> int:
     from warnengine.directory import generate_county, write_county
 
-    county = generate_county(seed=args.seed, townships=args.townships, villages=args.villages,
-                             households_per_group=(args.households_min, args.households_max))
+    county = generate_county(
+        seed=args.seed,
+        townships=args.townships,
+        villages=args.villages,
+        households_per_group=(args.households_min, args.households_max),
+    )
     write_county(county, args.out)
-    print(json.dumps({"out": str(args.out), "cells": len(county.cells), "households": len(county.households),
-                      "people": len(county.people), "devices": len(county.devices)}))
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "cells": len(county.cells),
+                "households": len(county.households),
+                "people": len(county.people),
+                "devices": len(county.devices),
+            }
+        )
+    )
     return 0
 
 
@@ -129,8 +161,16 @@ def cmd_grid(args: argparse.Namespace) -> int:
         store = Store(engine, SystemClock())
         await store.import_directory(county.cells, county.households, county.people, county.devices)
         await store.close()
-        print(json.dumps({"cells": len(county.cells), "households": len(county.households),
-                          "people": len(county.people), "devices": len(county.devices)}))
+        print(
+            json.dumps(
+                {
+                    "cells": len(county.cells),
+                    "households": len(county.households),
+                    "people": len(county.people),
+                    "devices": len(county.devices),
+                }
+            )
+        )
         return 0
 
     return asyncio.run(main())
@@ -141,11 +181,13 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     from warnengine import topics
 
+    payload = Path(args.file).read_bytes()
+
     async def main() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=_settings(args).kafka_bootstrap())
         await producer.start()
         try:
-            await producer.send_and_wait(topics.feed_topic(args.source), Path(args.file).read_bytes())
+            await producer.send_and_wait(topics.feed_topic(args.source), payload)
         finally:
             await producer.stop()
 
@@ -176,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-terminals", action="store_true", help="do not simulate the county's terminals")
     up.set_defaults(fn=cmd_up)
 
-    sub.add_parser("worker", help="run one more pipeline worker (needs WARNENGINE_KAFKA_URL...)").set_defaults(
-        fn=cmd_worker)
+    sub.add_parser(
+        "worker", help="run one more pipeline worker (needs WARNENGINE_KAFKA_URL...)"
+    ).set_defaults(fn=cmd_worker)
 
     demo = sub.add_parser("demo", help="one red rainstorm warning end to end; prints a JSON summary")
     demo.add_argument("--timeout", type=float, default=120.0)
@@ -204,8 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     send = sub.add_parser("send", help="put a feed message (CAP XML or JSON file) on a feed topic")
     send.add_argument("file")
-    send.add_argument("--source", default="meteo", choices=["meteo", "flood", "forest_fire", "geohazard",
-                                                             "earthquake", "manual"])
+    send.add_argument(
+        "--source",
+        default="meteo",
+        choices=["meteo", "flood", "forest_fire", "geohazard", "earthquake", "manual"],
+    )
     send.set_defaults(fn=cmd_send)
 
     db = sub.add_parser("db", help="database")

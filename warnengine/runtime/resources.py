@@ -60,8 +60,9 @@ class Resources:
         s = self.settings
         engine = connect(s.db_url())
         # Two workers starting together may race on the first migration; the loser retries.
-        async for attempt in AsyncRetrying(stop=stop_after_attempt(5), wait=wait_exponential_jitter(multiplier=0.2, max=2),
-                                           reraise=True):
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(5), wait=wait_exponential_jitter(multiplier=0.2, max=2), reraise=True
+        ):
             with attempt:
                 await migrate(engine)
         self.store = Store(engine, self.clock)
@@ -69,9 +70,13 @@ class Resources:
         self.signer = load_or_create_signer(s.key_file())
         host, port = s.mqtt_host_port()
         factory = registry.load("loudspeaker")
-        self.speaker = factory(host, port, client_id("dispatch", s.worker_id), protocol=s.mqtt_protocol, clock=self.clock)
+        self.speaker = factory(
+            host, port, client_id("dispatch", s.worker_id), protocol=s.mqtt_protocol, clock=self.clock
+        )
         await self.speaker.start()
-        log.info("worker_ready", villages=len(self.index), database=engine.dialect.name, mqtt=f"{host}:{port}")
+        log.info(
+            "worker_ready", villages=len(self.index), database=engine.dialect.name, mqtt=f"{host}:{port}"
+        )
 
     async def reload_index(self) -> None:
         self.index = VillageIndex(await self.store.villages())

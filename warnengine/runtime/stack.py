@@ -26,20 +26,19 @@ log = structlog.get_logger("warnengine.stack")
 
 
 class Stack:
-    def __init__(self, settings: Settings, *, prefer_mosquitto: bool = True) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.brokers: EmbeddedBrokers | None = None
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.worker_ports: dict[int, int] = {}
         self.extra_env: dict[str, str] = {}
-        self._prefer_mosquitto = prefer_mosquitto
 
     async def prepare(self, import_county: bool = True) -> None:
         """Start embedded brokers for unset URLs, migrate, load the county if empty, create topics and key."""
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if not s.kafka_url or not s.mqtt_url:
-            self.brokers = EmbeddedBrokers(s.data_dir, prefer_mosquitto=self._prefer_mosquitto)
+            self.brokers = EmbeddedBrokers(s.data_dir, prefer_mosquitto=s.embedded_mqtt != "amqtt")
             await asyncio.to_thread(self.brokers.start)
             updates: dict[str, object] = {}
             if not s.kafka_url:
@@ -48,7 +47,9 @@ class Stack:
                 updates["mqtt_url"] = self.brokers.mqtt_url
                 updates["mqtt_protocol"] = self.brokers.mqtt_protocol
             self.settings = s = s.model_copy(update=updates)
-            log.info("embedded_brokers", kafka=s.kafka_url, mqtt=s.mqtt_url, mqtt_broker=self.brokers.mqtt_kind)
+            log.info(
+                "embedded_brokers", kafka=s.kafka_url, mqtt=s.mqtt_url, mqtt_broker=self.brokers.mqtt_kind
+            )
         load_or_create_signer(s.key_file())
         engine = connect(s.db_url())
         await migrate(engine)
@@ -57,8 +58,12 @@ class Stack:
             if import_county and not await store.villages():
                 county = await asyncio.to_thread(read_county, s.county_dir)
                 await store.import_directory(county.cells, county.households, county.people, county.devices)
-                log.info("county_imported", directory=str(s.county_dir), cells=len(county.cells),
-                         devices=len(county.devices))
+                log.info(
+                    "county_imported",
+                    directory=str(s.county_dir),
+                    cells=len(county.cells),
+                    devices=len(county.devices),
+                )
         finally:
             await store.close()
         await ensure_topics(s.kafka_bootstrap(), s.topic_partitions)
@@ -92,8 +97,11 @@ class Stack:
         env = self.env()
         env["WARNENGINE_WEB_PORT"] = str(port)
         env["WARNENGINE_WORKER_ID"] = f"{self.settings.app_id}-{n}"
-        proc = spawn([sys.executable, "-m", "warnengine", "worker"], self.settings.data_dir / "logs" /
-                     f"worker-{n}.log", env=env)
+        proc = spawn(
+            [sys.executable, "-m", "warnengine", "worker"],
+            self.settings.data_dir / "logs" / f"worker-{n}.log",
+            env=env,
+        )
         self.workers[n] = proc
         return proc
 

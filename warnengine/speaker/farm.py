@@ -40,6 +40,7 @@ class TerminalFarm:
         self._play = play_seconds
         self.first_command_at: dict[str, float] = {}  # device → wall time of its first command
         self.command_ids: dict[str, list[str]] = {}  # device → ids received, in order
+        self.arrivals: dict[str, dict[str, float]] = {}  # warning id → device → wall time of first command
         self.unknown_devices = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -62,6 +63,7 @@ class TerminalFarm:
                 continue
             self.first_command_at.setdefault(device, time.time())
             self.command_ids.setdefault(device, []).append(str(cmd.get("id")))
+            self.arrivals.setdefault(str(cmd.get("warning_id")), {}).setdefault(device, time.time())
             task = asyncio.create_task(self._handle(logic, village, device, cmd))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -81,7 +83,9 @@ class TerminalFarm:
         logic.finished(cmd_id, "played")
         await self._ack(village, device, cmd_id, "played")
 
-    async def _ack(self, village: str, device: str, cmd_id: str, state: str, reason: str | None = None) -> None:
+    async def _ack(
+        self, village: str, device: str, cmd_id: str, state: str, reason: str | None = None
+    ) -> None:
         body = {"cmd_id": cmd_id, "state": state, "at": round(self._clock.now(), 3)}
         if reason:
             body["reason"] = reason

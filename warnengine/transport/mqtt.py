@@ -54,11 +54,14 @@ class AsyncMqtt:
         self.protocol = protocol
         self.persistent = persistent
         proto = paho.MQTTv5 if protocol == 5 else paho.MQTTv311
-        kwargs: dict[str, object] = {}
-        if proto == paho.MQTTv311:
-            kwargs["clean_session"] = not persistent
+        # MQTT 5 sets clean start at connect time; 3.1.1 fixes it here (None is required for v5).
+        clean_session = None if proto == paho.MQTTv5 else not persistent
         self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=proto, manual_ack=manual_ack, **kwargs
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=proto,
+            manual_ack=manual_ack,
         )
         self._client.max_inflight_messages_set(max_inflight)
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
@@ -113,7 +116,7 @@ class AsyncMqtt:
         props = None
         clean_start: bool | int = paho.MQTT_CLEAN_START_FIRST_ONLY
         if self.protocol == 5:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             if self.persistent:
                 props.SessionExpiryInterval = 3600
                 clean_start = False
@@ -145,7 +148,7 @@ class AsyncMqtt:
         assert self._loop is not None, "connect() first"
         props = None
         if expiry_s is not None and self.protocol == 5:
-            props = Properties(PacketTypes.PUBLISH)
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             props.MessageExpiryInterval = max(1, int(expiry_s))
         fut: asyncio.Future[None] = self._loop.create_future()
         # Never hold our lock while calling paho: its thread holds paho's mutex when it calls
