@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     worker_id: str | None = None  # stable per worker slot: MQTT sessions (queued acks) survive a restart
     topic_partitions: int = 8
     session_timeout_s: float = 6.0
+    fetch_max_wait_ms: int = Field(default=20, description="Kafka long-poll; Tansu always waits it out")
+    dispatch_batch: int = 200  # village tasks (or ack batches) one worker handles per database round trip
+    batch_window_s: float = 0.02
     web_port: int = 6066
     web_host: str = "127.0.0.1"
 

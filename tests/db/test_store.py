@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from warnengine.clock import ManualClock
-from warnengine.db.store import Store
+from warnengine.db.store import DueDelivery, Store, VillageTarget
 from warnengine.directory import County
 from warnengine.model import AckState, Area, Channel, Hazard, MsgType, Severity, SpeakerAck, Status, Warning
 
@@ -26,6 +26,13 @@ def _warning(identifier: str = "A1") -> Warning:
         event="暴雨",
         areas=[Area(polygons=[[(114.0, 35.0), (115.0, 35.0), (115.0, 36.0), (114.0, 35.0)]])],
     )
+
+
+async def _claim(store: Store, w: Warning, recipients: list[str], ttl: float = 3600) -> list[DueDelivery]:
+    target = VillageTarget(
+        w.warning_id, w.version, "410526100201", Channel.LOUDSPEAKER, recipients, store.clock.now() + ttl
+    )
+    return await store.claim_due([target], resend_after=30, max_attempts=3)
 
 
 def _clock(store: Store) -> ManualClock:
@@ -49,9 +56,9 @@ async def test_directory_import_and_reimport(store: Store, small_county: County)
     devices = await store.device_villages()
     assert len(devices) == len(c.devices)
     some_village = villages[0][0]
-    assert await store.devices_of(some_village) == sorted(
-        d.device_id for d in c.devices if d.cell_code == some_village
-    )
+    by_village = await store.devices_by_village([some_village, "000000000000"])
+    assert by_village[some_village] == sorted(d.device_id for d in c.devices if d.cell_code == some_village)
+    assert by_village["000000000000"] == []
 
 
 async def test_warning_saved_once(store: Store) -> None:
@@ -75,47 +82,53 @@ async def test_resolution_then_stale_queries(store: Store) -> None:
     clock.advance(30)
     stalled = await store.unfinished_villages(clock.now() - 10, resend_after=30, max_attempts=5)
     assert stalled == [(w.warning_id, 1, "410526100201"), (w.warning_id, 1, "410526100202")]
-    await store.village_dispatched(w.warning_id, 1, "410526100201")
+    await store.finish_dispatch([], {}, [(w.warning_id, 1, "410526100201")])
     await store.touch_villages(stalled)
     assert await store.unfinished_villages(clock.now() - 10, 30, 5) == []
 
 
-async def test_deliveries_due_once_per_attempt_window(store: Store) -> None:
+async def test_deliveries_claimed_once_per_attempt_window(store: Store) -> None:
     w = _warning()
     await store.save_warning(w)
     clock = _clock(store)
-    due = await store.due_deliveries(
-        w,
-        "410526100201",
-        Channel.LOUDSPEAKER,
-        ["spk-1", "spk-2"],
-        clock.now() + 3600,
-        resend_after=30,
-        max_attempts=3,
-    )
+    due = await _claim(store, w, ["spk-1", "spk-2"])
     assert sorted(d.recipient for d in due) == ["spk-1", "spk-2"]
-    await store.mark_attempt([d.delivery_id for d in due])
-    await store.mark_sent([d.delivery_id for d in due])
+    assert all(d.attempts == 0 for d in due)  # attempts before this claim; the claim recorded one
+    await store.finish_dispatch([due[0].delivery_id], {due[1].delivery_id: "broker refused"}, [])
     # A redelivered task right away finds nothing due: no double send.
-    again = await store.due_deliveries(
-        w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"], clock.now() + 3600, 30, 3
-    )
-    assert again == []
-    clock.advance(31)  # no ack within resend_after: due again, same ids
-    resend = await store.due_deliveries(
-        w, "410526100201", Channel.LOUDSPEAKER, ["spk-1", "spk-2"], clock.now() + 3600, 30, 3
-    )
+    assert await _claim(store, w, ["spk-1", "spk-2"]) == []
+    clock.advance(31)  # no ack within resend_after: due again, same ids, the attempt counted
+    resend = await _claim(store, w, ["spk-1", "spk-2"])
     assert {d.delivery_id for d in resend} == {d.delivery_id for d in due}
     assert all(d.attempts == 1 for d in resend)
+    summary = await store.warning_summary(w.warning_id)
+    assert summary["by_state"] == {"sent": 1, "pending": 1}
+
+
+async def test_claim_spans_warnings_and_villages(store: Store) -> None:
+    a, b = _warning("A"), _warning("B")
+    for w in (a, b):
+        await store.save_warning(w)
+    now = store.clock.now()
+    targets = [
+        VillageTarget(a.warning_id, 1, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], now + 60),
+        VillageTarget(b.warning_id, 1, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], now + 60),
+        VillageTarget(b.warning_id, 1, "410526100202", Channel.LOUDSPEAKER, ["spk-2", "spk-3"], now + 60),
+    ]
+    due = await store.claim_due(targets, 30, 3)
+    assert sorted((d.warning_id, d.village_code, d.recipient) for d in due) == [
+        (a.warning_id, "410526100201", "spk-1"),
+        (b.warning_id, "410526100201", "spk-1"),
+        (b.warning_id, "410526100202", "spk-2"),
+        (b.warning_id, "410526100202", "spk-3"),
+    ]
 
 
 async def test_acks_move_forward_only_and_count_duplicates(store: Store) -> None:
     w = _warning()
     await store.save_warning(w)
     clock = _clock(store)
-    due = await store.due_deliveries(
-        w, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], clock.now() + 60, 30, 3
-    )
+    due = await _claim(store, w, ["spk-1"], ttl=60)
     did = due[0].delivery_id
     t = clock.now()
     counts = await store.apply_acks(
@@ -141,11 +154,8 @@ async def test_unacked_delivery_stays_open_until_expiry_then_says_why(store: Sto
     w = _warning()
     await store.save_warning(w)
     clock = _clock(store)
-    due = await store.due_deliveries(
-        w, "410526100201", Channel.LOUDSPEAKER, ["spk-1"], clock.now() + 60, 30, 3
-    )
-    await store.mark_attempt([due[0].delivery_id])
-    await store.mark_sent([due[0].delivery_id])
+    due = await _claim(store, w, ["spk-1"], ttl=60)
+    await store.finish_dispatch([due[0].delivery_id], {}, [])
     assert await store.expire_deliveries() == 0
     assert (await store.warning_summary(w.warning_id))["by_state"] == {"sent": 1}
     clock.advance(61)

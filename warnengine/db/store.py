@@ -23,8 +23,23 @@ _CHUNK = 500  # bound IN-lists and executemany batches (SQLite's variable limit)
 
 
 @dataclass(frozen=True)
+class VillageTarget:
+    """One village's recipients on one channel for one warning version."""
+
+    warning_id: str
+    version: int
+    village_code: str
+    channel: Channel
+    recipients: list[str]
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class DueDelivery:
     delivery_id: str
+    warning_id: str
+    version: int
+    village_code: str
     recipient: str
     attempts: int
     expires_at: float
@@ -78,14 +93,19 @@ class Store:
             )
             return [(r.code, r.name, json.loads(r.geometry)) for r in rows]
 
-    async def devices_of(self, village_code: str) -> list[str]:
+    async def devices_by_village(self, village_codes: Sequence[str]) -> dict[str, list[str]]:
+        """Terminal ids per village (villages without terminals map to [])."""
+        out: dict[str, list[str]] = {v: [] for v in village_codes}
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(t.devices.c.device_id)
-                .where(t.devices.c.cell_code == village_code)
-                .order_by(t.devices.c.device_id)
-            )
-            return [r.device_id for r in rows]
+            for chunk in _chunks(sorted(out)):
+                rows = await conn.execute(
+                    select(t.devices.c.device_id, t.devices.c.cell_code)
+                    .where(t.devices.c.cell_code.in_(chunk))
+                    .order_by(t.devices.c.device_id)
+                )
+                for r in rows:
+                    out[r.cell_code].append(r.device_id)
+        return out
 
     async def device_villages(self) -> dict[str, str]:
         async with self.engine.connect() as conn:
@@ -174,97 +194,105 @@ class Store:
                 .values(state="resolved", villages=len(villages), updated_at=now)
             )
 
-    async def village_dispatched(self, warning_id: str, version: int, village: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(t.warning_villages)
-                .where(
-                    t.warning_villages.c.warning_id == warning_id,
-                    t.warning_villages.c.version == version,
-                    t.warning_villages.c.village_code == village,
-                )
-                .values(state="dispatched", updated_at=self.clock.now())
-            )
-
     # -- deliveries --------------------------------------------------------------------------------
 
-    async def due_deliveries(
-        self,
-        w: Warning,
-        village: str,
-        channel: Channel,
-        recipients: list[str],
-        expires_at: float,
-        resend_after: float,
-        max_attempts: int,
+    async def claim_due(
+        self, targets: Sequence[VillageTarget], resend_after: float, max_attempts: int
     ) -> list[DueDelivery]:
-        """Create this village's deliveries if missing; return those due for an attempt now.
+        """Create the deliveries of these villages if missing, and claim those due an attempt now.
 
-        Due: not yet acknowledged, not expired, never tried or last tried `resend_after` ago. A task
-        redelivered by Kafka right after a crash therefore does not re-send what just went out.
+        One transaction for a whole batch of villages. Due: not yet acknowledged, not expired, never tried
+        or last tried `resend_after` ago. Claiming records the attempt before any send (design decision 2),
+        so a task Kafka redelivers right after a crash does not re-send what just went out; the
+        reconciler re-sends it once `resend_after` has passed without an ack.
         """
         now = self.clock.now()
         rows = [
             {
-                "delivery_id": delivery_id(w.warning_id, w.version, r, channel),
-                "warning_id": w.warning_id,
-                "version": w.version,
-                "village_code": village,
-                "channel": channel.value,
+                "delivery_id": delivery_id(tg.warning_id, tg.version, r, tg.channel),
+                "warning_id": tg.warning_id,
+                "version": tg.version,
+                "village_code": tg.village_code,
+                "channel": tg.channel.value,
                 "recipient": r,
                 "state": DeliveryState.PENDING.value,
                 "attempts": 0,
                 "created_at": now,
-                "expires_at": expires_at,
+                "expires_at": tg.expires_at,
             }
-            for r in recipients
+            for tg in targets
+            for r in tg.recipients
         ]
         d = t.deliveries.c
+        keys = sorted({(tg.warning_id, tg.version, tg.village_code) for tg in targets})
+        due: list[DueDelivery] = []
         async with self.engine.begin() as conn:
-            if rows:
-                await conn.execute(self._insert_ignore(t.deliveries), rows)
-            res = await conn.execute(
-                select(d.delivery_id, d.recipient, d.attempts, d.expires_at).where(
-                    d.warning_id == w.warning_id,
-                    d.version == w.version,
-                    d.village_code == village,
-                    d.channel == channel.value,
-                    d.state.in_(OPEN),
-                    d.expires_at > now,
-                    d.attempts < max_attempts,
-                    or_(d.last_attempt_at.is_(None), d.last_attempt_at <= now - resend_after),
+            for chunk in _chunks(rows):
+                await conn.execute(self._insert_ignore(t.deliveries), list(chunk))
+            for kchunk in _chunks(keys, 300):
+                res = await conn.execute(
+                    select(
+                        d.delivery_id,
+                        d.warning_id,
+                        d.version,
+                        d.village_code,
+                        d.recipient,
+                        d.attempts,
+                        d.expires_at,
+                    ).where(
+                        tuple_(d.warning_id, d.version, d.village_code).in_(kchunk),
+                        d.state.in_(OPEN),
+                        d.expires_at > now,
+                        d.attempts < max_attempts,
+                        or_(d.last_attempt_at.is_(None), d.last_attempt_at <= now - resend_after),
+                    )
                 )
-            )
-            return [DueDelivery(r.delivery_id, r.recipient, r.attempts, r.expires_at) for r in res]
-
-    async def mark_attempt(self, ids: list[str]) -> None:
-        """Record an attempt before the call (so a crash mid-send is visible and retried)."""
-        d = t.deliveries.c
-        async with self.engine.begin() as conn:
-            for chunk in _chunks(ids):
+                due += [
+                    DueDelivery(
+                        r.delivery_id,
+                        r.warning_id,
+                        r.version,
+                        r.village_code,
+                        r.recipient,
+                        r.attempts,
+                        r.expires_at,
+                    )
+                    for r in res
+                ]
+            for ichunk in _chunks([x.delivery_id for x in due]):
                 await conn.execute(
                     update(t.deliveries)
-                    .where(d.delivery_id.in_(chunk))
-                    .values(attempts=d.attempts + 1, last_attempt_at=self.clock.now())
+                    .where(d.delivery_id.in_(ichunk))
+                    .values(attempts=d.attempts + 1, last_attempt_at=now)
                 )
+        return due
 
-    async def mark_sent(self, ids: list[str]) -> None:
+    async def finish_dispatch(
+        self, sent: list[str], failures: dict[str, str], villages: Sequence[tuple[str, int, str]]
+    ) -> None:
+        """Record what the channel accepted or refused, and the villages whose fan-out is done."""
+        now = self.clock.now()
         d = t.deliveries.c
+        wv = t.warning_villages.c
         async with self.engine.begin() as conn:
-            for chunk in _chunks(ids):
+            for chunk in _chunks(sent):
                 await conn.execute(
                     update(t.deliveries)
                     .where(d.delivery_id.in_(chunk), d.state == DeliveryState.PENDING.value)
-                    .values(state=DeliveryState.SENT.value, sent_at=self.clock.now())
+                    .values(state=DeliveryState.SENT.value, sent_at=now)
                 )
-
-    async def mark_failed(self, failures: dict[str, str]) -> None:
-        """Record a channel's refusal on still-open deliveries; they stay open for the next attempt."""
-        d = t.deliveries.c
-        async with self.engine.begin() as conn:
-            for did, reason in failures.items():
+            if failures:  # refused deliveries stay open for the next attempt, with the reason visible
                 await conn.execute(
-                    update(t.deliveries).where(d.delivery_id == did, d.state.in_(OPEN)).values(reason=reason)
+                    update(t.deliveries)
+                    .where(d.delivery_id == bindparam("did"), or_(*(d.state == s for s in OPEN)))
+                    .values(reason=bindparam("why")),
+                    [{"did": k, "why": v} for k, v in failures.items()],
+                )
+            for vchunk in _chunks(list(villages), 300):
+                await conn.execute(
+                    update(t.warning_villages)
+                    .where(tuple_(wv.warning_id, wv.version, wv.village_code).in_(vchunk))
+                    .values(state="dispatched", updated_at=now)
                 )
 
     async def apply_acks(self, acks: list[SpeakerAck]) -> dict[str, int]:

@@ -1,14 +1,19 @@
-"""The dispatch stage for one (warning version, village, channel) task."""
+"""The dispatch stage: a batch of (warning version, village) tasks → terminal commands, sent once per attempt.
+
+Kafka carries one task per village; a worker takes many at a time and handles them in three database
+round trips and one burst of MQTT publishes, so a county-wide warning costs seconds, not minutes.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
 
 from channels.base import ChannelAdapter, Outgoing
-from warnengine.db.store import Store
+from warnengine.db.store import Store, VillageTarget
 from warnengine.dispatch.compose import speaker_command
 from warnengine.model import Channel, Warning
 from warnengine.obs import metrics
@@ -26,50 +31,55 @@ class DispatchPolicy:
 
 @dataclass(frozen=True)
 class DispatchResult:
+    villages: int
     due: int
     sent: int
     failed: int
 
 
 async def dispatch_loudspeakers(
-    w: Warning,
-    village: str,
+    tasks: Sequence[tuple[Warning, str]],
     store: Store,
     channel: ChannelAdapter,
     signer: Signer,
     policy: DispatchPolicy,
 ) -> DispatchResult:
-    """Record the village's terminal deliveries, then publish those due, attempt recorded before the call."""
+    """Record the villages' terminal deliveries, claim those due (attempt recorded first), publish, mark."""
     t0 = time.perf_counter()
     now = store.clock.now()
-    expires_at = w.expires.timestamp() if w.expires else now + policy.command_ttl_s
-    devices = await store.devices_of(village)
-    due = await store.due_deliveries(
-        w, village, Channel.LOUDSPEAKER, devices, expires_at, policy.resend_after_s, policy.max_attempts
-    )
-    if not due:
-        await store.village_dispatched(w.warning_id, w.version, village)
-        return DispatchResult(0, 0, 0)
-    await store.mark_attempt([d.delivery_id for d in due])
-    batch = [
-        Outgoing(
-            d.delivery_id,
-            d.recipient,
-            village,
-            speaker_command(w, d.delivery_id, now, d.expires_at, signer),
-            d.expires_at,
+    tasks = list({(w.warning_id, w.version, v): (w, v) for w, v in tasks}.values())  # duplicates in a batch
+    devices = await store.devices_by_village([v for _, v in tasks])
+    warnings = {(w.warning_id, w.version): w for w, _ in tasks}
+    targets = [
+        VillageTarget(
+            w.warning_id,
+            w.version,
+            v,
+            Channel.LOUDSPEAKER,
+            devices[v],
+            w.expires.timestamp() if w.expires else now + policy.command_ttl_s,
         )
-        for d in due
+        for w, v in tasks
     ]
-    results = await channel.send_batch(batch)
-    ok = [r.delivery_id for r in results if r.ok]
-    failed = {r.delivery_id: r.reason or "send failed" for r in results if not r.ok}
-    await store.mark_sent(ok)
+    due = await store.claim_due(targets, policy.resend_after_s, policy.max_attempts)
+    ok: list[str] = []
+    failed: dict[str, str] = {}
+    for start in range(0, len(due), channel.batch_size):
+        chunk = due[start : start + channel.batch_size]
+        batch = []
+        for d in chunk:
+            w = warnings[(d.warning_id, d.version)]
+            body = speaker_command(w, d.delivery_id, now, d.expires_at, signer)
+            batch.append(Outgoing(d.delivery_id, d.recipient, d.village_code, body, d.expires_at))
+        for r in await channel.send_batch(batch):
+            if r.ok:
+                ok.append(r.delivery_id)
+            else:
+                failed[r.delivery_id] = r.reason or "send failed"
+    await store.finish_dispatch(ok, failed, [(w.warning_id, w.version, v) for w, v in tasks])
     if failed:
-        await store.mark_failed(failed)
-        log.warning("dispatch_failures", warning_id=w.warning_id, village=village, failed=len(failed))
-    await store.village_dispatched(w.warning_id, w.version, village)
+        log.warning("dispatch_failures", failed=len(failed), first_reason=next(iter(failed.values())))
     metrics.DELIVERIES.labels(Channel.LOUDSPEAKER.value, "sent").inc(len(ok))
     metrics.DELIVERIES.labels(Channel.LOUDSPEAKER.value, "failed").inc(len(failed))
     metrics.DISPATCH_SECONDS.labels(Channel.LOUDSPEAKER.value).observe(time.perf_counter() - t0)
-    return DispatchResult(len(due), len(ok), len(failed))
+    return DispatchResult(len(tasks), len(due), len(ok), len(failed))

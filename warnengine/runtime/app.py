@@ -6,7 +6,8 @@ event away unrecorded (faust-streaming #606/#707). Stages are idempotent; the da
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import faust
 import structlog
@@ -23,14 +24,17 @@ from warnengine.normalise.stage import accept_feed, digest
 from warnengine.obs import metrics
 from warnengine.reconcile.stage import sweep
 from warnengine.resolve.stage import resolve
-from warnengine.runtime.guard import guarded
+from warnengine.runtime.faust_tuning import set_fetch_max_wait
+from warnengine.runtime.guard import DeadLetterFn, guarded
 from warnengine.runtime.resources import Resources, client_id
 from warnengine.settings import Settings
 
 log = structlog.get_logger("warnengine.app")
+T = TypeVar("T")
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
+    set_fetch_max_wait(settings.fetch_max_wait_ms)
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_url,
@@ -129,39 +133,77 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
 
             await guarded("resolve", work, raw, _text(event.key), None, dead_letter)
 
+    async def parse_each(
+        stage: str, events: Sequence[faust.types.EventT[bytes]], parse: Callable[[bytes], Awaitable[T]]
+    ) -> list[tuple[T, bytes]]:
+        """Parse a batch event by event, so one bad record is dead-lettered alone."""
+        out: list[tuple[T, bytes]] = []
+        for ev in events:
+            raw = ev.value
+
+            async def work(raw: bytes = raw) -> None:
+                out.append((await parse(raw), raw))
+
+            await guarded(stage, work, raw, _text(ev.key), None, dead_letter)
+        return out
+
+    def dead_letter_each(raws: list[bytes]) -> DeadLetterFn:
+        async def fn(
+            stage: str, reason: str, detail: str, _p: bytes, source: str | None, key: str | None
+        ) -> None:
+            for raw in raws:
+                await dead_letter(stage, reason, detail, raw, source, key)
+
+        return fn
+
+    async def village_task(raw: bytes) -> tuple[Warning, str]:
+        task = topics.VillageTask.model_validate_json(raw)
+        w = await rt.warning(task.warning_id, task.version)
+        if w is None:  # a task can only exist for a recorded warning: this one is forged or foreign
+            raise BadInput("unknown_warning", f"{task.warning_id} v{task.version} is not recorded")
+        return w, task.village_code
+
     @app.agent(villages_t, name="dispatch")
     async def dispatch_agent(stream: faust.StreamT[bytes]) -> None:
         await rt.ready()
-        async for event in stream.events():
-            raw = event.value
+        # take_events acks a batch only when the next one is asked for, i.e. after this loop body ran.
+        async for events in _batches(stream, settings):
+            parsed = await parse_each("dispatch", events, village_task)
+            if not parsed:
+                continue
+            tasks = [t for t, _ in parsed]
 
-            async def work(raw: bytes = raw) -> None:
-                task = topics.VillageTask.model_validate_json(raw)
-                w = await rt.store.load_warning(task.warning_id, task.version)
-                if w is None:  # a task can only exist for a recorded warning: this one is forged or foreign
-                    raise BadInput("unknown_warning", f"{task.warning_id} v{task.version} is not recorded")
-                with structlog.contextvars.bound_contextvars(
-                    warning_id=w.warning_id, village=task.village_code
-                ):
-                    res = await dispatch_loudspeakers(
-                        w, task.village_code, rt.store, rt.speaker, rt.signer, rt.policy
+            async def work(tasks: list[tuple[Warning, str]] = tasks) -> None:
+                res = await dispatch_loudspeakers(tasks, rt.store, rt.speaker, rt.signer, rt.policy)
+                if res.due:
+                    ids = sorted({w.warning_id for w, _ in tasks})
+                    log.info(
+                        "villages_dispatched",
+                        warning_ids=ids,
+                        villages=res.villages,
+                        due=res.due,
+                        sent=res.sent,
+                        failed=res.failed,
                     )
-                    if res.due:
-                        log.info("village_dispatched", due=res.due, sent=res.sent, failed=res.failed)
 
-            await guarded("dispatch", work, raw, _text(event.key), None, dead_letter)
+            await guarded("dispatch", work, b"", None, None, dead_letter_each([r for _, r in parsed]))
+
+    async def ack_batch(raw: bytes) -> list[SpeakerAck]:
+        return topics.AckBatch.model_validate_json(raw).acks
 
     @app.agent(acks_t, name="acks")
     async def acks_agent(stream: faust.StreamT[bytes]) -> None:
         await rt.ready()
-        async for event in stream.events():
-            raw = event.value
+        async for events in _batches(stream, settings):
+            parsed = await parse_each("acks", events, ack_batch)
+            acks = [a for batch, _ in parsed for a in batch]
+            if not acks:
+                continue
 
-            async def work(raw: bytes = raw) -> None:
-                batch = topics.AckBatch.model_validate_json(raw)
-                await apply_speaker_acks(batch.acks, rt.store)
+            async def work(acks: list[SpeakerAck] = acks) -> None:
+                await apply_speaker_acks(acks, rt.store)
 
-            await guarded("acks", work, raw, None, None, dead_letter)
+            await guarded("acks", work, b"", None, None, dead_letter_each([r for _, r in parsed]))
 
     @app.task  # type: ignore[untyped-decorator]
     async def ack_bridge() -> None:
@@ -223,6 +265,12 @@ async def _record_rejected(rt: Resources, raw: bytes, source: str) -> None:
         await rt.store.record_feed(digest(raw), source, "dead_letter")
     except Exception as e:  # the dead-letter row is the record; this is bookkeeping
         log.warning("feed_record_failed", error=repr(e))
+
+
+def _batches(stream: faust.StreamT[bytes], settings: Settings) -> Any:
+    """Batches of events; a batch is acked only when the next one is asked for (after it was handled)."""
+    assert isinstance(stream, faust.Stream)
+    return stream.take_events(settings.dispatch_batch, within=settings.batch_window_s)
 
 
 def _text(key: bytes | None) -> str | None:

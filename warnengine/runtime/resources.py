@@ -15,6 +15,7 @@ from warnengine.clock import Clock, ScaledClock, SystemClock
 from warnengine.db import connect, migrate
 from warnengine.db.store import Store
 from warnengine.dispatch.stage import DispatchPolicy
+from warnengine.model import Warning
 from warnengine.resolve import VillageIndex
 from warnengine.settings import Settings
 from warnengine.signing import Signer, load_or_create_signer
@@ -40,6 +41,7 @@ class Resources:
         self.index: VillageIndex
         self.signer: Signer
         self.speaker: ChannelAdapter
+        self._warnings: dict[tuple[str, int], Warning] = {}
         self.policy = DispatchPolicy(settings.command_ttl_s, settings.resend_after_s, settings.max_attempts)
 
     @property
@@ -77,6 +79,18 @@ class Resources:
         log.info(
             "worker_ready", villages=len(self.index), database=engine.dialect.name, mqtt=f"{host}:{port}"
         )
+
+    async def warning(self, warning_id: str, version: int) -> Warning | None:
+        """A recorded warning version; versions never change, so they are cached."""
+        key = (warning_id, version)
+        w = self._warnings.get(key)
+        if w is None:
+            w = await self.store.load_warning(warning_id, version)
+            if w is not None:
+                if len(self._warnings) >= 1024:
+                    self._warnings.pop(next(iter(self._warnings)))
+                self._warnings[key] = w
+        return w
 
     async def reload_index(self) -> None:
         self.index = VillageIndex(await self.store.villages())
