@@ -176,10 +176,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
             async def work(tasks: list[tuple[Warning, str]] = tasks) -> None:
                 res = await dispatch_loudspeakers(tasks, rt.store, rt.speaker, rt.signer, rt.policy)
                 if res.due:
-                    ids = sorted({w.warning_id for w, _ in tasks})
+                    for w, village in tasks:  # one line per village, so a duty officer can grep a village
+                        log.info("village_dispatched", warning_id=w.warning_id, village=village)
                     log.info(
-                        "villages_dispatched",
-                        warning_ids=ids,
+                        "batch_dispatched",
                         villages=res.villages,
                         due=res.due,
                         sent=res.sent,
