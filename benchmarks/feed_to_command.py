@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -45,8 +46,9 @@ async def raw_round_trip(bootstrap: str, samples: int = 300) -> list[float]:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     await producer.send_and_wait(topic, b"warmup")
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
-                                fetch_max_wait_ms=5)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="latest", fetch_max_wait_ms=5
+    )
     await consumer.start()
     await consumer.seek_to_end()
     out = []
@@ -67,13 +69,29 @@ async def raw_round_trip(bootstrap: str, samples: int = 300) -> list[float]:
 
 async def main(args: argparse.Namespace) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="warnengine-bench-"))
-    county = generate_county(seed=args.seed, villages=args.villages, townships=max(3, min(13, args.villages // 10)),
-                             households_per_group=(2, 4))
+    county = generate_county(
+        seed=args.seed,
+        villages=args.villages,
+        townships=max(3, min(13, args.villages // 10)),
+        households_per_group=(2, 4),
+    )
     write_county(county, work / "county")
-    ring = [(x, y) for x, y in shapely.union_all(
-        [shape(c.geometry) for c in county.cells if c.level == "village"]).envelope.buffer(0.01).exterior.coords]
+    ring = [
+        (x, y)
+        for x, y in shapely.union_all([shape(c.geometry) for c in county.cells if c.level == "village"])
+        .envelope.buffer(0.01)
+        .exterior.coords
+    ]
     devices = {d.device_id for d in county.devices}
-    stack = Stack(Settings(data_dir=work / "var", county_dir=work / "county", web_port=0))
+    stack = Stack(
+        Settings(
+            data_dir=work / "var",
+            county_dir=work / "county",
+            web_port=0,
+            embedded_kafka_port=0,
+            embedded_mqtt_port=0,
+        )
+    )
     farm_task = None
     try:
         await stack.prepare()
@@ -97,7 +115,9 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             deadline = time.monotonic() + 300
             while len(farm.arrivals.get(wid, {})) < len(devices):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"run {run}: {len(farm.arrivals.get(wid, {}))}/{len(devices)} terminals")
+                    raise TimeoutError(
+                        f"run {run}: {len(farm.arrivals.get(wid, {}))}/{len(devices)} terminals"
+                    )
                 await asyncio.sleep(0.002)
             if run:
                 arrivals = [t - t0 for t in farm.arrivals[wid].values()]
@@ -112,6 +132,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             with contextlib.suppress(asyncio.CancelledError):
                 await farm_task
         stack.stop()
+        shutil.rmtree(work, ignore_errors=True)
     rtt_p50 = statistics.median(rtt)
     return {
         "villages": args.villages,

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL, async driver")
     mqtt_protocol: int = Field(default=5, description="5 (Mosquitto, EMQX) or 4 (MQTT 3.1.1, amqtt)")
     mqtt_shared_subscriptions: bool = True
+    embedded_kafka_port: int = 9092  # used when free; else any free port (printed by `up`)
+    embedded_mqtt_port: int = 1883
     embedded_mqtt: str = Field(
         default="auto",
         pattern="^(auto|mosquitto|amqtt)$",
@@ -66,3 +68,7 @@ class Settings(BaseSettings):
         rest = self.mqtt_url.removeprefix("mqtt://")
         host, _, port = rest.rpartition(":")
         return host or "127.0.0.1", int(port or 1883)
+
+    # Loudspeaker terminal health (warnengine/devices). Terminals re-publish status every 30 s by default.
+    terminal_offline_after_s: float = 90.0  # a terminal silent this long is marked offline and reported
+    terminal_sweep_interval_s: float = 10.0

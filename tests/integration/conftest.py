@@ -88,6 +88,8 @@ def stack_settings(data_dir: Path, county_dir: Path, **over: Any) -> Settings:
         "reconcile_grace_s": 2.0,
         "topic_partitions": 4,
         "web_port": 0,
+        "embedded_kafka_port": 0,
+        "embedded_mqtt_port": 0,
     }
     base.update(over)
     return Settings(**base)

@@ -4,6 +4,7 @@ N worker processes. Tests and the demo use the same code, so they exercise what 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -38,7 +39,12 @@ class Stack:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if not s.kafka_url or not s.mqtt_url:
-            self.brokers = EmbeddedBrokers(s.data_dir, prefer_mosquitto=s.embedded_mqtt != "amqtt")
+            self.brokers = EmbeddedBrokers(
+                s.data_dir,
+                kafka_port=_preferred(s.embedded_kafka_port),
+                mqtt_port=_preferred(s.embedded_mqtt_port),
+                prefer_mosquitto=s.embedded_mqtt != "amqtt",
+            )
             await asyncio.to_thread(self.brokers.start)
             updates: dict[str, object] = {}
             if not s.kafka_url:
@@ -47,6 +53,11 @@ class Stack:
                 updates["mqtt_url"] = self.brokers.mqtt_url
                 updates["mqtt_protocol"] = self.brokers.mqtt_protocol
             self.settings = s = s.model_copy(update=updates)
+            (s.data_dir / "endpoints.json").write_text(
+                json.dumps(
+                    {"kafka_url": s.kafka_url, "mqtt_url": s.mqtt_url, "mqtt_protocol": s.mqtt_protocol}
+                )
+            )
             log.info(
                 "embedded_brokers", kafka=s.kafka_url, mqtt=s.mqtt_url, mqtt_broker=self.brokers.mqtt_kind
             )
@@ -144,3 +155,8 @@ class Stack:
         self.workers.clear()
         if self.brokers:
             self.brokers.stop()
+
+
+def _preferred(port: int) -> int:
+    """The configured port when it is free; 0 (any free port) when it is taken or unset."""
+    return port if port and port_free(port) else 0
