@@ -19,7 +19,10 @@ class Settings(BaseSettings):
     mqtt_url: str | None = Field(default=None, description="mqtt://host:port")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL, async driver")
     mqtt_protocol: int = Field(default=5, description="5 (Mosquitto, EMQX) or 4 (MQTT 3.1.1, amqtt)")
-    mqtt_shared_subscriptions: bool = True
+    # Off by default: Mosquitto keeps routing a share's messages to a dead member's persistent session
+    # (eclipse/mosquitto#1747), so acks would wait for that worker to return. Every worker receiving
+    # every ack costs N x ack traffic, all idempotent. Turn on for brokers that reassign (e.g. EMQX).
+    mqtt_shared_subscriptions: bool = False
     embedded_kafka_port: int = 9092  # used when free; else any free port (printed by `up`)
     embedded_mqtt_port: int = 1883
     embedded_mqtt: str = Field(
@@ -27,6 +30,10 @@ class Settings(BaseSettings):
         pattern="^(auto|mosquitto|amqtt)$",
         description="embedded MQTT broker: Mosquitto when installed, else amqtt",
     )
+
+    trust_file: Path | None = Path("config/trust.yaml")  # senders whose XML signatures are verified
+    meteo_signals_file: Path = Path("config/feeds/meteo_signals.yaml")
+    max_feed_bytes: int = 4 * 1024 * 1024  # larger feed messages are dead-lettered unread
 
     app_id: str = "warnengine"
     worker_id: str | None = None  # stable per worker slot: MQTT sessions (queued acks) survive a restart

@@ -12,14 +12,14 @@ from warnengine.directory import County
 from warnengine.model import AckState, Area, Channel, Hazard, MsgType, Severity, SpeakerAck, Status, Warning
 
 
-def _warning(identifier: str = "A1") -> Warning:
+def _warning(identifier: str = "A1", version: int = 1, msg_type: MsgType = MsgType.ALERT) -> Warning:
     return Warning(
         warning_id=f"w-{identifier}",
-        version=1,
+        version=version,
         sender="test",
         identifier=identifier,
         sent=datetime(2026, 7, 1, 8, tzinfo=UTC),
-        msg_type=MsgType.ALERT,
+        msg_type=msg_type,
         status=Status.ACTUAL,
         hazard=Hazard.METEO,
         severity=Severity.RED,
@@ -63,8 +63,8 @@ async def test_directory_import_and_reimport(store: Store, small_county: County)
 
 async def test_warning_saved_once(store: Store) -> None:
     w = _warning()
-    assert await store.save_warning(w) is True
-    assert await store.save_warning(w) is False
+    assert await store.save_warning(w) == "new"
+    assert await store.save_warning(w) == "duplicate"
     assert await store.load_warning(w.warning_id, 1) == w
     assert await store.warning_state(w.warning_id, 1) == "accepted"
 
@@ -172,3 +172,48 @@ async def test_dead_letters_keep_payload(store: Store, payload: bytes | str) -> 
         assert row["payload"].startswith("b64:")
     else:
         assert row["payload"] == payload
+
+
+async def test_update_supersedes_and_stops_the_older_version(store: Store) -> None:
+    v1 = _warning("C")
+    assert await store.save_warning(v1) == "new"
+    await store.set_resolved(v1, ["410526100201"])
+    due = await _claim(store, v1, ["spk-1"])
+    await store.finish_dispatch([due[0].delivery_id], {}, [])
+    v2 = _warning("C", version=2, msg_type=MsgType.UPDATE)
+    assert await store.save_warning(v2) == "new"
+    assert await store.warning_state(v1.warning_id, 1) == "superseded"
+    assert (await store.warning_summary(v1.warning_id))["by_state"] == {"cancelled": 1}
+    assert await store.live_versions([(v1.warning_id, 1), (v1.warning_id, 2)]) == {(v1.warning_id, 2)}
+    assert await store.set_resolved(v1, ["410526100202"]) is False  # a late resolve of v1 records nothing
+
+
+async def test_out_of_order_alert_after_update_is_not_broadcast(store: Store) -> None:
+    assert await store.save_warning(_warning("D", version=2, msg_type=MsgType.UPDATE)) == "new"
+    assert await store.save_warning(_warning("D")) == "superseded"
+    assert await store.live_versions([("w-D", 1), ("w-D", 2)]) == {("w-D", 2)}
+
+
+async def test_cancel_stops_every_version_even_before_the_alert(store: Store) -> None:
+    assert await store.save_warning(_warning("E", version=2, msg_type=MsgType.CANCEL)) == "cancel"
+    assert await store.save_warning(_warning("E")) == "superseded"  # the Alert arrived after its Cancel
+    assert await store.live_versions([("w-E", 1)]) == set()
+    v = _warning("F")
+    await store.save_warning(v)
+    await _claim(store, v, ["spk-1", "spk-2"])
+    assert await store.save_warning(_warning("F", version=2, msg_type=MsgType.CANCEL)) == "cancel"
+    assert (await store.warning_summary("w-F"))["by_state"] == {"cancelled": 2}
+    assert await store.warning_state("w-F", 1) == "cancelled"
+
+
+async def test_a_rejected_copy_does_not_undo_a_received_command(store: Store) -> None:
+    w = _warning("R")
+    await store.save_warning(w)
+    [due] = await _claim(store, w, ["spk-1"])
+    t = store.clock.now()
+    await store.apply_acks([SpeakerAck(cmd_id=due.delivery_id, state=AckState.RECEIVED, at=t)])
+    counts = await store.apply_acks(
+        [SpeakerAck(cmd_id=due.delivery_id, state=AckState.REJECTED, reason="replayed", at=t + 1)]
+    )
+    assert counts["stale"] == 1
+    assert (await store.warning_summary(w.warning_id))["by_state"] == {"received": 1}

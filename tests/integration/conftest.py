@@ -69,6 +69,15 @@ class Harness:
                 )
             await asyncio.sleep(0.2)
 
+    async def wait_all_played(self, warning_id: str, devices: set[str], timeout: float = 60) -> None:
+        """Until every one of `devices` has exactly one delivery of the warning, and it is played."""
+
+        async def all_played() -> bool:
+            rows = await self.deliveries(warning_id)
+            return {r["recipient"] for r in rows} == devices and all(r["state"] == "played" for r in rows)
+
+        await self.wait_for(all_played, timeout, f"every terminal of {warning_id} played")
+
     async def close(self) -> None:
         if self._producer:
             await self._producer.stop()

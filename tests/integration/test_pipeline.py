@@ -5,17 +5,23 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import shapely
 from shapely.geometry import shape
+from sqlalchemy import text
 
-from tests.integration.conftest import Harness
+from tests.integration.conftest import Harness, stack_settings
+from warnengine.clock import SystemClock
+from warnengine.db import connect
+from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.model.warning import chain_id
 from warnengine.runtime.demo import rainstorm_cap
+from warnengine.runtime.stack import Stack
 
-SAMPLES = __import__("pathlib").Path(__file__).parents[1] / "normalise" / "samples"
+SAMPLES = Path(__file__).parents[1] / "normalise" / "samples"
 
 
 def county_ring(county: County) -> list[tuple[float, float]]:
@@ -23,10 +29,14 @@ def county_ring(county: County) -> list[tuple[float, float]]:
     return [(x, y) for x, y in union.envelope.buffer(0.01).exterior.coords]
 
 
-def json_warning(identifier: str, codes: list[str]) -> bytes:
+def json_warning(
+    identifier: str, codes: list[str], msg_type: str = "Alert", references: list[str] | None = None
+) -> bytes:
     now = datetime.now(UTC)
     return json.dumps(
         {
+            "msg_type": msg_type,
+            "references": references or [],
             "sender": "flood.example.cn",
             "identifier": identifier,
             "sent": now.isoformat(),
@@ -51,11 +61,7 @@ async def test_cap_warning_reaches_every_terminal_and_acks_are_recorded(
     warning_id = chain_id("demo.meteo.example.cn", identifier)
     devices = {d.device_id for d in small_county.devices}
 
-    async def all_played() -> bool:
-        rows = await harness.deliveries(warning_id)
-        return len(rows) == len(devices) and all(r["state"] == "played" for r in rows)
-
-    await harness.wait_for(all_played, 60, "every terminal's played ack")
+    await harness.wait_all_played(warning_id, devices)
     rows = await harness.deliveries(warning_id)
     assert {r["recipient"] for r in rows} == devices
     assert all(r["attempts"] == 1 for r in rows)  # no needless re-send
@@ -140,3 +146,56 @@ async def test_silent_terminal_stays_open_and_is_resent(harness: Harness, small_
     row = next(r for r in await harness.deliveries(warning_id) if r["recipient"] == silent.device_id)
     assert row["state"] == "sent"  # open and visible, never closed without an ack or expiry
     assert farm.terminals[silent.device_id].state.received == 0
+
+
+async def test_update_before_alert_then_cancel(harness: Harness, small_county: County) -> None:
+    """Out of order: the Update goes out, the late Alert is recorded but never sent; Cancel stops all."""
+    await harness.start_farm()
+    await harness.start_worker()
+    villages = [c.code for c in small_county.cells if c.level == "village"]
+    original = f"U-{time.time_ns()}"
+    warning_id = chain_id("flood.example.cn", original)
+    await harness.send("flood", json_warning(f"{original}-u", villages[:2], "Update", [original]))
+
+    async def update_played() -> bool:
+        rows = await harness.deliveries(warning_id)
+        return bool(rows) and all(r["state"] == "played" and r["version"] == 2 for r in rows)
+
+    await harness.wait_for(update_played, 60, "the Update's terminals")
+    await harness.send("flood", json_warning(original, villages))  # the Alert, late, county-wide
+    await harness.send("flood", json_warning(f"{original}-c", [], "Cancel", [original, f"{original}-u"]))
+
+    async def cancelled() -> bool:
+        return await harness.store.warning_state(warning_id, 3) == "cancelled"
+
+    await harness.wait_for(cancelled, 60, "the Cancel")
+    assert await harness.store.warning_state(warning_id, 1) in ("superseded", "cancelled")
+    assert await harness.store.warning_state(warning_id, 2) == "cancelled"
+    rows = await harness.deliveries(warning_id)
+    assert {r["version"] for r in rows} == {2}  # the late Alert never went out
+
+
+async def test_whole_pipeline_on_postgresql(
+    tmp_path: Path, small_county_dir: Path, small_county: County, pg_url: str
+) -> None:
+    """The same workers, pointed at PostgreSQL by URL instead of the embedded SQLite."""
+    engine = connect(pg_url)
+    async with engine.begin() as conn:  # a fresh schema: the stack migrates and imports the county itself
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    stack = Stack(stack_settings(tmp_path / "var", small_county_dir, database_url=pg_url))
+    await stack.prepare()
+    h = Harness(stack, Store(connect(pg_url), SystemClock()))
+    try:
+        await h.start_farm()
+        await h.start_worker()
+        identifier = f"P-{time.time_ns()}"
+        await h.send("meteo", rainstorm_cap(county_ring(small_county), identifier, datetime.now(UTC)))
+        warning_id = chain_id("demo.meteo.example.cn", identifier)
+        devices = {d.device_id for d in small_county.devices}
+
+        await h.wait_all_played(warning_id, devices)
+    finally:
+        await h.close()
+        stack.stop()

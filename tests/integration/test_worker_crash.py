@@ -68,11 +68,7 @@ async def test_sigkill_mid_warning_loses_nothing(
 
     await h.start_worker(0)
 
-    async def all_played() -> bool:
-        rows = await h.deliveries(warning_id)
-        return len(rows) == len(devices) and all(r["state"] == "played" for r in rows)
-
-    await h.wait_for(all_played, 120, "every terminal played after the restart")
+    await h.wait_all_played(warning_id, devices, timeout=120)
     # Every terminal got its command; any duplicates carried the same command id and were not replayed.
     assert set(farm.first_command_at) == devices
     for d in devices:

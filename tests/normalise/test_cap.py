@@ -51,7 +51,8 @@ PARSES: dict[str, Ok] = {
     "fr_meteofrance_multi_area_orages.xml": Ok(
         MsgType.ALERT, Hazard.METEO, Severity.YELLOW, 1, "fr-FR", 4, None
     ),
-    # Its SignatureValue is invalid, but signatures are not checked yet (a later issue): it parses.
+    # Its SignatureValue is invalid; without a trust store signatures are not checked, so it parses.
+    # With its certificate configured it is signature_invalid (test_signature.py).
     "invalid_tg_bad_signature.xml": Ok(
         MsgType.ALERT, Hazard.METEO, Severity.ORANGE, 1, "fr", 2, (1.62681, 8.379891)
     ),

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from warnengine.db.store import Store
+from warnengine.db.store import AckTiming, Store
 from warnengine.model import Channel, SpeakerAck
 from warnengine.obs import metrics
 
 
 async def apply_speaker_acks(acks: list[SpeakerAck], store: Store) -> dict[str, int]:
-    counts = await store.apply_acks(acks)
+    played: list[AckTiming] = []
+    counts = await store.apply_acks(acks, played)
     for verdict, n in counts.items():
         if n:
             metrics.ACKS.labels(Channel.LOUDSPEAKER.value, "any", verdict).inc(n)
+    for p in played:  # only deliveries this batch moved to played: redelivered acks are not re-counted
+        if p.sent_at is not None:
+            metrics.TIME_TO_ACK.labels(p.channel).observe(max(0.0, p.played_at - p.sent_at))
+        metrics.REACH_SECONDS.labels(p.channel, p.severity).observe(max(0.0, p.played_at - p.accepted_at))
     return counts

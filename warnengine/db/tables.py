@@ -59,8 +59,16 @@ devices = Table(
     Column("lon", Float, nullable=False),
     Column("lat", Float, nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("last_seen", Float),
-    Column("last_result", String(16)),
+    Column("last_seen", Float),  # engine clock: the last status or ack heard from the terminal
+    Column("last_result", String(16)),  # the last final ack: played | failed | rejected
+    # Health (migration 0002). online is NULL until the terminal is first heard from.
+    Column("online", Boolean),
+    Column("firmware", String(64)),
+    Column("volume", Integer),
+    Column("playing", String(64)),  # command id playing at the last status
+    Column("last_reason", Text),  # reason given with last_result
+    Column("offline_since", Float),
+    Column("offline_reason", String(16)),  # will (Last Will) | goodbye (said so itself) | silent (sweep)
 )
 
 feed_messages = Table(

@@ -14,7 +14,13 @@ DRILL_PREFIX = "演练，演练。"
 
 
 def speaker_command(
-    w: Warning, delivery_id: str, issued_at: float, expires_at: float, signer: Signer
+    w: Warning,
+    delivery_id: str,
+    issued_at: float,
+    expires_at: float,
+    signer: Signer,
+    device: str | None = None,
+    village: str | None = None,
 ) -> dict[str, Any]:
     """The signed `play` command for one terminal. Its id is the delivery id, so a re-send is recognisable."""
     text = w.broadcast_text()
@@ -31,5 +37,7 @@ def speaker_command(
         issued_at=round(issued_at, 3),
         expires_at=round(expires_at, 3),
         nonce=secrets.token_hex(12),
+        device=device,
+        village=village,
     )
     return signer.sign(cmd.model_dump(exclude={"sig", "key_id"}, exclude_none=True))

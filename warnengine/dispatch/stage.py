@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from channels.base import ChannelAdapter, Outgoing
-from warnengine.db.store import Store, VillageTarget
+from warnengine.db.store import DueDelivery, Store, VillageTarget
 from warnengine.dispatch.compose import speaker_command
 from warnengine.model import Channel, Warning
 from warnengine.obs import metrics
@@ -48,6 +48,10 @@ async def dispatch_loudspeakers(
     t0 = time.perf_counter()
     now = store.clock.now()
     tasks = list({(w.warning_id, w.version, v): (w, v) for w, v in tasks}.values())  # duplicates in a batch
+    every_village = [(w.warning_id, w.version, v) for w, v in tasks]
+    # A version superseded or cancelled while its tasks travelled sends nothing more.
+    live = await store.live_versions([(w.warning_id, w.version) for w, _ in tasks])
+    tasks = [(w, v) for w, v in tasks if (w.warning_id, w.version) in live]
     devices = await store.devices_by_village([v for _, v in tasks])
     warnings = {(w.warning_id, w.version): w for w, _ in tasks}
     targets = [
@@ -69,17 +73,41 @@ async def dispatch_loudspeakers(
         batch = []
         for d in chunk:
             w = warnings[(d.warning_id, d.version)]
-            body = speaker_command(w, d.delivery_id, now, d.expires_at, signer)
+            body = speaker_command(w, d.delivery_id, now, d.expires_at, signer, d.recipient, d.village_code)
             batch.append(Outgoing(d.delivery_id, d.recipient, d.village_code, body, d.expires_at))
-        for r in await channel.send_batch(batch):
+        t_send = time.perf_counter()
+        results = await channel.send_batch(batch)
+        send_s = time.perf_counter() - t_send
+        metrics.PROVIDER_SECONDS.labels(channel.kind.value, channel.name).observe(send_s)
+        for r in results:
             if r.ok:
                 ok.append(r.delivery_id)
             else:
                 failed[r.delivery_id] = r.reason or "send failed"
-    await store.finish_dispatch(ok, failed, [(w.warning_id, w.version, v) for w, v in tasks])
+    await store.finish_dispatch(ok, failed, every_village)
     if failed:
         log.warning("dispatch_failures", failed=len(failed), first_reason=next(iter(failed.values())))
-    metrics.DELIVERIES.labels(Channel.LOUDSPEAKER.value, "sent").inc(len(ok))
-    metrics.DELIVERIES.labels(Channel.LOUDSPEAKER.value, "failed").inc(len(failed))
-    metrics.DISPATCH_SECONDS.labels(Channel.LOUDSPEAKER.value).observe(time.perf_counter() - t0)
+    kind = Channel.LOUDSPEAKER.value
+    metrics.DELIVERIES.labels(kind, channel.name, "sent").inc(len(ok))
+    metrics.DELIVERIES.labels(kind, channel.name, "failed").inc(len(failed))
+    metrics.DELIVERY_RETRIES.labels(kind).inc(sum(1 for d in due if d.attempts > 0))
+    sent = set(ok)
+    await _observe_fanout(store, [d for d in due if d.attempts == 0 and d.delivery_id in sent], now)
+    metrics.DISPATCH_SECONDS.labels(kind).observe(time.perf_counter() - t0)
     return DispatchResult(len(tasks), len(due), len(ok), len(failed))
+
+
+async def _observe_fanout(store: Store, first: Sequence[DueDelivery], now: float) -> None:
+    """Warning accepted → first hand-off, per delivery; one small query, only when there are first sends."""
+    if not first:
+        return
+    try:
+        accepted = await store.accepted_at([(d.warning_id, d.version) for d in first])
+    except Exception as e:  # a metric must never make the guard retry a batch that was delivered
+        log.warning("fanout_metric_failed", error=repr(e))
+        return
+    hist = metrics.FANOUT_SECONDS.labels(Channel.LOUDSPEAKER.value)
+    for d in first:
+        at = accepted.get((d.warning_id, d.version))
+        if at is not None:
+            hist.observe(max(0.0, now - at))

@@ -88,6 +88,8 @@ class SpeakerCommand(BaseModel):
     issued_at: float
     expires_at: float
     nonce: str
+    device: str | None = None  # signed: a command captured at one terminal is refused by every other
+    village: str | None = None
     key_id: str = ""
     sig: str = ""
 

@@ -170,3 +170,22 @@ def shorten(text: str, limit: int = 60) -> str:
     """One line, at most `limit` characters: for naming elements in error details."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def feed_error(exc: ValidationError, severity_fields: frozenset[str] = frozenset({"severity"})) -> FeedError:
+    """The first pydantic error → a FeedError naming the field ("areas.0.polygon")."""
+    errors = exc.errors()
+    first = errors[0]
+    loc, kind = first["loc"], first["type"]
+    field = ".".join(str(p) for p in loc) or "(document)"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    detail = f"{field}: {first['msg']}{more}"
+    if kind == "json_invalid" or not loc:
+        return FeedError("bad_json", detail)
+    if kind == "missing":
+        return FeedError("missing_field", detail)
+    if loc[0] in severity_fields:
+        return FeedError("unknown_severity", f"{detail}; got {first.get('input')!r}")
+    if kind.startswith(("datetime", "timezone")):
+        return FeedError("bad_time", detail)
+    return FeedError("invalid_field", detail)

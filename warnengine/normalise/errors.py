@@ -19,6 +19,10 @@ Reason = Literal[
     "invalid_field",  # a present field with an unusable value
     "bad_time",
     "model_invalid",  # the normalised values broke a Warning invariant (a backstop)
+    "not_a_warning",  # a valid feed reading below the warning threshold (e.g. forest-fire level 1-2)
+    "signature_missing",  # the sender's trust entry requires an XML signature and there is none
+    "signature_invalid",  # an XML signature that does not verify against the sender's certificates
+    "config_error",  # the normaliser's own configuration (e.g. the meteo signal table) is unusable
 ]
 
 
@@ -27,7 +31,7 @@ class FeedError(Exception):
 
     def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(reason, detail)
-        self.reason: str = reason
+        self.reason: Reason = reason
         self.detail: str = detail
 
     def __str__(self) -> str:

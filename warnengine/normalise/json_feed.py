@@ -37,8 +37,7 @@ from pydantic import (
 )
 
 from warnengine.model import Area, Circle, Hazard, MsgType, Severity, Status, Warning
-from warnengine.normalise.common import chain_and_version, clean_text, colour_exact
-from warnengine.normalise.errors import FeedError
+from warnengine.normalise.common import chain_and_version, clean_text, colour_exact, feed_error
 
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
@@ -97,7 +96,7 @@ def parse_json(body: bytes) -> Warning:
     try:
         doc = JsonWarning.model_validate_json(body)
     except ValidationError as exc:
-        raise _feed_error(exc) from exc
+        raise feed_error(exc) from exc
     # Bare identifiers belong to this sender; stored like the national dialect's, "sender,identifier,".
     references = [ref if "," in ref else f"{doc.sender},{ref}," for ref in doc.references if ref]
     refs = [(parts[0], parts[1]) for parts in (ref.split(",") for ref in references)]
@@ -118,12 +117,12 @@ def parse_json(body: bytes) -> Warning:
         instruction=clean_text(doc.instruction),
         language=doc.language or "zh-CN",
         expires=doc.expires,
-        areas=[_area(a) for a in doc.areas],
+        areas=[to_area(a) for a in doc.areas],
         references=references,
     )
 
 
-def _area(area: JsonArea) -> Area:
+def to_area(area: JsonArea) -> Area:
     circle = area.circle
     return Area(
         description=clean_text(area.description),
@@ -133,23 +132,4 @@ def _area(area: JsonArea) -> Area:
     )
 
 
-def _feed_error(exc: ValidationError) -> FeedError:
-    """The first pydantic error → a FeedError naming the field ("areas.0.polygon")."""
-    errors = exc.errors()
-    first = errors[0]
-    loc, kind = first["loc"], first["type"]
-    field = ".".join(str(p) for p in loc) or "(document)"
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    detail = f"{field}: {first['msg']}{more}"
-    if kind == "json_invalid" or not loc:
-        return FeedError("bad_json", detail)
-    if kind == "missing":
-        return FeedError("missing_field", detail)
-    if loc[0] == "severity":
-        return FeedError("unknown_severity", f"{detail}; got {first.get('input')!r}")
-    if kind.startswith(("datetime", "timezone")):
-        return FeedError("bad_time", detail)
-    return FeedError("invalid_field", detail)
-
-
-__all__ = ["JsonWarning", "parse_json"]
+__all__ = ["JsonArea", "JsonCircle", "JsonWarning", "Lat", "Lon", "parse_json", "to_area"]

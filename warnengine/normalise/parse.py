@@ -1,4 +1,5 @@
-"""Entry point: sniff raw feed bytes (JSON or XML), dispatch to the dialect, stamp the source."""
+"""Entry point: sniff raw feed bytes (JSON or XML), dispatch to the dialect, check the signature,
+stamp the source."""
 
 from __future__ import annotations
 
@@ -10,27 +11,66 @@ from warnengine.model import Warning
 from warnengine.normalise.cap import CAP11_NS, CAP12_NS, parse_cap
 from warnengine.normalise.common import parse_xml, shorten
 from warnengine.normalise.errors import FeedError
+from warnengine.normalise.feeds import KINDS, adapter_for, sniff_kind
+from warnengine.normalise.feeds.signal_table import SignalTable
 from warnengine.normalise.json_feed import parse_json
 from warnengine.normalise.national import parse_national
+from warnengine.normalise.signature import SignatureVerdict, check_signature, is_signed
+from warnengine.normalise.trust import TrustStore
 
 _BOM = b"\xef\xbb\xbf"
 
 
-def parse_feed(raw: bytes, source: str) -> Warning:
-    """Raw bytes of one feed message → Warning with `source` set. Any bad input raises FeedError only."""
+def parse_feed(
+    raw: bytes, source: str, trust: TrustStore | None = None, *, signals: SignalTable | None = None
+) -> Warning:
+    """Raw bytes of one feed message → Warning with `source` set. Any bad input raises FeedError only.
+
+    `trust`: verify XML signatures by sender (see signature.py); None checks nothing.
+    `signals`: the meteo signal table; None loads config/feeds/meteo_signals.yaml once.
+    """
+    return parse_feed_checked(raw, source, trust, signals=signals)[0]
+
+
+def parse_feed_checked(
+    raw: bytes, source: str, trust: TrustStore | None = None, *, signals: SignalTable | None = None
+) -> tuple[Warning, SignatureVerdict]:
+    """parse_feed, also returning the signature verdict (e.g. UNVERIFIED: signed, sender not configured)
+    so that the caller can log it. Rejected signatures raise FeedError like any other bad input."""
     body = raw.strip().removeprefix(_BOM).lstrip()
     try:
         if body.startswith(b"{"):
-            warning = parse_json(body)
+            warning = _parse_json(body, source, signals)
+            signed = False  # JSON carries no XML-DSig: unsigned, whatever the sender's policy says
         elif body.startswith(b"<"):
-            warning = _parse_xml_dialect(parse_xml(body))
+            root = parse_xml(body)
+            warning = _parse_xml_dialect(root)
+            signed = is_signed(root)
         elif not body:
             raise FeedError("not_xml_or_json", "empty message")
         else:
             raise FeedError("not_xml_or_json", f"{len(raw)} bytes starting {shorten(repr(body[:24]), 40)}")
     except ValidationError as exc:  # a Warning/Area invariant the dialect checks did not foresee
         raise FeedError("model_invalid", shorten(str(exc), 240)) from exc
-    return warning.model_copy(update={"source": source})
+    verdict = check_signature(body, signed=signed, sender=warning.sender, sent=warning.sent, trust=trust)
+    verdict.raise_if_rejected()
+    return warning.model_copy(update={"source": source}), verdict
+
+
+def _parse_json(body: bytes, source: str, signals: SignalTable | None) -> Warning:
+    kind = sniff_kind(body)
+    adapter = adapter_for(source, kind, signals)
+    if adapter is not None:
+        return adapter(body)
+    try:
+        return parse_json(body)
+    except FeedError as exc:
+        if kind is None:
+            raise
+        # A "kind" nobody handles is almost always a feed sent to the wrong topic: say so.
+        known = ", ".join(KINDS.get(source, ())) or "none"
+        hint = f' ("kind" {shorten(kind, 40)!r} has no adapter on source {source!r}; it has: {known})'
+        raise FeedError(exc.reason, exc.detail + hint) from exc
 
 
 def _parse_xml_dialect(root: Element) -> Warning:

@@ -3,26 +3,59 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+
+import structlog
 
 from warnengine.db.store import Store
 from warnengine.errors import BadInput
 from warnengine.model import MsgType, Warning
-from warnengine.normalise.parse import parse_feed
+from warnengine.normalise.feeds.signal_table import SignalTable
+from warnengine.normalise.parse import parse_feed_checked
+from warnengine.normalise.trust import TrustStore
 from warnengine.obs import metrics
 
+log = structlog.get_logger("warnengine.normalise")
 
-async def accept_feed(raw: bytes, source: str, store: Store) -> Warning:
-    """Parse, check, record. Raises FeedError/BadInput for bad input; returns the warning even when it
-    was recorded before, because downstream stages are idempotent and a redelivery must finish the job."""
-    w = parse_feed(raw, source)
+
+@dataclass(frozen=True)
+class FeedPolicy:
+    """What the normaliser trusts and allows; built once per worker."""
+
+    trust: TrustStore | None = None
+    signals: SignalTable | None = None
+    max_bytes: int = 4 * 1024 * 1024
+
+
+async def accept_feed(
+    raw: bytes, source: str, store: Store, policy: FeedPolicy | None = None
+) -> tuple[Warning, str]:
+    """Parse, check, record. Raises FeedError/BadInput for bad input.
+
+    Returns the warning and the store's verdict (new, duplicate, superseded, cancel). A duplicate is
+    still handed on, because downstream stages are idempotent and a redelivery must finish the job; a
+    superseded version (it arrived after a newer one or after the Cancel) is recorded, never broadcast.
+    """
+    policy = policy or FeedPolicy()
+    if len(raw) > policy.max_bytes:
+        raise BadInput("too_large", f"{len(raw)} bytes; the limit is {policy.max_bytes}")
+    w, signature = parse_feed_checked(raw, source, policy.trust, signals=policy.signals)
     if not w.has_area and w.msg_type != MsgType.CANCEL:
         raise BadInput("no_area", f"warning {w.identifier!r} names no polygon, circle or area code")
-    new = await store.save_warning(w)
-    await store.record_feed(digest(raw), source, "accepted" if new else "duplicate", w.warning_id, w.version)
-    metrics.FEED_MESSAGES.labels(source, "accepted" if new else "duplicate").inc()
-    if new:
+    verdict = await store.save_warning(w)
+    await store.record_feed(digest(raw), source, verdict, w.warning_id, w.version)
+    metrics.FEED_MESSAGES.labels(source, "accepted" if verdict != "duplicate" else "duplicate").inc()
+    if verdict != "duplicate":
         metrics.WARNINGS.labels(w.hazard.value, w.severity.value, w.msg_type.value).inc()
-    return w
+        log.info(
+            "signature",
+            warning_id=w.warning_id,
+            status=signature.status.value,
+            sender=signature.sender,
+            signer=signature.signer or None,
+            detail=signature.detail or None,
+        )
+    return w, verdict
 
 
 def digest(raw: bytes) -> str:

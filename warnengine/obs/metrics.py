@@ -1,14 +1,29 @@
-"""Prometheus metrics, `warnengine_*`, base units (seconds), low-cardinality labels."""
+"""Prometheus metrics, `warnengine_*`, base units (seconds), low-cardinality labels.
+
+Every metric is documented in docs/operations.md; tests/deploy checks that the dashboards and alert rules
+name only metrics defined here. Labels are bounded enums (channel, provider, stage, reason, severity…):
+never a warning id, village or device, so a province of many counties stays a few thousand series.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 # Buckets for warning delivery: sub-second pipeline hops up to the 30-minute escalation horizon.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
+# -- intake ----------------------------------------------------------------------------------------------
+
 FEED_MESSAGES = Counter(
-    "warnengine_feed_messages_total", "Feed messages by source and verdict", ["source", "verdict"]
+    "warnengine_feed_messages_total",
+    "Feed messages by source and verdict (accepted, duplicate, rejected)",
+    ["source", "verdict"],
 )
 DEAD_LETTERS = Counter(
     "warnengine_dead_letters_total", "Dead-lettered events by stage and reason", ["stage", "reason"]
@@ -16,12 +31,34 @@ DEAD_LETTERS = Counter(
 WARNINGS = Counter(
     "warnengine_warnings_total", "Warning versions accepted", ["hazard", "severity", "msg_type"]
 )
+
+# -- resolve and fan-out ---------------------------------------------------------------------------------
+
 RESOLVE_SECONDS = Histogram(
     "warnengine_resolve_seconds", "Area to villages resolution time", buckets=LATENCY_BUCKETS
 )
 VILLAGES_TARGETED = Counter("warnengine_villages_targeted_total", "Villages targeted by warnings")
+FANOUT_SECONDS = Histogram(
+    "warnengine_fanout_seconds",
+    "Warning accepted by the engine to a delivery's first hand-off to its channel",
+    ["channel"],
+    buckets=LATENCY_BUCKETS,
+)
+
+# -- delivery --------------------------------------------------------------------------------------------
+
 DELIVERIES = Counter(
-    "warnengine_deliveries_total", "Delivery attempts by channel and outcome", ["channel", "outcome"]
+    "warnengine_deliveries_total",
+    "Delivery attempts by channel, provider and outcome (sent, failed)",
+    ["channel", "provider", "outcome"],
+)
+DELIVERY_RETRIES = Counter(
+    "warnengine_delivery_retries_total",
+    "Delivery attempts after the first (no ack in time, or the channel refused)",
+    ["channel"],
+)
+DELIVERIES_EXPIRED = Counter(
+    "warnengine_deliveries_expired_total", "Deliveries closed because their command expired unacknowledged"
 )
 DISPATCH_SECONDS = Histogram(
     "warnengine_dispatch_seconds",
@@ -29,14 +66,153 @@ DISPATCH_SECONDS = Histogram(
     ["channel"],
     buckets=LATENCY_BUCKETS,
 )
+PROVIDER_SECONDS = Histogram(
+    "warnengine_provider_seconds",
+    "One send_batch call to a channel provider (MQTT PUBACKs, SMS API round trip)",
+    ["channel", "provider"],
+    buckets=LATENCY_BUCKETS,
+)
+PROVIDER_FAILOVERS = Counter(
+    "warnengine_provider_failovers_total",
+    "Times a channel switched away from a failing provider",
+    ["channel", "provider"],
+)
+RATE_LIMIT_WAIT_SECONDS = Histogram(
+    "warnengine_rate_limit_wait_seconds",
+    "Time a batch waited for a provider's declared rate limit",
+    ["channel", "provider"],
+    buckets=LATENCY_BUCKETS,
+)
+
+# -- acknowledgement and escalation ----------------------------------------------------------------------
+
 ACKS = Counter(
     "warnengine_acks_total", "Acknowledgements by channel, state and verdict", ["channel", "state", "verdict"]
 )
 TIME_TO_ACK = Histogram(
     "warnengine_time_to_ack_seconds",
-    "Warning sent time to terminal played ack",
+    "Command handed to the channel to the terminal's played ack (engine clock)",
     ["channel"],
     buckets=LATENCY_BUCKETS,
 )
+REACH_SECONDS = Histogram(
+    "warnengine_warning_reach_seconds",
+    "Warning accepted by the engine to a recipient's played ack: the end-to-end number",
+    ["channel", "severity"],
+    buckets=LATENCY_BUCKETS,
+)
+ESCALATIONS = Counter("warnengine_escalations_total", "Escalation steps taken", ["step"])
+VISIT_TASKS = Counter("warnengine_visit_tasks_total", "Door-to-door visit tasks by state", ["state"])
+
+# Set by the reconciler (leader) each sweep; pair with RECONCILE_LAST_SWEEP to ignore a former leader.
+UNREACHED = Gauge(
+    "warnengine_deliveries_unreached",
+    "Deliveries of warnings in force not yet played, as of the last reconciler sweep",
+    ["channel", "severity"],
+)
+UNREACHED_OLDEST = Gauge(
+    "warnengine_deliveries_unreached_oldest_seconds",
+    "Age of the oldest warning in force with an unreached delivery (since accepted)",
+    ["channel", "severity"],
+)
+HOUSEHOLDS = Gauge(
+    "warnengine_households",
+    "Households of warnings in force by state (reached, unreached); set by the household channels",
+    ["severity", "state"],
+)
+
+# -- terminals (set by device health) --------------------------------------------------------------------
+# warnengine_terminals{state}, warnengine_terminal_changes_total{state,reason} and
+# warnengine_terminal_reports_total{kind,verdict} are defined beside the code that sets them, in
+# warnengine/devices/health.py (one registry: defining them here too would be a duplicate).
+
+VILLAGES_SILENT = Gauge(
+    "warnengine_villages_silent", "Villages none of whose loudspeaker terminals is online"
+)
+
+# -- pipeline health -------------------------------------------------------------------------------------
+
 RECONCILE_REEMITS = Counter("warnengine_reconcile_reemits_total", "Unfinished work re-emitted", ["stage"])
+RECONCILE_LAST_SWEEP = Gauge(
+    "warnengine_reconcile_last_sweep_timestamp_seconds", "Unix time of this worker's last reconciler sweep"
+)
 STAGE_ERRORS = Counter("warnengine_stage_errors_total", "Unexpected errors in a stage (retried)", ["stage"])
+
+
+@dataclass(frozen=True)
+class Unreached:
+    channel: str
+    severity: str
+    count: int
+    oldest_accepted_at: float
+
+
+def set_unreached(rows: Iterable[Unreached], now: float) -> None:
+    """Replace the unreached gauges wholesale, so a finished warning's series drop to nothing."""
+    UNREACHED.clear()
+    UNREACHED_OLDEST.clear()
+    for r in rows:
+        UNREACHED.labels(r.channel, r.severity).set(r.count)
+        UNREACHED_OLDEST.labels(r.channel, r.severity).set(max(0.0, now - r.oldest_accepted_at))
+
+
+# -- consumer lag ----------------------------------------------------------------------------------------
+
+
+class ConsumerLag(Collector):
+    """Per-topic lag of this worker's assigned partitions, read at scrape time from the Faust consumer.
+
+    Uses only the consumer's in-memory state (high-water marks from the last fetch, last read offsets),
+    so a scrape costs no broker round trip. Tansu reports some high-water marks short (design.md), so a
+    negative difference is clamped to 0.
+    """
+
+    def __init__(self, consumer: Callable[[], Any]) -> None:
+        self._consumer = consumer
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        lag = GaugeMetricFamily(
+            "warnengine_consumer_lag", "Messages not yet read on this worker's partitions", labels=["topic"]
+        )
+        assigned = GaugeMetricFamily(
+            "warnengine_assigned_partitions", "Partitions assigned to this worker", labels=["topic"]
+        )
+        for topic, (n, behind) in sorted(self._per_topic().items()):
+            lag.add_metric([topic], behind)
+            assigned.add_metric([topic], n)
+        yield lag
+        yield assigned
+
+    def _per_topic(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        try:
+            c = self._consumer()
+            if c is None:
+                return out
+            tps: Sequence[Any] = sorted(c.assignment())
+            read = getattr(c, "_read_offset", {})
+            committed = getattr(c, "_committed_offset", {})
+            for tp in tps:
+                high = c.highwater(tp)
+                if high is None:
+                    continue
+                done = read.get(tp)
+                # Faust's read offset is the last message read; Kafka's committed offset is the next one.
+                position = done + 1 if done is not None else (committed.get(tp) or 0)
+                n, behind = out.get(tp.topic, (0, 0))
+                out[tp.topic] = (n + 1, behind + max(0, int(high) - int(position)))
+        except Exception:  # the consumer is (re)starting: report nothing rather than fail the scrape
+            return {}
+        return out
+
+
+_lag: ConsumerLag | None = None
+
+
+def watch_consumer(consumer: Callable[[], Any]) -> None:
+    """Export consumer lag for this process's Faust consumer (one per worker process)."""
+    global _lag
+    if _lag is not None:
+        REGISTRY.unregister(_lag)
+    _lag = ConsumerLag(consumer)
+    REGISTRY.register(_lag)

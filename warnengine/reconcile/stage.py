@@ -46,6 +46,10 @@ async def sweep(
     expired = await store.expire_deliveries()
     metrics.RECONCILE_REEMITS.labels("resolve").inc(len(stale))
     metrics.RECONCILE_REEMITS.labels("dispatch").inc(len(villages))
+    metrics.DELIVERIES_EXPIRED.inc(expired)
+    now = store.clock.now()
+    metrics.set_unreached((metrics.Unreached(*r) for r in await store.unreached()), now)
+    metrics.RECONCILE_LAST_SWEEP.set(now)
     if stale or villages or expired:
         log.info("reconciled", warnings=len(stale), villages=len(villages), expired=expired)
     return SweepResult(len(stale), len(villages), expired)

@@ -17,6 +17,7 @@ async def resolve(w: Warning, index: VillageIndex, store: Store) -> list[str]:
     t0 = time.perf_counter()
     villages = index.match_all(w.areas)
     metrics.RESOLVE_SECONDS.observe(time.perf_counter() - t0)
-    await store.set_resolved(w, villages)
+    if not await store.set_resolved(w, villages):
+        return []  # superseded or cancelled while it travelled
     metrics.VILLAGES_TARGETED.inc(len(villages))
     return villages

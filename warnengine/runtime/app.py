@@ -6,6 +6,7 @@ event away unrecorded (faust-streaming #606/#707). Stages are idempotent; the da
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -100,7 +101,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
             key = _text(event.key)
 
             async def work(raw: bytes = raw, source: str = source) -> None:
-                w = await accept_feed(raw, source, rt.store)
+                w, verdict = await accept_feed(raw, source, rt.store, rt.feed_policy)
                 with structlog.contextvars.bound_contextvars(warning_id=w.warning_id):
                     log.info(
                         "warning_accepted",
@@ -109,8 +110,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
                         severity=w.severity,
                         msg_type=w.msg_type,
                         source=source,
+                        verdict=verdict,
                     )
-                await emit_warning(w)
+                if verdict != "superseded":
+                    await emit_warning(w)
 
             ok = await guarded("normalise", work, raw, key, source, dead_letter)
             if not ok:
@@ -227,7 +230,32 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
         async def bad(b: BadAck) -> None:
             await dead_letter("acks", b.reason, f"terminal ack on {b.topic}", b.payload, "mqtt", b.topic)
 
-        await listener.run(forward, bad)
+        while True:  # a Kafka or MQTT outage must not end the bridge; unconfirmed acks are redelivered
+            try:
+                await listener.run(forward, bad)
+            except Exception as e:
+                metrics.STAGE_ERRORS.labels("ack_bridge").inc()
+                log.error("ack_bridge_failed", error=repr(e), retry_in_s=2)
+                await asyncio.sleep(2)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def device_health_bridge() -> None:
+        """Terminal status (Last Will, heartbeats) and acks → devices table; silent terminals → offline."""
+        from warnengine.devices.health import DeviceHealth
+        from warnengine.devices.listener import DeviceReportListener
+
+        await rt.ready()
+        s = settings
+        host, port = s.mqtt_host_port()
+        listener = DeviceReportListener(
+            host,
+            port,
+            client_id("devices", s.worker_id),
+            protocol=s.mqtt_protocol,
+            shared_group=f"{s.app_id}-devices" if s.mqtt_shared_subscriptions else None,
+        )
+        health = DeviceHealth(rt.store, dead_letter, s.terminal_offline_after_s)
+        await listener.run(health, s.terminal_sweep_interval_s)
 
     @app.timer(interval=settings.reconcile_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def reconciler() -> None:
@@ -243,6 +271,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
             )
         except Exception as e:  # one failed sweep must not stop the timer; the next one retries
             log.error("reconcile_failed", error=repr(e))
+
+    metrics.watch_consumer(lambda: app.consumer)  # consumer lag per topic, read at scrape time
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

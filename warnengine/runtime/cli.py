@@ -23,7 +23,23 @@ def _settings(args: argparse.Namespace) -> Settings:
         }.items()
         if v is not None
     }
-    return Settings(**over)
+    settings = Settings(**over)
+    return fill_from_endpoints(settings)
+
+
+def fill_from_endpoints(settings: Settings) -> Settings:
+    """Unset URLs come from the endpoints file a running `warnengine up` wrote in the data directory."""
+    path = settings.data_dir / "endpoints.json"
+    if (settings.kafka_url and settings.mqtt_url) or not path.exists():
+        return settings
+    found = json.loads(path.read_text())
+    update = {}
+    if not settings.kafka_url and found.get("kafka_url"):
+        update["kafka_url"] = found["kafka_url"]
+    if not settings.mqtt_url and found.get("mqtt_url"):
+        update["mqtt_url"] = found["mqtt_url"]
+        update["mqtt_protocol"] = found.get("mqtt_protocol", settings.mqtt_protocol)
+    return settings.model_copy(update=update)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -116,6 +132,12 @@ def cmd_terminals(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
     return 0
+
+
+def cmd_speaker(args: argparse.Namespace) -> int:
+    from warnengine.speaker.cli import run
+
+    return run(args, _settings(args))
 
 
 def cmd_gen_county(args: argparse.Namespace) -> int:
@@ -229,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     term = sub.add_parser("terminals", help="simulate every loudspeaker terminal of the county")
     term.add_argument("--play-seconds", type=float, default=0.0)
     term.set_defaults(fn=cmd_terminals)
+
+    from warnengine.speaker.cli import add_arguments as speaker_arguments
+
+    spk = sub.add_parser("speaker", help="the reference loudspeaker terminal, a real MQTT client")
+    speaker_arguments(spk)
+    spk.set_defaults(fn=cmd_speaker)
 
     gen = sub.add_parser("gen-county", help="generate a realistic county directory")
     gen.add_argument("--out", type=Path, required=True)

@@ -119,7 +119,8 @@ class EmbeddedBrokers:
             conf = conf_dir / "mosquitto.conf"
             conf.write_text(
                 f"listener {self.mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                "max_queued_messages 100000\nmax_inflight_messages 0\nlog_dest stdout\nlog_type error\n"
+                "max_queued_messages 100000\nmax_inflight_messages 0\nset_tcp_nodelay true\n"
+                "log_dest stdout\nlog_type error\n"
                 "log_type warning\n"
             )
             self.procs.append(spawn([binary, "-c", str(conf)], logs / "mosquitto.log"))

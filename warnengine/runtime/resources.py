@@ -16,6 +16,9 @@ from warnengine.db import connect, migrate
 from warnengine.db.store import Store
 from warnengine.dispatch.stage import DispatchPolicy
 from warnengine.model import Warning
+from warnengine.normalise.feeds.signal_table import SignalTable
+from warnengine.normalise.stage import FeedPolicy
+from warnengine.normalise.trust import TrustStore
 from warnengine.resolve import VillageIndex
 from warnengine.settings import Settings
 from warnengine.signing import Signer, load_or_create_signer
@@ -41,6 +44,7 @@ class Resources:
         self.index: VillageIndex
         self.signer: Signer
         self.speaker: ChannelAdapter
+        self.feed_policy: FeedPolicy
         self._warnings: dict[tuple[str, int], Warning] = {}
         self.policy = DispatchPolicy(settings.command_ttl_s, settings.resend_after_s, settings.max_attempts)
 
@@ -70,6 +74,13 @@ class Resources:
         self.store = Store(engine, self.clock)
         self.index = VillageIndex(await self.store.villages())
         self.signer = load_or_create_signer(s.key_file())
+        if s.trust_file and not s.trust_file.exists():
+            log.warning("trust_file_missing", path=str(s.trust_file), effect="XML signatures not verified")
+        self.feed_policy = FeedPolicy(
+            trust=TrustStore.load(s.trust_file) if s.trust_file and s.trust_file.exists() else None,
+            signals=SignalTable.load(s.meteo_signals_file) if s.meteo_signals_file.exists() else None,
+            max_bytes=s.max_feed_bytes,
+        )
         host, port = s.mqtt_host_port()
         factory = registry.load("loudspeaker")
         self.speaker = factory(

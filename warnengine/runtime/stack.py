@@ -85,6 +85,7 @@ class Stack:
         env.update(
             WARNENGINE_DATA_DIR=str(s.data_dir.resolve()),
             WARNENGINE_COUNTY_DIR=str(s.county_dir.resolve()),
+            WARNENGINE_METEO_SIGNALS_FILE=str(s.meteo_signals_file.resolve()),
             WARNENGINE_KAFKA_URL=s.kafka_url or "",
             WARNENGINE_MQTT_URL=s.mqtt_url or "",
             WARNENGINE_MQTT_PROTOCOL=str(s.mqtt_protocol),
@@ -96,6 +97,8 @@ class Stack:
             WARNENGINE_TOPIC_PARTITIONS=str(s.topic_partitions),
             WARNENGINE_SIGNING_KEY_FILE=str(s.key_file().resolve()),
         )
+        if s.trust_file:
+            env["WARNENGINE_TRUST_FILE"] = str(s.trust_file.resolve())
         env.update(self.extra_env)
         return env
 

@@ -12,6 +12,8 @@ from typing import Any
 from warnengine.clock import Clock
 from warnengine.signing import Verifier
 
+ACTIONS = frozenset({"play", "stop", "test", "volume"})
+
 
 class Verdict(StrEnum):
     PLAY = "play"
@@ -31,6 +33,7 @@ class TerminalState:
     device_id: str
     done: dict[str, str] = field(default_factory=dict)  # command id → last state acked
     nonces: dict[str, float] = field(default_factory=dict)  # nonce → command expiry, for replay checks
+    expiry: dict[str, float] = field(default_factory=dict)  # command id → expiry, to bound `done`
     received: int = 0
     played: int = 0
     duplicates: int = 0
@@ -38,8 +41,16 @@ class TerminalState:
 
 
 class TerminalLogic:
-    def __init__(self, device_id: str, verifier: Verifier, clock: Clock, max_skew_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        verifier: Verifier,
+        clock: Clock,
+        max_skew_s: float = 300.0,
+        village: str | None = None,
+    ) -> None:
         self.state = TerminalState(device_id)
+        self._village = village
         self._verifier = verifier
         self._clock = clock
         self._skew = max_skew_s
@@ -47,34 +58,53 @@ class TerminalLogic:
     def decide(self, cmd: dict[str, Any]) -> Decision:
         s = self.state
         s.received += 1
-        reason = self._verifier.verify(cmd)
+        reason = self._verifier.verify(cmd) or self._check(cmd)
         if reason:
             s.rejected += 1
             return Decision(Verdict.REJECT, reason)
         cmd_id = str(cmd.get("id", ""))
         now = self._clock.now()
-        try:
-            expires_at, issued_at = float(cmd["expires_at"]), float(cmd["issued_at"])
-        except (KeyError, TypeError, ValueError):
-            s.rejected += 1
-            return Decision(Verdict.REJECT, "bad_times")
-        if expires_at <= now:
-            s.rejected += 1
-            return Decision(Verdict.REJECT, "expired")
-        if issued_at > now + self._skew:
-            s.rejected += 1
-            return Decision(Verdict.REJECT, "issued_in_future")
-        if cmd_id in s.done:
-            # The engine re-sends (new nonce, same id) until it hears back: confirm, do not replay audio.
-            s.duplicates += 1
-            return Decision(Verdict.DUPLICATE, state=s.done[cmd_id])
+        expires_at = float(cmd["expires_at"])
+        # The nonce check comes first: the engine never sends a nonce twice, so a known nonce is a
+        # captured command played back (or a redelivery of one already handled), never new work.
         nonce = str(cmd.get("nonce", ""))
         if not nonce or nonce in s.nonces:
             s.rejected += 1
             return Decision(Verdict.REJECT, "replayed" if nonce else "no_nonce")
         self._forget_expired(now)
         s.nonces[nonce] = expires_at
+        if cmd_id in s.done:
+            # The engine re-sends (new nonce, same id) until it hears back: confirm, do not play again.
+            s.duplicates += 1
+            return Decision(Verdict.DUPLICATE, state=s.done[cmd_id])
+        s.done[cmd_id] = "received"  # a re-send arriving while this one plays is a duplicate too
+        s.expiry[cmd_id] = expires_at
         return Decision(Verdict.PLAY)
+
+    def _check(self, cmd: dict[str, Any]) -> str | None:
+        """Times, action and addressing of a correctly signed command; the reason it is refused, or None."""
+        now = self._clock.now()
+        try:
+            expires_at, issued_at = float(cmd["expires_at"]), float(cmd["issued_at"])
+        except (KeyError, TypeError, ValueError):
+            return "bad_times"
+        if expires_at <= now:
+            return "expired"
+        if issued_at > now + self._skew:
+            return "issued_in_future"
+        if cmd.get("action", "play") not in ACTIONS:
+            return "bad_action"
+        # Optional signed addressing: a command captured at one terminal cannot be played at another.
+        if cmd.get("device") not in (None, self.state.device_id):
+            return "wrong_device"
+        if self._village and cmd.get("village") not in (None, self._village):
+            return "wrong_village"
+        return None
+
+    def progress(self, cmd_id: str, state: str) -> None:
+        """Remember the newest state of a command, so a re-send is confirmed with it."""
+        if cmd_id in self.state.done:
+            self.state.done[cmd_id] = state
 
     def finished(self, cmd_id: str, state: str) -> None:
         self.state.done[cmd_id] = state
@@ -82,6 +112,10 @@ class TerminalLogic:
             self.state.played += 1
 
     def _forget_expired(self, now: float) -> None:
-        # A replayed command past its expiry is rejected as expired, so its nonce can be dropped.
-        if len(self.state.nonces) > 1000:
-            self.state.nonces = {n: e for n, e in self.state.nonces.items() if e > now}
+        # A replayed command past its expiry is rejected as expired, so its nonce and id can be dropped.
+        s = self.state
+        if len(s.nonces) > 1000:
+            s.nonces = {n: e for n, e in s.nonces.items() if e > now}
+        if len(s.expiry) > 1000:
+            s.expiry = {c: e for c, e in s.expiry.items() if e > now}
+            s.done = {c: st for c, st in s.done.items() if c in s.expiry}

@@ -1,0 +1,1 @@
+"""Engine-side terminal health: reports in, offline terminals detected and reported."""

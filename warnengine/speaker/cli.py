@@ -1,0 +1,85 @@
+"""`warnengine speaker`: flags and the run loop of the reference terminal (wired into runtime/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+from warnengine.settings import Settings
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", required=True, help="terminal id (its topic segment)")
+    p.add_argument("--village", required=True, help="12-digit village code")
+    p.add_argument("--mqtt-url", default=None, help="mqtt://host:port (default: WARNENGINE_MQTT_URL)")
+    p.add_argument("--protocol", default="auto", choices=["auto", "5", "4"], help="MQTT 5, 3.1.1 or auto")
+    p.add_argument("--client-id", default=None, help="stable MQTT client id (default spk-<device>)")
+    p.add_argument("--username", default=None, help="MQTT user (default: device id if a password is set)")
+    p.add_argument("--password-env", default="WARNENGINE_SPEAKER_PASSWORD", help="env var with the password")
+    p.add_argument("--tls-ca", type=Path, default=None, help="CA file: connect with TLS")
+    p.add_argument("--tls-cert", type=Path, default=None)
+    p.add_argument("--tls-key", type=Path, default=None)
+    p.add_argument(
+        "--public-key",
+        type=Path,
+        action="append",
+        default=None,
+        help="trusted engine public key (PEM), repeat during a key rotation (default: <data-dir>/keys)",
+    )
+    p.add_argument("--sink", default="null", help="null | record:FILE | espeak")
+    p.add_argument("--play-seconds", type=float, default=0.0, help="duration of one repeat (null/record)")
+    p.add_argument("--heartbeat", type=float, default=30.0, help="seconds between status re-publishes")
+    p.add_argument("--volume", type=int, default=80)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: building the `warnengine` parser must not load paho and cryptography.
+    from warnengine.clock import SystemClock
+    from warnengine.obs import log as obslog
+    from warnengine.signing import Verifier, load_public_keys, public_path
+    from warnengine.speaker.link import LinkConfig
+    from warnengine.speaker.reference import ReferenceTerminal, TerminalConfig
+    from warnengine.speaker.sinks import make_sink
+
+    obslog.configure("info")
+    url = args.mqtt_url or settings.mqtt_url or "mqtt://127.0.0.1:1883"
+    host, _, port = url.removeprefix("mqtt://").removeprefix("mqtts://").rpartition(":")
+    password = os.environ.get(args.password_env)
+    link = LinkConfig(
+        host=host or "127.0.0.1",
+        port=int(port or 1883),
+        client_id=args.client_id or f"spk-{args.device}",
+        protocol=args.protocol,
+        username=args.username or (args.device if password else None),
+        password=password,
+        tls_ca=args.tls_ca,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+    keys = args.public_key or [public_path(settings.key_file())]
+    cfg = TerminalConfig(args.device, args.village, link, heartbeat_s=args.heartbeat, volume=args.volume)
+    terminal = ReferenceTerminal(
+        cfg, Verifier(load_public_keys(keys)), make_sink(args.sink, args.play_seconds), SystemClock()
+    )
+
+    async def main() -> None:
+        await terminal.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner = asyncio.create_task(terminal.run())
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        await terminal.stop()
+        if runner.done() and not runner.cancelled():
+            runner.result()  # a loop that failed: exit non-zero with its error
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    return 0
