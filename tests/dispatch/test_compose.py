@@ -41,3 +41,12 @@ def test_drill_is_announced_as_drill() -> None:
     signer = Signer(Ed25519PrivateKey.generate())
     cmd = speaker_command(_w(Severity.RED, Status.EXERCISE), "d-1", 0, 10, signer)
     assert cmd["text"].startswith(DRILL_PREFIX)
+
+
+def test_cancel_becomes_stop() -> None:
+    signer = Signer(Ed25519PrivateKey.generate())
+    w = _w(Severity.RED).model_copy(update={"msg_type": MsgType.CANCEL})
+    cmd = speaker_command(w, "d-9", 0, 10, signer, device="spk-1", village="410526100201")
+    assert (cmd["action"], cmd["warning_id"], cmd["text"]) == ("stop", "w-1", "")
+    assert (cmd["device"], cmd["village"]) == ("spk-1", "410526100201")
+    assert Verifier([signer.public]).verify(cmd) is None

@@ -165,14 +165,18 @@ async def test_update_before_alert_then_cancel(harness: Harness, small_county: C
     await harness.send("flood", json_warning(original, villages))  # the Alert, late, county-wide
     await harness.send("flood", json_warning(f"{original}-c", [], "Cancel", [original, f"{original}-u"]))
 
-    async def cancelled() -> bool:
-        return await harness.store.warning_state(warning_id, 3) == "cancelled"
+    async def stopped() -> bool:  # the Cancel went out as `stop` to the terminals the Update reached
+        rows = await harness.deliveries(warning_id)
+        stops = [r for r in rows if r["version"] == 3]
+        return bool(stops) and all(r["state"] == "played" for r in stops)
 
-    await harness.wait_for(cancelled, 60, "the Cancel")
+    await harness.wait_for(stopped, 60, "the Cancel's stop commands")
     assert await harness.store.warning_state(warning_id, 1) in ("superseded", "cancelled")
     assert await harness.store.warning_state(warning_id, 2) == "cancelled"
     rows = await harness.deliveries(warning_id)
-    assert {r["version"] for r in rows} == {2}  # the late Alert never went out
+    assert {r["version"] for r in rows} == {2, 3}  # the late Alert never went out
+    reached = {r["recipient"] for r in rows if r["version"] == 2}
+    assert {r["recipient"] for r in rows if r["version"] == 3} == reached
 
 
 async def test_whole_pipeline_on_postgresql(

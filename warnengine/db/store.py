@@ -195,8 +195,8 @@ class Store:
                 )
             ).all()
             if w.msg_type == MsgType.CANCEL:
+                # The Cancel itself stays live: it travels on as `stop` commands to the terminals reached.
                 await self._stop_versions(conn, w.warning_id, [o.version for o in others], "cancelled", now)
-                await self._set_state(conn, w.warning_id, w.version, "cancelled", now)
                 return "cancel"
             if any(o.version > w.version or o.msg_type == MsgType.CANCEL.value for o in others):
                 await self._set_state(conn, w.warning_id, w.version, "superseded", now)
@@ -237,6 +237,17 @@ class Store:
             .where(d.warning_id == warning_id, d.version.in_(versions), d.state.in_(UNFINISHED))
             .values(state=DeliveryState.CANCELLED.value, reason=f"warning {state}")
         )
+
+    async def villages_reached(self, warning_id: str, before_version: int) -> list[str]:
+        """Villages where a command of an earlier version of this chain went out (they need `stop`)."""
+        d = t.deliveries.c
+        async with self.engine.connect() as conn:
+            res = await conn.execute(
+                select(d.village_code)
+                .where(d.warning_id == warning_id, d.version < before_version, d.attempts > 0)
+                .distinct()
+            )
+            return sorted(r.village_code for r in res)
 
     async def live_versions(self, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
         """The (warning_id, version) pairs still to be delivered (not superseded, not cancelled)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from warnengine.model import Severity, SpeakerCommand, Status, Warning
+from warnengine.model import MsgType, Severity, SpeakerCommand, Status, Warning
 from warnengine.signing import Signer
 
 # Higher interrupts lower; routine village broadcasting runs at 1, tests at 0.
@@ -23,14 +23,15 @@ def speaker_command(
     village: str | None = None,
 ) -> dict[str, Any]:
     """The signed `play` command for one terminal. Its id is the delivery id, so a re-send is recognisable."""
-    text = w.broadcast_text()
-    if w.status == Status.EXERCISE:
+    cancel = w.msg_type == MsgType.CANCEL
+    text = "" if cancel else w.broadcast_text()
+    if w.status == Status.EXERCISE and not cancel:
         text = DRILL_PREFIX + text
     cmd = SpeakerCommand(
         id=delivery_id,
         warning_id=w.warning_id,
-        action="play",
-        priority=PRIORITY[w.severity],
+        action="stop" if cancel else "play",  # a Cancel (解除) stops the chain's playback on the terminal
+        priority=9 if cancel else PRIORITY[w.severity],
         text=text,
         repeat=3 if w.severity in (Severity.RED, Severity.ORANGE) else 2,
         volume=100 if w.severity == Severity.RED else 85,

@@ -12,10 +12,11 @@ from warnengine.resolve.index import VillageIndex
 
 async def resolve(w: Warning, index: VillageIndex, store: Store) -> list[str]:
     """Villages of `w`, recorded idempotently; the caller emits one village task per village."""
-    if w.msg_type == MsgType.CANCEL:
-        return []
     t0 = time.perf_counter()
-    villages = index.match_all(w.areas)
+    if w.msg_type == MsgType.CANCEL:  # stop wherever an earlier version was sent, whatever its area said
+        villages = await store.villages_reached(w.warning_id, w.version)
+    else:
+        villages = index.match_all(w.areas)
     metrics.RESOLVE_SECONDS.observe(time.perf_counter() - t0)
     if not await store.set_resolved(w, villages):
         return []  # superseded or cancelled while it travelled
