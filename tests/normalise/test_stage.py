@@ -20,7 +20,7 @@ async def test_signed_cancel_from_a_trusted_sender_is_accepted(store: Store) -> 
     policy = FeedPolicy(trust=TrustStore.load(TRUST))
     w, verdict = await accept_feed(IPAWS.read_bytes(), "manual", store, policy)
     assert verdict == "cancel"
-    assert await store.warning_state(w.warning_id, w.version) == "cancelled"
+    assert await store.warning_state(w.warning_id, w.version) == "accepted"  # live: it becomes `stop`
 
 
 async def test_tampered_signed_message_is_refused_and_nothing_recorded(store: Store) -> None:
