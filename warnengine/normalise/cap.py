@@ -8,6 +8,7 @@ more leniently (a 'Z' time is accepted), but still gets the geometry and referen
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -19,8 +20,10 @@ import xmlschema
 from warnengine.model import Area, Circle, Hazard, MsgType, Severity, Status, Warning
 from warnengine.normalise.common import (
     chain_and_version,
+    check_empty_geometry,
     clean_text,
     colour_in,
+    first_empty,
     hazard_from_text,
     parse_cap_circle,
     parse_cap_polygon,
@@ -104,8 +107,8 @@ def parse_cap(root: Element) -> Warning:
     cap = _Cap(root.tag[1:].partition("}")[0])
     if cap.strict:
         validate_cap12(root)
-    sender = cap.required(root, "sender")
-    identifier = cap.required(root, "identifier")
+    sender = _key(cap.required(root, "sender"), "sender")
+    identifier = _key(cap.required(root, "identifier"), "identifier")
     sent = parse_time(cap.required(root, "sent"), "sent", cap_strict=cap.strict)
     status = cap.enum(root, "status", Status)
     msg_type_text = cap.required(root, "msgType")
@@ -159,6 +162,20 @@ def parse_cap(root: Element) -> Warning:
     )
 
 
+_FORBIDDEN_IN_KEYS = re.compile(r"[\s,<&]")
+
+
+def _key(value: str, field: str) -> str:
+    """CAP §3.2.1: identifier and sender MUST NOT include spaces, commas or restricted characters (< and
+    &); they are the parts of a `references` triple, so a comma would make every later reference wrong."""
+    bad = _FORBIDDEN_IN_KEYS.search(value)
+    if bad:
+        raise FeedError(
+            "cap_rule_violation", f"<{field}> {shorten(value)!r} contains {bad.group(0)!r} (CAP forbids it)"
+        )
+    return value
+
+
 def _references(text: str, strict: bool) -> tuple[list[tuple[str, str]], list[str]]:
     """Whitespace-separated "sender,identifier,sent" triples → ([(sender, identifier)], [triple])."""
     keys: list[tuple[str, str]] = []
@@ -210,20 +227,25 @@ def _severity(info: Element, cap: _Cap) -> Severity:
 def _area(el: Element, index: int, cap: _Cap) -> Area:
     description = clean_text(cap.text(el, "areaDesc"))
     label = f"area[{index}] ({shorten(description, 40)!r})"
+    polygon_texts = [p.text or "" for p in el.findall(cap.q("polygon"))]
+    circle_texts = [c.text or "" for c in el.findall(cap.q("circle"))]
+    empty = first_empty(label, polygon_texts, circle_texts)
+    if cap.strict:  # before the other checks, so that the reason names the empty element
+        check_empty_geometry(empty, area_empty=True, strict=True)
     polygons = [
-        parse_cap_polygon(p.text, f"{label} polygon[{j}]")
-        for j, p in enumerate(el.findall(cap.q("polygon")))
-        if p.text and p.text.strip()
+        parse_cap_polygon(text, f"{label} polygon[{j}]")
+        for j, text in enumerate(polygon_texts)
+        if text.strip()
     ]
     circles: list[Circle] = [
-        parse_cap_circle(c.text, f"{label} circle[{j}]")
-        for j, c in enumerate(el.findall(cap.q("circle")))
-        if c.text and c.text.strip()
+        parse_cap_circle(text, f"{label} circle[{j}]") for j, text in enumerate(circle_texts) if text.strip()
     ]
     codes = [cap.text(g, "value") for g in el.findall(cap.q("geocode"))]
-    return Area(
+    area = Area(
         description=description,
         polygons=polygons,
         circles=circles,
         codes=list(dict.fromkeys(c for c in codes if c)),  # deduplicated, order kept
     )
+    check_empty_geometry(empty, area.empty, strict=False)
+    return area

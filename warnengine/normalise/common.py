@@ -152,6 +152,31 @@ def parse_cap_circle(text: str, where: str) -> Circle:
         raise FeedError("cap_rule_violation", f"{where}: {exc.errors()[0]['msg']}") from exc
 
 
+def first_empty(label: str, polygons: list[str], circles: list[str]) -> str:
+    """The name of the first empty <polygon>/<circle> of an area ("" when none is empty)."""
+    for kind, texts in (("polygon", polygons), ("circle", circles)):
+        for index, text in enumerate(texts):
+            if not text.strip():
+                return f"{label} {kind}[{index}]"
+    return ""
+
+
+def check_empty_geometry(empty: str, area_empty: bool, *, strict: bool) -> None:
+    """Empty <polygon/>/<circle/> elements: CAP 1.2 (`strict`) refuses them, since §3.3.4 requires at
+    least 4 points and a centre. The lenient dialects (CAP 1.1 from legacy feeds, the national dialect,
+    where empty elements next to area codes are the norm) ignore them, unless that leaves the area with
+    nothing at all: the sender meant a geometry, and an area that targets nobody must not pass silently.
+    """
+    if not empty:
+        return
+    if strict:
+        raise FeedError("cap_rule_violation", f"{empty} is empty; CAP 1.2 needs its points")
+    if area_empty:
+        raise FeedError(
+            "cap_rule_violation", f"{empty} is empty and the area has no other polygon, circle or geocode"
+        )
+
+
 def chain_and_version(
     msg_type: MsgType, sender: str, identifier: str, refs: list[tuple[str, str]]
 ) -> tuple[str, int]:

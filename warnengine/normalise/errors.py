@@ -6,9 +6,11 @@ from typing import Literal
 
 Reason = Literal[
     "not_xml_or_json",  # neither '<' nor '{' after BOM/whitespace, or empty
+    "too_large",  # above the size limit: refused unread (same reason as the stage's own guard)
     "xml_malformed",  # not well-formed XML (truncated, bad encoding, ...)
     "xml_forbidden_construct",  # DTD, entity declaration or external reference
     "unknown_dialect",  # well-formed XML, but not CAP 1.1/1.2 nor the national dialect
+    "edxl_multiple_alerts",  # an EDXL-DE wrapper carrying more than one alert (one message, one warning)
     "schema_invalid",  # CAP 1.2 message rejected by the OASIS XSD
     "cap_rule_violation",  # CAP §3 rule the XSD cannot express (polygon, circle, time, references)
     "unsupported_msg_type",  # CAP Ack/Error or an unknown msgType

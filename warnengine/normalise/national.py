@@ -22,8 +22,10 @@ from xml.etree.ElementTree import Element
 from warnengine.model import Area, Circle, Hazard, MsgType, Severity, Status, Warning
 from warnengine.normalise.common import (
     chain_and_version,
+    check_empty_geometry,
     clean_text,
     colour_exact,
+    first_empty,
     hazard_from_text,
     parse_cap_circle,
     parse_cap_polygon,
@@ -150,15 +152,14 @@ def _event(info: Element, headline: str, event_type: str) -> str:
 def _area(el: Element, index: int) -> Area:
     description = clean_text(_text(el, "areaDesc"))
     label = f"area[{index}] ({shorten(description, 40)!r})"
-    polygons = [
-        parse_cap_polygon(p.text, f"{label} polygon")
-        for p in el.findall("polygon")
-        if p.text and p.text.strip()
-    ]
-    circles: list[Circle] = [
-        parse_cap_circle(c.text, f"{label} circle") for c in el.findall("circle") if c.text and c.text.strip()
-    ]
+    polygon_texts = [p.text or "" for p in el.findall("polygon")]
+    circle_texts = [c.text or "" for c in el.findall("circle")]
+    polygons = [parse_cap_polygon(t, f"{label} polygon") for t in polygon_texts if t.strip()]
+    circles: list[Circle] = [parse_cap_circle(t, f"{label} circle") for t in circle_texts if t.strip()]
     # Plain "410000000000,410100000000" text, or CAP-style <value> children from stricter senders.
     texts = [v.text or "" for g in el.findall("geocode") for v in (g.findall("value") or [g])]
     codes = [code for text in texts for code in _CODE_SPLIT.split(text) if code]
-    return Area(description=description, polygons=polygons, circles=circles, codes=list(dict.fromkeys(codes)))
+    area = Area(description=description, polygons=polygons, circles=circles, codes=list(dict.fromkeys(codes)))
+    # Empty <polygon/> <circle/> next to area codes are this dialect's norm; alone they target nobody.
+    check_empty_geometry(first_empty(label, polygon_texts, circle_texts), area.empty, strict=False)
+    return area

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from warnengine.model import Warning
 from warnengine.normalise.cap import CAP11_NS, CAP12_NS, parse_cap
 from warnengine.normalise.common import parse_xml, shorten
+from warnengine.normalise.edxl import embedded_alert_bytes, is_edxl, unwrap
 from warnengine.normalise.errors import FeedError
 from warnengine.normalise.feeds import KINDS, adapter_for, sniff_kind
 from warnengine.normalise.feeds.signal_table import SignalTable
@@ -19,24 +20,40 @@ from warnengine.normalise.signature import SignatureVerdict, check_signature, is
 from warnengine.normalise.trust import TrustStore
 
 _BOM = b"\xef\xbb\xbf"
+# The same default as Settings.max_feed_bytes and FeedPolicy.max_bytes: the stage refuses larger messages
+# first; this guard protects every other caller (cap check, tools) from parsing unbounded input.
+MAX_FEED_BYTES = 4 * 1024 * 1024
 
 
 def parse_feed(
-    raw: bytes, source: str, trust: TrustStore | None = None, *, signals: SignalTable | None = None
+    raw: bytes,
+    source: str,
+    trust: TrustStore | None = None,
+    *,
+    signals: SignalTable | None = None,
+    max_bytes: int = MAX_FEED_BYTES,
 ) -> Warning:
     """Raw bytes of one feed message → Warning with `source` set. Any bad input raises FeedError only.
 
     `trust`: verify XML signatures by sender (see signature.py); None checks nothing.
     `signals`: the meteo signal table; None loads config/feeds/meteo_signals.yaml once.
+    `max_bytes`: larger messages are refused unread (`too_large`).
     """
-    return parse_feed_checked(raw, source, trust, signals=signals)[0]
+    return parse_feed_checked(raw, source, trust, signals=signals, max_bytes=max_bytes)[0]
 
 
 def parse_feed_checked(
-    raw: bytes, source: str, trust: TrustStore | None = None, *, signals: SignalTable | None = None
+    raw: bytes,
+    source: str,
+    trust: TrustStore | None = None,
+    *,
+    signals: SignalTable | None = None,
+    max_bytes: int = MAX_FEED_BYTES,
 ) -> tuple[Warning, SignatureVerdict]:
     """parse_feed, also returning the signature verdict (e.g. UNVERIFIED: signed, sender not configured)
     so that the caller can log it. Rejected signatures raise FeedError like any other bad input."""
+    if len(raw) > max_bytes:
+        raise FeedError("too_large", f"{len(raw)} bytes; the limit is {max_bytes}")
     body = raw.strip().removeprefix(_BOM).lstrip()
     try:
         if body.startswith(b"{"):
@@ -44,6 +61,9 @@ def parse_feed_checked(
             signed = False  # JSON carries no XML-DSig: unsigned, whatever the sender's policy says
         elif body.startswith(b"<"):
             root = parse_xml(body)
+            if is_edxl(root):
+                root = unwrap(root)
+                body = embedded_alert_bytes(body)  # what the alert's own signature covers
             warning = _parse_xml_dialect(root)
             signed = is_signed(root)
         elif not body:
@@ -80,5 +100,6 @@ def _parse_xml_dialect(root: Element) -> Warning:
     if local == "alert" and not namespace:
         return parse_national(root)
     raise FeedError(
-        "unknown_dialect", f"root element {shorten(root.tag)!r} is not a CAP 1.1/1.2 or national alert"
+        "unknown_dialect",
+        f"root element {shorten(root.tag)!r} is not a CAP 1.1/1.2 or national alert (nor EDXL-DE)",
     )

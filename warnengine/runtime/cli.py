@@ -140,6 +140,12 @@ def cmd_speaker(args: argparse.Namespace) -> int:
     return run(args, _settings(args))
 
 
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    from warnengine.runtime.broadcast import run
+
+    return run(args, _settings(args))
+
+
 def cmd_gen_county(args: argparse.Namespace) -> int:
     from warnengine.directory import generate_county, write_county
 
@@ -229,6 +235,16 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cap(args: argparse.Namespace) -> int:
+    from warnengine.normalise.check import run
+
+    trust_file = args.trust
+    if trust_file is None and not args.no_trust:
+        default = _settings(args).trust_file
+        trust_file = default if default and default.exists() else None
+    return run(args.paths, trust_file=trust_file, as_json=args.json, source=args.source)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="warnengine", description=__doc__)
     p.add_argument("--data-dir", type=Path, default=None, help="state directory (default: var)")
@@ -258,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     speaker_arguments(spk)
     spk.set_defaults(fn=cmd_speaker)
 
+    from warnengine.runtime.broadcast import add_arguments as broadcast_arguments
+
+    bc = sub.add_parser("broadcast", help="manual broadcast to the loudspeakers of some areas (signed)")
+    broadcast_arguments(bc)
+    bc.set_defaults(fn=cmd_broadcast)
+
     gen = sub.add_parser("gen-county", help="generate a realistic county directory")
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument("--seed", type=int, default=1)
@@ -285,6 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database")
     dsub = db.add_subparsers(dest="db_command", required=True)
     dsub.add_parser("upgrade", help="apply migrations").set_defaults(fn=cmd_db)
+
+    cap = sub.add_parser("cap", help="feed messages (CAP, national dialect, JSON)")
+    csub = cap.add_subparsers(dest="cap_command", required=True)
+    cc = csub.add_parser("check", help="the parser's verdict on files (directories: their *.xml, *.json)")
+    cc.add_argument("paths", nargs="+", type=Path)
+    cc.add_argument("--json", action="store_true", help="one JSON object per file")
+    cc.add_argument("--trust", type=Path, default=None, help="trust file (default: settings.trust_file)")
+    cc.add_argument("--no-trust", action="store_true", help="do not verify signatures")
+    cc.add_argument("--source", default=None, help='feed topic for JSON (default: by its "kind")')
+    cc.set_defaults(fn=cmd_cap)
     return p
 
 

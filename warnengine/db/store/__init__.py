@@ -1,0 +1,30 @@
+"""Every read and write the stages make. Each write is idempotent: redelivered events change nothing.
+
+One class, assembled from a part per concern so no file grows past a screenful of concerns.
+"""
+
+from warnengine.db.store.base import OPEN, UNFINISHED, StoreBase
+from warnengine.db.store.deliveries import AckTiming, DeliveryQueries, DueDelivery, VillageTarget
+from warnengine.db.store.devices import DeviceChange, DeviceQueries
+from warnengine.db.store.directory import DirectoryQueries
+from warnengine.db.store.reconcile import ReconcileQueries
+from warnengine.db.store.reports import ReportQueries
+from warnengine.db.store.warnings import WarningQueries
+
+
+class Store(
+    DirectoryQueries, WarningQueries, DeliveryQueries, ReconcileQueries, ReportQueries, DeviceQueries
+):
+    """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
+
+
+__all__ = [
+    "OPEN",
+    "UNFINISHED",
+    "AckTiming",
+    "DeviceChange",
+    "DueDelivery",
+    "Store",
+    "StoreBase",
+    "VillageTarget",
+]

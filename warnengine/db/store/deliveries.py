@@ -1,0 +1,257 @@
+"""Deliveries: claiming attempts, recording sends, applying acks forward-only, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
+
+from warnengine.db import tables as t
+from warnengine.db.store.base import OPEN, UNFINISHED, StoreBase, chunks
+from warnengine.model import (
+    Channel,
+    DeliveryState,
+    SpeakerAck,
+)
+from warnengine.model.delivery import delivery_id
+
+
+@dataclass(frozen=True)
+class VillageTarget:
+    """One village's recipients on one channel for one warning version."""
+
+    warning_id: str
+    version: int
+    village_code: str
+    channel: Channel
+    recipients: list[str]
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    delivery_id: str
+    warning_id: str
+    version: int
+    village_code: str
+    recipient: str
+    attempts: int
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class AckTiming:
+    """A delivery newly acknowledged as played, for time-to-ack metrics (engine clock throughout)."""
+
+    channel: str
+    severity: str
+    sent_at: float | None
+    accepted_at: float
+    played_at: float
+
+
+class DeliveryQueries(StoreBase):
+    async def claim_due(
+        self, targets: Sequence[VillageTarget], resend_after: float, max_attempts: int
+    ) -> list[DueDelivery]:
+        """Create the deliveries of these villages if missing, and claim those due an attempt now.
+
+        One transaction for a whole batch of villages. Due: not yet acknowledged, not expired, never tried
+        or last tried `resend_after` ago. Claiming records the attempt before any send (design decision 2),
+        so a task Kafka redelivers right after a crash does not re-send what just went out; the
+        reconciler re-sends it once `resend_after` has passed without an ack.
+        """
+        now = self.clock.now()
+        rows = [
+            {
+                "delivery_id": delivery_id(tg.warning_id, tg.version, r, tg.channel),
+                "warning_id": tg.warning_id,
+                "version": tg.version,
+                "village_code": tg.village_code,
+                "channel": tg.channel.value,
+                "recipient": r,
+                "state": DeliveryState.PENDING.value,
+                "attempts": 0,
+                "created_at": now,
+                "expires_at": tg.expires_at,
+            }
+            for tg in targets
+            for r in tg.recipients
+        ]
+        d = t.deliveries.c
+        keys = sorted({(tg.warning_id, tg.version, tg.village_code) for tg in targets})
+        due: list[DueDelivery] = []
+        async with self.engine.begin() as conn:
+            for chunk in chunks(rows):
+                await conn.execute(self._insert_ignore(t.deliveries), list(chunk))
+            for kchunk in chunks(keys, 300):
+                res = await conn.execute(
+                    select(
+                        d.delivery_id,
+                        d.warning_id,
+                        d.version,
+                        d.village_code,
+                        d.recipient,
+                        d.attempts,
+                        d.expires_at,
+                    ).where(
+                        tuple_(d.warning_id, d.version, d.village_code).in_(kchunk),
+                        d.state.in_(OPEN),
+                        d.expires_at > now,
+                        d.attempts < max_attempts,
+                        or_(d.last_attempt_at.is_(None), d.last_attempt_at <= now - resend_after),
+                    )
+                )
+                due += [
+                    DueDelivery(
+                        r.delivery_id,
+                        r.warning_id,
+                        r.version,
+                        r.village_code,
+                        r.recipient,
+                        r.attempts,
+                        r.expires_at,
+                    )
+                    for r in res
+                ]
+            for ichunk in chunks([x.delivery_id for x in due]):
+                await conn.execute(
+                    update(t.deliveries)
+                    .where(d.delivery_id.in_(ichunk))
+                    .values(attempts=d.attempts + 1, last_attempt_at=now)
+                )
+        return due
+
+    async def finish_dispatch(
+        self, sent: list[str], failures: dict[str, str], villages: Sequence[tuple[str, int, str]]
+    ) -> None:
+        """Record what the channel accepted or refused, and the villages whose fan-out is done."""
+        now = self.clock.now()
+        d = t.deliveries.c
+        wv = t.warning_villages.c
+        async with self.engine.begin() as conn:
+            for chunk in chunks(sent):
+                await conn.execute(
+                    update(t.deliveries)
+                    .where(d.delivery_id.in_(chunk), d.state == DeliveryState.PENDING.value)
+                    .values(state=DeliveryState.SENT.value, sent_at=now)
+                )
+            if failures:  # refused deliveries stay open for the next attempt, with the reason visible
+                await conn.execute(
+                    update(t.deliveries)
+                    .where(d.delivery_id == bindparam("did"), or_(*(d.state == s for s in OPEN)))
+                    .values(reason=bindparam("why")),
+                    [{"did": k, "why": v} for k, v in failures.items()],
+                )
+            for vchunk in chunks(list(villages), 300):
+                await conn.execute(
+                    update(t.warning_villages)
+                    .where(tuple_(wv.warning_id, wv.version, wv.village_code).in_(vchunk))
+                    .values(state="dispatched", updated_at=now)
+                )
+
+    async def apply_acks(
+        self, acks: list[SpeakerAck], played: list[AckTiming] | None = None
+    ) -> dict[str, int]:
+        """Apply terminal acks; returns counts by verdict (applied, duplicate, stale, unknown_delivery).
+
+        A delivery only moves forward (received < playing < played); final states never change.
+        `played`, when given, receives the timing of each delivery this call moved to played.
+        """
+        counts = {"applied": 0, "duplicate": 0, "stale": 0, "unknown_delivery": 0}
+        if not acks:
+            return counts
+        now = self.clock.now()
+        d = t.deliveries.c
+        ids = sorted({a.cmd_id for a in acks})
+        async with self.engine.begin() as conn:
+            current: dict[str, str] = {}
+            timing: dict[str, tuple[str, str, float | None, float]] = {}
+            w = t.warnings.c
+            for chunk in chunks(ids):
+                res = await conn.execute(
+                    select(d.delivery_id, d.state, d.channel, d.sent_at, w.severity, w.received_at)
+                    .join_from(
+                        t.deliveries,
+                        t.warnings,
+                        and_(w.warning_id == d.warning_id, w.version == d.version),
+                        isouter=True,  # an ack's verdict must not depend on the join
+                    )
+                    .where(d.delivery_id.in_(chunk))
+                )
+                for r in res:
+                    current[r.delivery_id] = r.state
+                    if r.received_at is not None:
+                        timing[r.delivery_id] = (r.channel, r.severity, r.sent_at, r.received_at)
+            ack_rows = []
+            moves: dict[str, tuple[str, float, str | None]] = {}
+            for a in acks:
+                state = current.get(a.cmd_id)
+                if state is None:
+                    verdict = "unknown_delivery"
+                else:
+                    cur = DeliveryState(state)
+                    new = DeliveryState(a.state.value)
+                    verdict = "stale" if cur.final or new.rank <= cur.rank else "applied"
+                    if new == DeliveryState.REJECTED and cur.rank >= DeliveryState.RECEIVED.rank:
+                        # The terminal took this command already: a later rejection is about another copy
+                        # (a replay, a forgery), kept in the acks table as evidence, not the delivery's fate.
+                        verdict = "stale"
+                    if verdict == "applied":
+                        current[a.cmd_id] = new.value
+                        moves[a.cmd_id] = (new.value, a.at, a.reason)
+                ack_rows.append(
+                    {
+                        "delivery_id": a.cmd_id,
+                        "state": a.state.value,
+                        "reason": a.reason,
+                        "at": a.at,
+                        "received_at": now,
+                        "verdict": verdict,
+                    }
+                )
+            for chunk in chunks(ack_rows):
+                res = await conn.execute(
+                    self._insert_ignore(t.acks).returning(
+                        t.acks.c.delivery_id, t.acks.c.state, t.acks.c.verdict
+                    ),
+                    list(chunk),
+                )
+                inserted = res.all()
+                counts["duplicate"] += len(chunk) - len(inserted)
+                for r in inserted:
+                    counts[r.verdict] += 1
+            if moves:
+                stmt = (
+                    update(t.deliveries)
+                    # Plain != terms, not NOT IN: expanding IN lists cannot go into an executemany.
+                    .where(d.delivery_id == bindparam("did"), *(d.state != s.value for s in _final()))
+                    .values(state=bindparam("st"), acked_at=bindparam("at"), reason=bindparam("why"))
+                )
+                params = [{"did": k, "st": v[0], "at": v[1], "why": v[2]} for k, v in moves.items()]
+                await conn.execute(stmt, params)
+        if played is not None:
+            for k, v in moves.items():
+                if v[0] == DeliveryState.PLAYED.value and k in timing:
+                    channel, severity, sent_at, accepted_at = timing[k]
+                    played.append(AckTiming(channel, severity, sent_at, accepted_at, now))
+        return counts
+
+    async def expire_deliveries(self) -> int:
+        """Close, with a reason, deliveries whose command expired without a final ack."""
+        d = t.deliveries.c
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
+                update(t.deliveries)
+                .where(d.state.in_(UNFINISHED), d.expires_at <= self.clock.now())
+                .values(
+                    state=DeliveryState.EXPIRED.value,
+                    reason=func.coalesce(d.reason, "no final ack before expiry"),
+                )
+            )
+            return int(res.rowcount or 0)
+
+
+def _final() -> list[DeliveryState]:
+    return [s for s in DeliveryState if s.final]

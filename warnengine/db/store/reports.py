@@ -1,0 +1,61 @@
+"""Dead letters and per-warning summaries."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from warnengine.db import tables as t
+from warnengine.db.store.base import StoreBase
+
+
+class ReportQueries(StoreBase):
+    async def dead_letter(
+        self, stage: str, reason: str, detail: str, payload: bytes | str, source: str | None, key: str | None
+    ) -> None:
+        if isinstance(payload, bytes):
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                text = "b64:" + base64.b64encode(payload).decode()
+        else:
+            text = payload
+        row = {
+            "stage": stage,
+            "reason": reason,
+            "detail": detail[:4000],
+            "source": source,
+            "key": key,
+            "payload": text,
+            "created_at": self.clock.now(),
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(t.dead_letters.insert(), row)
+
+    async def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            res = await conn.execute(select(t.dead_letters).order_by(t.dead_letters.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in res]
+
+    async def warning_summary(self, warning_id: str) -> dict[str, Any]:
+        """Counts for one warning chain: villages, commands, acks by state."""
+        d = t.deliveries.c
+        async with self.engine.connect() as conn:
+            villages = await conn.execute(
+                select(func.count(func.distinct(t.warning_villages.c.village_code))).where(
+                    t.warning_villages.c.warning_id == warning_id
+                )
+            )
+            by_state = await conn.execute(
+                select(d.state, func.count()).where(d.warning_id == warning_id).group_by(d.state)
+            )
+            sent = await conn.execute(
+                select(func.count()).where(and_(d.warning_id == warning_id, d.attempts > 0))
+            )
+            return {
+                "villages": int(villages.scalar_one()),
+                "by_state": {r[0]: int(r[1]) for r in by_state},
+                "attempted": int(sent.scalar_one()),
+            }
