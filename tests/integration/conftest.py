@@ -18,6 +18,7 @@ from warnengine.clock import SystemClock
 from warnengine.db import connect
 from warnengine.db import tables as t
 from warnengine.db.store import Store
+from warnengine.directory import County, generate_county, write_county
 from warnengine.runtime.stack import Stack
 from warnengine.runtime.terminals import start_farm
 from warnengine.settings import Settings
@@ -104,9 +105,10 @@ def stack_settings(data_dir: Path, county_dir: Path, **over: Any) -> Settings:
     return Settings(**base)
 
 
-@pytest.fixture
-async def harness(tmp_path: Path, small_county_dir: Path) -> AsyncIterator[Harness]:
-    stack = Stack(stack_settings(tmp_path / "var", small_county_dir))
+@contextlib.asynccontextmanager
+async def running_stack(data_dir: Path, county_dir: Path, **over: Any) -> AsyncIterator[Harness]:
+    """Brokers and database prepared as `warnengine up` prepares them; workers are started by the test."""
+    stack = Stack(stack_settings(data_dir, county_dir, **over))
     await stack.prepare()
     h = Harness(stack, Store(connect(stack.settings.db_url()), SystemClock()))
     try:
@@ -114,3 +116,20 @@ async def harness(tmp_path: Path, small_county_dir: Path) -> AsyncIterator[Harne
     finally:
         await h.close()
         stack.stop()
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, small_county_dir: Path) -> AsyncIterator[Harness]:
+    async with running_stack(tmp_path / "var", small_county_dir) as h:
+        yield h
+
+
+@pytest.fixture(scope="session")
+def wide_county(tmp_path_factory: pytest.TempPathFactory) -> tuple[County, Path]:
+    """Many villages, one household each: a county-wide fan-out lasts long enough to be interrupted."""
+    county = generate_county(
+        seed=11, townships=10, villages=500, groups_per_village=(1, 1), households_per_group=(1, 1)
+    )
+    d = tmp_path_factory.mktemp("wide")
+    write_county(county, d)
+    return county, d

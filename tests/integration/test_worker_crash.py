@@ -11,38 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Harness, stack_settings
+from tests.integration.conftest import Harness, running_stack
 from tests.integration.test_pipeline import county_ring
-from warnengine.clock import SystemClock
-from warnengine.db import connect
-from warnengine.db.store import Store
-from warnengine.directory import County, generate_county, write_county
+from warnengine.directory import County
 from warnengine.model.warning import chain_id
 from warnengine.runtime.demo import rainstorm_cap
-from warnengine.runtime.stack import Stack
-
-
-@pytest.fixture(scope="module")
-def wide_county(tmp_path_factory: pytest.TempPathFactory) -> tuple[County, Path]:
-    # Many villages, few households: fan-out takes long enough to be interrupted.
-    county = generate_county(
-        seed=11, townships=10, villages=500, groups_per_village=(1, 1), households_per_group=(1, 1)
-    )
-    d = tmp_path_factory.mktemp("wide")
-    write_county(county, d)
-    return county, d
 
 
 @pytest.fixture
 async def crash_harness(tmp_path: Path, wide_county: tuple[County, Path]) -> AsyncIterator[Harness]:
-    stack = Stack(stack_settings(tmp_path / "var", wide_county[1], resend_after_s=5.0))
-    await stack.prepare()
-    h = Harness(stack, Store(connect(stack.settings.db_url()), SystemClock()))
-    try:
+    async with running_stack(tmp_path / "var", wide_county[1], resend_after_s=5.0) as h:
         yield h
-    finally:
-        await h.close()
-        stack.stop()
 
 
 async def test_sigkill_mid_warning_loses_nothing(

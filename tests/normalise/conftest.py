@@ -1,12 +1,14 @@
-"""Hypothesis writes nothing into the repository: database=None in fuzz_helpers, and its other cache
-(constants collected from our source files, filled as soon as test modules are collected) goes to a
-temporary directory set here, at import, before any test module of this folder is imported."""
+"""Hypothesis writes nothing into the repository: database=None in fuzz_helpers, and its caches (the
+unicode character map, constants collected from our source files) go to a directory under the system
+temp dir, set here at import, before any test module of this folder is collected. Keeping it between
+runs saves seconds (the character map takes ~3 s to build) and changes no example: derandomize=True.
+"""
 
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 from hypothesis.configuration import set_hypothesis_home_dir
 
-_HOME = tempfile.TemporaryDirectory(prefix="warnengine-hypothesis-")  # removed when the run exits
-set_hypothesis_home_dir(_HOME.name)
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "warnengine-hypothesis")

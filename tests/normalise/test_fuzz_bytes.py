@@ -119,7 +119,7 @@ def mutate(raw: bytes, mutations: list[tuple[str, float, int]], extra: bytes) ->
 def test_mutated_samples(path: Path) -> None:
     raw = path.read_bytes()
 
-    @fuzz_settings(4 if len(raw) > BIG else 30)
+    @fuzz_settings(4 if len(raw) > BIG else 25)
     @given(mutations=st.lists(mutation, min_size=1, max_size=3), extra=st.binary(max_size=8))
     def check(mutations: list[tuple[str, float, int]], extra: bytes) -> None:
         changed = mutate(raw, mutations, extra)
@@ -149,7 +149,7 @@ json_values = st.recursive(
 SOURCES = [*KINDS, "manual"]
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(value=json_values, source=st.sampled_from(SOURCES))
 def test_arbitrary_json(value: Any, source: str) -> None:
     outcome(json.dumps(value).encode(), source)
@@ -166,7 +166,7 @@ BASES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-@fuzz_settings(300)
+@fuzz_settings(200)
 @given(
     base=st.sampled_from(BASES),
     changes=st.lists(st.tuples(st.integers(0, 30), json_values | st.just(None)), min_size=1, max_size=3),

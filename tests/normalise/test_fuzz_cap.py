@@ -129,7 +129,7 @@ def alerts(draw: st.DrawFn) -> CapAlert:
     )
 
 
-@fuzz_settings(150)
+@fuzz_settings(80)
 @given(alert=alerts())
 def test_valid_shaped_cap_is_accepted_intact(alert: CapAlert) -> None:
     got = outcome(alert.xml())
@@ -178,7 +178,7 @@ def _first_area(alert: CapAlert, change: object) -> CapAlert:
     return replace(alert, areas=[change(alert.areas[0]), *alert.areas[1:]])
 
 
-@fuzz_settings(150)
+@fuzz_settings(80)
 @given(alert=alerts(), breaks=st.lists(st.sampled_from(sorted(BREAKS)), min_size=1, max_size=3, unique=True))
 def test_broken_cap_is_a_warning_or_a_feed_error(alert: CapAlert, breaks: list[str]) -> None:
     for name in breaks:

@@ -18,6 +18,8 @@ from channels.loudspeaker import BadAck, LoudspeakerAckListener
 from warnengine import topics
 from warnengine.acks.stage import apply_speaker_acks
 from warnengine.clock import Clock
+from warnengine.devices.health import DeviceHealth
+from warnengine.devices.listener import DeviceReportListener
 from warnengine.dispatch.stage import dispatch_loudspeakers
 from warnengine.errors import BadInput
 from warnengine.model import SpeakerAck, Warning
@@ -230,20 +232,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
         async def bad(b: BadAck) -> None:
             await dead_letter("acks", b.reason, f"terminal ack on {b.topic}", b.payload, "mqtt", b.topic)
 
-        while True:  # a Kafka or MQTT outage must not end the bridge; unconfirmed acks are redelivered
-            try:
-                await listener.run(forward, bad)
-            except Exception as e:
-                metrics.STAGE_ERRORS.labels("ack_bridge").inc()
-                log.error("ack_bridge_failed", error=repr(e), retry_in_s=2)
-                await asyncio.sleep(2)
+        await _keep_running("ack_bridge", lambda: listener.run(forward, bad))
 
     @app.task  # type: ignore[untyped-decorator]
     async def device_health_bridge() -> None:
         """Terminal status (Last Will, heartbeats) and acks → devices table; silent terminals → offline."""
-        from warnengine.devices.health import DeviceHealth
-        from warnengine.devices.listener import DeviceReportListener
-
         await rt.ready()
         s = settings
         host, port = s.mqtt_host_port()
@@ -255,7 +248,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
             shared_group=f"{s.app_id}-devices" if s.mqtt_shared_subscriptions else None,
         )
         health = DeviceHealth(rt.store, dead_letter, s.terminal_offline_after_s)
-        await listener.run(health, s.terminal_sweep_interval_s)
+        await _keep_running("device_bridge", lambda: listener.run(health, s.terminal_sweep_interval_s))
 
     @app.timer(interval=settings.reconcile_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def reconciler() -> None:
@@ -295,6 +288,18 @@ async def _record_rejected(rt: Resources, raw: bytes, source: str) -> None:
         await rt.store.record_feed(digest(raw), source, "dead_letter")
     except Exception as e:  # the dead-letter row is the record; this is bookkeeping
         log.warning("feed_record_failed", error=repr(e))
+
+
+async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """A bridge must outlive a Kafka, MQTT or database outage; whatever it had not confirmed to the MQTT
+    broker is redelivered to it on reconnect (persistent session, manual ack)."""
+    while True:
+        try:
+            await run()
+        except Exception as e:
+            metrics.STAGE_ERRORS.labels(name).inc()
+            log.error("bridge_failed", bridge=name, error=repr(e), retry_in_s=2)
+            await asyncio.sleep(2)
 
 
 def _batches(stream: faust.StreamT[bytes], settings: Settings) -> Any:

@@ -172,8 +172,8 @@ async def send(settings: Settings, b: Broadcast, timeout_s: float = 30.0) -> Non
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap(), acks="all", request_timeout_ms=int(timeout_s * 1000)
     )
-    await asyncio.wait_for(producer.start(), timeout_s)
     try:
+        await asyncio.wait_for(producer.start(), timeout_s)
         # Keyed by chain so a later Update/Cancel of the same broadcast stays in order behind it.
         await asyncio.wait_for(
             producer.send_and_wait(topics.feed_topic(SOURCE), b.payload, key=b.warning_id.encode()),
@@ -260,9 +260,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    except (KafkaError, TimeoutError, OSError, RuntimeError) as e:  # broker unreachable, no Kafka URL
-        # A timeout after the produce went out leaves it unknown whether the broker has it: say so.
+    except (KafkaError, TimeoutError, OSError) as e:  # before RuntimeError: KafkaError is one
+        # Broker unreachable or slow. After a timeout it is unknown whether the broker has it: say so.
         print(f"warnengine broadcast: not confirmed by the broker: {e!r}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:  # no Kafka URL: nothing was tried
+        print(f"warnengine broadcast: not sent: {e}", file=sys.stderr)
         return 1
     print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
