@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -132,7 +133,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             with contextlib.suppress(asyncio.CancelledError):
                 await farm_task
         stack.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
     rtt_p50 = statistics.median(rtt)
     return {
         "villages": args.villages,

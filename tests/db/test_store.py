@@ -163,7 +163,7 @@ async def test_unacked_delivery_stays_open_until_expiry_then_says_why(store: Sto
     assert (await store.warning_summary(w.warning_id))["by_state"] == {"expired": 1}
 
 
-@pytest.mark.parametrize("payload", [b"\xff\xfe not utf-8", "plain text"])
+@pytest.mark.parametrize("payload", [b"\xff\xfe not utf-8", b"\x00\x01 NUL inside", "plain text"])
 async def test_dead_letters_keep_payload(store: Store, payload: bytes | str) -> None:
     await store.dead_letter("normalise", "not_xml_or_json", "detail", payload, "meteo", "k")
     [row] = await store.dead_letters()

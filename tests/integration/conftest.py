@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import select
+from sqlalchemy import make_url, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from warnengine import topics
 from warnengine.clock import SystemClock
@@ -118,9 +120,25 @@ async def running_stack(data_dir: Path, county_dir: Path, **over: Any) -> AsyncI
         stack.stop()
 
 
-@pytest.fixture
-async def harness(tmp_path: Path, small_county_dir: Path) -> AsyncIterator[Harness]:
-    async with running_stack(tmp_path / "var", small_county_dir) as h:
+async def fresh_pg_database(server_url: str) -> str:
+    """A new, empty database on the test PostgreSQL server; returns its URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def harness(
+    request: pytest.FixtureRequest, tmp_path: Path, small_county_dir: Path
+) -> AsyncIterator[Harness]:
+    """The pipeline on each database the product supports: embedded SQLite and PostgreSQL by URL."""
+    over: dict[str, Any] = {}
+    if request.param == "postgresql":
+        over["database_url"] = await fresh_pg_database(request.getfixturevalue("pg_url"))
+    async with running_stack(tmp_path / "var", small_county_dir, **over) as h:
         yield h
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,7 +100,14 @@ def test_codes() -> None:
 
 
 async def run_cli(harness: Harness, *args: str) -> tuple[int, str, str]:
-    """The console script as a dispatcher runs it; the loop stays free so the farm keeps answering."""
+    """The console script as a dispatcher runs it; the loop stays free so the farm keeps answering.
+
+    Broker URLs come from the stack's endpoints file; a database given by URL (PostgreSQL) is in the
+    dispatcher's environment, as WARNENGINE_DATABASE_URL would be on a real console.
+    """
+    env = dict(os.environ)
+    if harness.settings.database_url:
+        env["WARNENGINE_DATABASE_URL"] = harness.settings.database_url
     proc = await asyncio.create_subprocess_exec(
         str(WARNENGINE),
         "--data-dir",
@@ -108,6 +116,7 @@ async def run_cli(harness: Harness, *args: str) -> tuple[int, str, str]:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None

@@ -10,16 +10,11 @@ from pathlib import Path
 import aiohttp
 import shapely
 from shapely.geometry import shape
-from sqlalchemy import text
 
-from tests.integration.conftest import Harness, stack_settings
-from warnengine.clock import SystemClock
-from warnengine.db import connect
-from warnengine.db.store import Store
+from tests.integration.conftest import Harness
 from warnengine.directory import County
 from warnengine.model.warning import chain_id
 from warnengine.runtime.demo import rainstorm_cap
-from warnengine.runtime.stack import Stack
 
 SAMPLES = Path(__file__).parents[1] / "normalise" / "samples"
 
@@ -177,29 +172,3 @@ async def test_update_before_alert_then_cancel(harness: Harness, small_county: C
     assert {r["version"] for r in rows} == {2, 3}  # the late Alert never went out
     reached = {r["recipient"] for r in rows if r["version"] == 2}
     assert {r["recipient"] for r in rows if r["version"] == 3} == reached
-
-
-async def test_whole_pipeline_on_postgresql(
-    tmp_path: Path, small_county_dir: Path, small_county: County, pg_url: str
-) -> None:
-    """The same workers, pointed at PostgreSQL by URL instead of the embedded SQLite."""
-    engine = connect(pg_url)
-    async with engine.begin() as conn:  # a fresh schema: the stack migrates and imports the county itself
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    stack = Stack(stack_settings(tmp_path / "var", small_county_dir, database_url=pg_url))
-    await stack.prepare()
-    h = Harness(stack, Store(connect(pg_url), SystemClock()))
-    try:
-        await h.start_farm()
-        await h.start_worker()
-        identifier = f"P-{time.time_ns()}"
-        await h.send("meteo", rainstorm_cap(county_ring(small_county), identifier, datetime.now(UTC)))
-        warning_id = chain_id("demo.meteo.example.cn", identifier)
-        devices = {d.device_id for d in small_county.devices}
-
-        await h.wait_all_played(warning_id, devices)
-    finally:
-        await h.close()
-        stack.stop()

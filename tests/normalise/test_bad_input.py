@@ -248,3 +248,26 @@ def test_national_empty_polygon_alone_is_rejected() -> None:
     assert raw != NATIONAL and b"<polygon/>" in raw
     err = reject(raw)
     assert err.reason == "cap_rule_violation" and "is empty and the area has no other" in err.detail
+
+
+# --- identifier and sender (CAP §3.2.1) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"<identifier>KSTO1055887203</identifier>", b"<identifier>KSTO,1055887203</identifier>"),
+        (b"<identifier>KSTO1055887203</identifier>", b"<identifier>KSTO 1055887203</identifier>"),
+        (b"<identifier>KSTO1055887203</identifier>", b"<identifier>KSTO&amp;1055887203</identifier>"),
+        (b"<sender>KSTO@NWS.NOAA.GOV</sender>", b"<sender>KSTO&lt;NWS.NOAA.GOV</sender>"),
+    ],
+)
+def test_forbidden_characters_in_keys(old: bytes, new: bytes) -> None:
+    assert old in A2
+    err = reject(A2.replace(old, new))
+    assert err.reason == "cap_rule_violation" and "CAP forbids it" in err.detail
+
+
+def test_forbidden_characters_in_cap11_keys() -> None:
+    raw = re.sub(rb"<identifier>([^<]*)</identifier>", rb"<identifier>a,\1</identifier>", USGS11, count=1)
+    assert reject(raw).reason == "cap_rule_violation"

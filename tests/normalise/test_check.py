@@ -14,6 +14,7 @@ import pytest
 
 from tests.normalise.test_cap import NATIONAL_SAMPLES, PARSES, REJECTS, SAMPLES
 from tests.normalise.test_feed_eew import EEW
+from tests.normalise.test_signature import embedded_pems
 from warnengine.normalise import parse_feed
 from warnengine.normalise.check import check_bytes, check_files, expand_paths, run
 from warnengine.normalise.parse import MAX_FEED_BYTES
@@ -99,8 +100,12 @@ def script(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_console_script_json_over_all_samples() -> None:
-    done = script(str(SAMPLES), "--json", "--trust", "config/trust.yaml")
+def test_console_script_json_over_all_samples(tmp_path: Path) -> None:
+    ipaws = (SAMPLES / "us_ipaws-5e6dd9de023f1930ef6548d9_cancel_signed.xml").read_bytes()
+    (tmp_path / "ipaws.pem").write_text(embedded_pems(ipaws)[0])
+    trust = tmp_path / "trust.yaml"
+    trust.write_text('senders: {"bbrundage@dps.state.nv.us": {certificates: [ipaws.pem]}}')
+    done = script(str(SAMPLES), "--json", "--trust", str(trust))
     assert done.returncode == 0, done.stderr
     results = [json.loads(line) for line in done.stdout.splitlines()]
     assert [Path(r["file"]).name for r in results] == sorted(p.name for p in SAMPLES.glob("*.xml"))
@@ -108,7 +113,7 @@ def test_console_script_json_over_all_samples() -> None:
         assert set(result) == KEYS
         assert (result["verdict"], result["reason"]) == expected(Path(result["file"]).name)
     by_name = {Path(r["file"]).name: r for r in results}
-    # config/trust.yaml pins the IPAWS sender's certificate: checked and verified.
+    # The trust file pins the IPAWS sender's certificate: checked and verified.
     assert by_name["us_ipaws-5e6dd9de023f1930ef6548d9_cancel_signed.xml"]["signature"] == "verified"
 
 

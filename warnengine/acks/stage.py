@@ -10,6 +10,8 @@ from warnengine.obs import metrics
 async def apply_speaker_acks(acks: list[SpeakerAck], store: Store) -> dict[str, int]:
     played: list[AckTiming] = []
     counts = await store.apply_acks(acks, played)
+    # An ack is also the terminal's proof of life and, when final, its last play result.
+    await store.record_device_results([(a.device_id, a.state.value, a.reason) for a in acks if a.device_id])
     for verdict, n in counts.items():
         if n:
             metrics.ACKS.labels(Channel.LOUDSPEAKER.value, "any", verdict).inc(n)

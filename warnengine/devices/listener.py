@@ -1,4 +1,4 @@
-"""Terminal status and acks from MQTT into the health stage, and the offline sweep beside it.
+"""Terminal status from MQTT into the health stage, and the offline sweep beside it.
 
 Messages are confirmed (manual ack) only after the database has them; a failed write is retried, never
 dropped. A plain subscription receives every terminal's retained status at start-up; a shared one
@@ -34,7 +34,9 @@ class DeviceReportListener:
     ) -> None:
         self._mqtt = AsyncMqtt(host, port, client_id, protocol=protocol, persistent=True, manual_ack=True)
         share = f"$share/{shared_group}/" if (shared_group and protocol == 5) else ""
-        self.topics = [f"{share}{PREFIX}/{county_code}/+/+/+/{leaf}" for leaf in ("status", "ack")]
+        # Status only: acks reach the registry through the ack stage (one ingestion path for acks; a
+        # second subscription to every ack cost a quarter of a worker's CPU in a county-wide fan-out).
+        self.topics = [f"{share}{PREFIX}/{county_code}/+/+/+/status"]
         self._window = batch_window_s
         self._max = batch_max
 

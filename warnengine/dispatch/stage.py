@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -35,6 +35,7 @@ class DispatchResult:
     due: int
     sent: int
     failed: int
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for the batch log line
 
 
 async def dispatch_loudspeakers(
@@ -65,7 +66,9 @@ async def dispatch_loudspeakers(
         )
         for w, v in tasks
     ]
+    t_claim = time.perf_counter()
     due = await store.claim_due(targets, policy.resend_after_s, policy.max_attempts)
+    phases = {"lookup_s": t_claim - t0, "claim_s": time.perf_counter() - t_claim, "send_s": 0.0}
     ok: list[str] = []
     failed: dict[str, str] = {}
     for start in range(0, len(due), channel.batch_size):
@@ -78,13 +81,16 @@ async def dispatch_loudspeakers(
         t_send = time.perf_counter()
         results = await channel.send_batch(batch)
         send_s = time.perf_counter() - t_send
+        phases["send_s"] += send_s
         metrics.PROVIDER_SECONDS.labels(channel.kind.value, channel.name).observe(send_s)
         for r in results:
             if r.ok:
                 ok.append(r.delivery_id)
             else:
                 failed[r.delivery_id] = r.reason or "send failed"
+    t_finish = time.perf_counter()
     await store.finish_dispatch(ok, failed, every_village)
+    phases["finish_s"] = time.perf_counter() - t_finish
     if failed:
         log.warning("dispatch_failures", failed=len(failed), first_reason=next(iter(failed.values())))
     kind = Channel.LOUDSPEAKER.value
@@ -94,7 +100,10 @@ async def dispatch_loudspeakers(
     sent = set(ok)
     await _observe_fanout(store, [d for d in due if d.attempts == 0 and d.delivery_id in sent], now)
     metrics.DISPATCH_SECONDS.labels(kind).observe(time.perf_counter() - t0)
-    return DispatchResult(len(tasks), len(due), len(ok), len(failed))
+    phases["total_s"] = time.perf_counter() - t0
+    return DispatchResult(
+        len(tasks), len(due), len(ok), len(failed), {k: round(v, 4) for k, v in phases.items()}
+    )
 
 
 async def _observe_fanout(store: Store, first: Sequence[DueDelivery], now: float) -> None:

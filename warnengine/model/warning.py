@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Severity(StrEnum):
@@ -66,9 +66,15 @@ class Area(BaseModel):
     circles: list[Circle] = Field(default_factory=list)
     codes: list[str] = Field(default_factory=list)
 
+    _no_nul = field_validator("description", mode="before")(lambda v: _strip_nul(v))
+
     @property
     def empty(self) -> bool:
         return not (self.polygons or self.circles or self.codes)
+
+
+def _strip_nul(v: object) -> object:
+    return v.replace("\x00", "") if isinstance(v, str) else v
 
 
 def chain_id(sender: str, identifier: str) -> str:
@@ -99,6 +105,11 @@ class Warning(BaseModel):
     areas: list[Area] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
     source: str = "unknown"
+
+    # NUL means nothing in a warning's text, and PostgreSQL's text type refuses it.
+    _no_nul = field_validator(
+        "sender", "identifier", "event", "headline", "description", "instruction", mode="before"
+    )(lambda v: _strip_nul(v))
 
     @property
     def has_area(self) -> bool:

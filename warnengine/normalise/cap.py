@@ -1,7 +1,8 @@
 """CAP 1.2 and CAP 1.1 (OASIS Common Alerting Protocol) → Warning.
 
 CAP 1.2 is validated against the official XSD, then against the §3 rules the XSD cannot express
-(polygon/circle syntax, ±hh:mm offsets, `references` triples). CAP 1.1 has no schema here and is read
+(polygon/circle syntax, no empty polygon/circle, ±hh:mm offsets, `references` triples, no whitespace,
+commas, < or & in identifier and sender). CAP 1.1 has no schema here and is read
 more leniently (a 'Z' time is accepted), but still gets the geometry and references checks.
 """
 

@@ -39,7 +39,9 @@ async def accept_feed(
     policy = policy or FeedPolicy()
     if len(raw) > policy.max_bytes:
         raise BadInput("too_large", f"{len(raw)} bytes; the limit is {policy.max_bytes}")
-    w, signature = parse_feed_checked(raw, source, policy.trust, signals=policy.signals)
+    w, signature = parse_feed_checked(
+        raw, source, policy.trust, signals=policy.signals, max_bytes=policy.max_bytes
+    )
     if not w.has_area and w.msg_type != MsgType.CANCEL:
         raise BadInput("no_area", f"warning {w.identifier!r} names no polygon, circle or area code")
     verdict = await store.save_warning(w)

@@ -189,6 +189,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
                         due=res.due,
                         sent=res.sent,
                         failed=res.failed,
+                        **res.phases,
                     )
 
             await guarded("dispatch", work, b"", None, None, dead_letter_each([r for _, r in parsed]))

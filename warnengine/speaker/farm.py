@@ -47,8 +47,28 @@ class TerminalFarm:
         self.on_command: Callable[[str, dict[str, object]], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def announce(self, firmware: str = "warnengine-farm") -> None:
+        """Retained `online` status for every simulated terminal, so device health sees them (not unknown).
+
+        One shared connection cannot carry a Last Will per terminal; the reference terminal does that.
+        """
+        for device, village in self.villages.items():
+            if device in self.offline:
+                continue
+            body = {
+                "online": True,
+                "volume": 80,
+                "playing": None,
+                "firmware": firmware,
+                "at": round(self._clock.now(), 3),
+            }
+            self._mqtt.publish_nowait(
+                device_topic(village, device, "status"), json.dumps(body).encode(), 1, retain=True
+            )
+
     async def run(self) -> None:
         await self._mqtt.subscribe("warn/v1/+/+/+/+/cmd", 1)
+        await self.announce()
         while True:
             msg = await self._mqtt.messages.get()
             where = parse_topic(msg.topic)

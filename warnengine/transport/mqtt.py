@@ -77,6 +77,8 @@ class AsyncMqtt:
         self._lock = threading.Lock()
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._early: set[int] = set()
+        self._inbox: list[asyncio.Future[None] | Message] = []
+        self._wake_scheduled = False
         self._subscriptions: dict[str, int] = {}
         self._connected: asyncio.Event | None = None
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
@@ -103,13 +105,35 @@ class AsyncMqtt:
             if fut is None:
                 self._early.add(mid)  # PUBACK beat the registration below
                 return
-        if self._loop:
-            self._loop.call_soon_threadsafe(_resolve, fut)
+            self._inbox.append(fut)
+            wake = not self._wake_scheduled
+            self._wake_scheduled = True
+        if wake and self._loop:
+            self._loop.call_soon_threadsafe(self._drain)
 
     def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
         m = Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain))
-        if self._loop:
-            self._loop.call_soon_threadsafe(self.messages.put_nowait, m)
+        with self._lock:
+            self._inbox.append(m)
+            wake = not self._wake_scheduled
+            self._wake_scheduled = True
+        if wake and self._loop:
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """On the event loop: everything paho handed over since the last wake-up, in order.
+
+        One wake-up per burst rather than one per PUBACK or message: a county-wide fan-out is thousands
+        of them, and each cross-thread wake-up costs a self-pipe write and a GIL hand-over.
+        """
+        with self._lock:
+            items, self._inbox = self._inbox, []
+            self._wake_scheduled = False
+        for item in items:
+            if isinstance(item, Message):
+                self.messages.put_nowait(item)
+            else:
+                _resolve(item)
 
     # -- asyncio API -------------------------------------------------------------------------------
 

@@ -15,19 +15,21 @@ class ReportQueries(StoreBase):
     async def dead_letter(
         self, stage: str, reason: str, detail: str, payload: bytes | str, source: str | None, key: str | None
     ) -> None:
-        if isinstance(payload, bytes):
-            try:
-                text = payload.decode("utf-8")
-            except UnicodeDecodeError:
-                text = "b64:" + base64.b64encode(payload).decode()
-        else:
-            text = payload
+        # Whatever the bad input holds, the row must be storable: PostgreSQL text refuses NUL and invalid
+        # UTF-8, and a dead letter that cannot be written would hold up the line behind it.
+        raw = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogatepass")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        if (not text and raw) or "\x00" in text:
+            text = "b64:" + base64.b64encode(raw).decode()
         row = {
-            "stage": stage,
-            "reason": reason,
-            "detail": detail[:4000],
-            "source": source,
-            "key": key,
+            "stage": _clean(stage, 32),
+            "reason": _clean(reason, 64),
+            "detail": _clean(detail, 4000),
+            "source": _clean(source, 64) if source is not None else None,
+            "key": _clean(key, 1000) if key is not None else None,
             "payload": text,
             "created_at": self.clock.now(),
         }
@@ -59,3 +61,8 @@ class ReportQueries(StoreBase):
                 "by_state": {r[0]: int(r[1]) for r in by_state},
                 "attempted": int(sent.scalar_one()),
             }
+
+
+def _clean(text: str, limit: int) -> str:
+    """Printable, storable, bounded: NUL and lone surrogates out, length capped."""
+    return text.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")[:limit]
