@@ -27,7 +27,7 @@ def mosquitto(workdir: Path, conf: str = "", prelude: str = "") -> Iterator[int]
     """Yields the port of a listener open to anonymous clients; `conf` may add more listeners."""
     binary = mosquitto_binary()
     if not binary:
-        pytest.skip("mosquitto is not installed")
+        pytest.fail("mosquitto is not installed (Debian package mosquitto)")
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "mosquitto.conf"
