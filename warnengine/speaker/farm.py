@@ -47,6 +47,12 @@ class TerminalFarm:
         self.on_command: Callable[[str, dict[str, object]], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def _heartbeat(self, every_s: float) -> None:
+        """Status now and every `every_s`: the engine marks a terminal silent for long enough offline."""
+        while True:
+            await self.announce()
+            await asyncio.sleep(every_s)
+
     async def announce(self, firmware: str = "warnengine-farm") -> None:
         """Retained `online` status for every simulated terminal, so device health sees them (not unknown).
 
@@ -66,9 +72,15 @@ class TerminalFarm:
                 device_topic(village, device, "status"), json.dumps(body).encode(), 1, retain=True
             )
 
-    async def run(self) -> None:
+    async def run(self, heartbeat_s: float = 30.0) -> None:
         await self._mqtt.subscribe("warn/v1/+/+/+/+/cmd", 1)
-        await self.announce()
+        beat = asyncio.create_task(self._heartbeat(heartbeat_s))
+        try:
+            await self._serve()
+        finally:
+            beat.cancel()
+
+    async def _serve(self) -> None:
         while True:
             msg = await self._mqtt.messages.get()
             where = parse_topic(msg.topic)
