@@ -13,6 +13,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 
 metadata = MetaData()
@@ -49,6 +51,7 @@ people = Table(
     Column("phone", String(20)),
     Column("wechat_openid", String(64)),
     Column("app_token", Text),
+    Column("drill_opt_in", Boolean, nullable=False, server_default=false()),  # drills reach only opt-ins
 )
 
 devices = Table(
@@ -69,6 +72,27 @@ devices = Table(
     Column("last_reason", Text),  # reason given with last_result
     Column("offline_since", Float),
     Column("offline_reason", String(16)),  # will (Last Will) | goodbye (said so itself) | silent (sweep)
+    Column("drill_opt_in", Boolean, nullable=False, server_default=true()),  # migration 0003
+)
+
+# Geohazard monitoring points (地质灾害隐患点) and the households they threaten (migration 0003).
+points = Table(
+    "points",
+    metadata,
+    Column("point_id", String(32), primary_key=True),
+    Column("cell_code", String(16), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("lead_person_id", String(32)),
+)
+
+point_households = Table(
+    "point_households",
+    metadata,
+    Column("point_id", String(32), primary_key=True),
+    Column("household_id", String(32), primary_key=True),
 )
 
 feed_messages = Table(
@@ -132,8 +156,34 @@ deliveries = Table(
     Column("acked_at", Float),
     Column("expires_at", Float, nullable=False),
     Column("reason", Text),
+    # People channels (migration 0003): whom it is for, and the escalation step that sent it.
+    Column("person_id", String(32)),
+    Column("household_id", String(32)),
+    Column("step", Integer, nullable=False, server_default="0"),
     Index("ix_deliveries_warning", "warning_id", "village_code"),
+    Index("ix_deliveries_person", "person_id", "warning_id"),
     Index("ix_deliveries_state", "state", "last_attempt_at"),
+)
+
+# Per-household reach of a warning (到户): reached when a member acknowledged, a visit confirmed it or,
+# where the policy allows, the village's loudspeaker played (migration 0003).
+warning_households = Table(
+    "warning_households",
+    metadata,
+    Column("warning_id", String(32), primary_key=True),
+    Column("household_id", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("village_code", String(16), nullable=False),
+    Column("cell_code", String(16), nullable=False),
+    Column("vulnerable", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),  # targeted | sent | delivered | reached | unreachable
+    Column("reached_by", String(32)),
+    Column("evidence", Text),
+    Column("reached_at", Float),
+    Column("reason", Text),
+    Column("targeted_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_warning_households_village", "warning_id", "village_code", "state"),
 )
 
 acks = Table(

@@ -28,6 +28,9 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    # People channels (SMS, WeChat, app): the provider's handset receipt, then a human's reply.
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
 
     @property
     def rank(self) -> int:
@@ -48,6 +51,8 @@ _STATE_RANK = {
     DeliveryState.EXPIRED: 4,
     DeliveryState.CANCELLED: 4,
     DeliveryState.PLAYED: 5,
+    DeliveryState.DELIVERED: 2,
+    DeliveryState.ACKNOWLEDGED: 6,
 }
 _FINAL = {
     DeliveryState.PLAYED,
@@ -55,6 +60,7 @@ _FINAL = {
     DeliveryState.FAILED,
     DeliveryState.EXPIRED,
     DeliveryState.CANCELLED,
+    DeliveryState.ACKNOWLEDGED,
 }
 
 
