@@ -27,6 +27,12 @@ class SendResult:
     retryable: bool = False
     reason: str | None = None
     provider_ref: str | None = None
+    # Optional, for the dispatch layer (warnengine/dispatch/sender.py); adapters that leave them unset
+    # get the plain behaviour: retry if `retryable`, otherwise final.
+    code: str | None = None  # bounded machine-readable cause (a metric label): invalid_number, rate_limited…
+    retry_after_s: float | None = None  # the provider asked us to wait this long (HTTP Retry-After)
+    provider_fault: bool = False  # the provider/account failed, not the recipient: another provider may work
+    segments: int | None = None  # SMS segments billed for this message
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class ChannelEvent:
     sender: str | None = None
     text: str | None = None
     provider_ref: str | None = None
+    ack_hint: bool | None = None  # reply: the text is a recognised acknowledgement ("1", "收到", "ok"…)
 
 
 @runtime_checkable

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     trust_file: Path | None = Path("config/trust.yaml")  # senders whose XML signatures are verified
     meteo_signals_file: Path = Path("config/feeds/meteo_signals.yaml")
     max_feed_bytes: int = 4 * 1024 * 1024  # larger feed messages are dead-lettered unread
+    policy_file: Path = Path("config/policy.yaml")  # hazard × severity → recipients, channels, ladder
+    channels_file: Path = Path("config/channels.yaml")  # SMS / WeChat / app providers (docs/channels.md)
+    escalate_interval_s: float = 15.0  # how often the leader runs the escalation ladder (engine clock)
 
     app_id: str = "warnengine"
     worker_id: str | None = None  # stable per worker slot: MQTT sessions (queued acks) survive a restart
@@ -82,3 +85,13 @@ class Settings(BaseSettings):
     # Loudspeaker terminal health (warnengine/devices). Terminals re-publish status every 30 s by default.
     terminal_offline_after_s: float = 90.0  # a terminal silent this long is marked offline and reported
     terminal_sweep_interval_s: float = 10.0
+
+    # Dispatcher API and console (warnengine/api). Bound to loopback by default: put TLS in front of it.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_max_body_bytes: int = 1024 * 1024  # larger request bodies are refused with 413 before parsing
+    api_session_ttl_s: float = 12 * 3600  # a console session lasts one duty shift
+    api_login_max_failures: int = 5  # per user name and per address within api_login_window_s: then 429
+    api_login_window_s: float = 300.0
+    api_policy_file: Path = Path("config/approval.yaml")  # who may release what without a second approval
+    api_templates_file: Path = Path("config/warning_templates.yaml")  # drafts can start from these

@@ -16,6 +16,8 @@ WARNINGS = f"{PREFIX}.warnings"  # key: warning_id; value: model.Warning
 VILLAGE_TASKS = f"{PREFIX}.village-tasks"  # key: warning_id:village; value: VillageTask
 ACKS = f"{PREFIX}.acks"  # key: none; value: AckBatch
 DEAD_LETTER = f"{PREFIX}.dead-letter"  # key: stage; value: DeadLetter
+ACKS_APP = f"{PREFIX}.acks.app"  # key: warning_id or delivery_id; value: AppAck (api/acks.py)
+CHANNEL_EVENTS = f"{PREFIX}.channel-events"  # key: none; value: a list of ChannelEvent (provider webhooks)
 
 
 def feed_topic(source: str) -> str:

@@ -76,7 +76,10 @@ def test_compose_init_and_topics_match_the_code() -> None:
         line = line.strip()
         if line.startswith("warnengine "):
             parser.parse_args(line.split()[1:])  # exits (fails the test) on an unknown command
-    created = re.findall(r"\b(feed\.\w+|warnings|village-tasks|acks|dead-letter)\b", str(doc["services"]))
+    created = re.findall(
+        r"\b(feed\.\w+|warnings|village-tasks|acks\.app|acks|channel-events|dead-letter)\b",
+        str(doc["services"]),
+    )
     assert {f"warnengine.{t}" for t in created} == set(all_topics())
 
 

@@ -31,10 +31,15 @@ def test_file_formats(small_county: County, tmp_path: Path) -> None:
         "phone",
         "wechat_openid",
         "app_token",
+        "drill_opt_in",
     ]
     assert rows[1][1] == "" and rows[1][4] == "grid_head"  # staff: empty household_id
     with open(tmp_path / "devices.csv", encoding="utf-8", newline="") as f:
-        assert next(csv.reader(f)) == ["device_id", "cell_code", "lon", "lat", "kind"]
+        assert next(csv.reader(f)) == ["device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in"]
+    with open(tmp_path / "points.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["point_id", "cell_code", "name", "lon", "lat", "kind", "lead_person_id", "households"]
+    assert len(rows) > 1 and all(r[7] for r in rows[1:])  # every point threatens someone
     grid = json.loads((tmp_path / "grid.geojson").read_text(encoding="utf-8"))
     assert grid["type"] == "FeatureCollection"
     first = grid["features"][0]

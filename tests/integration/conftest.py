@@ -50,14 +50,22 @@ class Harness:
         await self.stack.wait_ready(n)
 
     async def send(self, source: str, payload: bytes) -> None:
+        await self.send_raw(topics.feed_topic(source), payload)
+
+    async def send_raw(self, topic: str, payload: bytes) -> None:
         if self._producer is None:
             self._producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap())
             await self._producer.start()
-        await self._producer.send_and_wait(topics.feed_topic(source), payload)
+        await self._producer.send_and_wait(topic, payload)
 
-    async def deliveries(self, warning_id: str) -> list[dict[str, Any]]:
+    async def deliveries(self, warning_id: str, channel: str | None = "loudspeaker") -> list[dict[str, Any]]:
+        """The warning's deliveries on `channel` (None: every channel)."""
+        d = t.deliveries.c
+        query = select(t.deliveries).where(d.warning_id == warning_id)
+        if channel is not None:
+            query = query.where(d.channel == channel)
         async with self.store.engine.connect() as conn:
-            rows = await conn.execute(select(t.deliveries).where(t.deliveries.c.warning_id == warning_id))
+            rows = await conn.execute(query)
             return [dict(r._mapping) for r in rows]
 
     async def wait_for(self, check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:

@@ -125,6 +125,7 @@ warnings = Table(
     Column("villages", Integer),
     Column("received_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("resolved_at", Float),  # migration 0005: the escalation ladder counts from here
     Index("ix_warnings_state", "state", "updated_at"),
 )
 
@@ -160,8 +161,8 @@ deliveries = Table(
     Column("person_id", String(32)),
     Column("household_id", String(32)),
     Column("step", Integer, nullable=False, server_default="0"),
+    Column("text", Text),  # migration 0005: the message when it is not the warning (visit list, 叫应 call)
     Index("ix_deliveries_warning", "warning_id", "village_code"),
-    Index("ix_deliveries_person", "person_id", "warning_id"),
     Index("ix_deliveries_state", "state", "last_attempt_at"),
 )
 
@@ -184,6 +185,58 @@ warning_households = Table(
     Column("targeted_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_warning_households_village", "warning_id", "village_code", "state"),
+)
+
+# Escalation (migration 0005): which ladder steps ran, door-to-door visit tasks (入户) and their
+# per-household outcomes, and staff whose superior was called because they did not answer (叫应).
+escalation_steps = Table(
+    "escalation_steps",
+    metadata,
+    Column("warning_id", String(32), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("step", Integer, primary_key=True),
+    Column("action", String(16), nullable=False),
+    Column("done_at", Float, nullable=False),
+    Column("households", Integer, nullable=False),
+)
+
+visit_tasks = Table(
+    "visit_tasks",
+    metadata,
+    Column("task_id", String(32), primary_key=True),
+    Column("warning_id", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("village_code", String(16), nullable=False),
+    Column("group_code", String(16), nullable=False),
+    Column("assignee", String(32)),
+    Column("level", Integer, nullable=False),  # 0 group leader, 1 village grid head, 2 dispatcher
+    Column("state", String(16), nullable=False),  # open | accepted | done | cancelled
+    Column("created_at", Float, nullable=False),
+    Column("assigned_at", Float, nullable=False),
+    Column("accepted_at", Float),
+    Column("done_at", Float),
+    Column("reason", Text),
+    Index("ix_visit_tasks_warning", "warning_id", "state"),
+)
+
+visit_households = Table(
+    "visit_households",
+    metadata,
+    Column("task_id", String(32), primary_key=True),
+    Column("household_id", String(32), primary_key=True),
+    Column("vulnerable", Boolean, nullable=False),
+    Column("outcome", String(16)),  # reached | nobody_home | refused | moved | needs_help
+    Column("at", Float),
+    Column("note", Text),
+)
+
+staff_calls = Table(
+    "staff_calls",
+    metadata,
+    Column("warning_id", String(32), primary_key=True),
+    Column("person_id", String(32), primary_key=True),
+    Column("superior_id", String(32)),
+    Column("called_at", Float, nullable=False),
 )
 
 acks = Table(
@@ -221,4 +274,79 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("subject", Text),
     Column("detail", Text),
+)
+
+# -- Dispatcher API and console (warnengine/api, migration 0004) -------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", Text, nullable=False),  # argon2id, PHC string
+    Column("role", String(16), nullable=False),  # dispatcher | approver | admin | grid_staff | app
+    Column("display_name", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=true()),
+    Column("created_at", Float, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the bearer token; the token is shown once
+    Column("username", String(64), nullable=False, index=True),
+    Column("label", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("username", String(64), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("remote", Text),
+)
+
+# A dispatcher's warning from draft to release; each release puts one feed message on the manual topic.
+warning_drafts = Table(
+    "warning_drafts",
+    metadata,
+    Column("warning_id", String(32), primary_key=True),  # the chain id the released warning will have
+    Column("sender", Text, nullable=False),
+    Column("identifier", Text, nullable=False),
+    # draft | submitted | approved | rejected | released | cancelled
+    Column("state", String(16), nullable=False),
+    Column("revision", Integer, nullable=False),  # bumped by every edit: approvals name the revision
+    Column("status", String(8), nullable=False),  # CAP status: Actual | Exercise (drill)
+    Column("hazard", String(16), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("content", Text, nullable=False),  # the composed warning as JSON (api/warnings.py Compose)
+    Column("released_refs", Text, nullable=False, server_default="[]"),  # "sender,identifier,sent" sent
+    Column("released_version", Integer, nullable=False, server_default="0"),
+    Column("created_by", String(64), nullable=False),
+    Column("submitted_by", String(64)),
+    Column("approved_by", String(64)),
+    Column("released_by", String(64)),
+    Column("fast_path", Boolean, nullable=False, server_default=false()),
+    Column("reason", Text),  # the last rejection's reason
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("released_at", Float),
+    Index("ix_warning_drafts_state", "state", "updated_at"),
+)
+
+warning_approvals = Table(
+    "warning_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("warning_id", String(32), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("decision", String(16), nullable=False),  # approved | rejected | fast_path
+    Column("reason", Text),
+    Column("at", Float, nullable=False),
 )

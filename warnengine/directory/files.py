@@ -1,4 +1,4 @@
-"""The county directory on disk: grid.geojson, households.csv, people.csv, devices.csv.
+"""The county directory on disk: grid.geojson, households.csv, people.csv, devices.csv, points.csv.
 
 `read_county` checks everything it can and reports every problem at once with its file and line,
 because a directory is usually fixed by someone editing a spreadsheet export, not by a programmer.
@@ -11,7 +11,7 @@ import gc
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,25 +21,31 @@ from warnengine.directory.parse import (
     GRID_FILE,
     HOUSEHOLD_FIELDS,
     HOUSEHOLDS_FILE,
+    OPT_IN_FIELD,
     PEOPLE_FIELDS,
     PEOPLE_FILE,
+    POINT_FIELDS,
+    POINTS_FILE,
     Problem,
     read_devices,
     read_grid,
     read_households,
     read_people,
+    read_points,
 )
-from warnengine.model import Cell, Device, Household, Person
+from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
 
 
 @dataclass(frozen=True)
 class County:
-    """One county's grid, households, people and devices, as read from or written to a directory."""
+    """One county's grid, households, people, devices and monitoring points, as read from or written to
+    a directory."""
 
     cells: list[Cell]
     households: list[Household]
     people: list[Person]
     devices: list[Device]
+    points: list[MonitoringPoint] = field(default_factory=list)
 
 
 class DirectoryError(Exception):
@@ -53,7 +59,7 @@ class DirectoryError(Exception):
 
 
 def write_county(county: County, directory: Path) -> None:
-    """Write the four files into `directory` (created if needed), coordinates rounded to 6 decimals."""
+    """Write the files into `directory` (created if needed), coordinates rounded to 6 decimals."""
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / GRID_FILE, "w", encoding="utf-8") as f:
         # One feature per line: diffs stay readable and read errors can name the line.
@@ -85,7 +91,7 @@ def write_county(county: County, directory: Path) -> None:
     )
     _write_csv(
         directory / PEOPLE_FILE,
-        PEOPLE_FIELDS,
+        (*PEOPLE_FIELDS, OPT_IN_FIELD),
         (
             (
                 p.person_id,
@@ -96,15 +102,39 @@ def write_county(county: County, directory: Path) -> None:
                 p.phone or "",
                 p.wechat_openid or "",
                 p.app_token or "",
+                int(p.drill_opt_in),
             )
             for p in county.people
         ),
     )
     _write_csv(
         directory / DEVICES_FILE,
-        DEVICE_FIELDS,
-        ((d.device_id, d.cell_code, round(d.lon, 6), round(d.lat, 6), d.kind) for d in county.devices),
+        (*DEVICE_FIELDS, OPT_IN_FIELD),
+        (
+            (d.device_id, d.cell_code, round(d.lon, 6), round(d.lat, 6), d.kind, int(d.drill_opt_in))
+            for d in county.devices
+        ),
     )
+    if county.points:
+        _write_csv(
+            directory / POINTS_FILE,
+            POINT_FIELDS,
+            (
+                (
+                    m.point_id,
+                    m.cell_code,
+                    m.name,
+                    round(m.lon, 6),
+                    round(m.lat, 6),
+                    m.kind,
+                    m.lead_person_id or "",
+                    ";".join(m.households),
+                )
+                for m in county.points
+            ),
+        )
+    else:
+        (directory / POINTS_FILE).unlink(missing_ok=True)  # an export must not keep a stale file
 
 
 def read_county(directory: Path) -> County:
@@ -125,7 +155,10 @@ def _read(directory: Path, problems: list[Problem]) -> County:
     households, household_cells = read_households(directory / HOUSEHOLDS_FILE, levels, problems)
     people = read_people(directory / PEOPLE_FILE, levels, household_cells, problems)
     devices = read_devices(directory / DEVICES_FILE, levels, problems)
-    return County(cells=cells, households=households, people=people, devices=devices)
+    roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
+    by_code = {c.code: c for c in cells}
+    points = read_points(directory / POINTS_FILE, by_code, levels, household_cells, roles, problems)
+    return County(cells=cells, households=households, people=people, devices=devices, points=points)
 
 
 def _round_coords(coords: Any) -> Any:

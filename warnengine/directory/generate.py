@@ -26,6 +26,7 @@ from warnengine.directory.geometry import (
     partition,
     to_geojson,
 )
+from warnengine.directory.points import monitoring_points
 from warnengine.directory.population import Contacts, Draft
 from warnengine.model import Cell, Device, Household, Level, Role
 
@@ -251,7 +252,8 @@ def _populate(
             for k, (x, y) in enumerate(spots, start=1)
         ]
     people = population.number(staff + leaders + residents)
-    return County(cells=cells, households=households, people=people, devices=devices)
+    points = monitoring_points(random.Random(rng.getrandbits(64)), frame, people, households, lonlat)
+    return County(cells=cells, households=households, people=people, devices=devices, points=points)
 
 
 def _inside_or_representative(point: Points, area: Cellular) -> Points:

@@ -9,12 +9,16 @@ from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from warnengine.model import Cell, Device, Household, Level, Person, Role
+import shapely
+from shapely.geometry import shape
+
+from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person, Role
 
 GRID_FILE = "grid.geojson"
 HOUSEHOLDS_FILE = "households.csv"
 PEOPLE_FILE = "people.csv"
 DEVICES_FILE = "devices.csv"
+POINTS_FILE = "points.csv"  # optional: a county without geohazard points has none
 
 HOUSEHOLD_FIELDS = ("household_id", "cell_code", "lon", "lat", "members", "vulnerable")
 PEOPLE_FIELDS = (
@@ -28,6 +32,11 @@ PEOPLE_FIELDS = (
     "app_token",
 )
 DEVICE_FIELDS = ("device_id", "cell_code", "lon", "lat", "kind")
+POINT_FIELDS = ("point_id", "cell_code", "name", "lon", "lat", "kind", "lead_person_id", "households")
+# Optional trailing column of people.csv and devices.csv (older exports lack it).
+OPT_IN_FIELD = "drill_opt_in"
+# A point may sit this far outside its cell's polygon (coordinates are rounded to 6 decimals on export).
+_POINT_SLACK_DEG = 2e-6
 
 PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 _PARENT_LEVEL = {Level.TOWNSHIP: Level.COUNTY, Level.VILLAGE: Level.TOWNSHIP, Level.GROUP: Level.VILLAGE}
@@ -179,16 +188,21 @@ def _valid_polygon(rings: Any) -> bool:
 # --- csv files -----------------------------------------------------------------------------------
 
 
-def _readable(path: Path, header: tuple[str, ...], problems: list[Problem]) -> bool:
-    """Whether `path` exists and starts with `header`; reports it if not."""
+def _readable(
+    path: Path, header: tuple[str, ...], problems: list[Problem], optional: tuple[str, ...] = ()
+) -> tuple[str, ...] | None:
+    """The file's header if `path` exists and has `header` (plus, optionally, `optional`); else None,
+    reported."""
     if not path.is_file():
         problems.append((path.name, 0, "file is missing"))
-        return False
+        return None
     with open(path, encoding="utf-8", newline="") as f:
-        if tuple(next(csv.reader(f), ())) != header:
-            problems.append((path.name, 1, f"header must be {','.join(header)}"))
-            return False
-    return True
+        found = tuple(next(csv.reader(f), ()))
+    if found != header and found != header + optional:
+        extra = f" (optionally followed by {','.join(optional)})" if optional else ""
+        problems.append((path.name, 1, f"header must be {','.join(header)}{extra}"))
+        return None
+    return found
 
 
 def _rows(path: Path, header: tuple[str, ...], problems: list[Problem]) -> Iterator[tuple[int, list[str]]]:
@@ -205,12 +219,21 @@ def _rows(path: Path, header: tuple[str, ...], problems: list[Problem]) -> Itera
             yield reader.line_num, row
 
 
+def _opt_in(row: list[str], width: int, default: bool, name: str, line: int, problems: list[Problem]) -> bool:
+    """The optional drill_opt_in field after the first `width` fields."""
+    if len(row) == width or row[width] == "":
+        return default
+    if row[width] not in ("0", "1"):
+        problems.append((name, line, f"drill_opt_in must be 0 or 1, got {row[width]!r}"))
+    return row[width] == "1"
+
+
 def read_households(
     path: Path, levels: dict[str, Level] | None, problems: list[Problem]
 ) -> tuple[list[Household], dict[str, str] | None]:
     """The valid households, and the cell of every household id seen (None: the file is unusable)."""
     name, out, declared = path.name, [], dict[str, str]()
-    if not _readable(path, HOUSEHOLD_FIELDS, problems):
+    if _readable(path, HOUSEHOLD_FIELDS, problems) is None:
         return [], None
     for line, (hid, cell, lon, lat, members, vulnerable) in _rows(path, HOUSEHOLD_FIELDS, problems):
         here = len(problems)
@@ -240,10 +263,14 @@ def read_people(
     problems: list[Problem],
 ) -> list[Person]:
     name, out, seen = path.name, [], set[str]()
-    if not _readable(path, PEOPLE_FIELDS, problems):
+    header = _readable(path, PEOPLE_FIELDS, problems, (OPT_IN_FIELD,))
+    if header is None:
         return []
-    for line, (pid, hid, cell, pname, role, phone, openid, token) in _rows(path, PEOPLE_FIELDS, problems):
+    width = len(PEOPLE_FIELDS)
+    for line, row in _rows(path, header, problems):
+        pid, hid, cell, pname, role, phone, openid, token = row[:width]
         here = len(problems)
+        opt_in = _opt_in(row, width, False, name, line, problems)
         _unique(pid, seen, "person_id", name, line, problems)
         seen.add(pid)
         _cell(cell, None, levels, name, line, problems)
@@ -276,6 +303,7 @@ def read_people(
                     phone=phone or None,
                     wechat_openid=openid or None,
                     app_token=token or None,
+                    drill_opt_in=opt_in,
                 )
             )
     return out
@@ -283,10 +311,14 @@ def read_people(
 
 def read_devices(path: Path, levels: dict[str, Level] | None, problems: list[Problem]) -> list[Device]:
     name, out, seen = path.name, [], set[str]()
-    if not _readable(path, DEVICE_FIELDS, problems):
+    header = _readable(path, DEVICE_FIELDS, problems, (OPT_IN_FIELD,))
+    if header is None:
         return []
-    for line, (did, cell, lon, lat, kind) in _rows(path, DEVICE_FIELDS, problems):
+    width = len(DEVICE_FIELDS)
+    for line, row in _rows(path, header, problems):
+        did, cell, lon, lat, kind = row[:width]
         here = len(problems)
+        opt_in = _opt_in(row, width, True, name, line, problems)
         _unique(did, seen, "device_id", name, line, problems)
         seen.add(did)
         _cell(cell, Level.VILLAGE, levels, name, line, problems)
@@ -294,7 +326,61 @@ def read_devices(path: Path, levels: dict[str, Level] | None, problems: list[Pro
         if not kind:
             problems.append((name, line, "missing kind"))
         if len(problems) == here:
-            out.append(Device(device_id=did, cell_code=cell, lon=x, lat=y, kind=kind))
+            out.append(Device(device_id=did, cell_code=cell, lon=x, lat=y, kind=kind, drill_opt_in=opt_in))
+    return out
+
+
+def read_points(
+    path: Path,
+    cells: dict[str, Cell],
+    levels: dict[str, Level] | None,
+    household_cells: dict[str, str] | None,
+    roles: dict[str, Role] | None,
+    problems: list[Problem],
+) -> list[MonitoringPoint]:
+    """Monitoring points; `households` is a `;`-separated list of the threatened households' ids."""
+    if not path.is_file():
+        return []
+    name, out, seen = path.name, [], set[str]()
+    if _readable(path, POINT_FIELDS, problems) is None:
+        return []
+    shapes: dict[str, shapely.Geometry] = {}
+    for line, (pid, cell, pname, lon, lat, kind, lead, homes) in _rows(path, POINT_FIELDS, problems):
+        here = len(problems)
+        _unique(pid, seen, "point_id", name, line, problems)
+        seen.add(pid)
+        _cell(cell, None, levels, name, line, problems)
+        x, y = _coord(lon, lat, name, line, problems)
+        if not kind:
+            problems.append((name, line, "missing kind"))
+        if len(problems) == here and cell in cells:
+            if cell not in shapes:
+                shapes[cell] = shapely.make_valid(shape(cells[cell].geometry))
+            if not shapes[cell].dwithin(shapely.Point(x, y), _POINT_SLACK_DEG):
+                problems.append((name, line, f"point ({x}, {y}) is outside its cell {cell}"))
+        if lead and roles is not None:
+            if lead not in roles:
+                problems.append((name, line, f"unknown lead_person_id {lead}"))
+            elif roles[lead] is not Role.POINT_LEAD:
+                problems.append((name, line, f"lead {lead} is a {roles[lead].value}, expected a point_lead"))
+        threatened = tuple(h for h in (h.strip() for h in homes.split(";")) if h)
+        if household_cells is not None:
+            for h in threatened:
+                if h not in household_cells:
+                    problems.append((name, line, f"unknown threatened household {h}"))
+        if len(problems) == here:
+            out.append(
+                MonitoringPoint(
+                    point_id=pid,
+                    cell_code=cell,
+                    name=pname or pid,
+                    lon=x,
+                    lat=y,
+                    kind=kind,
+                    lead_person_id=lead or None,
+                    households=threatened,
+                )
+            )
     return out
 
 

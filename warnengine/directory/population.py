@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
 from dataclasses import dataclass, field
 
@@ -109,6 +110,12 @@ def pick_leader(rng: random.Random, homes: list[Household]) -> int:
     return rng.choice(able or list(range(len(homes))))
 
 
+def drill_opt_in(person_id: str, role: Role) -> bool:
+    """Staff take part in drills; about one resident in five opted in (from the id, so that adding this
+    drew nothing from the generator's random stream and every county stays as it was)."""
+    return role is not Role.RESIDENT or int(hashlib.sha256(person_id.encode()).hexdigest()[:8], 16) % 5 == 0
+
+
 def number(drafts: list[Draft]) -> list[Person]:
     return [
         Person(
@@ -120,6 +127,7 @@ def number(drafts: list[Draft]) -> list[Person]:
             phone=d.phone,
             wechat_openid=d.wechat_openid,
             app_token=d.app_token,
+            drill_opt_in=drill_opt_in(f"p{i:06d}", d.role),
         )
         for i, d in enumerate(drafts, start=1)
     ]

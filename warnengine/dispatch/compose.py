@@ -42,3 +42,25 @@ def speaker_command(
         village=village,
     )
     return signer.sign(cmd.model_dump(exclude={"sig", "key_id"}, exclude_none=True))
+
+
+ACK_HINT = "收到请回复1。"  # "reply 1 on receipt": a human action is the only acknowledgement
+CANCEL_TEXT = "预警已解除。"
+_COLOUR = {Severity.BLUE: "蓝色", Severity.YELLOW: "黄色", Severity.ORANGE: "橙色", Severity.RED: "红色"}
+
+
+def people_message(w: Warning, expires_at: float) -> dict[str, Any]:
+    """The body SMS, WeChat and app adapters turn into their own format (see channels/base.py)."""
+    cancel = w.msg_type == MsgType.CANCEL
+    title = w.headline or f"{w.event}{_COLOUR[w.severity]}预警"
+    text = CANCEL_TEXT if cancel else w.broadcast_text() + ACK_HINT
+    if w.status == Status.EXERCISE:
+        title, text = "【演练】" + title, DRILL_PREFIX + text
+    return {
+        "title": title,
+        "text": text,
+        "warning_id": w.warning_id,
+        "severity": w.severity.value,
+        "hazard": w.hazard.value,
+        "expires_at": expires_at,
+    }

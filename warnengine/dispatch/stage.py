@@ -15,7 +15,7 @@ import structlog
 from channels.base import ChannelAdapter, Outgoing
 from warnengine.db.store import DueDelivery, Store, VillageTarget
 from warnengine.dispatch.compose import speaker_command
-from warnengine.model import Channel, Warning
+from warnengine.model import Channel, MsgType, Warning
 from warnengine.obs import metrics
 from warnengine.signing import Signer
 
@@ -53,7 +53,10 @@ async def dispatch_loudspeakers(
     # A version superseded or cancelled while its tasks travelled sends nothing more.
     live = await store.live_versions([(w.warning_id, w.version) for w, _ in tasks])
     tasks = [(w, v) for w, v in tasks if (w.warning_id, w.version) in live]
-    devices = await store.devices_by_village([v for _, v in tasks])
+    # A warning's terminal deliveries were planned by the plan stage (drills: opted-in terminals only);
+    # a Cancel has no plan: its `stop` goes to every terminal of the villages an earlier version reached.
+    cancels = [v for w, v in tasks if w.msg_type == MsgType.CANCEL]
+    devices = await store.devices_by_village(cancels) if cancels else {}
     warnings = {(w.warning_id, w.version): w for w, _ in tasks}
     targets = [
         VillageTarget(
@@ -61,7 +64,7 @@ async def dispatch_loudspeakers(
             w.version,
             v,
             Channel.LOUDSPEAKER,
-            devices[v],
+            devices[v] if w.msg_type == MsgType.CANCEL else [],
             w.expires.timestamp() if w.expires else now + policy.command_ttl_s,
         )
         for w, v in tasks

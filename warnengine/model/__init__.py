@@ -8,7 +8,7 @@ from warnengine.model.delivery import (
     SpeakerCommand,
     delivery_id,
 )
-from warnengine.model.grid import Cell, Device, Household, Level, Person, Role
+from warnengine.model.grid import Cell, Device, Household, Level, MonitoringPoint, Person, Role
 from warnengine.model.warning import (
     Area,
     Circle,
@@ -30,6 +30,7 @@ __all__ = [
     "Hazard",
     "Household",
     "Level",
+    "MonitoringPoint",
     "MsgType",
     "Person",
     "Role",

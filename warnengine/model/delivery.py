@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 class Channel(StrEnum):
     LOUDSPEAKER = "loudspeaker"
     SMS = "sms"
-    WECHAT = "wechat"
+    WECHAT = "wechat"  # WeChat Official Account messages to a resident's openid
+    WECHAT_GROUP = "wechat_group"  # a village group's WeCom robot: reaches a group, nobody can ack it
+    WECOM = "wecom"  # WeCom app messages to staff (grid members, dispatchers) by WeCom userid
     APP = "app"
     VISIT = "visit"
 

@@ -59,6 +59,7 @@ class Person(BaseModel):
     phone: str | None = None
     wechat_openid: str | None = None
     app_token: str | None = None
+    drill_opt_in: bool = False  # drills (CAP Exercise) and tests reach only people who opted in
 
 
 class Device(BaseModel):
@@ -71,3 +72,19 @@ class Device(BaseModel):
     lon: float
     lat: float
     kind: str = "loudspeaker"
+    drill_opt_in: bool = True  # a terminal plays drills unless the village asked not to
+
+
+class MonitoringPoint(BaseModel):
+    """A geohazard monitoring point (地质灾害隐患点): its alarm targets the households it threatens."""
+
+    model_config = ConfigDict(frozen=True)
+
+    point_id: str
+    cell_code: str
+    name: str
+    lon: float
+    lat: float
+    kind: str  # landslide | debris_flow | collapse | subsidence …
+    lead_person_id: str | None = None  # the point lead (点长)
+    households: tuple[str, ...] = ()  # threatened households (受威胁户)

@@ -38,6 +38,21 @@ RESOLVE_SECONDS = Histogram(
     "warnengine_resolve_seconds", "Area to villages resolution time", buckets=LATENCY_BUCKETS
 )
 VILLAGES_TARGETED = Counter("warnengine_villages_targeted_total", "Villages targeted by warnings")
+AREA_PROBLEMS = Counter(
+    "warnengine_area_problems_total", "Problems found in warning areas (bad polygons, unknown codes…)"
+)
+WARNINGS_UNTARGETED = Counter(
+    "warnengine_warnings_untargeted_total", "Warning versions whose area reaches nobody (flagged, not sent)"
+)
+ESCALATION_STEPS = Counter(
+    "warnengine_escalation_steps_total", "Escalation ladder steps run, by action", ["action"]
+)
+STAFF_CALLS = Counter(
+    "warnengine_staff_calls_total", "Superiors called because staff did not acknowledge (叫应)"
+)
+DELIVERIES_PLANNED = Counter(
+    "warnengine_deliveries_planned_total", "Deliveries planned (people and terminals) by the resolve stage"
+)
 FANOUT_SECONDS = Histogram(
     "warnengine_fanout_seconds",
     "Warning accepted by the engine to a delivery's first hand-off to its channel",
@@ -216,3 +231,75 @@ def watch_consumer(consumer: Callable[[], Any]) -> None:
         REGISTRY.unregister(_lag)
     _lag = ConsumerLag(consumer)
     REGISTRY.register(_lag)
+
+
+# -- WeChat / WeCom / app push adapters (channels/wecom_*.py, wechat_oa.py, push_*.py, tokens.py) -------
+
+CHANNEL_FAILURES = Counter(
+    "warnengine_channel_failures_total",
+    "Deliveries a people channel adapter could not hand over, by bounded cause (invalid_recipient, "
+    "rate_limited, ambiguous…)",
+    ["channel", "provider", "code"],
+)
+TOKEN_REFRESHES = Counter(
+    "warnengine_access_token_refreshes_total",
+    "Provider access-token fetches (WeChat OA, WeCom, FCM OAuth) by outcome: ok, failed",
+    ["provider", "outcome"],
+)
+TOKEN_REJECTIONS = Counter(
+    "warnengine_access_token_rejections_total",
+    "Provider answers that our cached access token was invalid or expired (forces one refresh)",
+    ["provider"],
+)
+WEBHOOK_REQUESTS = Counter(
+    "warnengine_wechat_webhook_requests_total",
+    "WeChat OA / WeCom callback requests by verdict: ok, forged, malformed, stale, failed",
+    ["provider", "verdict"],
+)
+
+# -- dispatcher API (warnengine/api) -----------------------------------------------------------------------
+
+API_REQUESTS = Counter(
+    "warnengine_api_requests_total",
+    "Dispatcher API requests by operation (the OpenAPI operationId) and HTTP status",
+    ["operation", "status"],
+)
+API_LATENCY = Histogram(
+    "warnengine_api_request_seconds", "Dispatcher API request handling time by operation", ["operation"]
+)
+API_LOGINS = Counter(
+    "warnengine_api_logins_total", "Console logins by result (ok, failed, rate_limited)", ["result"]
+)
+API_WARNING_ACTIONS = Counter(
+    "warnengine_api_warning_actions_total",
+    "Dispatcher warning actions (create, submit, approve, reject, release, fast_path, update, cancel)",
+    ["action"],
+)
+API_SSE_STREAMS = Gauge("warnengine_api_sse_streams", "Open live-status (Server-Sent Events) streams")
+
+# -- people-channel providers (warnengine/dispatch/sender.py) ---------------------------------------------
+
+CHANNEL_SENDS = Counter(
+    "warnengine_channel_sends_total",
+    "Per-delivery outcomes of provider calls: ok, retryable (retried or failed over), failed, ambiguous",
+    ["provider", "outcome"],
+)
+CHANNEL_RETRIES = Counter(
+    "warnengine_channel_retries_total",
+    "Deliveries sent again to the same provider, by the last attempt's cause (rate_limited, server_error…)",
+    ["provider", "reason"],
+)
+CHANNEL_SEND_SECONDS = Histogram(
+    "warnengine_channel_send_seconds",
+    "One send_batch call to a people-channel provider",
+    ["provider"],
+    buckets=LATENCY_BUCKETS,
+)
+CHANNEL_BREAKER = Gauge(
+    "warnengine_channel_breaker_state",
+    "Provider circuit breaker: 0 closed, 1 half-open, 2 open",
+    ["provider"],
+)
+SMS_SEGMENTS = Counter(
+    "warnengine_sms_segments_total", "SMS segments accepted by the provider (what is billed)", ["provider"]
+)

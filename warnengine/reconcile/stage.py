@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -31,6 +31,7 @@ async def sweep(
     grace_s: float,
     resend_after_s: float,
     max_attempts: int,
+    people_channels: Sequence[str] = (),
 ) -> SweepResult:
     before = store.clock.now() - grace_s
     stale = await store.stale_warnings(before)
@@ -38,7 +39,9 @@ async def sweep(
         await emit_warning(w)
     if stale:
         await store.touch_warnings([(w.warning_id, w.version) for w in stale])
-    villages = await store.unfinished_villages(before, resend_after_s, max_attempts)
+    villages = await store.unfinished_villages(
+        before, resend_after_s, max_attempts, people_channels=people_channels
+    )
     for warning_id, version, village in villages:
         await emit_village(warning_id, version, village)
     if villages:

@@ -65,12 +65,18 @@ class VillageIndex:
             self.codes.append(code)
             self.names[code] = name
             geoms.append(shapely.make_valid(shape(geometry)))
-        self._geoms = geoms
+        self.geoms = geoms
         self._tree = STRtree(geoms)
         self._sorted = sorted(self.codes)
+        # The county's extent, to tell a polygon in the wrong place from one with lat and lon swapped.
+        self.bounds = shapely.box(*shapely.total_bounds(geoms)) if geoms else None
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def query(self, geom: shapely.Geometry) -> list[int]:
+        """Indices of the villages whose outline intersects `geom`."""
+        return [int(i) for i in self._tree.query(geom, predicate="intersects")]
 
     def by_geometry(self, geom: shapely.Geometry) -> set[str]:
         if not geom.is_valid:

@@ -7,6 +7,7 @@ event away unrecorded (faust-streaming #606/#707). Stages are idempotent; the da
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -14,19 +15,23 @@ import faust
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from channels.base import ChannelEvent
 from channels.loudspeaker import BadAck, LoudspeakerAckListener
 from warnengine import topics
+from warnengine.acks.people import apply_app_acks, apply_channel_events, parse_events
 from warnengine.acks.stage import apply_speaker_acks
 from warnengine.clock import Clock
 from warnengine.devices.health import DeviceHealth
 from warnengine.devices.listener import DeviceReportListener
+from warnengine.dispatch.people import dispatch_people
 from warnengine.dispatch.stage import dispatch_loudspeakers
 from warnengine.errors import BadInput
+from warnengine.escalate.ladder import escalate
 from warnengine.model import SpeakerAck, Warning
 from warnengine.normalise.stage import accept_feed, digest
 from warnengine.obs import metrics
+from warnengine.plan.stage import resolve
 from warnengine.reconcile.stage import sweep
-from warnengine.resolve.stage import resolve
 from warnengine.runtime.faust_tuning import set_fetch_max_wait
 from warnengine.runtime.guard import DeadLetterFn, guarded
 from warnengine.runtime.resources import Resources, client_id
@@ -129,7 +134,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
 
             async def work(raw: bytes = raw) -> None:
                 w = Warning.model_validate_json(raw)
-                villages = await resolve(w, rt.index, rt.store)
+                villages = await resolve(w, rt.directory, rt.dissemination, rt.store, settings.command_ttl_s)
                 for v in villages:
                     await emit_village(w.warning_id, w.version, v)
                 log.info(
@@ -180,6 +185,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
 
             async def work(tasks: list[tuple[Warning, str]] = tasks) -> None:
                 res = await dispatch_loudspeakers(tasks, rt.store, rt.speaker, rt.signer, rt.policy)
+                if rt.people_channels:
+                    await dispatch_people(tasks, rt.store, rt.send_people, rt.policy, rt.people_channels)
                 if res.due:
                     for w, village in tasks:  # one line per village, so a duty officer can grep a village
                         log.info("village_dispatched", warning_id=w.warning_id, village=village)
@@ -210,6 +217,39 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
                 await apply_speaker_acks(acks, rt.store)
 
             await guarded("acks", work, b"", None, None, dead_letter_each([r for _, r in parsed]))
+
+    channel_events_t = topic(topics.CHANNEL_EVENTS)
+    app_acks_t = topic(topics.ACKS_APP)
+
+    @app.agent(channel_events_t, name="people-acks")
+    async def people_acks_agent(stream: faust.StreamT[bytes]) -> None:
+        """Provider receipts and replies (webhooks on the API) → deliveries and households."""
+        await rt.ready()
+        async for events in _batches(stream, settings):
+            parsed = await parse_each("people-acks", events, _channel_events)
+            batch = [e for evs, _ in parsed for e in evs]
+            if not batch:
+                continue
+
+            async def work(batch: list[ChannelEvent] = batch) -> None:
+                await apply_channel_events(batch, rt.store, rt.directory)
+
+            await guarded("people-acks", work, b"", None, None, dead_letter_each([r for _, r in parsed]))
+
+    @app.agent(app_acks_t, name="app-acks")
+    async def app_acks_agent(stream: faust.StreamT[bytes]) -> None:
+        """Acknowledgements from the county's app (POST /api/v1/acks) → deliveries and households."""
+        await rt.ready()
+        async for events in _batches(stream, settings):
+            parsed = await parse_each("app-acks", events, _app_ack)
+            docs = [d for d, _ in parsed]
+            if not docs:
+                continue
+
+            async def work(docs: list[dict[str, Any]] = docs) -> None:
+                await apply_app_acks(docs, rt.store)
+
+            await guarded("app-acks", work, b"", None, None, dead_letter_each([r for _, r in parsed]))
 
     @app.task  # type: ignore[untyped-decorator]
     async def ack_bridge() -> None:
@@ -262,9 +302,19 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
                 settings.reconcile_grace_s,
                 settings.resend_after_s,
                 settings.max_attempts,
+                [c.value for c in rt.people_channels],
             )
         except Exception as e:  # one failed sweep must not stop the timer; the next one retries
             log.error("reconcile_failed", error=repr(e))
+
+    @app.timer(interval=settings.escalate_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
+    async def escalator() -> None:
+        await rt.ready()
+        try:
+            await escalate(rt.store, rt.directory, rt.dissemination, emit_village)
+        except Exception as e:  # one failed sweep must not stop the timer; the next one retries
+            metrics.STAGE_ERRORS.labels("escalate").inc()
+            log.error("escalation_failed", error=repr(e))
 
     metrics.watch_consumer(lambda: app.consumer)  # consumer lag per topic, read at scrape time
 
@@ -307,6 +357,23 @@ def _batches(stream: faust.StreamT[bytes], settings: Settings) -> Any:
     """Batches of events; a batch is acked only when the next one is asked for (after it was handled)."""
     assert isinstance(stream, faust.Stream)
     return stream.take_events(settings.dispatch_batch, within=settings.batch_window_s)
+
+
+async def _channel_events(raw: bytes) -> list[ChannelEvent]:
+    try:
+        return parse_events(raw)
+    except (ValueError, TypeError) as err:
+        raise BadInput("bad_channel_event", str(err)) from err
+
+
+async def _app_ack(raw: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw)
+    except ValueError as err:
+        raise BadInput("bad_app_ack", str(err)) from err
+    if not isinstance(doc, dict) or not isinstance(doc.get("at"), (int, float)):
+        raise BadInput("bad_app_ack", "an app ack is a JSON object with a numeric `at`")
+    return doc
 
 
 def _text(key: bytes | None) -> str | None:

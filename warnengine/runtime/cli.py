@@ -63,6 +63,11 @@ def cmd_up(args: argparse.Namespace) -> int:
                     env=stack.env(),
                 )
             s = stack.settings
+            api = None
+            if not args.no_api:
+                from warnengine.api.app import start_api
+
+                api = await start_api(s)
             print(
                 json.dumps(
                     {
@@ -74,6 +79,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                             f"warnengine.feed.{x}" for x in ("meteo", "flood", "forest_fire", "geohazard")
                         ],
                         "logs": str(s.data_dir / "logs"),
+                        "console": f"{api.url}/console/" if api else None,
                     },
                     ensure_ascii=False,
                 ),
@@ -85,6 +91,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             await stop.wait()
+            if api:
+                await api.stop()
             if farm:
                 farm.terminate()
         finally:
@@ -170,40 +178,6 @@ def cmd_gen_county(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_grid(args: argparse.Namespace) -> int:
-    from warnengine.clock import SystemClock
-    from warnengine.db import connect, migrate
-    from warnengine.db.store import Store
-    from warnengine.directory import DirectoryError, read_county
-
-    async def main() -> int:
-        s = _settings(args)
-        try:
-            county = read_county(args.dir)
-        except DirectoryError as e:
-            for p in e.problems:
-                print(f"{p}", file=sys.stderr)
-            return 2
-        engine = connect(s.db_url())
-        await migrate(engine)
-        store = Store(engine, SystemClock())
-        await store.import_directory(county.cells, county.households, county.people, county.devices)
-        await store.close()
-        print(
-            json.dumps(
-                {
-                    "cells": len(county.cells),
-                    "households": len(county.households),
-                    "people": len(county.people),
-                    "devices": len(county.devices),
-                }
-            )
-        )
-        return 0
-
-    return asyncio.run(main())
-
-
 def cmd_send(args: argparse.Namespace) -> int:
     from aiokafka import AIOKafkaProducer
 
@@ -254,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run everything; embedded broker, MQTT and SQLite where no URL is set")
     up.add_argument("--workers", type=int, default=1)
     up.add_argument("--no-terminals", action="store_true", help="do not simulate the county's terminals")
+    up.add_argument("--no-api", action="store_true", help="do not serve the dispatcher API and console")
     up.set_defaults(fn=cmd_up)
 
     sub.add_parser(
@@ -289,11 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--households-max", type=int, default=16)
     gen.set_defaults(fn=cmd_gen_county)
 
-    grid = sub.add_parser("grid", help="county directory")
-    gsub = grid.add_subparsers(dest="grid_command", required=True)
-    gi = gsub.add_parser("import", help="load or update a directory (grid.geojson, *.csv)")
-    gi.add_argument("dir", type=Path)
-    gi.set_defaults(fn=cmd_grid)
+    from warnengine.runtime.directory_cli import add_commands as directory_commands
+
+    directory_commands(sub, _settings)
+    from warnengine.runtime.report_cli import add_commands as report_commands
+
+    report_commands(sub, _settings)
+    from warnengine.runtime.sim_cli import add_commands as sim_commands
+
+    sim_commands(sub, _settings)
 
     send = sub.add_parser("send", help="put a feed message (CAP XML or JSON file) on a feed topic")
     send.add_argument("file")
@@ -317,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("--no-trust", action="store_true", help="do not verify signatures")
     cc.add_argument("--source", default=None, help='feed topic for JSON (default: by its "kind")')
     cc.set_defaults(fn=cmd_cap)
+
+    from warnengine.api.cli import add_commands as api_commands
+
+    api_commands(sub, _settings)  # `warnengine api`, `warnengine user add|token|list`
     return p
 
 

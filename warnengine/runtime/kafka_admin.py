@@ -17,6 +17,8 @@ def all_topics() -> list[str]:
         topics.WARNINGS,
         topics.VILLAGE_TASKS,
         topics.ACKS,
+        topics.ACKS_APP,
+        topics.CHANNEL_EVENTS,
         topics.DEAD_LETTER,
     ]
 

@@ -5,21 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Sequence
 
 import structlog
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
 
 from channels import registry
-from channels.base import ChannelAdapter
+from channels.base import ChannelAdapter, Outgoing, SendResult
 from warnengine.clock import Clock, ScaledClock, SystemClock
 from warnengine.db import connect, migrate
 from warnengine.db.store import Store
+from warnengine.dispatch.sender import Senders
 from warnengine.dispatch.stage import DispatchPolicy
-from warnengine.model import Warning
+from warnengine.model import Channel, Warning
 from warnengine.normalise.feeds.signal_table import SignalTable
 from warnengine.normalise.stage import FeedPolicy
 from warnengine.normalise.trust import TrustStore
-from warnengine.resolve import VillageIndex
+from warnengine.plan.policy import DEFAULT, Policy, load_policy
+from warnengine.resolve.directory import Directory
 from warnengine.settings import Settings
 from warnengine.signing import Signer, load_or_create_signer
 
@@ -41,11 +44,16 @@ class Resources:
         self._lock = asyncio.Lock()
         self._ready = False
         self.store: Store
-        self.index: VillageIndex
+        self.directory: Directory
+        self.dissemination: Policy
         self.signer: Signer
         self.speaker: ChannelAdapter
         self.feed_policy: FeedPolicy
         self._warnings: dict[tuple[str, int], Warning] = {}
+        # People channels with a provider configured; without one, their deliveries stay pending (visible
+        # in the closure report as not sent) and the escalation ladder turns to visits.
+        self.people_channels: tuple[Channel, ...] = ()
+        self.senders: Senders | None = None
         self.policy = DispatchPolicy(settings.command_ttl_s, settings.resend_after_s, settings.max_attempts)
 
     @property
@@ -72,7 +80,12 @@ class Resources:
             with attempt:
                 await migrate(engine)
         self.store = Store(engine, self.clock)
-        self.index = VillageIndex(await self.store.villages())
+        self.directory = await Directory.load(self.store)
+        self.dissemination = load_policy(s.policy_file) if s.policy_file.exists() else DEFAULT
+        if not s.policy_file.exists():
+            log.warning(
+                "policy_file_missing", path=str(s.policy_file), effect="loudspeakers and grid heads only"
+            )
         self.signer = load_or_create_signer(s.key_file())
         if s.trust_file and not s.trust_file.exists():
             log.warning("trust_file_missing", path=str(s.trust_file), effect="XML signatures not verified")
@@ -87,9 +100,33 @@ class Resources:
             host, port, client_id("dispatch", s.worker_id), protocol=s.mqtt_protocol, clock=self.clock
         )
         await self.speaker.start()
+        await self._start_senders()
         log.info(
-            "worker_ready", villages=len(self.index), database=engine.dialect.name, mqtt=f"{host}:{port}"
+            "worker_ready",
+            villages=len(self.directory.villages),
+            households=len(self.directory.household_index),
+            database=engine.dialect.name,
+            mqtt=f"{host}:{port}",
         )
+
+    async def send_people(self, channel: Channel, batch: Sequence[Outgoing]) -> list[SendResult]:
+        if self.senders is None:
+            raise LookupError(f"no provider configured for {channel.value}")
+        return await self.senders(channel, batch)
+
+    async def _start_senders(self) -> None:
+        s = self.settings
+        if not s.channels_file.exists():
+            log.warning(
+                "channels_file_missing", path=str(s.channels_file), effect="no SMS, WeChat or app push"
+            )
+            return
+        senders, skipped = Senders.available(s.channels_file, clock=self.clock)
+        for channel, reason in skipped.items():
+            log.warning("channel_disabled", channel=channel, reason=reason)
+        await senders.start()
+        self.senders = senders
+        self.people_channels = tuple(senders.pools)
 
     async def warning(self, warning_id: str, version: int) -> Warning | None:
         """A recorded warning version; versions never change, so they are cached."""
@@ -103,10 +140,12 @@ class Resources:
                 self._warnings[key] = w
         return w
 
-    async def reload_index(self) -> None:
-        self.index = VillageIndex(await self.store.villages())
+    async def reload_directory(self) -> None:
+        self.directory = await Directory.load(self.store)
 
     async def stop(self) -> None:
         if self._ready:
             await self.speaker.stop()
+            if self.senders is not None:
+                await self.senders.stop()
             await self.store.close()

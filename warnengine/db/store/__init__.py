@@ -3,17 +3,32 @@
 One class, assembled from a part per concern so no file grows past a screenful of concerns.
 """
 
+from warnengine.db.store.api import ApiQueries
 from warnengine.db.store.base import OPEN, UNFINISHED, StoreBase
+from warnengine.db.store.closure import ClosureQueries
 from warnengine.db.store.deliveries import AckTiming, DeliveryQueries, DueDelivery, VillageTarget
 from warnengine.db.store.devices import DeviceChange, DeviceQueries
 from warnengine.db.store.directory import DirectoryQueries
+from warnengine.db.store.escalation import EscalationQueries, LiveVersion, VisitTask
+from warnengine.db.store.people import Acknowledged, PeopleQueries
+from warnengine.db.store.plan import PlanQueries
 from warnengine.db.store.reconcile import ReconcileQueries
 from warnengine.db.store.reports import ReportQueries
 from warnengine.db.store.warnings import WarningQueries
 
 
 class Store(
-    DirectoryQueries, WarningQueries, DeliveryQueries, ReconcileQueries, ReportQueries, DeviceQueries
+    DirectoryQueries,
+    WarningQueries,
+    DeliveryQueries,
+    ReconcileQueries,
+    ReportQueries,
+    DeviceQueries,
+    ApiQueries,
+    PlanQueries,
+    PeopleQueries,
+    EscalationQueries,
+    ClosureQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 
@@ -22,9 +37,12 @@ __all__ = [
     "OPEN",
     "UNFINISHED",
     "AckTiming",
+    "Acknowledged",
     "DeviceChange",
     "DueDelivery",
+    "LiveVersion",
     "Store",
     "StoreBase",
     "VillageTarget",
+    "VisitTask",
 ]

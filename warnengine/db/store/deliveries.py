@@ -38,6 +38,8 @@ class DueDelivery:
     recipient: str
     attempts: int
     expires_at: float
+    channel: str = Channel.LOUDSPEAKER.value
+    text: str | None = None  # people channels: the message, when it is not the warning's own
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,11 @@ class AckTiming:
 
 class DeliveryQueries(StoreBase):
     async def claim_due(
-        self, targets: Sequence[VillageTarget], resend_after: float, max_attempts: int
+        self,
+        targets: Sequence[VillageTarget],
+        resend_after: float,
+        max_attempts: int,
+        states: Sequence[str] = OPEN,
     ) -> list[DueDelivery]:
         """Create the deliveries of these villages if missing, and claim those due an attempt now.
 
@@ -80,7 +86,7 @@ class DeliveryQueries(StoreBase):
             for r in tg.recipients
         ]
         d = t.deliveries.c
-        keys = sorted({(tg.warning_id, tg.version, tg.village_code) for tg in targets})
+        keys = sorted({(tg.warning_id, tg.version, tg.village_code, tg.channel.value) for tg in targets})
         due: list[DueDelivery] = []
         async with self.engine.begin() as conn:
             for chunk in chunks(rows):
@@ -95,9 +101,11 @@ class DeliveryQueries(StoreBase):
                         d.recipient,
                         d.attempts,
                         d.expires_at,
+                        d.channel,
+                        d.text,
                     ).where(
-                        tuple_(d.warning_id, d.version, d.village_code).in_(kchunk),
-                        d.state.in_(OPEN),
+                        tuple_(d.warning_id, d.version, d.village_code, d.channel).in_(kchunk),
+                        d.state.in_(states),
                         d.expires_at > now,
                         d.attempts < max_attempts,
                         or_(d.last_attempt_at.is_(None), d.last_attempt_at <= now - resend_after),
@@ -112,6 +120,8 @@ class DeliveryQueries(StoreBase):
                         r.recipient,
                         r.attempts,
                         r.expires_at,
+                        r.channel,
+                        r.text,
                     )
                     for r in res
                 ]
@@ -124,9 +134,17 @@ class DeliveryQueries(StoreBase):
         return due
 
     async def finish_dispatch(
-        self, sent: list[str], failures: dict[str, str], villages: Sequence[tuple[str, int, str]]
+        self,
+        sent: list[str],
+        failures: dict[str, str],
+        villages: Sequence[tuple[str, int, str]],
+        final: dict[str, str] | None = None,
     ) -> None:
-        """Record what the channel accepted or refused, and the villages whose fan-out is done."""
+        """Record what the channel accepted or refused, and the villages whose fan-out is done.
+
+        `failures` stay open for the next attempt; `final` ones (an invalid number, an unknown openid)
+        are failed for good, with the reason, so escalation can turn to another channel or a visit.
+        """
         now = self.clock.now()
         d = t.deliveries.c
         wv = t.warning_villages.c
@@ -143,6 +161,13 @@ class DeliveryQueries(StoreBase):
                     .where(d.delivery_id == bindparam("did"), or_(*(d.state == s for s in OPEN)))
                     .values(reason=bindparam("why")),
                     [{"did": k, "why": v} for k, v in failures.items()],
+                )
+            if final:
+                await conn.execute(
+                    update(t.deliveries)
+                    .where(d.delivery_id == bindparam("did"), or_(*(d.state == s for s in OPEN)))
+                    .values(state=DeliveryState.FAILED.value, reason=bindparam("why")),
+                    [{"did": k, "why": v} for k, v in final.items()],
                 )
             for vchunk in chunks(list(villages), 300):
                 await conn.execute(

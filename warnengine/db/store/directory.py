@@ -6,33 +6,121 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, select
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
-from warnengine.model import (
-    Cell,
-    Device,
-    Household,
-    Person,
-)
+from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 
 
 class DirectoryQueries(StoreBase):
     async def import_directory(
-        self, cells: list[Cell], households: list[Household], people: list[Person], devices: list[Device]
+        self,
+        cells: list[Cell],
+        households: list[Household],
+        people: list[Person],
+        devices: list[Device],
+        points: Sequence[MonitoringPoint] = (),
     ) -> None:
-        """Load or update a county's directory in place (re-import overwrites by id)."""
+        """Load or update a county's directory in place (re-import overwrites by id, in one transaction).
+
+        Rows absent from the files are kept: a partial import (one township's people) must not erase the
+        rest of the county. A point's threatened households are replaced by the imported list.
+        """
         batches: list[tuple[Table, str, list[dict[str, Any]]]] = [
             (t.cells, "code", [{**c.model_dump(), "geometry": json.dumps(c.geometry)} for c in cells]),
             (t.households, "household_id", [h.model_dump() for h in households]),
             (t.people, "person_id", [p.model_dump(mode="json") for p in people]),
             (t.devices, "device_id", [d.model_dump() for d in devices]),
+            (t.points, "point_id", [p.model_dump(exclude={"households"}) for p in points]),
         ]
+        threatened = [{"point_id": p.point_id, "household_id": h} for p in points for h in p.households]
         async with self.engine.begin() as conn:
             for table, key, rows in batches:
                 for chunk in chunks(rows, 2000):
                     await conn.execute(self._upsert(table, [key], list(chunk)), list(chunk))
+            for ids in chunks([p.point_id for p in points]):
+                await conn.execute(delete(t.point_households).where(t.point_households.c.point_id.in_(ids)))
+            for chunk in chunks(threatened, 2000):
+                await conn.execute(t.point_households.insert(), list(chunk))
+
+    async def export_directory(
+        self,
+    ) -> tuple[list[Cell], list[Household], list[Person], list[Device], list[MonitoringPoint]]:
+        """Everything `import_directory` stores, in a stable order (cells by level then code)."""
+        order = {lv.value: i for i, lv in enumerate(Level)}
+        async with self.engine.connect() as conn:
+            cell_rows = (await conn.execute(select(t.cells))).all()
+            cells = [
+                Cell(
+                    code=r.code, level=r.level, parent=r.parent, name=r.name, geometry=json.loads(r.geometry)
+                )
+                for r in sorted(cell_rows, key=lambda r: (order[r.level], r.code))
+            ]
+            homes = await conn.execute(select(t.households).order_by(t.households.c.household_id))
+            households = [Household.model_validate(r._asdict()) for r in homes]
+            rows = await conn.execute(select(t.people).order_by(t.people.c.person_id))
+            people = [Person.model_validate(r._asdict()) for r in rows]
+            cols = [t.devices.c[n] for n in ("device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in")]
+            rows = await conn.execute(select(*cols).order_by(t.devices.c.device_id))
+            devices = [Device.model_validate(r._asdict()) for r in rows]
+            threatened: dict[str, list[str]] = {}
+            rows = await conn.execute(select(t.point_households).order_by(t.point_households.c.household_id))
+            for r in rows:
+                threatened.setdefault(r.point_id, []).append(r.household_id)
+            rows = await conn.execute(select(t.points).order_by(t.points.c.point_id))
+            points = [
+                MonitoringPoint.model_validate({**r._asdict(), "households": threatened.get(r.point_id, [])})
+                for r in rows
+            ]
+        return cells, households, people, devices, points
+
+    async def directory_rows(self) -> dict[str, list[Any]]:
+        """The raw rows the targeting index is built from (one query per table, no model objects:
+        a 500,000-person county loads in seconds)."""
+        p = t.people.c
+        h = t.households.c
+        async with self.engine.connect() as conn:
+            return {
+                "households": (
+                    await conn.execute(
+                        select(h.household_id, h.cell_code, h.lon, h.lat, h.members, h.vulnerable)
+                    )
+                ).all(),
+                "people": (
+                    await conn.execute(
+                        select(
+                            p.person_id,
+                            p.household_id,
+                            p.cell_code,
+                            p.role,
+                            p.phone,
+                            p.wechat_openid,
+                            p.app_token,
+                            p.drill_opt_in,
+                        )
+                    )
+                ).all(),
+                "devices": (
+                    await conn.execute(
+                        select(t.devices.c.device_id, t.devices.c.cell_code, t.devices.c.drill_opt_in)
+                    )
+                ).all(),
+                "cells": (
+                    await conn.execute(
+                        select(t.cells.c.code, t.cells.c.level, t.cells.c.parent, t.cells.c.name)
+                    )
+                ).all(),
+                "points": (await conn.execute(select(t.points))).all(),
+                "village_geometry": (
+                    await conn.execute(
+                        select(t.cells.c.code, t.cells.c.name, t.cells.c.geometry).where(
+                            t.cells.c.level == "village"
+                        )
+                    )
+                ).all(),
+                "point_households": (await conn.execute(select(t.point_households))).all(),
+            }
 
     async def villages(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(code, name, GeoJSON geometry) of every village cell."""

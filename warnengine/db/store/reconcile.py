@@ -8,10 +8,7 @@ from sqlalchemy import and_, func, or_, select, tuple_, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import OPEN, StoreBase, chunks
-from warnengine.model import (
-    DeliveryState,
-    Warning,
-)
+from warnengine.model import Channel, DeliveryState, Warning
 
 
 class ReconcileQueries(StoreBase):
@@ -35,9 +32,18 @@ class ReconcileQueries(StoreBase):
                 )
 
     async def unfinished_villages(
-        self, before: float, resend_after: float, max_attempts: int, limit: int = 1000
+        self,
+        before: float,
+        resend_after: float,
+        max_attempts: int,
+        limit: int = 1000,
+        people_channels: Sequence[str] = (),
     ) -> list[tuple[str, int, str]]:
-        """(warning_id, version, village) whose fan-out stalled or that have deliveries due a re-send."""
+        """(warning_id, version, village) whose fan-out stalled or that have deliveries due a re-send.
+
+        Terminal commands are re-sent until played; a people delivery only while it is still pending (a
+        retryable failure), and only on channels with a provider: the escalation ladder re-sends the rest.
+        """
         wv = t.warning_villages.c
         d = t.deliveries.c
         now = self.clock.now()
@@ -50,7 +56,10 @@ class ReconcileQueries(StoreBase):
             due = await conn.execute(
                 select(d.warning_id, d.version, d.village_code)
                 .where(
-                    d.state.in_(OPEN),
+                    or_(
+                        and_(d.channel == Channel.LOUDSPEAKER.value, d.state.in_(OPEN)),
+                        and_(d.channel.in_(list(people_channels)), d.state == DeliveryState.PENDING.value),
+                    ),
                     d.expires_at > now,
                     d.attempts < max_attempts,
                     or_(d.last_attempt_at.is_(None), d.last_attempt_at <= now - resend_after),

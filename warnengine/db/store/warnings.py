@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from warnengine.db import tables as t
 from warnengine.db.store.base import UNFINISHED, StoreBase, chunks
 from warnengine.model import (
+    Channel,
     DeliveryState,
     MsgType,
     Warning,
@@ -119,6 +120,13 @@ class WarningQueries(StoreBase):
             .where(d.warning_id == warning_id, d.version.in_(versions), d.state.in_(UNFINISHED))
             .values(state=DeliveryState.CANCELLED.value, reason=f"warning {state}")
         )
+        if state == "cancelled":  # 解除: nobody goes door to door for a warning that is over
+            vt = t.visit_tasks.c
+            await conn.execute(
+                update(t.visit_tasks)
+                .where(vt.warning_id == warning_id, vt.state.in_(("open", "accepted")))
+                .values(state="cancelled", done_at=now, reason="warning cancelled")
+            )
 
     async def villages_reached(self, warning_id: str, before_version: int) -> list[str]:
         """Villages where a command of an earlier version of this chain went out (they need `stop`)."""
@@ -126,7 +134,12 @@ class WarningQueries(StoreBase):
         async with self.engine.connect() as conn:
             res = await conn.execute(
                 select(d.village_code)
-                .where(d.warning_id == warning_id, d.version < before_version, d.attempts > 0)
+                .where(
+                    d.warning_id == warning_id,
+                    d.version < before_version,
+                    d.attempts > 0,
+                    d.channel == Channel.LOUDSPEAKER.value,
+                )
                 .distinct()
             )
             return sorted(r.village_code for r in res)
@@ -184,6 +197,19 @@ class WarningQueries(StoreBase):
             await conn.execute(
                 update(t.warnings)
                 .where(wc.warning_id == w.warning_id, wc.version == w.version, wc.state == "accepted")
-                .values(state="resolved", villages=len(villages), updated_at=now)
+                .values(state="resolved", villages=len(villages), updated_at=now, resolved_at=now)
             )
             return True
+
+    async def flag_untargeted(self, w: Warning) -> bool:
+        """Mark a live version whose area reaches nobody `untargeted`: never resolved, so nothing is sent.
+        False when it was no longer `accepted` (superseded, cancelled, or flagged before)."""
+        now = self.clock.now()
+        wc = t.warnings.c
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
+                update(t.warnings)
+                .where(wc.warning_id == w.warning_id, wc.version == w.version, wc.state == "accepted")
+                .values(state="untargeted", villages=0, updated_at=now)
+            )
+        return bool(res.rowcount)

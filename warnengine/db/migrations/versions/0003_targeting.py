@@ -42,7 +42,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("person_id", sa.String(length=32)))
         batch_op.add_column(sa.Column("household_id", sa.String(length=32)))
         batch_op.add_column(sa.Column("step", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.create_index("ix_deliveries_person", ["person_id", "warning_id"])
     op.create_table(
         "warning_households",
         sa.Column("warning_id", sa.String(length=32), primary_key=True),
@@ -66,7 +65,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("warning_households")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_deliveries_person")
         for name in ("step", "household_id", "person_id"):
             batch_op.drop_column(name)
     for table in ("devices", "people"):

@@ -1,0 +1,271 @@
+"""SMS through Tencent Cloud SMS (腾讯云短信) API 3.0, SendSms version 2021-01-11: the secondary provider.
+
+`POST https://sms.tencentcloudapi.com/` with a JSON body (PhoneNumberSet ≤ 200 numbers, SmsSdkAppId,
+TemplateId, SignName, TemplateParamSet) and the common parameters in headers (X-TC-Action, X-TC-Version,
+X-TC-Timestamp, X-TC-Region), signed with TC3-HMAC-SHA256: a canonical request (method, URI `/`, empty query,
+the signed headers content-type, host and x-tc-action, the SHA-256 of the body) hashed into a string to sign
+with the credential scope `<UTC date>/sms/tc3_request`, keyed by HMAC-chaining "TC3"+SecretKey over the date,
+the service and "tc3_request". Mainland SMS must use an approved template and signature: the delivery's
+`body["template_params"]` if given, else `[body["text"]]` into a one-variable template.
+
+The answer is per number (`SendStatusSet[].Code`, "Ok" when accepted), so one request carries many
+deliveries and still yields one result each. Request-level errors (`Response.Error.Code`) apply to all.
+The API has no idempotency key: a timeout after sending, or a number missing from the answer, is ambiguous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import structlog
+
+from channels.base import Outgoing, SendResult
+from channels.sms_text import is_e164, segments, sms_text
+from warnengine.clock import Clock, SystemClock
+from warnengine.model import Channel
+
+log = structlog.get_logger("warnengine.channels.tencent")
+
+ENDPOINT = "https://sms.tencentcloudapi.com"
+SERVICE, VERSION, ACTION = "sms", "2021-01-11", "SendSms"
+CONTENT_TYPE = "application/json; charset=utf-8"
+MAX_NUMBERS = 200  # per SendSms request (documented)
+
+# Per-number codes (SendStatusSet[].Code) → (code label, provider_fault). Tencent's own limits and content
+# filter are provider faults: Twilio does not share them, so the delivery may fail over.
+_NUMBER_CODES: dict[str, tuple[str, bool]] = {
+    "InvalidParameterValue.IncorrectPhoneNumber": ("invalid_number", False),
+    "FailedOperation.PhoneNumberInBlacklist": ("unsubscribed", False),
+    "LimitExceeded.PhoneNumberDailyLimit": ("recipient_limit", True),
+    "LimitExceeded.PhoneNumberOneHourLimit": ("recipient_limit", True),
+    "LimitExceeded.PhoneNumberThirtySecondLimit": ("recipient_limit", True),
+    "LimitExceeded.PhoneNumberSameContentDailyLimit": ("recipient_limit", True),
+    "FailedOperation.ContainSensitiveWord": ("bad_body", True),
+}
+# Request-level errors that are certainly not a send: our account/template/clock, not the recipients.
+_PROVIDER_PREFIXES = ("AuthFailure", "UnauthorizedOperation", "FailedOperation", "InvalidParameter")
+_NOT_SENT_INTERNAL = {"InternalError.RequestTimeException", "InternalError.SigFieldMissing"}
+
+
+def tc3_signature(secret_key: str, date: str, service: str, string_to_sign: str) -> str:
+    """Hex HMAC-SHA256 of the string to sign under the key derived from SecretKey, date and service."""
+
+    def mac(key: bytes, msg: str) -> bytes:
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+    key = mac(mac(mac(f"TC3{secret_key}".encode(), date), service), "tc3_request")
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def tc3_authorization(
+    secret_id: str, secret_key: str, host: str, payload: bytes, timestamp: int, action: str = ACTION
+) -> str:
+    """The Authorization header for one request (TC3-HMAC-SHA256, API 3.0 signature v3)."""
+    date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+    signed_headers = "content-type;host;x-tc-action"
+    canonical = "\n".join(
+        [
+            "POST",
+            "/",
+            "",
+            f"content-type:{CONTENT_TYPE}\nhost:{host}\nx-tc-action:{action.lower()}\n",
+            signed_headers,
+            hashlib.sha256(payload).hexdigest(),
+        ]
+    )
+    scope = f"{date}/{SERVICE}/tc3_request"
+    to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    signature = tc3_signature(secret_key, date, SERVICE, to_sign)
+    return (
+        f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, "
+        f"SignedHeaders={signed_headers}, Signature={signature}"
+    )
+
+
+class TencentSms:
+    kind = Channel.SMS
+
+    def __init__(
+        self,
+        secret_id: str,
+        secret_key: str,
+        *,
+        sdk_app_id: str,
+        template_id: str,
+        sign_name: str,
+        region: str = "ap-guangzhou",
+        endpoint: str = ENDPOINT,
+        name: str = "tencent",
+        batch_size: int = 1000,
+        rate_per_s: float | None = None,
+        max_connections: int = 32,
+        connect_timeout_s: float = 3.0,
+        read_timeout_s: float = 10.0,
+        clock: Clock | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.batch_size = batch_size
+        self.rate_per_s = rate_per_s
+        self._id, self._key = secret_id, secret_key
+        self._app, self._template, self._sign, self._region = sdk_app_id, template_id, sign_name, region
+        self._url = endpoint.rstrip("/") + "/"
+        self._host = urlsplit(self._url).netloc
+        self._limit = max_connections
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout_s, sock_connect=connect_timeout_s, sock_read=read_timeout_s
+        )
+        self._clock = clock or SystemClock()
+        # The signature's timestamp is checked against Tencent's wall clock (±5 min), so it is the one
+        # place that must not follow the engine's (possibly simulated) clock.
+        self._wall = wall
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._limit), timeout=self._timeout
+            )
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send_batch(self, batch: Sequence[Outgoing]) -> list[SendResult]:
+        await self.start()
+        results: dict[str, SendResult] = {}
+        groups: dict[tuple[bool, tuple[str, ...]], list[list[Outgoing]]] = {}
+        now = self._clock.now()
+        for o in batch:
+            params = self._params(o)
+            if not is_e164(o.recipient):
+                results[o.delivery_id] = _fail(
+                    o, "invalid_number", f"not an E.164 phone number: {o.recipient!r}"
+                )
+            elif params is None:
+                results[o.delivery_id] = _fail(o, "bad_body", "SMS body has no text or template_params")
+            elif o.expires_at <= now:
+                results[o.delivery_id] = _fail(o, "expired", "expired before sending")
+            else:
+                # One request: same template parameters, all mainland or all international, each number
+                # once (the answer is matched back by number), at most 200 numbers.
+                requests = groups.setdefault((o.recipient.startswith("+86"), params), [[]])
+                target = next(
+                    (
+                        r
+                        for r in requests
+                        if len(r) < MAX_NUMBERS and all(x.recipient != o.recipient for x in r)
+                    ),
+                    None,
+                )
+                if target is None:
+                    target = []
+                    requests.append(target)
+                target.append(o)
+        calls = [self._request(list(params), r) for (_, params), reqs in groups.items() for r in reqs if r]
+        for answered in await asyncio.gather(*calls):
+            results.update(answered)
+        return [results[o.delivery_id] for o in batch]
+
+    def _params(self, o: Outgoing) -> tuple[str, ...] | None:
+        given = o.body.get("template_params")
+        if isinstance(given, list) and all(isinstance(p, str) for p in given):
+            return tuple(given)
+        text = sms_text(o.body)
+        return (text,) if text is not None else None
+
+    async def _request(self, params: list[str], batch: list[Outgoing]) -> dict[str, SendResult]:
+        payload = json.dumps(
+            {
+                "PhoneNumberSet": [o.recipient for o in batch],
+                "SmsSdkAppId": self._app,
+                "TemplateId": self._template,
+                "SignName": self._sign,
+                "TemplateParamSet": params,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        ts = int(self._wall())
+        headers = {
+            "Authorization": tc3_authorization(self._id, self._key, self._host, payload, ts),
+            "Content-Type": CONTENT_TYPE,
+            "Host": self._host,
+            "X-TC-Action": ACTION,
+            "X-TC-Timestamp": str(ts),
+            "X-TC-Version": VERSION,
+            "X-TC-Region": self._region,
+        }
+        assert self._session is not None
+        try:
+            async with self._session.post(self._url, data=payload, headers=headers) as resp:
+                status, text = resp.status, await resp.text()
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
+            return _all(
+                batch, "connect_failed", f"could not connect: {e!r}", retryable=True, provider_fault=True
+            )
+        except (TimeoutError, aiohttp.ClientError) as e:
+            return _all(batch, "ambiguous", f"ambiguous: request sent, no answer ({type(e).__name__}: {e})")
+        if status in (500, 503):
+            return _all(batch, "server_error", f"tencent http {status}", retryable=True, provider_fault=True)
+        if status >= 500:
+            return _all(batch, "ambiguous", f"ambiguous: tencent http {status} from a gateway")
+        try:
+            body = json.loads(text)["Response"]
+        except (ValueError, KeyError, TypeError):
+            if status != 200:
+                return _all(batch, "rejected", f"tencent http {status}: {text[:200]}", provider_fault=True)
+            return _all(batch, "ambiguous", f"ambiguous: unreadable answer: {text[:200]!r}")
+        if isinstance(body.get("Error"), dict):
+            return _request_error(batch, body["Error"], body.get("RequestId"))
+        by_number = {s.get("PhoneNumber"): s for s in body.get("SendStatusSet") or [] if isinstance(s, dict)}
+        out: dict[str, SendResult] = {}
+        for o in batch:
+            s = by_number.get(o.recipient)
+            if s is None:
+                out[o.delivery_id] = _fail(o, "ambiguous", "ambiguous: number missing from SendStatusSet")
+            elif s.get("Code") == "Ok":
+                fee = s.get("Fee")
+                n = fee if isinstance(fee, int) and fee > 0 else segments("".join(params))
+                out[o.delivery_id] = SendResult(
+                    o.delivery_id, ok=True, provider_ref=s.get("SerialNo"), segments=n
+                )
+            else:
+                code = str(s.get("Code"))
+                label, fault = _NUMBER_CODES.get(code, ("rejected", False))
+                out[o.delivery_id] = _fail(
+                    o, label, f"tencent {code}: {s.get('Message')}", provider_fault=fault
+                )
+        return out
+
+
+def _fail(o: Outgoing, code: str, reason: str, **kw: Any) -> SendResult:
+    return SendResult(o.delivery_id, ok=False, code=code, reason=reason, **kw)
+
+
+def _all(batch: list[Outgoing], code: str, reason: str, **kw: Any) -> dict[str, SendResult]:
+    return {o.delivery_id: _fail(o, code, reason, **kw) for o in batch}
+
+
+def _request_error(batch: list[Outgoing], error: dict[str, Any], request_id: Any) -> dict[str, SendResult]:
+    code, message = str(error.get("Code")), error.get("Message")
+    reason = f"tencent {code}: {message} (RequestId {request_id})"
+    if code.startswith("RequestLimitExceeded"):  # no Retry-After in API 3.0: the backoff paces us
+        return _all(batch, "rate_limited", reason, retryable=True)
+    if code.startswith("InternalError") and code not in _NOT_SENT_INTERNAL:
+        return _all(batch, "ambiguous", f"ambiguous: {reason}")
+    if code in _NOT_SENT_INTERNAL or code.startswith(_PROVIDER_PREFIXES):
+        return _all(
+            batch, "auth" if code.startswith("AuthFailure") else "provider_error", reason, provider_fault=True
+        )
+    return _all(batch, "rejected", reason)

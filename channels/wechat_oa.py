@@ -1,0 +1,185 @@
+"""WeChat Official Account (公众号) messages to residents by openid.
+
+- `mode="template"`: template message, `POST /cgi-bin/message/template/send?access_token=` with
+  `{touser, template_id, url?, data}` → `{"errcode": 0, "msgid": …}`. WeChat later posts a
+  TEMPLATESENDJOBFINISH event with that MsgID (delivered / user blocked), parsed by the webhook.
+- `mode="subscribe"`: subscription notice (订阅通知), `POST /cgi-bin/message/subscribe/bizsend` with
+  `{touser, template_id, page?, data}`; needs the resident to have accepted the template.
+
+One request per openid (the API takes one user). Per-recipient refusals are final for that delivery and
+never fail the batch: 43004 the resident does not follow the account, 40003 unknown openid, 43101 the
+resident refused this subscription template. Residents acknowledge by replying to the account ("1",
+"收到"); the optional `detail_url` is only a link, and opening it is never an acknowledgement.
+
+Template `data` keys depend on the template registered in the account's back office; `fields` maps each
+key to one of title, text, severity, hazard, expires and the value is cut to WeChat's per-type limit.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from channels.base import Outgoing, SendResult
+from channels.people_http import (
+    Message,
+    bounded,
+    fail,
+    http_status_failure,
+    read_json,
+    record,
+    session,
+    transport_failure,
+)
+from channels.tokens import WX_TOKEN_ERRCODES, TokenError, TokenService, WeChatOATokenSource
+from warnengine.model import Channel
+from warnengine.obs import log as obslog
+
+log = obslog.get("warnengine.channels.wechat_oa")
+
+API_BASE = "https://api.weixin.qq.com"
+PATHS = {"template": "/cgi-bin/message/template/send", "subscribe": "/cgi-bin/message/subscribe/bizsend"}
+DEFAULT_FIELDS = {"thing1": "title", "phrase2": "severity", "thing3": "text", "time4": "expires"}
+# Value limits by key type in WeChat's category templates (characters).
+_TYPE_LIMITS = {"thing": 20, "phrase": 5, "character_string": 32, "short_thing": 5, "const": 20}
+
+# errcode → (code label, retryable, provider_fault). Unlisted errcodes are final rejections.
+_ERRORS: dict[int, tuple[str, bool, bool]] = {
+    -1: ("server_error", True, True),
+    45009: ("rate_limited", True, False),  # API daily/frequency quota
+    43004: ("not_following", False, False),
+    43101: ("not_subscribed", False, False),
+    40003: ("invalid_recipient", False, False),
+    40037: ("bad_template", False, True),
+    47003: ("bad_body", False, False),  # data does not fit the template's field rules
+    48001: ("auth", False, True),  # API not authorised for this account
+    40164: ("auth", False, True),  # our IP is not whitelisted
+}
+
+
+class WeChatOAChannel:
+    kind = Channel.WECHAT
+
+    def __init__(
+        self,
+        appid: str,
+        secret: str,
+        template_id: str,
+        *,
+        tokens: TokenService | None = None,
+        mode: Literal["template", "subscribe"] = "template",
+        fields: Mapping[str, str] = DEFAULT_FIELDS,
+        detail_url: str | None = None,  # may contain {warning_id}
+        api_base: str = API_BASE,
+        name: str = "wechat-oa",
+        batch_size: int = 200,
+        rate_per_s: float | None = None,
+        max_connections: int = 32,
+        connect_timeout_s: float = 3.0,
+        read_timeout_s: float = 10.0,
+        tz: str = "Asia/Shanghai",  # residents read local time
+    ) -> None:
+        self.name, self.batch_size, self.rate_per_s = name, batch_size, rate_per_s
+        self._tz = ZoneInfo(tz)
+        self.source = WeChatOATokenSource(appid, secret, base_url=api_base)
+        self._own_tokens = tokens is None
+        self.tokens = tokens or TokenService()
+        self._url = api_base.rstrip("/") + PATHS[mode]
+        self._mode, self._template_id = mode, template_id
+        self._fields, self._detail_url = dict(fields), detail_url
+        self._limit = max_connections
+        self._timeouts = (connect_timeout_s, read_timeout_s)
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._http is None:
+            self._http = session(*self._timeouts, limit=self._limit)
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self._own_tokens:
+            await self.tokens.close()
+
+    def request_body(self, o: Outgoing, m: Message) -> dict[str, Any]:
+        expires = datetime.fromtimestamp(o.expires_at, self._tz).strftime("%Y-%m-%d %H:%M")
+        values = {
+            "title": m.title,
+            "text": m.text,
+            "severity": m.severity_zh,
+            "hazard": m.hazard,
+            "expires": expires,
+        }
+        data = {k: {"value": _fit(k, values.get(src, ""))} for k, src in self._fields.items()}
+        body: dict[str, Any] = {"touser": o.recipient, "template_id": self._template_id, "data": data}
+        if self._detail_url:
+            link = self._detail_url.format(warning_id=m.warning_id)
+            body["url" if self._mode == "template" else "page"] = link
+        return body
+
+    async def send_batch(self, batch: Sequence[Outgoing]) -> list[SendResult]:
+        await self.start()
+        results = await bounded(self._limit, [functools.partial(self._send_one, o) for o in batch])
+        record(self.kind.value, self.name, results)
+        return results
+
+    async def _send_one(self, o: Outgoing) -> SendResult:
+        m = Message.of(o)
+        if m is None:
+            return fail(o, "bad_body", "message body has no text")
+        if not _plausible_openid(o.recipient):
+            return fail(o, "invalid_recipient", f"not an openid: {o.recipient[:64]!r}")
+        body = self.request_body(o, m)
+        try:
+            status, headers, data = await self.tokens.call(
+                self.source, lambda t: self._post(t, body), _rejected
+            )
+        except TokenError as e:
+            code = "server_error" if e.retryable else "auth"
+            return fail(o, code, str(e), retryable=e.retryable, provider_fault=True)
+        except (TimeoutError, aiohttp.ClientError) as e:
+            return transport_failure(o, e)
+        early = http_status_failure(o, status, headers)
+        if early is not None:
+            return early
+        if data is None:
+            return fail(o, "bad_response", f"HTTP {status}, body not JSON")
+        code = data.get("errcode", 0)
+        if code == 0:
+            msgid = data.get("msgid")
+            return SendResult(o.delivery_id, ok=True, provider_ref=str(msgid) if msgid is not None else None)
+        label, retryable, provider_fault = _ERRORS.get(
+            code if isinstance(code, int) else -2, ("rejected", False, False)
+        )
+        if code in WX_TOKEN_ERRCODES:  # still rejected after one refresh
+            label, retryable, provider_fault = "auth", True, True
+        log.info("wechat_oa_send_refused", code=code, label=label, village=o.village_code)
+        detail = f"wechat errcode {code}: {data.get('errmsg', '')}"
+        return fail(o, label, detail, retryable=retryable, provider_fault=provider_fault)
+
+    async def _post(self, token: str, body: dict[str, Any]) -> tuple[int, Any, dict[str, Any] | None]:
+        assert self._http is not None
+        async with self._http.post(self._url, params={"access_token": token}, json=body) as resp:
+            return resp.status, resp.headers, await read_json(resp)
+
+
+def _rejected(out: tuple[int, Any, dict[str, Any] | None]) -> bool:
+    data = out[2]
+    return data is not None and data.get("errcode") in WX_TOKEN_ERRCODES
+
+
+def _fit(key: str, value: str) -> str:
+    kind = key.rstrip("0123456789")
+    limit = _TYPE_LIMITS.get(kind, 200)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _plausible_openid(s: str) -> bool:
+    # openids are 28 URL-safe base64 characters today; accept 16-64 so a format change is not fatal
+    return 16 <= len(s) <= 64 and all(c.isalnum() or c in "-_" for c in s)

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from channels.base import ChannelEvent
+from tests.plan.conftest import directory_of
+from warnengine.acks.people import apply_app_acks, apply_channel_events, parse_events
+from warnengine.db import tables as t
+from warnengine.db.store import Store
+from warnengine.directory import County
+from warnengine.model import Area, DeliveryState, Hazard, MsgType, Severity, Status, Warning
+from warnengine.plan.policy import Policy, Residents, Rule
+from warnengine.plan.stage import resolve
+
+RED_SMS = Policy(
+    rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
+)
+
+
+async def planned(store: Store, county: County) -> tuple[Warning, Any]:
+    await store.import_directory(
+        county.cells, county.households, county.people, county.devices, county.points
+    )
+    village = next(c.code for c in county.cells if c.level.value == "village")
+    w = Warning(
+        warning_id="w-ack",
+        version=1,
+        sender="s",
+        identifier="i",
+        sent=datetime(2026, 7, 1, tzinfo=UTC),
+        msg_type=MsgType.ALERT,
+        status=Status.ACTUAL,
+        hazard=Hazard.FLOOD,
+        severity=Severity.RED,
+        event="山洪",
+        areas=[Area(codes=[village])],
+    )
+    await store.save_warning(w)
+    directory = directory_of(county)
+    assert await resolve(w, directory, RED_SMS, store, 3600)
+    return w, directory
+
+
+async def rows(store: Store, table: Any, **where: Any) -> list[dict[str, Any]]:
+    query = select(table).where(*(table.c[k] == v for k, v in where.items()))
+    async with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def test_receipts_move_forward_and_a_reply_reaches_the_household(
+    store: Store, small_county: County
+) -> None:
+    w, directory = await planned(store, small_county)
+    sms = [
+        d
+        for d in await rows(store, t.deliveries, warning_id=w.warning_id, channel="sms")
+        if d["household_id"]
+    ]
+    first, second = sms[0], sms[1]
+    events = [
+        ChannelEvent(
+            "twilio", "status", 10.0, delivery_id=first["delivery_id"], state=DeliveryState.DELIVERED
+        ),
+        # Out of order: "sent" after "delivered" changes nothing.
+        ChannelEvent("twilio", "status", 11.0, delivery_id=first["delivery_id"], state=DeliveryState.SENT),
+        ChannelEvent("twilio", "status", 12.0, delivery_id="d-unknown", state=DeliveryState.DELIVERED),
+        ChannelEvent(
+            "twilio",
+            "status",
+            13.0,
+            delivery_id=second["delivery_id"],
+            state=DeliveryState.FAILED,
+            reason="30003",
+        ),
+    ]
+    counts = await apply_channel_events(events, store, directory)
+    assert counts == {"applied": 2, "stale": 1, "unknown_delivery": 1, "replies_not_ack": 0}
+    [d1] = await rows(store, t.deliveries, delivery_id=first["delivery_id"])
+    [d2] = await rows(store, t.deliveries, delivery_id=second["delivery_id"])
+    assert d1["state"] == "delivered" and d2["state"] == "failed" and d2["reason"] == "30003"
+    [h1] = await rows(
+        store, t.warning_households, warning_id=w.warning_id, household_id=first["household_id"]
+    )
+    assert h1["state"] == "delivered"  # delivered is not reached: only a human answer is
+
+    # The person whose SMS "failed" answers anyway: the answer wins, the household is reached.
+    reply = ChannelEvent("twilio", "reply", 20.0, sender=second["recipient"], text="收到", ack_hint=True)
+    chatter = ChannelEvent("twilio", "reply", 21.0, sender=first["recipient"], text="what?", ack_hint=False)
+    counts = await apply_channel_events([reply, chatter], store, directory)
+    assert counts["acknowledged"] >= 1 and counts["replies_not_ack"] == 1
+    [d2] = await rows(store, t.deliveries, delivery_id=second["delivery_id"])
+    assert d2["state"] == "acknowledged" and d2["acked_at"] == 20.0
+    [h2] = await rows(
+        store, t.warning_households, warning_id=w.warning_id, household_id=second["household_id"]
+    )
+    assert (h2["state"], h2["reached_by"], h2["evidence"], h2["reached_at"]) == (
+        "reached", "sms", second["delivery_id"], 20.0
+    )  # fmt: skip
+    # The same reply again (a redelivered webhook) changes nothing.
+    assert (await apply_channel_events([reply], store, directory))["acknowledged"] == 0
+
+
+async def test_app_ack_by_delivery_or_by_person(store: Store, small_county: County) -> None:
+    w, _ = await planned(store, small_county)
+    sms = [
+        d
+        for d in await rows(store, t.deliveries, warning_id=w.warning_id, channel="sms")
+        if d["household_id"]
+    ]
+    assert await apply_app_acks([{"delivery_id": sms[0]["delivery_id"], "at": 5.0}], store) == 1
+    assert (
+        await apply_app_acks(
+            [{"warning_id": w.warning_id, "person_id": sms[1]["person_id"], "at": 6.0}], store
+        )
+        >= 1
+    )
+    assert (
+        await apply_app_acks([{"warning_id": "w-other", "person_id": sms[2]["person_id"], "at": 7.0}], store)
+        == 0
+    )
+    reached = [
+        h for h in await rows(store, t.warning_households, warning_id=w.warning_id) if h["state"] == "reached"
+    ]
+    assert {h["household_id"] for h in reached} == {sms[0]["household_id"], sms[1]["household_id"]}
+
+
+def test_bad_channel_event_records_are_refused() -> None:
+    import pytest
+
+    for raw in (
+        b"{}",
+        b'[{"kind": "nope"}]',
+        b"[1]",
+        b'[{"kind": "status", "provider": "x", "at": 1, "state": "bogus"}]',
+    ):
+        with pytest.raises(ValueError):
+            parse_events(raw)
+    [e] = parse_events(
+        b'[{"kind": "reply", "provider": "twilio", "at": 1.5, "sender": "+861", "ack_hint": true}]'
+    )
+    assert e.sender == "+861" and e.ack_hint

@@ -1,0 +1,125 @@
+"""The console in headless Chromium (Debian's chromium + chromium-driver, driven by Selenium): a
+dispatcher composes and submits, an approver approves and releases, and the live map reaches 100 %
+through the real pipeline. Takes a screenshot of the live map; with WARNENGINE_CONSOLE_SCREENSHOT=path it is
+also written there (that is how docs/console.png is made: install fonts-wqy-microhei for the Chinese)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.api.conftest import PASSWORD
+from tests.api.e2e import live_stack
+from warnengine.directory import County
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+TOWNSHIP = "410526100000"
+
+
+def browser(tmp: Path) -> WebDriver:
+    # No skip when missing: scripts/test.sh installs both; a missing browser is a failed setup.
+    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), "apt-get install chromium chromium-driver"
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp}",
+        "--lang=zh-CN",
+    ):
+        opts.add_argument(arg)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def log_in(d: WebDriver, wait: WebDriverWait[WebDriver], url: str, user: str) -> None:
+    d.delete_all_cookies()
+    d.get(url + "/console/")
+    wait.until(ec.visibility_of_element_located((By.ID, "username"))).send_keys(user)
+    d.find_element(By.ID, "password").send_keys(PASSWORD)
+    d.find_element(By.ID, "login-btn").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "me"), user))
+
+
+def dispatcher_submits(d: WebDriver, url: str, villages: int) -> str:
+    wait = WebDriverWait(d, 20)
+    log_in(d, wait, url, "disp")
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"#townships input[value='{TOWNSHIP}']"))).click()
+    assert len(d.find_elements(By.CSS_SELECTOR, "#map path.village.selected")) == villages
+    d.find_element(By.CSS_SELECTOR, "#hazard option[value='flood']").click()
+    d.find_element(By.CSS_SELECTOR, "#severity option[value='red']").click()
+    d.find_element(By.ID, "event").send_keys("山洪")
+    d.find_element(By.ID, "headline").send_keys("山洪红色预警")
+    d.find_element(By.ID, "instruction").send_keys("沿河群众立即转移")
+    d.find_element(By.ID, "preview-btn").click()
+    cell = wait.until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#preview-table td[data-key=villages]"))
+    )
+    assert cell.text == str(villages)
+    d.find_element(By.ID, "submit-btn").click()
+    status = wait.until(ec.text_to_be_present_in_element((By.ID, "compose-status"), "Submitted"))
+    assert status
+    warning_id = d.find_element(By.ID, "compose-status").get_attribute("data-warning-id")
+    assert warning_id and warning_id.startswith("w-")
+    d.find_element(By.ID, "logout-btn").click()
+    return warning_id
+
+
+def approver_releases_and_watches(d: WebDriver, url: str, warning_id: str, shot: Path) -> str:
+    wait = WebDriverWait(d, 20)
+    log_in(d, wait, url, "appr")
+    row = f"#warnings-table tr[data-id='{warning_id}']"
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row} .act-approve"))).click()
+    wait.until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row}[data-state=approved] .act-release"))
+    ).click()
+    WebDriverWait(d, 60).until(ec.text_to_be_present_in_element((By.ID, "live-percent"), "100"))
+    assert d.find_element(By.ID, "live-percent").text == "100%"
+    assert d.find_elements(By.CSS_SELECTOR, "#unreached li") == []
+    assert d.find_elements(By.CSS_SELECTOR, "#live-map path.village.r100")
+    assert d.save_screenshot(str(shot)) and shot.read_bytes().startswith(b"\x89PNG")
+    if os.environ.get("WARNENGINE_CONSOLE_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["WARNENGINE_CONSOLE_SCREENSHOT"])
+    return d.find_element(By.ID, "live-villages").text
+
+
+async def test_dispatcher_composes_approver_releases_live_map_reaches_100(
+    tmp_path: Path, small_county_dir: Path, small_county: County, password_hash: str
+) -> None:
+    villages = [c.code for c in small_county.cells if c.parent == TOWNSHIP]
+    async with live_stack(tmp_path, small_county_dir, password_hash) as live:
+        d = await asyncio.to_thread(browser, tmp_path / "chromium")
+        try:
+            # Selenium blocks: it runs in a thread while this loop serves the API and the terminal farm.
+            warning_id = await asyncio.to_thread(dispatcher_submits, d, live.api.url, len(villages))
+            draft = await live.harness.store.get_draft(warning_id)
+            assert draft is not None and (draft["state"], draft["created_by"]) == ("submitted", "disp")
+            reached = await asyncio.to_thread(
+                approver_releases_and_watches, d, live.api.url, warning_id, tmp_path / "console.png"
+            )
+            assert reached == f"{len(villages)}/{len(villages)}"
+        finally:
+            await asyncio.to_thread(d.quit)
+        actions = [
+            (e["actor"], e["action"]) for e in await live.harness.store.audit_entries(subject=warning_id)
+        ]
+        assert list(reversed(actions)) == [
+            ("disp", "warning.create"),
+            ("disp", "warning.submit"),
+            ("appr", "warning.approve"),
+            ("appr", "warning.release"),
+        ]
+        via = await live.harness.store.audit_entries(subject=warning_id, limit=1)
+        assert '"via": "session"' in (via[0]["detail"] or "")

@@ -1,0 +1,44 @@
+"""Provider callbacks mounted on the API app when their secret is configured, events onto Kafka."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+from twilio.request_validator import RequestValidator
+
+from tests.api.conftest import RecordingPublisher, api_settings
+from warnengine import topics
+from warnengine.acks.people import parse_events
+from warnengine.api.app import create_app
+from warnengine.db.store import Store
+from warnengine.model import DeliveryState
+
+TOKEN = "twilio-test-token"
+
+
+async def test_twilio_status_callback_becomes_a_channel_event(sqlite_store: Store, tmp_path: Path) -> None:
+    publisher = RecordingPublisher()
+    env = {"TWILIO_AUTH_TOKEN": TOKEN, "WARNENGINE_PUBLIC_URL": "https://warn.example.gov.cn"}
+    app = create_app(sqlite_store, api_settings(tmp_path), publisher, env=env)
+    form = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered"}
+    path = "/webhooks/twilio/status?d=dl-1"
+    signature = RequestValidator(TOKEN).compute_signature("https://warn.example.gov.cn" + path, form)
+    async with TestClient(TestServer(app)) as client:
+        async with client.post(path, data=form, headers={"X-Twilio-Signature": "forged"}) as r:
+            assert r.status == 403  # the provider's answer, not rewritten
+        async with client.post(path, data=form, headers={"X-Twilio-Signature": signature}) as r:
+            assert r.status == 200, await r.text()
+    [(topic, key, value)] = publisher.sent
+    assert (topic, key) == (topics.CHANNEL_EVENTS, None)
+    [event] = json.loads(value)
+    assert (event["delivery_id"], event["state"], event["provider"]) == ("dl-1", "delivered", "twilio")
+    [parsed] = parse_events(value)  # what the pipeline's consumer reads back
+    assert (parsed.delivery_id, parsed.state, parsed.kind) == ("dl-1", DeliveryState.DELIVERED, "status")
+
+
+async def test_no_secret_no_route(sqlite_store: Store, tmp_path: Path) -> None:
+    app = create_app(sqlite_store, api_settings(tmp_path), RecordingPublisher(), env={})
+    async with TestClient(TestServer(app)) as client, client.post("/webhooks/twilio/status") as r:
+        assert r.status == 404

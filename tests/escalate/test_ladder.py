@@ -1,0 +1,183 @@
+"""The escalation ladder against the real record (SQLite and PostgreSQL), the clock moved by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.plan.conftest import directory_of
+from warnengine.acks.people import apply_app_acks
+from warnengine.clock import ManualClock
+from warnengine.db import tables as t
+from warnengine.db.store import Store
+from warnengine.directory import County
+from warnengine.escalate.ladder import CALL_STEP, escalate
+from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
+from warnengine.plan.policy import load_policy
+from warnengine.plan.stage import resolve
+from warnengine.report.closure import closure_report, to_html
+
+POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")  # red: 5/15/45/75 min
+
+
+async def rows(store: Store, table: Any, **where: Any) -> list[dict[str, Any]]:
+    query = select(table).where(*(table.c[k] == v for k, v in where.items()))
+    async with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in await conn.execute(query)]
+
+
+def red(village: str, clock: ManualClock, msg_type: MsgType = MsgType.ALERT, version: int = 1) -> Warning:
+    return Warning(
+        warning_id="w-ladder",
+        version=version,
+        sender="s",
+        identifier="i",
+        sent=datetime.fromtimestamp(clock.now(), UTC),
+        msg_type=msg_type,
+        status=Status.ACTUAL,
+        hazard=Hazard.GEOHAZARD,
+        severity=Severity.RED,
+        event="山体滑坡",
+        expires=datetime.fromtimestamp(clock.now(), UTC) + timedelta(hours=6),
+        areas=[Area(codes=[village])],
+    )
+
+
+async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_county: County) -> None:
+    c = small_county
+    clock = store.clock
+    assert isinstance(clock, ManualClock)
+    await store.import_directory(c.cells, c.households, c.people, c.devices, c.points)
+    village = next(x.code for x in c.cells if x.level.value == "village")
+    directory = directory_of(c)
+    w = red(village, clock)
+    await store.save_warning(w)
+    assert await resolve(w, directory, POLICY, store, 3600) == [village]
+    first = await rows(store, t.deliveries, warning_id=w.warning_id)
+    await store.finish_dispatch([d["delivery_id"] for d in first], {}, [])  # all sent at t=0
+    homes = await rows(store, t.warning_households, warning_id=w.warning_id)
+    acked_home = next(d["household_id"] for d in first if d["household_id"] and d["channel"] == "sms")
+    await apply_app_acks(
+        [
+            {
+                "delivery_id": next(
+                    d["delivery_id"]
+                    for d in first
+                    if d["household_id"] == acked_home and d["channel"] == "sms"
+                ),
+                "at": clock.now(),
+            }
+        ],
+        store,
+    )
+    emitted: list[tuple[str, int, str]] = []
+
+    async def emit(wid: str, v: int, village_code: str) -> None:
+        emitted.append((wid, v, village_code))
+
+    # 4 minutes: nothing is due yet.
+    clock.advance(4 * 60)
+    counts = await escalate(store, directory, POLICY, emit)
+    assert counts.steps == [] and counts.staff_called == 0 and emitted == []
+
+    # 6 minutes: staff silent for 5 minutes → superiors called (叫应); step 1 resends to the unreached.
+    clock.advance(2 * 60)
+    counts = await escalate(store, directory, POLICY, emit)
+    assert counts.steps == ["w-ladder:1:resend"] and counts.staff_called > 0
+    calls = await rows(store, t.staff_calls, warning_id=w.warning_id)
+    assert calls and all(r["superior_id"] for r in calls if r["person_id"] != "p000001")
+    resent = [d for d in await rows(store, t.deliveries, warning_id=w.warning_id) if d["step"] == 1]
+    assert resent and acked_home not in {d["household_id"] for d in resent}  # acked: never paged again
+    assert {d["household_id"] for d in resent} <= {h["household_id"] for h in homes}
+    assert any(
+        d["step"] == CALL_STEP and "叫应" in d["text"]
+        for d in await rows(store, t.deliveries, warning_id=w.warning_id)
+    )
+    assert emitted  # the new deliveries' village tasks went out
+    # Running again at the same time adds nothing (idempotent sweep).
+    before = len(await rows(store, t.deliveries, warning_id=w.warning_id))
+    assert (await escalate(store, directory, POLICY, emit)).steps == []
+    assert len(await rows(store, t.deliveries, warning_id=w.warning_id)) == before
+
+    # 16 minutes: door-to-door tasks for the group leaders, vulnerable households first.
+    clock.advance(10 * 60)
+    counts = await escalate(store, directory, POLICY, emit)
+    assert counts.steps == ["w-ladder:2:visit"]
+    tasks = await store.visit_tasks(w.warning_id)
+    unreached = {h["household_id"] for h in homes} - {acked_home}
+    assert {h for task in tasks for h, _, _ in task.households} == unreached
+    for task in tasks:
+        flags = [vul for _, vul, _ in task.households]
+        assert flags == sorted(flags, reverse=True)
+        assert task.level == 0 and task.assignee is not None
+    leader_msgs = [d for d in await rows(store, t.deliveries, warning_id=w.warning_id) if d["step"] == 2]
+    assert {d["person_id"] for d in leader_msgs} == {task.assignee for task in tasks}
+    assert all(d["text"].startswith("入户任务") for d in leader_msgs)
+
+    # The first visitor reports: one household reached, one nobody home.
+    task = tasks[0]
+    (h1, _, _), (h2, _, _) = task.households[0], task.households[1]
+    assert await store.report_visit(task.task_id, h1, "reached", clock.now())
+    assert await store.report_visit(task.task_id, h2, "nobody_home", clock.now(), "全家外出")
+    status = {h["household_id"]: h for h in await rows(store, t.warning_households, warning_id=w.warning_id)}
+    assert (status[h1]["state"], status[h1]["reached_by"]) == ("reached", "visit")
+    assert status[h2]["state"] == "unreachable" and status[h2]["reason"] == "visit: nobody_home (全家外出)"
+
+    report = await closure_report(store, w.warning_id)
+    assert report is not None and report["households"] == len(homes)
+    assert report["reached"] == 2 and report["reached_by_channel"] == {"sms": 1, "visit": 1}
+    assert report["unreachable"] == 1 and report["open"] == len(homes) - 3
+    assert {
+        "household_id": h2,
+        "state": "unreachable",
+        "reason": "visit: nobody_home (全家外出)",
+    }.items() <= next(u for u in report["unreached"] if u["household_id"] == h2).items()
+    assert report["reached_by_min"]["5"] == 1 and report["reached_by_min"]["30"] == 2
+    assert len(report["staff_not_answering"]) == len(calls) and not report["drill"]
+    page = to_html(report)
+    assert "全家外出" in page and w.warning_id in page and "<script" not in page
+
+    # 46 minutes: unconfirmed visits go to the village grid head.
+    clock.advance(30 * 60)
+    counts = await escalate(store, directory, POLICY, emit)
+    assert counts.steps == ["w-ladder:3:escalate"]
+    moved = [x for x in await store.visit_tasks(w.warning_id) if any(o is None for _, _, o in x.households)]
+    grid_head = next(s.person_id for s in directory.staff[village] if s.role.value == "grid_head")
+    assert moved and all(x.assignee == grid_head and x.level == 1 for x in moved)
+
+    # 解除: the Cancel ends it. Open visits are cancelled and no later step runs.
+    cancel = red(village, clock, MsgType.CANCEL, version=2)
+    assert await store.save_warning(cancel) == "cancel"
+    assert await store.visit_tasks(w.warning_id) == []
+    clock.advance(60 * 60)
+    assert (await escalate(store, directory, POLICY, emit)).steps == []
+
+
+async def test_loudspeaker_counts_where_the_policy_says_so(store: Store, small_county: County) -> None:
+    c = small_county
+    await store.import_directory(c.cells, c.households, c.people, c.devices, c.points)
+    village = next(d.cell_code for d in c.devices)
+    directory = directory_of(c)
+    w = red(village, store.clock).model_copy(update={"severity": Severity.YELLOW})  # yellow-geohazard
+    await store.save_warning(w)
+    await resolve(w, directory, POLICY, store, 3600)
+    speaker = next(
+        d for d in await rows(store, t.deliveries, warning_id=w.warning_id) if d["channel"] == "loudspeaker"
+    )
+    from warnengine.model import AckState, SpeakerAck
+
+    await store.finish_dispatch([speaker["delivery_id"]], {}, [])
+    await store.apply_acks(
+        [SpeakerAck(cmd_id=speaker["delivery_id"], state=AckState.PLAYED, at=store.clock.now())]
+    )
+
+    async def emit(*_: object) -> None:
+        return None
+
+    counts = await escalate(store, directory, POLICY, emit)
+    homes = await rows(store, t.warning_households, warning_id=w.warning_id)
+    assert counts.loudspeaker_reached == len(homes) > 0
+    assert {(h["state"], h["reached_by"]) for h in homes} == {("reached", "loudspeaker")}

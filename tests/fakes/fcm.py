@@ -1,0 +1,193 @@
+"""A local FCM HTTP v1 API and Google OAuth2 token endpoint.
+
+- `POST /token`: the JWT-bearer grant. Verifies the RS256 assertion with the service account's public
+  key, `iss` = client_email, `aud` = this endpoint, the firebase.messaging scope, a lifetime of at most an
+  hour and not expired on the injected clock; answers `{"access_token", "expires_in", "token_type"}` or
+  400 `{"error": "invalid_grant", "error_description"}`.
+- `POST /v1/projects/{project}/messages:send`: Bearer token; one `message.token`; `android.ttl` as
+  "<seconds>s"; data values strings. Errors are google.rpc bodies with an FcmError detail: 404
+  UNREGISTERED, 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 429 QUOTA_EXCEEDED (+ Retry-After) in storms,
+  `error_status` (500 INTERNAL / 503 UNAVAILABLE) for injected errors, before anything is delivered.
+
+`delivered[token]` counts messages accepted per registration token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import secrets
+from collections import Counter
+from typing import Any
+
+from aiohttp import web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.fakes.faults import FakeServer, Faults
+from warnengine.clock import Clock, SystemClock
+
+PROJECT = "county-warn-test"
+SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+_TTL = re.compile(r"\d+(\.\d{1,9})?s")
+_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}
+_STATUS |= {500: "INTERNAL", 503: "UNAVAILABLE", 403: "PERMISSION_DENIED"}
+
+
+def service_account(token_uri: str, key: rsa.RSAPrivateKey | None = None) -> dict[str, Any]:
+    """A service-account key file's fields, with a fresh RSA key."""
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": PROJECT,
+        "private_key_id": secrets.token_hex(20),
+        "private_key": pem,
+        "client_email": f"warn-sender@{PROJECT}.iam.gserviceaccount.com",
+        "client_id": "1234567890",
+        "token_uri": token_uri,
+    }
+
+
+def _b64d(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def fcm_error(status: int, message: str, code: str | None = None, **headers: str) -> web.Response:
+    err: dict[str, Any] = {"code": status, "message": message, "status": _STATUS.get(status, "UNKNOWN")}
+    if code:
+        err["details"] = [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": code}]
+    return web.json_response({"error": err}, status=status, headers=headers or None)
+
+
+class FakeFcm(FakeServer):
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        faults: Faults | None = None,
+        registered: set[str] | None = None,
+        unregistered: set[str] | None = None,
+        token_ttl_s: int = 3599,
+    ) -> None:
+        app = web.Application()
+        app.router.add_post("/token", self._token)
+        app.router.add_post("/v1/projects/{project}/messages:send", self._send)
+        super().__init__(app)
+        self.clock = clock or SystemClock()
+        self.faults = faults or Faults()
+        self.registered = registered if registered is not None else set()
+        self.unregistered = unregistered if unregistered is not None else set()
+        self.token_ttl_s = token_ttl_s
+        self.accounts: dict[str, rsa.RSAPublicKey] = {}  # client_email → public key
+        self.tokens: dict[str, float] = {}
+        self.token_calls = 0
+        self.delivered: Counter[str] = Counter()
+        self.messages: list[dict[str, Any]] = []
+        self.requests = 0
+
+    async def __aenter__(self) -> FakeFcm:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.base_url}/token"
+
+    def new_service_account(self) -> dict[str, Any]:
+        info = service_account(self.token_uri)
+        key = serialization.load_pem_private_key(info["private_key"].encode(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        self.accounts[info["client_email"]] = key.public_key()
+        return info
+
+    def revoke_all_tokens(self) -> None:
+        self.tokens.clear()
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.token_calls += 1
+        form = await request.post()
+
+        def bad(why: str) -> web.Response:
+            return web.json_response({"error": "invalid_grant", "error_description": why}, status=400)
+
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        parts = str(form.get("assertion", "")).split(".")
+        if len(parts) != 3:
+            return bad("Invalid JWT: malformed")
+        try:
+            header, claims = json.loads(_b64d(parts[0])), json.loads(_b64d(parts[1]))
+        except ValueError:
+            return bad("Invalid JWT: not JSON")
+        pub = self.accounts.get(claims.get("iss", ""))
+        if header.get("alg") != "RS256" or pub is None:
+            return bad("Invalid JWT: unknown issuer or algorithm")
+        try:
+            pub.verify(
+                _b64d(parts[2]), f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+        except InvalidSignature:
+            return bad("Invalid JWT Signature.")
+        now = self.clock.now()
+        iat, exp = claims.get("iat", 0), claims.get("exp", 0)
+        if claims.get("aud") != self.token_uri or SCOPE not in str(claims.get("scope", "")).split():
+            return bad("Invalid JWT: aud or scope")
+        if not (0 < exp - iat <= 3600) or exp <= now or iat > now + 300:
+            return bad(
+                "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe"
+            )
+        token = "ya29." + secrets.token_urlsafe(32)
+        self.tokens[token] = now + self.token_ttl_s
+        return web.json_response(
+            {"access_token": token, "expires_in": self.token_ttl_s, "token_type": "Bearer"}
+        )
+
+    async def _send(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        auth = request.headers.get("Authorization", "")
+        exp = self.tokens.get(auth.removeprefix("Bearer "))
+        if not auth.startswith("Bearer ") or exp is None or exp <= self.clock.now():
+            return fcm_error(401, "Request had invalid authentication credentials.")
+        if request.match_info["project"] != PROJECT:
+            return fcm_error(403, "Permission denied on project", "SENDER_ID_MISMATCH")
+        f = self.faults
+        if f.latency_s:
+            await asyncio.sleep(f.latency_s)
+        if f.in_storm(self.elapsed()):
+            return fcm_error(429, "Quota exceeded", "QUOTA_EXCEEDED", **{"Retry-After": str(f.retry_after_s)})
+        if f.error():
+            code = "UNAVAILABLE" if f.error_status == 503 else "INTERNAL"
+            return fcm_error(f.error_status if f.error_status in (500, 503) else 500, "Internal error", code)
+        try:
+            body = json.loads(await request.read())
+            msg = body["message"]
+            token = msg["token"]
+        except (ValueError, KeyError, TypeError):
+            return fcm_error(400, "Invalid JSON payload received.", "INVALID_ARGUMENT")
+        ttl = msg.get("android", {}).get("ttl")
+        if ttl is not None and not _TTL.fullmatch(str(ttl)):
+            return fcm_error(
+                400, "Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration)"
+            )
+        if any(not isinstance(v, str) for v in msg.get("data", {}).values()):
+            return fcm_error(400, "Invalid value at 'message.data[0].value' (TYPE_STRING)")
+        if token in self.unregistered:
+            return fcm_error(404, "Requested entity was not found.", "UNREGISTERED")
+        if token not in self.registered:
+            return fcm_error(
+                400, "The registration token is not a valid FCM registration token", "INVALID_ARGUMENT"
+            )
+        self.delivered[token] += 1
+        self.messages.append(msg)
+        if f.hang():
+            await asyncio.sleep(f.hang_s)
+        return web.json_response({"name": f"projects/{PROJECT}/messages/0:{secrets.randbelow(10**16)}"})

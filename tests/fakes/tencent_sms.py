@@ -1,0 +1,156 @@
+"""A local Tencent Cloud SMS API 3.0 endpoint (SendSms, version 2021-01-11).
+
+`POST /` with JSON and the common parameters in X-TC-* headers; verifies the TC3-HMAC-SHA256 Authorization
+header itself (canonical request rebuilt from the headers it actually received, so a signer bug fails
+here), the timestamp (±300 s) and the action. Always answers HTTP 200 with `{"Response": {...}}` as Tencent
+does: errors as `Response.Error.{Code, Message}`, per-number results in `Response.SendStatusSet`.
+
+Faults: `error_rate` → HTTP 500 / 503 (`error_status`) before sending; `storm` windows →
+`RequestLimitExceeded`; `hang_rate` → sends, then never answers; `down` refuses connections.
+`accepted[(phone, "|".join(TemplateParamSet))]` counts messages sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.faults import FakeServer, Faults
+
+SECRET_ID = "AKIDfake0123456789abcdefEXAMPLE"
+SECRET_KEY = "fakeSecretKey0123456789EXAMPLE"
+SDK_APP_ID = "1400000000"
+_AUTH = re.compile(
+    r"TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>\w+)/tc3_request, "
+    r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<sig>[0-9a-f]{64})"
+)
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+
+class FakeTencentSms(FakeServer):
+    def __init__(
+        self,
+        secret_id: str = SECRET_ID,
+        secret_key: str = SECRET_KEY,
+        *,
+        faults: Faults | None = None,
+        blacklisted: frozenset[str] = frozenset(),
+    ) -> None:
+        app = web.Application()
+        app.router.add_post("/", self._handle)
+        super().__init__(app)
+        self.secret_id, self.secret_key = secret_id, secret_key
+        self.faults = faults or Faults()
+        self.blacklisted = blacklisted
+        self.accepted: Counter[tuple[str, str]] = Counter()
+        self.requests = 0
+        self.errors: Counter[str] = Counter()
+
+    async def __aenter__(self) -> FakeTencentSms:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _error(self, code: str, message: str) -> web.Response:
+        self.errors[code] += 1
+        return web.json_response(
+            {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": _rid()}}
+        )
+
+    def _verify(self, request: web.Request, payload: bytes) -> str | None:
+        """None when the signature is right, else Tencent's error code."""
+        m = _AUTH.fullmatch(request.headers.get("Authorization", ""))
+        if m is None:
+            return "AuthFailure.SignatureFailure"
+        if m["id"] != self.secret_id:
+            return "AuthFailure.SecretIdNotFound"
+        try:
+            ts = int(request.headers.get("X-TC-Timestamp", ""))
+        except ValueError:
+            return "AuthFailure.SignatureFailure"
+        if abs(time.time() - ts) > 300:
+            return "AuthFailure.SignatureExpire"
+        signed = m["signed"].split(";")
+        if "content-type" not in signed or "host" not in signed:
+            return "AuthFailure.SignatureFailure"
+        headers = "".join(f"{h}:{request.headers.get(h, '').strip().lower()}\n" for h in signed)
+        canonical = f"POST\n/\n\n{headers}\n{m['signed']}\n{hashlib.sha256(payload).hexdigest()}"
+        date = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+        scope = f"{date}/{m['service']}/tc3_request"
+        to_sign = f"TC3-HMAC-SHA256\n{ts}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        key = f"TC3{self.secret_key}".encode()
+        for part in (date, m["service"], "tc3_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        want = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        if m["date"] != date or m["service"] != "sms" or not hmac.compare_digest(want, m["sig"]):
+            return "AuthFailure.SignatureFailure"
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        f = self.faults
+        if f.latency_s:
+            await asyncio.sleep(f.latency_s)
+        payload = await request.read()
+        bad = self._verify(request, payload)
+        if bad:
+            return self._error(bad, "The provided credentials could not be validated.")
+        if (
+            request.headers.get("X-TC-Action") != "SendSms"
+            or request.headers.get("X-TC-Version") != "2021-01-11"
+        ):
+            return self._error("InvalidAction", "The action or version is not supported.")
+        if f.in_storm(self.elapsed(), self.requests - 1):
+            return self._error("RequestLimitExceeded", "Your current request times exceeds the limit.")
+        if f.error():
+            return web.Response(status=f.error_status, text="Internal Server Error")
+        try:
+            body: dict[str, Any] = json.loads(payload)
+            numbers = body["PhoneNumberSet"]
+            params = body.get("TemplateParamSet") or []
+            assert isinstance(numbers, list) and 1 <= len(numbers) <= 200
+            assert body.get("SmsSdkAppId") and body.get("TemplateId")
+        except (ValueError, KeyError, AssertionError):
+            return self._error("InvalidParameter", "The parameter is invalid or missing.")
+        statuses = [self._one(str(n), params) for n in numbers]
+        if f.hang():
+            await asyncio.sleep(f.hang_s)
+        return web.json_response({"Response": {"SendStatusSet": statuses, "RequestId": _rid()}})
+
+    def _one(self, number: str, params: list[str]) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "SerialNo": "",
+            "PhoneNumber": number,
+            "Fee": 0,
+            "SessionContext": "",
+            "IsoCode": "CN" if number.startswith("+86") else "DEF",
+        }
+        if not _E164.fullmatch(number):
+            return {**status, "Code": "InvalidParameterValue.IncorrectPhoneNumber", "Message": "wrong number"}
+        if number in self.blacklisted:
+            return {
+                **status,
+                "Code": "FailedOperation.PhoneNumberInBlacklist",
+                "Message": "number blacklisted",
+            }
+        self.accepted[(number, "|".join(params))] += 1
+        text = "".join(params)
+        fee = 1 if len(text) <= 70 else -(-len(text) // 67)
+        serial = f"2028:{uuid.uuid4().int % 10**20:020d}"
+        return {**status, "SerialNo": serial, "Fee": fee, "Code": "Ok", "Message": "send success"}
+
+
+def _rid() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,257 @@
+"""A local Twilio Programmable Messaging API: the contract our adapter and webhooks depend on.
+
+`POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, HTTP Basic auth (AccountSid:AuthToken), form fields
+To, From / MessagingServiceSid, Body, StatusCallback, ValidityPeriod. Answers 201 with Twilio's Message JSON
+(sid `SM` + 32 hex, status `queued`, or `accepted` through a Messaging Service), errors as Twilio's JSON
+(`{"code", "message", "more_info", "status"}`), 401/20003 for bad credentials, 429/20429 with Retry-After.
+After accepting, it POSTs status callbacks (`sent`, then `delivered` or `undelivered`) to StatusCallback,
+signed with X-Twilio-Signature (HMAC-SHA1 of URL + sorted params, base64) by the account's auth token.
+
+`accepted[(To, Body)]` counts messages created, so tests can assert exactly-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+from tests.fakes.faults import FakeServer, Faults
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "fedcba9876543210" * 2  # 32 hex, like a real auth token
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    sid: str
+    to: str
+    body: str
+    at: float  # the fake's loop time when it was created
+    validity_period: int | None
+    status_callback: str | None
+
+
+def error_body(code: int, message: str, status: int) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+class FakeTwilio(FakeServer):
+    def __init__(
+        self,
+        account_sid: str = ACCOUNT_SID,
+        auth_token: str = AUTH_TOKEN,
+        *,
+        faults: Faults | None = None,
+        callbacks: bool = True,
+        callback_delay_s: float = 0.01,
+        unsubscribed: frozenset[str] = frozenset(),
+        undeliverable: frozenset[str] = frozenset(),
+        invalid: frozenset[str] = frozenset({"+15005550001"}),  # Twilio's magic "invalid number"
+    ) -> None:
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
+        # Not Twilio's: lets a benchmark in another process read and reset the counts.
+        app.router.add_get("/_fake/stats", self._stats)
+        app.router.add_post("/_fake/reset", self._reset)
+        super().__init__(app)
+        self.account_sid, self.auth_token = account_sid, auth_token
+        self.faults = faults or Faults()
+        self.callbacks = callbacks
+        self.callback_delay_s = callback_delay_s
+        self.unsubscribed, self.undeliverable, self.invalid = unsubscribed, undeliverable, invalid
+        self.accepted: Counter[tuple[str, str]] = Counter()
+        self.log: list[Accepted] = []
+        self.requests = 0
+        self.responses: Counter[int] = Counter()
+        self.callback_failures: list[str] = []
+        self._auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        self._validator = RequestValidator(auth_token)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> FakeTwilio:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        await self.stop()
+
+    def _reply(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> web.Response:
+        self.responses[status] += 1
+        return web.json_response(body, status=status, headers=headers)
+
+    def _error(self, code: int, message: str, status: int = 400, **headers: str) -> web.Response:
+        return self._reply(status, error_body(code, message, status), headers or None)
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        f = self.faults
+        if f.latency_s:
+            await asyncio.sleep(f.latency_s)
+        if request.headers.get("Authorization") != self._auth or request.match_info["account"] != (
+            self.account_sid
+        ):
+            return self._error(20003, "Authenticate", 401, **{"WWW-Authenticate": 'Basic realm="Twilio API"'})
+        if f.in_storm(self.elapsed(), self.requests - 1):
+            return self._error(20429, "Too Many Requests", 429, **{"Retry-After": str(f.retry_after_s)})
+        if f.error():
+            if f.error_status == 503:
+                return self._error(20503, "Service Unavailable", 503)
+            return self._error(20500, "Internal Server Error", f.error_status)
+        form = await request.post()
+        to, body = str(form.get("To", "")), str(form.get("Body", ""))
+        sender, service = form.get("From"), form.get("MessagingServiceSid")
+        if not to:
+            return self._error(21604, "A 'To' phone number is required.")
+        if not sender and not service:
+            return self._error(21603, "A 'From' phone number is required.")
+        if not body:
+            return self._error(21602, "Message body is required.")
+        if not _E164.fullmatch(to) or to in self.invalid:
+            return self._error(21211, f"Invalid 'To' Phone Number: {to}")
+        if to in self.unsubscribed:
+            return self._error(21610, "Attempt to send to unsubscribed recipient")
+        if len(body) > 1600:
+            return self._error(21617, "The concatenated message body exceeds the 1600 character limit.")
+        vp: int | None = None
+        if "ValidityPeriod" in form:
+            try:
+                vp = int(str(form["ValidityPeriod"]))
+            except ValueError:
+                vp = -1
+            if not 1 <= vp <= 36000:
+                return self._error(90007, "Invalid validity period value")
+        callback = str(form["StatusCallback"]) if form.get("StatusCallback") else None
+        sid = "SM" + secrets.token_hex(16)
+        self.accepted[(to, body)] += 1
+        self.log.append(Accepted(sid, to, body, asyncio.get_running_loop().time(), vp, callback))
+        if callback and self.callbacks:
+            self._spawn(self._callbacks(sid, to, str(sender or ""), str(service or ""), callback))
+        if f.hang():  # created, then the answer never comes: the client cannot know
+            await asyncio.sleep(f.hang_s)
+        return self._reply(201, self._message(sid, to, str(sender or ""), str(service or ""), body))
+
+    def _message(self, sid: str, to: str, sender: str, service: str, body: str) -> dict[str, Any]:
+        now = formatdate(usegmt=True)
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": sender or None,
+            "messaging_service_sid": service or None,
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "accepted" if service else "queued",
+            "subresource_uris": {
+                "media": f"{uri}/Media.json",
+                "feedback": f"{uri}/Feedback.json",
+            },
+            "to": to,
+            "uri": f"{uri}.json",
+        }
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "requests": self.requests,
+                "accepted": sum(self.accepted.values()),
+                "duplicates": sum(n - 1 for n in self.accepted.values() if n > 1),
+                "arrivals": [a.at for a in self.log] if "arrivals" in request.query else [],
+            }
+        )
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        self.accepted.clear()
+        self.log.clear()
+        self.requests = 0
+        self.responses.clear()
+        return web.json_response({})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _callbacks(self, sid: str, to: str, sender: str, service: str, url: str) -> None:
+        await asyncio.sleep(self.callback_delay_s)
+        common = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": "2010-04-01",
+            "From": sender,
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "To": to,
+        }
+        if service:
+            common["MessagingServiceSid"] = service
+        final = {"MessageStatus": "delivered", "SmsStatus": "delivered"}
+        if to in self.undeliverable:
+            final = {"MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "30003"}
+        for params in ({"MessageStatus": "sent", "SmsStatus": "sent"}, final):
+            await self.post_signed(url, {**common, **params})
+
+    async def post_signed(self, url: str, params: dict[str, str], signature: str | None = None) -> int:
+        """POST a form the way Twilio calls a webhook; returns the HTTP status (0: not reachable)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        sig = signature if signature is not None else self._validator.compute_signature(url, params)
+        try:
+            async with self._session.post(url, data=params, headers={"X-Twilio-Signature": sig}) as r:
+                await r.read()
+                if r.status >= 300:
+                    self.callback_failures.append(f"{r.status} {url}")
+                return r.status
+        except aiohttp.ClientError as e:
+            self.callback_failures.append(f"{e!r} {url}")
+            return 0
+
+    async def inbound(self, url: str, from_: str, body: str, to: str = "+15005550006") -> int:
+        """An inbound SMS (a resident's reply) delivered to our messaging webhook."""
+        sid = "SM" + secrets.token_hex(16)
+        params = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": "2010-04-01",
+            "Body": body,
+            "From": from_,
+            "MessageSid": sid,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "SmsMessageSid": sid,
+            "SmsSid": sid,
+            "SmsStatus": "received",
+            "To": to,
+        }
+        return await self.post_signed(url, params)

@@ -1,0 +1,139 @@
+"""The ack stage for people: provider receipts, replies and app acknowledgements → delivery and household
+state. Only a human action acknowledges (a reply, a button, the app); a provider's "delivered" does not.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from channels.base import ChannelEvent
+from warnengine.db.store import Acknowledged, Store
+from warnengine.model import Channel, DeliveryState
+from warnengine.obs import metrics
+from warnengine.plan.plan import person_delivery_id
+from warnengine.resolve.directory import Directory
+
+log = structlog.get_logger("warnengine.acks")
+
+REPLY_WINDOW_S = 3 * 24 * 3600.0  # a reply can answer any warning resolved in the last three days
+# A reply is matched by computing the ids of the deliveries it can answer (person × live version × step
+# that sent messages), so no index on recipients slows down planning.
+# The channel each webhook's replies answer (its provider name → our channel).
+_REPLY_CHANNELS = {
+    "twilio": Channel.SMS,
+    "tencent": Channel.SMS,
+    "wechat-oa": Channel.WECHAT,
+    "wecom-app": Channel.WECOM,  # the sender is a WeCom userid, kept in people.csv's wechat_openid for staff
+}
+
+
+def parse_events(raw: bytes) -> list[ChannelEvent]:
+    """A `warnengine.channel-events` record: a JSON list of ChannelEvent fields. Raises ValueError."""
+    import json
+
+    rows = json.loads(raw)
+    if not isinstance(rows, list):
+        raise ValueError("channel events must be a JSON list")
+    out = []
+    for r in rows:
+        if not isinstance(r, dict) or r.get("kind") not in ("status", "reply"):
+            raise ValueError(f"not a channel event: {str(r)[:200]}")
+        state = r.get("state")
+        fields = {k: v for k, v in r.items() if k in ChannelEvent.__dataclass_fields__}
+        fields["state"] = DeliveryState(state) if state else None
+        out.append(ChannelEvent(**fields))
+    return out
+
+
+async def apply_channel_events(
+    events: Sequence[ChannelEvent], store: Store, directory: Directory
+) -> dict[str, int]:
+    statuses = [
+        (e.delivery_id, e.state, e.at, e.reason)
+        for e in events
+        if e.kind == "status" and e.delivery_id and e.state is not None
+    ]
+    counts = await store.apply_statuses(statuses)
+    replies = [e for e in events if e.kind == "reply" and e.sender]
+    acks = [e for e in replies if e.ack_hint]
+    if acks:
+        versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
+        candidates: list[str] = []
+        earliest: float | None = None
+        for e in acks:
+            assert e.sender is not None
+            channel = _channel_of(e)
+            for pid in directory.people_at(e.sender):
+                candidates += [
+                    person_delivery_id(w, v, pid, channel.value, step)
+                    for w, v, steps in versions
+                    for step in steps
+                ]
+            earliest = e.at if earliest is None else min(earliest, e.at)
+        done = await store.acknowledge(candidates, earliest or store.clock.now())
+        counts["acknowledged"] = len(done)
+        _observe(done)
+    done_words = [e for e in replies if e.text and _is_visit_done(e.text)]
+    if done_words:  # a visitor's "完成": their open visit tasks are confirmed
+        visited = 0
+        for e in done_words:
+            assert e.sender is not None
+            visited += await store.confirm_visits_by(directory.people_at(e.sender), e.at)
+        counts["visits_confirmed"] = visited
+    counts["replies_not_ack"] = len(replies) - len(acks)
+    for k, n in counts.items():
+        if n:
+            metrics.ACKS.labels("people", "any", k).inc(n)
+    return counts
+
+
+async def apply_app_acks(acks: Sequence[dict[str, Any]], store: Store) -> int:
+    """App acknowledgements (api/acks.py AppAck): by delivery id, or by warning and person."""
+    ids: list[str] = []
+    versions: list[tuple[str, int, tuple[int, ...]]] | None = None
+    for a in acks:
+        if a.get("delivery_id"):
+            ids.append(a["delivery_id"])
+        elif a.get("warning_id") and a.get("person_id"):
+            if versions is None:
+                versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
+            ids += [
+                person_delivery_id(w, v, a["person_id"], ch.value, step)
+                for w, v, steps in versions
+                if w == a["warning_id"]
+                for ch in (Channel.APP, Channel.SMS, Channel.WECHAT)
+                for step in steps
+            ]
+    at = min((float(a["at"]) for a in acks), default=store.clock.now())
+    done = await store.acknowledge(ids, at)
+    _observe(done)
+    metrics.ACKS.labels("app", "any", "acknowledged").inc(len(done))
+    return len(done)
+
+
+VISIT_DONE = frozenset({"完成", "已完成", "已入户", "入户完成", "done"})
+
+
+def _is_visit_done(text: str) -> bool:
+    return unicodedata.normalize("NFKC", text).strip(" 。.!！").casefold() in VISIT_DONE
+
+
+def _channel_of(e: ChannelEvent) -> Channel:
+    if e.provider in _REPLY_CHANNELS:
+        return _REPLY_CHANNELS[e.provider]
+    if e.provider.startswith("sms"):
+        return Channel.SMS
+    return Channel.WECHAT
+
+
+def _observe(done: list[Acknowledged]) -> None:
+    """One line per batch (10,000 acks a second must not mean 10,000 log lines), per warning."""
+    by_warning: dict[str, int] = {}
+    for a in done:
+        by_warning[a.warning_id] = by_warning.get(a.warning_id, 0) + 1
+    for warning_id, n in by_warning.items():
+        log.info("acknowledged", warning_id=warning_id, deliveries=n)

@@ -1,0 +1,1 @@
+"""The dispatcher API (aiohttp, OpenAPI 3.1) and the offline web console it serves."""

@@ -1,0 +1,233 @@
+"""Log in and out, who am I, users and API tokens (the operations; the mechanisms are in auth.py)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from aiohttp import web
+from pydantic import BaseModel, Field, field_validator
+
+from warnengine.api import audit
+from warnengine.api.auth import (
+    SESSION_COOKIE,
+    ApiRole,
+    digest,
+    hash_password,
+    new_token,
+    remote_of,
+    verify_password,
+)
+from warnengine.api.compose import Text
+from warnengine.api.context import ctx
+from warnengine.api.errors import ApiError, conflict, not_found
+from warnengine.api.routing import EVERYONE, Op, body, json_out, user
+from warnengine.db.store import Store
+from warnengine.obs import metrics
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MIN_PASSWORD = 10
+
+
+class LoginIn(BaseModel):
+    username: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=1, max_length=1024)
+
+
+class Me(BaseModel):
+    username: str
+    role: ApiRole
+    display_name: str
+    csrf_token: str | None = None  # console sessions: send it back as X-CSRF-Token on every change
+
+
+class UserIn(BaseModel):
+    username: str = Field(pattern=USERNAME.pattern)
+    password: Text = Field(min_length=MIN_PASSWORD, max_length=1024)
+    role: ApiRole
+    display_name: Text = Field(default="", max_length=100)
+
+    @field_validator("username")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_username(v)
+
+
+class UserOut(BaseModel):
+    username: str
+    role: ApiRole
+    display_name: str
+    active: bool
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+class TokenIn(BaseModel):
+    label: Text = Field(min_length=1, max_length=100)
+    username: Text | None = Field(default=None, max_length=64)  # admin only: a token for another user
+    expires_in_s: float | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+
+
+class TokenOut(BaseModel):
+    token: str  # shown once; only its hash is stored
+    username: str
+    label: str
+    expires_at: float | None
+
+
+def check_username(v: str) -> str:
+    if not USERNAME.match(v):
+        raise ValueError("1–64 characters: letters, digits, '_', '.', '@', '-'")
+    return v
+
+
+async def create_user(store: Store, username: str, password: str, role: ApiRole, display_name: str) -> bool:
+    """Shared by the API and `warnengine user add`."""
+    check_username(username)
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"password shorter than {MIN_PASSWORD} characters")
+    return await store.add_user(username, await hash_password(password), role.value, display_name or username)
+
+
+async def login(request: web.Request) -> web.Response:
+    c = ctx(request)
+    b = body(request, LoginIn)
+    keys = [f"user:{b.username}", f"addr:{remote_of(request)}"]
+    wait = c.limiter.retry_after(keys)
+    if wait is not None:
+        metrics.API_LOGINS.labels("rate_limited").inc()
+        await audit.record(request, "login.rate_limited", b.username, actor=b.username)
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many failed logins; try again in {int(wait) + 1} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    row = await c.store.get_user(b.username)
+    ok = await verify_password(row["password_hash"] if row else None, b.password)
+    if not ok or row is None or not row["active"]:
+        c.limiter.failed(keys)
+        metrics.API_LOGINS.labels("failed").inc()
+        await audit.record(request, "login.failed", b.username, actor=b.username)
+        raise ApiError(401, "login_failed", "wrong user name or password")
+    c.limiter.succeeded(keys)
+    session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    await c.store.add_session(
+        digest(session), b.username, csrf, c.settings.api_session_ttl_s, remote_of(request)
+    )
+    metrics.API_LOGINS.labels("ok").inc()
+    await audit.record(request, "login", b.username, actor=b.username)
+    resp = json_out(
+        Me(username=b.username, role=row["role"], display_name=row["display_name"], csrf_token=csrf)
+    )
+    resp.set_cookie(
+        SESSION_COOKIE,
+        session,
+        max_age=int(c.settings.api_session_ttl_s),
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        path="/",
+    )
+    return resp
+
+
+async def logout(request: web.Request) -> web.Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        await ctx(request).store.end_session(digest(cookie))
+    await audit.record(request, "logout", user(request).username)
+    resp = web.Response(status=204)
+    resp.del_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+async def me(request: web.Request) -> web.Response:
+    u = user(request)
+    return json_out(
+        Me(username=u.username, role=u.role, display_name=u.display_name, csrf_token=u.csrf_token)
+    )
+
+
+async def add_user(request: web.Request) -> web.Response:
+    b = body(request, UserIn)
+    if not await create_user(ctx(request).store, b.username, b.password, b.role, b.display_name):
+        raise conflict("user_exists", f"user {b.username} exists")
+    await audit.record(request, "user.add", b.username, role=b.role.value)
+    return json_out(
+        UserOut(username=b.username, role=b.role, display_name=b.display_name or b.username, active=True), 201
+    )
+
+
+async def list_users(request: web.Request) -> web.Response:
+    rows = await ctx(request).store.list_users()
+    return json_out(UserList(users=[UserOut(**r) for r in rows]))
+
+
+async def add_token(request: web.Request) -> web.Response:
+    c = ctx(request)
+    b = body(request, TokenIn)
+    caller = user(request)
+    owner = b.username or caller.username
+    if owner != caller.username and caller.role is not ApiRole.ADMIN:
+        raise ApiError(403, "forbidden", "only an admin may create a token for another user")
+    if await c.store.get_user(owner) is None:
+        raise not_found(f"user {owner}")
+    token = new_token()
+    expires = c.store.clock.now() + b.expires_in_s if b.expires_in_s else None
+    await c.store.add_token(digest(token), owner, b.label, expires)
+    await audit.record(request, "token.add", owner, label=b.label, expires_at=expires)
+    return json_out(TokenOut(token=token, username=owner, label=b.label, expires_at=expires), 201)
+
+
+OPS = [
+    Op(
+        "POST",
+        "/api/v1/login",
+        login,
+        "Log in to the console (sets the session cookie)",
+        "session",
+        None,
+        body=LoginIn,
+        response=Me,
+        errors=(401, 429),
+    ),
+    Op(
+        "POST",
+        "/api/v1/logout",
+        logout,
+        "End the console session",
+        "session",
+        EVERYONE,
+        status=204,
+        response=None,
+    ),
+    Op("GET", "/api/v1/me", me, "Who am I (and the session's CSRF token)", "session", EVERYONE, response=Me),
+    Op("GET", "/api/v1/users", list_users, "Users", "users", frozenset({ApiRole.ADMIN}), response=UserList),
+    Op(
+        "POST",
+        "/api/v1/users",
+        add_user,
+        "Add a user",
+        "users",
+        frozenset({ApiRole.ADMIN}),
+        body=UserIn,
+        response=UserOut,
+        status=201,
+        errors=(409,),
+    ),
+    Op(
+        "POST",
+        "/api/v1/tokens",
+        add_token,
+        "Create an API token (shown once)",
+        "users",
+        EVERYONE,
+        body=TokenIn,
+        response=TokenOut,
+        status=201,
+        errors=(404,),
+    ),
+]

@@ -1,0 +1,164 @@
+"""Who is calling: users and roles, argon2 passwords, API tokens, console sessions, CSRF, login limits.
+
+Two ways in, one identity:
+- `Authorization: Bearer <token>` — scripts, integrations and the residents' app. Tokens are random, shown
+  once, stored only as SHA-256 (a stolen database yields no usable token). No CSRF: a browser never adds
+  this header by itself.
+- The console's session cookie (HttpOnly, SameSite=Strict) — and, because a browser does send cookies by
+  itself, every state-changing request must also carry the session's CSRF token in `X-CSRF-Token`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from warnengine.api.context import ctx
+from warnengine.api.errors import ApiError
+
+SESSION_COOKIE = "we_session"
+CSRF_HEADER = "X-CSRF-Token"
+TOKEN_PREFIX = "we_"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ApiRole(StrEnum):
+    DISPATCHER = "dispatcher"  # drafts, submits, releases, updates, cancels
+    APPROVER = "approver"  # approves or rejects someone else's warning (审核/签发)
+    ADMIN = "admin"  # everything, and users and tokens
+    GRID_STAFF = "grid_staff"  # reads status, directory and devices (网格员 following a warning)
+    APP = "app"  # the residents' app backend: posts acks
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: ApiRole
+    display_name: str
+    via: str  # token | session
+    csrf_token: str | None = None
+
+
+_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
+# Verified for unknown users too, so a wrong name takes as long as a wrong password (no user probing).
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+async def hash_password(password: str) -> str:
+    # argon2 is deliberately slow and memory-hard: off the event loop, or it stalls every SSE stream.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(stored: str | None, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def remote_of(request: web.Request) -> str:
+    """Where the call came from, for the audit log. X-Forwarded-For is not trusted: the API binds to
+    loopback by default, and a proxy in front of it should log its own view."""
+    return request.remote or "unknown"
+
+
+async def authenticate(request: web.Request) -> User | None:
+    """The caller, or None; a present but bad credential is an error, not anonymity."""
+    store = ctx(request).store
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthenticated", "Authorization must be 'Bearer <token>'")
+        row = await store.token_user(digest(token.strip()))
+        if row is None:
+            raise ApiError(401, "invalid_token", "unknown, expired or revoked token")
+        return User(row["username"], ApiRole(row["role"]), row["display_name"], "token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        row = await store.session_user(digest(cookie))
+        if row is None:
+            raise ApiError(401, "session_expired", "session expired; log in again")
+        user = User(row["username"], ApiRole(row["role"]), row["display_name"], "session", row["csrf_token"])
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), (user.csrf_token or "").encode()):
+                raise ApiError(403, "csrf_failed", f"missing or wrong {CSRF_HEADER} header")
+        return user
+    return None
+
+
+async def require(request: web.Request, roles: frozenset[ApiRole]) -> User:
+    user = await authenticate(request)
+    if user is None:
+        raise ApiError(
+            401, "unauthenticated", "log in or send a bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if user.role is not ApiRole.ADMIN and user.role not in roles:
+        raise ApiError(403, "forbidden", f"role {user.role.value} may not do this (needs {_names(roles)})")
+    return user
+
+
+def _names(roles: frozenset[ApiRole]) -> str:
+    return " or ".join(sorted(r.value for r in roles))
+
+
+class LoginLimiter:
+    """Failed logins per user name and per address in a sliding window; over the limit → 429.
+
+    In memory: one API process serves a county's console. Keyed both ways so that neither guessing many
+    passwords for one user nor spraying one password over many users from one address gets far.
+    """
+
+    def __init__(self, max_failures: int, window_s: float) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self._failures.setdefault(key, deque())
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        return q
+
+    def retry_after(self, keys: list[str]) -> float | None:
+        now = time.monotonic()
+        waits = []
+        for key in keys:
+            q = self._recent(key, now)
+            if len(q) >= self.max_failures:
+                waits.append(q[0] + self.window_s - now)
+        return max(waits) if waits else None
+
+    def failed(self, keys: list[str]) -> None:
+        now = time.monotonic()
+        for key in keys:
+            self._recent(key, now).append(now)
+        if len(self._failures) > 10_000:  # bounded memory under a spray: forget idle keys
+            for k in [k for k, q in self._failures.items() if not self._recent(k, now)]:
+                del self._failures[k]
+
+    def succeeded(self, keys: list[str]) -> None:
+        for key in keys[:1]:  # the user's own count resets; the address's does not
+            self._failures.pop(key, None)

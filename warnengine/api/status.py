@@ -1,0 +1,197 @@
+"""Live status of a warning, village by village: a snapshot, and the same as Server-Sent Events.
+
+Three measures per village, kept apart because they mean different things:
+- `percent` (到村): the village's loudspeakers that played it. A village with no terminal falls back to
+  its households, then to its messages. The map's colours and the unreached list use this.
+- `households_percent` (到户): households reached by a person's ack, a visit, or (where the policy says
+  so) the loudspeaker.
+- messages: SMS/WeChat/app/visit deliveries that reached a handset or a person.
+The unreached list is every targeted village not yet at 100 %, from the first second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from warnengine.api.context import ApiContext, ctx
+from warnengine.api.errors import not_found
+from warnengine.api.routing import STAFF, Op, json_out
+from warnengine.api.warnings import WARNING_ID
+from warnengine.obs import metrics
+
+POLL_S = 1.0  # how often a stream re-reads the record; a change is pushed at most this late
+KEEPALIVE_S = 15.0  # a comment line now and then keeps proxies from closing an idle stream
+
+
+class VillageReach(BaseModel):
+    code: str
+    name: str
+    township: str | None
+    terminals: int
+    terminals_played: int
+    messages: int
+    messages_reached: int
+    failed: int
+    households: int
+    households_reached: int
+    percent: float  # 到村: terminals played (see the module's doc)
+    households_percent: float  # 到户
+
+
+class WarningStatus(BaseModel):
+    warning_id: str
+    headline: str | None
+    state: str | None  # the console's workflow state (None for a warning from a feed)
+    drill: bool
+    pipeline_state: str | None  # accepted | resolved | cancelled, once the pipeline has it
+    version: int | None
+    villages_total: int
+    villages_reached: int
+    percent: float
+    terminals: int
+    terminals_played: int
+    messages: int
+    messages_reached: int
+    failed: int
+    households: int
+    households_reached: int
+    households_percent: float
+    villages: list[VillageReach]
+    unreached: list[str]
+
+
+_SUMS = (
+    "terminals",
+    "terminals_played",
+    "messages",
+    "messages_reached",
+    "failed",
+    "households",
+    "households_reached",
+)
+
+
+def _percent(n: int, of: int) -> float:
+    return round(100.0 * n / of, 1) if of else 0.0
+
+
+async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
+    draft = await c.store.get_draft(warning_id)
+    pipeline = await c.store.pipeline_warning(warning_id)
+    if draft is None and pipeline is None:
+        raise not_found(f"warning {warning_id}")
+    per = await c.store.village_reach(warning_id)
+    names = await c.store.village_names(list(per))
+    villages = []
+    for code, r in sorted(per.items()):
+        name, township = names.get(code, (code, None))
+        households_pct = _percent(r["households_reached"], r["households"])
+        if r["terminals"]:
+            pct = _percent(r["terminals_played"], r["terminals"])
+        elif r["households"]:
+            pct = households_pct
+        else:
+            pct = _percent(r["messages_reached"], r["messages"])
+        villages.append(
+            VillageReach(
+                code=code, name=name, township=township, percent=pct, households_percent=households_pct, **r
+            )
+        )
+    reached = [v for v in villages if v.percent >= 100.0]
+    status = (draft or {}).get("status") or (pipeline or {}).get("status")
+    headline = json.loads(draft["content"])["headline"] if draft else (pipeline or {}).get("event")
+    return WarningStatus(
+        warning_id=warning_id,
+        headline=headline,
+        state=draft["state"] if draft else None,
+        drill=status == "Exercise",
+        pipeline_state=pipeline["state"] if pipeline else None,
+        version=pipeline["version"] if pipeline else None,
+        villages_total=len(villages),
+        villages_reached=len(reached),
+        percent=_percent(len(reached), len(villages)),
+        **{k: sum(getattr(v, k) for v in villages) for k in _SUMS},
+        households_percent=_percent(
+            sum(v.households_reached for v in villages), sum(v.households for v in villages)
+        ),
+        villages=villages,
+        unreached=[v.code for v in villages if v.percent < 100.0],
+    )
+
+
+async def get_status(request: web.Request) -> web.Response:
+    return json_out(await snapshot(ctx(request), request.match_info["warning_id"]))
+
+
+async def stream_status(request: web.Request) -> web.StreamResponse:
+    c = ctx(request)
+    warning_id = request.match_info["warning_id"]
+    first = await snapshot(c, warning_id)  # 404 before the stream starts, as a normal JSON error
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
+        }
+    )
+    await resp.prepare(request)
+    task = asyncio.current_task()
+    if task is not None:
+        c.streams.add(task)
+    metrics.API_SSE_STREAMS.inc()
+    last, n, quiet = "", 0, 0.0
+    current = first
+    try:
+        await resp.write(b"retry: 2000\n\n")
+        while True:
+            data = current.model_dump_json()
+            if data != last:
+                n += 1
+                await resp.write(f"id: {n}\nevent: status\ndata: {data}\n\n".encode())
+                last, quiet = data, 0.0
+            elif quiet >= KEEPALIVE_S:
+                await resp.write(b": keepalive\n\n")
+                quiet = 0.0
+            await asyncio.sleep(POLL_S)
+            quiet += POLL_S
+            current = await snapshot(c, warning_id)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass  # the console closed the page, or the server is stopping
+    finally:
+        metrics.API_SSE_STREAMS.dec()
+    with contextlib.suppress(ConnectionResetError, RuntimeError):
+        await resp.write_eof()
+    return resp
+
+
+ID = {"warning_id": WARNING_ID}
+OPS = [
+    Op(
+        "GET",
+        "/api/v1/warnings/{warning_id}/status",
+        get_status,
+        "Reach per village, now",
+        "status",
+        STAFF,
+        response=WarningStatus,
+        errors=(404,),
+        path_params=ID,
+    ),
+    Op(
+        "GET",
+        "/api/v1/warnings/{warning_id}/events",
+        stream_status,
+        "Reach per village as Server-Sent Events: `event: status`, data a WarningStatus, sent on change",
+        "status",
+        STAFF,
+        response=WarningStatus,
+        content_type="text/event-stream",
+        errors=(404,),
+        path_params=ID,
+    ),
+]

@@ -1,0 +1,62 @@
+"""Provider callbacks (Twilio SMS status and replies, WeChat Official Account, WeCom) on the API's app.
+
+The routes are the channels work's (warnengine/webhooks); each is mounted only when its secret is in the
+environment, because a callback whose signature cannot be checked must not be served at all. Events they
+produce are published to `warnengine.channel-events` (a JSON list of ChannelEvent per callback) for the
+pipeline; the API records nothing itself.
+
+| routes | needs | optional |
+|---|---|---|
+| /webhooks/twilio/* | TWILIO_AUTH_TOKEN | WARNENGINE_PUBLIC_URL (the base Twilio was given) |
+| /webhooks/wechat/oa | WECHAT_OA_TOKEN | WECHAT_OA_APPID, WECHAT_OA_AES_KEY (safe mode) |
+| /webhooks/wecom | WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID | |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from warnengine import topics
+from warnengine.api.context import Publisher
+from warnengine.obs import log as obslog
+
+log = obslog.get("warnengine.api.webhooks")
+
+
+def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -> Sequence[web.RouteDef]:
+    env = os.environ if env is None else env
+    try:
+        from warnengine.webhooks import twilio, wechat
+    except ImportError:  # a build without the channels work: nothing to mount
+        return []
+
+    async def on_events(events: list[Any]) -> None:
+        # ChannelEvent is a dataclass (channels/base.py); its enums are StrEnums, so JSON takes them as is.
+        rows = [dataclasses.asdict(e) for e in events]
+        await publisher.publish(topics.CHANNEL_EVENTS, None, json.dumps(rows, ensure_ascii=False).encode())
+
+    routes: list[web.RouteDef] = []
+    if env.get("TWILIO_AUTH_TOKEN"):
+        routes += twilio.twilio_routes(
+            env["TWILIO_AUTH_TOKEN"], on_events, public_base=env.get("WARNENGINE_PUBLIC_URL") or None
+        )
+    if env.get("WECHAT_OA_TOKEN"):
+        routes += wechat.wechat_oa_routes(
+            env["WECHAT_OA_TOKEN"],
+            on_events,
+            appid=env.get("WECHAT_OA_APPID") or None,
+            encoding_aes_key=env.get("WECHAT_OA_AES_KEY") or None,
+        )
+    if env.get("WECOM_TOKEN") and env.get("WECOM_AES_KEY") and env.get("WECOM_CORPID"):
+        routes += wechat.wecom_routes(
+            env["WECOM_TOKEN"], env["WECOM_AES_KEY"], env["WECOM_CORPID"], on_events
+        )
+    if routes:
+        log.info("webhooks_mounted", paths=sorted({str(getattr(r, "path", "")) for r in routes}))
+    return routes

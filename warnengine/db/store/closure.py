@@ -1,0 +1,85 @@
+"""The rows a closure report (闭环) is made of, for one warning chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from warnengine.db import tables as t
+from warnengine.db.store.base import StoreBase
+
+
+class ClosureQueries(StoreBase):
+    async def closure_rows(self, warning_id: str) -> dict[str, Any] | None:
+        w, wh, d = t.warnings.c, t.warning_households.c, t.deliveries.c
+        async with self.engine.connect() as conn:
+            versions = (
+                await conn.execute(
+                    select(w.version, w.msg_type, w.state, w.body, w.received_at, w.resolved_at)
+                    .where(w.warning_id == warning_id)
+                    .order_by(w.version)
+                )
+            ).all()
+            if not versions:
+                return None
+            households = (
+                await conn.execute(
+                    select(
+                        wh.household_id,
+                        wh.village_code,
+                        wh.cell_code,
+                        wh.vulnerable,
+                        wh.state,
+                        wh.reached_by,
+                        wh.reached_at,
+                        wh.reason,
+                    ).where(wh.warning_id == warning_id)
+                )
+            ).all()
+            deliveries = (
+                await conn.execute(
+                    select(d.channel, d.state, func.count().label("n"))
+                    .where(d.warning_id == warning_id)
+                    .group_by(d.channel, d.state)
+                )
+            ).all()
+            calls = (
+                await conn.execute(select(t.staff_calls).where(t.staff_calls.c.warning_id == warning_id))
+            ).all()
+            tasks = (
+                await conn.execute(
+                    select(t.visit_tasks.c.state, func.count().label("n"))
+                    .where(t.visit_tasks.c.warning_id == warning_id)
+                    .group_by(t.visit_tasks.c.state)
+                )
+            ).all()
+            vt, vh = t.visit_tasks.c, t.visit_households.c
+            visiting = {
+                r.household_id: (r.task_id, r.assignee, r.level)
+                for r in await conn.execute(
+                    select(vh.household_id, vt.task_id, vt.assignee, vt.level)
+                    .join_from(t.visit_households, t.visit_tasks, vt.task_id == vh.task_id)
+                    .where(
+                        vt.warning_id == warning_id, vt.state.in_(("open", "accepted")), vh.outcome.is_(None)
+                    )
+                )
+            }
+            names = dict(
+                (
+                    await conn.execute(
+                        select(t.cells.c.code, t.cells.c.name).where(
+                            t.cells.c.code.in_(sorted({h.village_code for h in households}))
+                        )
+                    )
+                ).all()
+            )
+        return {
+            "versions": [r._asdict() for r in versions],
+            "households": [r._asdict() for r in households],
+            "deliveries": [r._asdict() for r in deliveries],
+            "staff_calls": [r._asdict() for r in calls],
+            "visit_tasks": {r.state: r.n for r in tasks},
+            "village_names": names,
+            "visiting": visiting,
+        }

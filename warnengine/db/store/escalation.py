@@ -1,0 +1,302 @@
+"""What the escalation ladder reads and writes: live versions, unreached households, unanswered staff,
+visit tasks (入户) and their outcomes. Every write is idempotent (stable ids, insert-or-ignore)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, func, select, update
+
+from warnengine.db import tables as t
+from warnengine.db.store.base import StoreBase, chunks
+from warnengine.model import DeliveryState, Warning
+
+OUTCOMES = ("reached", "nobody_home", "refused", "moved", "needs_help")
+# An outcome that tells the household was warned (a refusal to leave was still a warning heard).
+_REACHED = ("reached", "refused")
+
+
+@dataclass(frozen=True)
+class LiveVersion:
+    warning: Warning
+    resolved_at: float
+    steps_done: frozenset[int]
+
+
+@dataclass(frozen=True)
+class VisitTask:
+    task_id: str
+    warning_id: str
+    version: int
+    village_code: str
+    group_code: str
+    assignee: str | None
+    level: int
+    state: str
+    households: tuple[tuple[str, bool, str | None], ...]  # (household, vulnerable, outcome)
+
+
+class EscalationQueries(StoreBase):
+    async def live_for_escalation(self, now: float) -> list[LiveVersion]:
+        """Resolved, newest versions of live chains that have not expired (Cancels are not escalated)."""
+        w, s = t.warnings.c, t.escalation_steps.c
+        async with self.engine.connect() as conn:
+            res = await conn.execute(
+                select(w.body, w.resolved_at).where(
+                    w.state == "resolved",
+                    w.msg_type != "Cancel",
+                    w.resolved_at.is_not(None),
+                    (w.expires.is_(None)) | (w.expires > now),
+                )
+            )
+            versions = [(Warning.model_validate_json(r.body), float(r.resolved_at)) for r in res]
+            done: dict[tuple[str, int], set[int]] = {}
+            if versions:
+                rows = await conn.execute(select(s.warning_id, s.version, s.step))
+                for r in rows:
+                    done.setdefault((r.warning_id, r.version), set()).add(r.step)
+        return [
+            LiveVersion(v, at, frozenset(done.get((v.warning_id, v.version), set()))) for v, at in versions
+        ]
+
+    async def unreached_households(self, warning_id: str) -> list[tuple[str, str, str, bool]]:
+        """(household, village, group cell, vulnerable) of the warning's households not yet reached."""
+        wh = t.warning_households.c
+        async with self.engine.connect() as conn:
+            res = await conn.execute(
+                select(wh.household_id, wh.village_code, wh.cell_code, wh.vulnerable).where(
+                    wh.warning_id == warning_id, wh.state.not_in(("reached", "unreachable"))
+                )
+            )
+            return [(r.household_id, r.village_code, r.cell_code, bool(r.vulnerable)) for r in res]
+
+    async def reach_by_loudspeaker(self, warning_id: str, version: int, now: float) -> int:
+        """Households of villages where a terminal played this version: reached, by the loudspeaker."""
+        d, wh = t.deliveries.c, t.warning_households.c
+        async with self.engine.begin() as conn:
+            played = (
+                select(d.village_code, func.min(d.acked_at).label("at"))
+                .where(
+                    d.warning_id == warning_id,
+                    d.version == version,
+                    d.channel == "loudspeaker",
+                    d.state == DeliveryState.PLAYED.value,
+                )
+                .group_by(d.village_code)
+            )
+            villages = [(r.village_code, r.at) for r in await conn.execute(played)]
+            n = 0
+            for village, at in villages:
+                res = await conn.execute(
+                    update(t.warning_households)
+                    .where(
+                        wh.warning_id == warning_id,
+                        wh.village_code == village,
+                        wh.state.not_in(("reached", "unreachable")),
+                    )
+                    .values(
+                        state="reached",
+                        reached_by="loudspeaker",
+                        evidence=f"village {village}",
+                        reached_at=at if at is not None else now,
+                        updated_at=now,
+                    )
+                )
+                n += res.rowcount or 0
+            return n
+
+    async def unanswered_staff(self, warning_id: str, version: int, sent_before: float) -> list[str]:
+        """Staff (deliveries without a household) sent this version's first message before `sent_before`
+        who have acknowledged on no channel and whose superior was not called yet."""
+        d, sc = t.deliveries.c, t.staff_calls.c
+        async with self.engine.connect() as conn:
+            res = await conn.execute(
+                select(d.person_id, func.max(d.acked_at).label("acked"), func.min(d.sent_at).label("sent"))
+                .where(
+                    d.warning_id == warning_id,
+                    d.version == version,
+                    d.household_id.is_(None),
+                    d.person_id.is_not(None),
+                    d.step == 0,
+                )
+                .group_by(d.person_id)
+            )
+            candidates = [
+                r.person_id for r in res if r.acked is None and r.sent is not None and r.sent <= sent_before
+            ]
+            called = {
+                r.person_id
+                for r in await conn.execute(select(sc.person_id).where(sc.warning_id == warning_id))
+            }
+        return [p for p in candidates if p not in called]
+
+    async def record_staff_calls(
+        self, warning_id: str, calls: Sequence[tuple[str, str | None]], now: float
+    ) -> None:
+        rows = [
+            {"warning_id": warning_id, "person_id": p, "superior_id": s, "called_at": now} for p, s in calls
+        ]
+        async with self.engine.begin() as conn:
+            for chunk in chunks(rows):
+                await conn.execute(self._insert_ignore(t.staff_calls), list(chunk))
+
+    async def record_step(
+        self, warning_id: str, version: int, step: int, action: str, households: int, now: float
+    ) -> None:
+        row = {
+            "warning_id": warning_id,
+            "version": version,
+            "step": step,
+            "action": action,
+            "done_at": now,
+            "households": households,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(self._insert_ignore(t.escalation_steps), [row])
+
+    async def create_visit_tasks(self, tasks: Sequence[VisitTask], now: float) -> None:
+        """New tasks are created; an existing task (same warning and group) gains the new households."""
+        task_rows = [
+            {
+                "task_id": v.task_id,
+                "warning_id": v.warning_id,
+                "version": v.version,
+                "village_code": v.village_code,
+                "group_code": v.group_code,
+                "assignee": v.assignee,
+                "level": v.level,
+                "state": "open",
+                "created_at": now,
+                "assigned_at": now,
+            }
+            for v in tasks
+        ]
+        home_rows = [
+            {"task_id": v.task_id, "household_id": h, "vulnerable": vul}
+            for v in tasks
+            for h, vul, _ in v.households
+        ]
+        async with self.engine.begin() as conn:
+            for chunk in chunks(task_rows):
+                await conn.execute(self._insert_ignore(t.visit_tasks), list(chunk))
+            for chunk in chunks(home_rows):
+                await conn.execute(self._insert_ignore(t.visit_households), list(chunk))
+
+    async def visit_tasks(
+        self, warning_id: str, states: Sequence[str] = ("open", "accepted")
+    ) -> list[VisitTask]:
+        vt, vh = t.visit_tasks.c, t.visit_households.c
+        async with self.engine.connect() as conn:
+            tasks = (
+                await conn.execute(
+                    select(t.visit_tasks).where(vt.warning_id == warning_id, vt.state.in_(list(states)))
+                )
+            ).all()
+            homes: dict[str, list[tuple[str, bool, str | None]]] = {}
+            for chunk in chunks([r.task_id for r in tasks]):
+                for r in await conn.execute(select(t.visit_households).where(vh.task_id.in_(chunk))):
+                    homes.setdefault(r.task_id, []).append((r.household_id, bool(r.vulnerable), r.outcome))
+        return [
+            VisitTask(
+                r.task_id,
+                r.warning_id,
+                r.version,
+                r.village_code,
+                r.group_code,
+                r.assignee,
+                r.level,
+                r.state,
+                tuple(sorted(homes.get(r.task_id, []), key=lambda h: (not h[1], h[0]))),
+            )
+            for r in tasks
+        ]
+
+    async def reassign_visits(self, moves: Sequence[tuple[str, str | None, int]], now: float) -> None:
+        """(task, new assignee, new level): an unconfirmed visit goes up the grid."""
+        if not moves:
+            return
+        vt = t.visit_tasks.c
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(t.visit_tasks)
+                .where(vt.task_id == bindparam("tid"), vt.state != "done", vt.state != "cancelled")
+                .values(assignee=bindparam("who"), level=bindparam("lvl"), assigned_at=now, state="open"),
+                [{"tid": tid, "who": who, "lvl": lvl} for tid, who, lvl in moves],
+            )
+
+    async def report_visit(
+        self, task_id: str, household_id: str, outcome: str, at: float, note: str | None = None
+    ) -> bool:
+        """A visitor's outcome for one household; the household is reached (by visit) or unreachable with
+        the outcome as its reason; the task is done when every household has an outcome."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        vt, vh, wh = t.visit_tasks.c, t.visit_households.c, t.warning_households.c
+        async with self.engine.begin() as conn:
+            task = (await conn.execute(select(t.visit_tasks).where(vt.task_id == task_id))).one_or_none()
+            if task is None or task.state == "cancelled":
+                return False
+            res = await conn.execute(
+                update(t.visit_households)
+                .where(vh.task_id == task_id, vh.household_id == household_id)
+                .values(outcome=outcome, at=at, note=note)
+            )
+            if not res.rowcount:
+                return False
+            reached = outcome in _REACHED
+            await conn.execute(
+                update(t.warning_households)
+                .where(
+                    and_(wh.warning_id == task.warning_id, wh.household_id == household_id),
+                    wh.state != "reached",
+                )
+                .values(
+                    state="reached" if reached else "unreachable",
+                    reached_by="visit" if reached else None,
+                    evidence=task_id,
+                    reached_at=at if reached else None,
+                    reason=None if reached else f"visit: {outcome}" + (f" ({note})" if note else ""),
+                    updated_at=at,
+                )
+            )
+            left = (
+                await conn.execute(select(func.count()).where(vh.task_id == task_id, vh.outcome.is_(None)))
+            ).scalar_one()
+            if not left:
+                await conn.execute(
+                    update(t.visit_tasks).where(vt.task_id == task_id).values(state="done", done_at=at)
+                )
+            elif task.state == "open":
+                await conn.execute(
+                    update(t.visit_tasks)
+                    .where(vt.task_id == task_id)
+                    .values(state="accepted", accepted_at=at)
+                )
+            return True
+
+    async def confirm_visits_by(self, person_ids: Sequence[str], at: float) -> int:
+        """A visitor's "done" reply (SMS): every household still open in their tasks reached, by visit."""
+        vt, vh = t.visit_tasks.c, t.visit_households.c
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(vh.task_id, vh.household_id)
+                    .join_from(t.visit_households, t.visit_tasks, vt.task_id == vh.task_id)
+                    .where(
+                        vt.assignee.in_(list(person_ids)),
+                        vt.state.in_(("open", "accepted")),
+                        vh.outcome.is_(None),
+                    )
+                )
+            ).all()
+        n = 0
+        for r in rows:
+            n += await self.report_visit(r.task_id, r.household_id, "reached", at, "confirmed by reply")
+        return n
+
+
+def visit_text(task: VisitTask) -> str:
+    """The list a visitor gets: vulnerable households first."""
+    names = "、".join(h + ("(重点)" if vul else "") for h, vul, outcome in task.households if outcome is None)
+    return f"入户任务：请逐户通知{names}。完成后回复“完成”，或在App中逐户填报。"

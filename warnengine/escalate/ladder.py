@@ -1,0 +1,257 @@
+"""One escalation sweep, run by the leader on a timer; safe to run anywhere, any time, any number of times.
+
+Deadlines live in the database (each version's `resolved_at` plus the ladder's minutes; the steps that ran
+in `escalation_steps`), so a restart loses no timer. Per live warning version:
+
+- where the policy lets a played loudspeaker count, households of villages whose terminal played are reached;
+- staff who did not acknowledge within `staff_ack_min` have their superior called (叫应), once;
+- each ladder step whose time has come runs once, on the households not reached by then:
+  `resend` (the same or other channels), `visit` (a door-to-door task per village group for its group
+  leader, vulnerable households first), `escalate` (unconfirmed visits go to the village grid head, then
+  the township dispatcher).
+
+An acknowledgement removes its household from every later step at once; a Cancel ends the version (it is
+no longer live) and cancels its open visit tasks. New deliveries are planned rows like any other: the
+village tasks this returns are emitted so the dispatch stage sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from hashlib import sha256
+
+import structlog
+
+from warnengine.db.store import Store, VisitTask
+from warnengine.db.store.escalation import visit_text
+from warnengine.model import Channel, Level, Role, Status, Warning
+from warnengine.obs import metrics
+from warnengine.plan.plan import ADDRESS_FIELD, person_delivery_id
+from warnengine.plan.policy import Policy, Residents, Rule, Step
+from warnengine.resolve.directory import Contact, Directory
+
+log = structlog.get_logger("warnengine.escalate")
+
+CALL_STEP = 50  # the step number of 叫应 calls to superiors (ladder steps are 1..n)
+EmitVillage = Callable[[str, int, str], Awaitable[None]]
+
+
+@dataclass
+class SweepCounts:
+    loudspeaker_reached: int = 0
+    staff_called: int = 0
+    steps: list[str] = field(default_factory=list)
+    deliveries: int = 0
+
+
+async def escalate(
+    store: Store, directory: Directory, policy: Policy, emit_village: EmitVillage
+) -> SweepCounts:
+    now = store.clock.now()
+    counts = SweepCounts()
+    for live in await store.live_for_escalation(now):
+        w = live.warning
+        rule = policy.rule_for(w.hazard, w.severity)
+        with structlog.contextvars.bound_contextvars(warning_id=w.warning_id, version=w.version):
+            if rule.loudspeaker and rule.loudspeaker_reaches_household:
+                counts.loudspeaker_reached += await store.reach_by_loudspeaker(w.warning_id, w.version, now)
+            rows: list[tuple[object, ...]] = []
+            rows += await _call_superiors(store, directory, w, rule, now, counts)
+            elapsed = now - live.resolved_at
+            for number, step in enumerate(rule.ladder, start=1):
+                if number in live.steps_done or elapsed < step.after_min * 60:
+                    continue
+                new, households = await _run_step(store, directory, w, rule, number, step, now)
+                rows += new
+                await store.save_plan(new, [])
+                await store.record_step(w.warning_id, w.version, number, step.action, households, now)
+                counts.steps.append(f"{w.warning_id}:{number}:{step.action}")
+                metrics.ESCALATION_STEPS.labels(step.action).inc()
+                log.info(
+                    "escalation_step", step=number, action=step.action, households=households, new=len(new)
+                )
+            counts.deliveries += len(rows)
+            for village in sorted({str(r[3]) for r in rows}):
+                await emit_village(w.warning_id, w.version, village)
+    return counts
+
+
+async def _call_superiors(
+    store: Store, directory: Directory, w: Warning, rule: Rule, now: float, counts: SweepCounts
+) -> list[tuple[object, ...]]:
+    """叫应: staff silent past `staff_ack_min` → their superior gets a call naming them (once per warning)."""
+    silent = await store.unanswered_staff(w.warning_id, w.version, now - rule.staff_ack_min * 60)
+    if not silent:
+        return []
+    people = directory.contacts()
+    calls: list[tuple[str, str | None]] = []
+    rows: list[tuple[object, ...]] = []
+    for pid in silent:
+        person = people.get(pid)
+        boss = _superior(directory, person) if person else None
+        calls.append((pid, boss.person_id if boss else None))
+        if boss is not None and person is not None:
+            minutes = int(rule.staff_ack_min)
+            text = f"叫应：{pid}（{person.role.value}）{minutes}分钟内未确认收到预警，请立即联系。"
+            rows += _rows(w, boss, rule.channels, CALL_STEP, boss.cell_code[:12], None, text, now)
+    await store.save_plan(rows, [])
+    await store.record_staff_calls(w.warning_id, calls, now)
+    counts.staff_called += len(calls)
+    metrics.STAFF_CALLS.inc(len(calls))
+    log.warning("staff_not_answering", staff=silent, superiors=[c[1] for c in calls])
+    return rows
+
+
+async def _run_step(
+    store: Store, directory: Directory, w: Warning, rule: Rule, number: int, step: Step, now: float
+) -> tuple[list[tuple[object, ...]], int]:
+    unreached = await store.unreached_households(w.warning_id)
+    drill = w.status in (Status.EXERCISE, Status.TEST)
+    rows: list[tuple[object, ...]] = []
+    if step.action == "resend":
+        channels = step.switch_to or rule.channels
+        if rule.residents is not Residents.NONE:
+            for hid, village, _cell, vulnerable in unreached:
+                if rule.residents is Residents.VULNERABLE and not vulnerable:
+                    continue
+                for m in directory.members.get(hid, []):
+                    if not drill or m.drill_opt_in:
+                        rows += _rows(w, m, channels, number, village, hid, None, now)
+        return rows, len(unreached)
+    if step.action == "visit":
+        tasks = _visit_tasks(directory, w, unreached)
+        await store.create_visit_tasks(tasks, now)
+    else:  # escalate: unconfirmed visits go up one level
+        assert step.to is not None
+        tasks, moves = [], []
+        for task in await store.visit_tasks(w.warning_id):
+            if all(outcome is not None for _, _, outcome in task.households):
+                continue
+            boss = _staff_of(directory, _cell_for(directory, task, step.to), step.to)
+            level = 1 if step.to is Role.GRID_HEAD else 2
+            if boss is not None and boss.person_id != task.assignee:
+                moves.append((task.task_id, boss.person_id, level))
+                tasks.append(_with_assignee(task, boss.person_id, level))
+        await store.reassign_visits(moves, now)
+    people = directory.contacts()
+    for task in tasks:
+        who = people.get(task.assignee) if task.assignee else None
+        if who is None:
+            log.warning("visit_without_visitor", group=task.group_code, households=len(task.households))
+            continue
+        rows += _rows(w, who, _best(who), number, task.village_code, None, visit_text(task), now)
+    return rows, sum(len(t.households) for t in tasks)
+
+
+def _visit_tasks(
+    directory: Directory, w: Warning, unreached: list[tuple[str, str, str, bool]]
+) -> list[VisitTask]:
+    groups: dict[str, list[tuple[str, str, str, bool]]] = {}
+    for row in unreached:
+        groups.setdefault(row[2], []).append(row)
+    tasks = []
+    for group, homes in sorted(groups.items()):
+        leader = _staff_of(directory, group, Role.GROUP_LEADER)
+        level = 0
+        if leader is None:  # no group leader on record: the village grid head goes
+            leader, level = _staff_of(directory, homes[0][1], Role.GRID_HEAD), 1
+        task_id = "v-" + sha256(f"{w.warning_id}\x1f{group}".encode()).hexdigest()[:20]
+        households = tuple(sorted(((h, vul, None) for h, _, _, vul in homes), key=lambda x: (not x[1], x[0])))
+        tasks.append(
+            VisitTask(
+                task_id,
+                w.warning_id,
+                w.version,
+                homes[0][1],
+                group,
+                leader.person_id if leader else None,
+                level,
+                "open",
+                households,
+            )
+        )
+    return tasks
+
+
+def _with_assignee(task: VisitTask, who: str, level: int) -> VisitTask:
+    return VisitTask(
+        task.task_id,
+        task.warning_id,
+        task.version,
+        task.village_code,
+        task.group_code,
+        who,
+        level,
+        task.state,
+        task.households,
+    )
+
+
+def _cell_for(directory: Directory, task: VisitTask, role: Role) -> str:
+    """Where the next visitor sits: the village for its grid head, the township for a dispatcher."""
+    if role is Role.DISPATCHER:
+        cell = directory.cells.get(task.village_code)
+        return cell.parent if cell and cell.parent else task.village_code
+    return task.village_code
+
+
+def _staff_of(directory: Directory, cell: str, role: Role) -> Contact | None:
+    return next((s for s in directory.staff.get(cell, []) if s.role is role), None)
+
+
+def _superior(directory: Directory, person: Contact) -> Contact | None:
+    """The grid head one level up: a group's leader answers to the village's grid head, a village's
+    staff to the township's, a township's to the county's; dispatchers of a township likewise upwards."""
+    chain = directory.above(person.cell_code)
+    own = directory.cells.get(person.cell_code)
+    start = 1
+    if own is not None and own.level is not Level.GROUP and person.role is not Role.GRID_HEAD:
+        start = 0  # a grid member answers first to the grid head of their own cell
+    for cell in chain[start:]:
+        boss = _staff_of(directory, cell, Role.GRID_HEAD)
+        if boss is not None and boss.person_id != person.person_id:
+            return boss
+    return None
+
+
+def _best(c: Contact) -> tuple[Channel, ...]:
+    """A visitor's best channel: the phone first (it rings), then WeChat, then the app."""
+    return tuple(ch for ch in (Channel.SMS, Channel.WECHAT, Channel.APP) if c[ADDRESS_FIELD[ch]])[:1]
+
+
+def _rows(
+    w: Warning,
+    c: Contact,
+    channels: tuple[Channel, ...],
+    step: int,
+    village: str,
+    household: str | None,
+    text: str | None,
+    now: float,
+) -> list[tuple[object, ...]]:
+    expires = w.expires.timestamp() if w.expires else now + 6 * 3600
+    out: list[tuple[object, ...]] = []
+    for ch in channels:
+        addr = c[ADDRESS_FIELD[ch]]
+        if addr:
+            did = person_delivery_id(w.warning_id, w.version, c.person_id, ch.value, step)
+            out.append(
+                (
+                    did,
+                    w.warning_id,
+                    w.version,
+                    village,
+                    ch.value,
+                    addr,
+                    "pending",
+                    0,
+                    now,
+                    expires,
+                    c.person_id,
+                    household,
+                    step,
+                    text,
+                )
+            )
+    return out

@@ -1,0 +1,117 @@
+"""Planning: a warning's reach × the policy → per-household records and per-person deliveries.
+
+A plan is pure data computed from the in-memory directory; the store writes it in bulk. Delivery ids
+are stable (warning id + version + person + channel), so planning the same version twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from hashlib import sha256
+
+from warnengine.model import Channel, Role, Status, Warning
+from warnengine.plan.policy import Residents, Rule
+from warnengine.resolve.directory import Contact, Directory
+from warnengine.resolve.targets import Reach
+
+_DRILL = (Status.EXERCISE, Status.TEST)
+
+
+@dataclass
+class VillagePlan:
+    village: str
+    # (household id, its cell, vulnerable)
+    households: list[tuple[str, str, bool]] = field(default_factory=list)
+    # (delivery id, channel value, address, person id, household id or None, cell the person belongs to)
+    deliveries: list[tuple[str, str, str, str, str | None, str]] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+
+
+# The Contact field holding each people channel's address.
+ADDRESS_FIELD = {Channel.SMS: 4, Channel.WECHAT: 5, Channel.APP: 6}
+
+
+def person_delivery_id(warning_id: str, version: int, person_id: str, channel: str, step: int = 0) -> str:
+    """A person's delivery on one channel; escalation step k > 0 (a resend) is a delivery of its own."""
+    key = person_id if step == 0 else f"{person_id}#{step}"
+    return "d-" + sha256(f"{warning_id}\x1f{version}\x1f{key}\x1f{channel}".encode()).hexdigest()[:20]
+
+
+def address(c: Contact, channel: Channel) -> str | None:
+    slot = ADDRESS_FIELD.get(channel)
+    return None if slot is None else c[slot]
+
+
+def plan_warning(w: Warning, reach: Reach, directory: Directory, rule: Rule) -> Iterator[VillagePlan]:
+    """One plan per reached village, in village order; staff above the villages (township, county) are
+    planned once, in the first village that needs them."""
+    drill = w.status in _DRILL
+    prefix = f"{w.warning_id}\x1f{w.version}\x1f"  # of delivery_id's input, see warnengine.model
+    channels = tuple((ch.value, ADDRESS_FIELD[ch]) for ch in rule.channels)
+    seen: set[str] = set()  # everyone planned so far: a group leader at home is messaged once, not twice
+    threatened_by = _point_leads(directory, reach)
+    for village in sorted(reach.villages):
+        plan = VillagePlan(village)
+        homes = directory.homes.get(village)
+        indices = reach.households.get(village)
+        groups: set[str] = set()
+        if homes is not None and indices is not None:
+            for i in indices.tolist():
+                hid, cell, vulnerable = homes.ids[i], homes.cells[i], bool(homes.vulnerable[i])
+                members = directory.members.get(hid, [])
+                if drill and not any(m.drill_opt_in for m in members):
+                    continue  # a drill's closure counts only households that take part
+                plan.households.append((hid, cell, vulnerable))
+                groups.add(cell)
+                if rule.residents is Residents.NONE or (
+                    rule.residents is Residents.VULNERABLE and not vulnerable
+                ):
+                    continue
+                for m in members:
+                    _add(plan, prefix, m, channels, drill, hid, seen)
+        if rule.loudspeaker:
+            plan.devices = [d for d, opt_in in directory.devices.get(village, []) if opt_in or not drill]
+        for cell in sorted(groups) + directory.above(village):
+            for s in directory.staff.get(cell, []):
+                if s.role not in rule.staff_roles:
+                    continue
+                if s.role is Role.POINT_LEAD and village not in threatened_by and reach.points:
+                    continue  # a point alarm calls that point's lead, not every lead of the village
+                _add(plan, prefix, s, channels, drill, None, seen)
+        if Role.POINT_LEAD in rule.staff_roles:
+            for lead in threatened_by.get(village, []):
+                _add(plan, prefix, lead, channels, drill, None, seen)
+        if plan.households or plan.deliveries or plan.devices:
+            yield plan
+
+
+def _add(
+    plan: VillagePlan,
+    prefix: str,
+    c: Contact,
+    channels: tuple[tuple[str, int], ...],
+    drill: bool,
+    home: str | None,
+    seen: set[str],
+) -> None:
+    if c.person_id in seen or (drill and not c.drill_opt_in):
+        return
+    seen.add(c.person_id)
+    for channel, slot in channels:
+        addr = c[slot]
+        if addr:
+            # delivery_id() inlined: this runs once per person and channel, ~10^6 times county-wide.
+            did = "d-" + sha256(f"{prefix}{c.person_id}\x1f{channel}".encode()).hexdigest()[:20]
+            plan.deliveries.append((did, channel, addr, c.person_id, home or c.household_id, c.cell_code))
+
+
+def _point_leads(directory: Directory, reach: Reach) -> dict[str, list[Contact]]:
+    """Village → the leads of the monitoring points this warning names."""
+    out: dict[str, list[Contact]] = {}
+    by_id = {s.person_id: s for staff in directory.staff.values() for s in staff if s.role is Role.POINT_LEAD}
+    for pid in reach.points:
+        point = directory.points[pid]
+        if point.lead and point.lead in by_id:
+            out.setdefault(point.village, []).append(by_id[point.lead])
+    return out

@@ -1,0 +1,107 @@
+"""The dissemination policy (config/policy.yaml): hazard × severity → recipients, channels, ladder."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from warnengine.model import Channel, Hazard, Role, Severity
+
+PEOPLE_CHANNELS = (Channel.SMS, Channel.WECHAT, Channel.APP)
+
+
+class Residents(StrEnum):
+    ALL = "all"
+    VULNERABLE = "vulnerable"
+    NONE = "none"
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    after_min: float = Field(gt=0)
+    action: Literal["resend", "visit", "escalate"]
+    switch_to: tuple[Channel, ...] = ()
+    to: Role | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Step:
+        if self.action == "escalate" and self.to is None:
+            raise ValueError("an escalate step needs `to` (a grid role)")
+        if any(c not in PEOPLE_CHANNELS for c in self.switch_to):
+            raise ValueError("switch_to takes sms, wechat or app")
+        return self
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    hazards: tuple[Hazard | Literal["any"], ...]
+    severities: tuple[Severity, ...]
+    residents: Residents = Residents.ALL
+    staff_roles: tuple[Role, ...] = ()
+    channels: tuple[Channel, ...] = (Channel.SMS,)
+    loudspeaker: bool = True
+    loudspeaker_reaches_household: bool = False
+    staff_ack_min: float = Field(default=5, gt=0)
+    ladder: tuple[Step, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Rule:
+        if any(c not in PEOPLE_CHANNELS for c in self.channels):
+            raise ValueError("channels takes sms, wechat or app (loudspeakers: `loudspeaker: true`)")
+        if Role.RESIDENT in self.staff_roles:
+            raise ValueError("residents are chosen by `residents`, not staff_roles")
+        times = [s.after_min for s in self.ladder]
+        if times != sorted(times):
+            raise ValueError("ladder steps must be in order of after_min")
+        return self
+
+    def matches(self, hazard: Hazard, severity: Severity) -> bool:
+        return ("any" in self.hazards or hazard in self.hazards) and severity in self.severities
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rules: tuple[Rule, ...]
+
+    def rule_for(self, hazard: Hazard, severity: Severity) -> Rule:
+        for rule in self.rules:
+            if rule.matches(hazard, severity):
+                return rule
+        return FALLBACK
+
+
+# What applies when no rule matches: the loudspeakers and the grid heads, so nothing goes unsent.
+FALLBACK = Rule(
+    name="fallback",
+    hazards=("any",),
+    severities=tuple(Severity),
+    residents=Residents.NONE,
+    staff_roles=(Role.GRID_HEAD,),
+    channels=(Channel.SMS,),
+)
+DEFAULT = Policy(rules=(FALLBACK,))
+
+
+class PolicyError(ValueError):
+    pass
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and check a policy file; PolicyError names the problem (and the rule) in words."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise PolicyError(f"cannot read policy {path}: {e}") from e
+    try:
+        return Policy.model_validate(doc)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise PolicyError(f"policy {path}: {problems}") from e

@@ -1,0 +1,172 @@
+"""The closure report of one warning chain, as JSON (for the API and `warnengine report`) and as a
+printable HTML page. Times count from the first version's resolution (when the engine knew whom to
+reach); the same report serves drills, labelled as such."""
+
+from __future__ import annotations
+
+import html
+import statistics
+from typing import Any
+
+from warnengine.model import Warning
+
+MINUTE_MARKS = (5, 15, 30, 60, 120, 240)
+
+
+async def closure_report(store: Any, warning_id: str) -> dict[str, Any] | None:
+    rows = await store.closure_rows(warning_id)
+    if rows is None:
+        return None
+    versions = rows["versions"]
+    first = Warning.model_validate_json(versions[0]["body"])
+    last = Warning.model_validate_json(versions[-1]["body"])
+    zero = min((v["resolved_at"] for v in versions if v["resolved_at"] is not None), default=None)
+    homes = rows["households"]
+    reached = [h for h in homes if h["state"] == "reached"]
+    delays = sorted(max(0.0, h["reached_at"] - zero) for h in reached if zero is not None and h["reached_at"])
+    villages: dict[str, dict[str, Any]] = {}
+    for h in homes:
+        v = villages.setdefault(
+            h["village_code"],
+            {
+                "village": h["village_code"],
+                "name": rows["village_names"].get(h["village_code"], ""),
+                "households": 0,
+                "reached": 0,
+                "vulnerable": 0,
+                "vulnerable_reached": 0,
+                "by_channel": {},
+            },
+        )
+        v["households"] += 1
+        v["vulnerable"] += bool(h["vulnerable"])
+        if h["state"] == "reached":
+            v["reached"] += 1
+            v["vulnerable_reached"] += bool(h["vulnerable"])
+            v["by_channel"][h["reached_by"]] = v["by_channel"].get(h["reached_by"], 0) + 1
+    by_channel: dict[str, int] = {}
+    for h in reached:
+        by_channel[h["reached_by"] or "unknown"] = by_channel.get(h["reached_by"] or "unknown", 0) + 1
+    deliveries: dict[str, dict[str, int]] = {}
+    for r in rows["deliveries"]:
+        deliveries.setdefault(r["channel"], {})[r["state"]] = r["n"]
+    vulnerable = [h for h in homes if h["vulnerable"]]
+    return {
+        "warning_id": warning_id,
+        "headline": last.headline or last.event,
+        "hazard": last.hazard.value,
+        "severity": last.severity.value,
+        "drill": first.status.value in ("Exercise", "Test"),
+        "state": versions[-1]["state"],
+        "versions": len(versions),
+        "households": len(homes),
+        "reached": len(reached),
+        "unreachable": sum(1 for h in homes if h["state"] == "unreachable"),
+        "open": sum(1 for h in homes if h["state"] not in ("reached", "unreachable")),
+        "reached_by_channel": dict(sorted(by_channel.items())),
+        "reached_by_min": _by_minute(delays),
+        "time_to_reach_s": _quantiles(delays),
+        "vulnerable": {
+            "households": len(vulnerable),
+            "reached": sum(1 for h in vulnerable if h["state"] == "reached"),
+            "reached_by_min": _by_minute(
+                sorted(
+                    max(0.0, h["reached_at"] - zero)
+                    for h in vulnerable
+                    if h["state"] == "reached" and zero is not None and h["reached_at"]
+                )
+            ),
+        },
+        "villages": sorted(
+            villages.values(), key=lambda v: (v["reached"] / max(v["households"], 1), v["village"])
+        ),
+        "unreached": [
+            {
+                "household_id": h["household_id"],
+                "village": h["village_code"],
+                "group": h["cell_code"],
+                "vulnerable": bool(h["vulnerable"]),
+                "state": h["state"],
+                "reason": h["reason"] or _why_open(h["state"], rows["visiting"].get(h["household_id"])),
+            }
+            for h in sorted(homes, key=lambda h: (not h["vulnerable"], h["village_code"], h["household_id"]))
+            if h["state"] != "reached"
+        ],
+        "staff_not_answering": [
+            {"person_id": c["person_id"], "superior_id": c["superior_id"], "called_at": c["called_at"]}
+            for c in rows["staff_calls"]
+        ],
+        "visit_tasks": rows["visit_tasks"],
+        "deliveries": deliveries,
+    }
+
+
+def _why_open(state: str, visit: tuple[str, str | None, int] | None) -> str:
+    if visit is not None:
+        task, assignee, level = visit
+        who = ("group leader", "village grid head", "township dispatcher")[min(level, 2)]
+        return f"visit open ({task}), with the {who} {assignee or '(nobody on record)'}"
+    return {
+        "targeted": "no message sent yet",
+        "sent": "sent, no answer",
+        "delivered": "delivered to the handset, no answer",
+    }.get(state, state)
+
+
+def _by_minute(delays: list[float]) -> dict[str, int]:
+    return {str(m): sum(1 for d in delays if d <= m * 60) for m in MINUTE_MARKS}
+
+
+def _quantiles(delays: list[float]) -> dict[str, float | None]:
+    if not delays:
+        return {"p50": None, "p90": None, "max": None}
+    q = statistics.quantiles(delays, n=10, method="inclusive") if len(delays) > 1 else [delays[0]] * 9
+    return {"p50": round(statistics.median(delays), 1), "p90": round(q[8], 1), "max": round(delays[-1], 1)}
+
+
+def to_html(report: dict[str, Any]) -> str:
+    """A self-contained printable page (no scripts, no external assets)."""
+    e = html.escape
+    drill = "【演练】" if report["drill"] else ""
+    pct = 100.0 * report["reached"] / max(report["households"], 1)
+    village_rows = "".join(
+        f"<tr><td>{e(v['village'])}</td><td>{e(v['name'])}</td><td>{v['households']}</td><td>{v['reached']}</td>"
+        f"<td>{v['vulnerable_reached']}/{v['vulnerable']}</td>"
+        f"<td>{e(', '.join(f'{k}: {n}' for k, n in sorted(v['by_channel'].items())))}</td></tr>"
+        for v in report["villages"]
+    )
+    unreached_rows = "".join(
+        f"<tr><td>{e(u['household_id'])}</td><td>{e(u['village'])}</td><td>{e(u['group'])}</td>"
+        f"<td>{'是' if u['vulnerable'] else ''}</td><td>{e(u['reason'])}</td></tr>"
+        for u in report["unreached"]
+    )
+    staff_rows = "".join(
+        f"<tr><td>{e(s['person_id'])}</td><td>{e(s['superior_id'] or '—')}</td></tr>"
+        for s in report["staff_not_answering"]
+    )
+    minutes = "".join(f"<th>≤{m} min</th>" for m in report["reached_by_min"])
+    counts = "".join(f"<td>{n}</td>" for n in report["reached_by_min"].values())
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{drill}闭环报告 {e(report["warning_id"])}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #999; padding: 2px 8px; text-align: left; }} h1 {{ font-size: 1.4em; }}
+@media print {{ body {{ margin: 0; }} }}
+</style></head><body>
+<h1>{drill}预警闭环报告 · {e(report["headline"])}</h1>
+<p>{e(report["warning_id"])} · {e(report["hazard"])} · {e(report["severity"])} · {e(report["state"])} ·
+{report["versions"]} version(s)</p>
+<p><b>到户 {report["reached"]} / {report["households"]} ({pct:.1f}%)</b>;
+unreachable {report["unreachable"]}, still open {report["open"]};
+vulnerable reached {report["vulnerable"]["reached"]} / {report["vulnerable"]["households"]}.</p>
+<table><tr><th>reached</th>{minutes}</tr><tr><td>households</td>{counts}</tr></table>
+<h2>Villages</h2>
+<table><tr><th>code</th><th>village</th><th>households</th><th>reached</th><th>vulnerable</th><th>by</th></tr>
+{village_rows}</table>
+<h2>Not reached ({len(report["unreached"])})</h2>
+<table><tr><th>household</th><th>village</th><th>group</th><th>vulnerable</th><th>reason</th></tr>
+{unreached_rows}</table>
+<h2>Staff who did not answer (叫应)</h2>
+<table><tr><th>person</th><th>superior called</th></tr>{staff_rows}</table>
+</body></html>
+"""

@@ -1,0 +1,1 @@
+"""`warnengine simulate`: the pipeline's stages against a simulated county, in stepped engine time."""

@@ -1,0 +1,92 @@
+"""The scenario file of `warnengine simulate` (YAML; config/scenarios/ holds examples).
+
+county:                      # either a directory (grid.geojson, *.csv) …
+  dir: config/county
+county:                      # … or a generated one (warnengine gen-county's arguments)
+  generate: {villages: 150, townships: 13, households_per_group: [45, 65], seed: 1}
+warning: {hazard: meteo, severity: red}   # county-wide; `codes: [...]` narrows it
+minutes: 90                  # simulated minutes to run
+step_s: 15                   # engine-clock step (the sweep and dispatch cadence)
+terminals_offline: 0.10      # share of loudspeaker terminals that never answer
+invalid_numbers: 0.05        # share of phone numbers the SMS provider refuses (21211)
+never_reply: 0.40            # share of residents who never answer any message
+reply_delay_min: [0.5, 10]   # the others answer after a uniform delay (minutes)
+staff_never_reply: 0.0       # share of grid staff who never answer (their superior is called)
+staff_reply_delay_min: [0.5, 4]
+visits_per_hour: 20          # households a visitor (group leader, grid head) reaches per hour
+visit_outcomes: {reached: 0.97, nobody_home: 0.03}
+seed: 7
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from warnengine.model import Hazard, Severity
+
+
+class Generate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    villages: int = Field(default=150, ge=3)
+    townships: int = Field(default=13, ge=1)
+    households_per_group: tuple[int, int] = (8, 16)
+    seed: int = 1
+
+
+class CountySource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dir: Path | None = None
+    generate: Generate | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CountySource:
+        if (self.dir is None) == (self.generate is None):
+            raise ValueError("county needs exactly one of `dir` or `generate`")
+        return self
+
+
+class WarningSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hazard: Hazard = Hazard.METEO
+    severity: Severity = Severity.RED
+    codes: list[str] = Field(default_factory=list)  # empty: the whole county
+
+
+Outcome = Literal["reached", "nobody_home", "refused", "moved", "needs_help"]
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    county: CountySource
+    warning: WarningSpec = WarningSpec()
+    minutes: float = Field(default=90, gt=0, le=24 * 60)
+    step_s: float = Field(default=15, gt=0, le=600)
+    terminals_offline: float = Field(default=0.0, ge=0, le=1)
+    invalid_numbers: float = Field(default=0.0, ge=0, le=1)
+    never_reply: float = Field(default=0.0, ge=0, le=1)
+    reply_delay_min: tuple[float, float] = (0.5, 10.0)
+    staff_never_reply: float = Field(default=0.0, ge=0, le=1)
+    staff_reply_delay_min: tuple[float, float] = (0.5, 4.0)
+    visits_per_hour: float = Field(default=20, gt=0)
+    visit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: {"reached": 1.0})
+    seed: int = 7
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return Scenario.model_validate(doc)
+    except (OSError, yaml.YAMLError, ValueError) as e:
+        raise ScenarioError(f"scenario {path}: {e}") from e
