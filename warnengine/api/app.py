@@ -21,6 +21,7 @@ from warnengine.api import (
     preview,
     report,
     status,
+    visits,
     warnings,
 )
 from warnengine.api.auth import LoginLimiter
@@ -47,6 +48,7 @@ def all_ops() -> list[Op]:
         *preview.OPS,
         *status.OPS,
         *report.OPS,
+        *visits.OPS,
         *directory.OPS,
         *devices.OPS,
         *acks.OPS,

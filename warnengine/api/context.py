@@ -33,6 +33,8 @@ class ApiContext:
     policy: Policy
     limiter: LoginLimiter
     templates: list[dict[str, Any]] = field(default_factory=list)
+    # (loaded at, targeting directory, dissemination policy) for reach previews; see api/preview.py.
+    planner: tuple[float, Any, Any] | None = None
     # Open Server-Sent Event streams, ended on shutdown so the server stops promptly.
     streams: weakref.WeakSet[asyncio.Task[Any]] = field(default_factory=weakref.WeakSet)
 

@@ -6,6 +6,7 @@ policy; this module only validates the request and shapes the answer.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warnengine.api.compose import Areas, Compose
 from warnengine.api.context import ApiContext, ctx
-from warnengine.api.errors import ApiError
 from warnengine.api.routing import STAFF, Op, body, json_out
 from warnengine.api.warnings import WARNING_ID, _draft
 from warnengine.model import Hazard, Severity, Status
@@ -47,18 +47,34 @@ class Preview(BaseModel):
 async def _preview(
     c: ApiContext, areas: Any, hazard: Hazard | None, severity: Severity | None, drill: bool
 ) -> Preview:
-    try:
-        from warnengine.plan.preview import preview
-    except ImportError as e:  # the planner's preview is not installed in this build
-        raise ApiError(503, "preview_unavailable", "reach preview is not available in this build") from e
-    counts = await preview(
-        c.store,
+    from warnengine.plan.preview import preview_reach
+
+    directory, policy = await _planner_inputs(c)
+    counts = preview_reach(
+        directory,
         [a.model_area() for a in areas],
         hazard=hazard,
         severity=severity,
         status=Status.EXERCISE if drill else Status.ACTUAL,
+        policy=policy,
     )
     return Preview.model_validate(counts)
+
+
+DIRECTORY_TTL_S = 60.0  # a re-imported directory shows in previews within a minute
+
+
+async def _planner_inputs(c: ApiContext) -> tuple[Any, Any]:
+    """The workers' own directory and dissemination policy, loaded once a minute, not per request: the
+    preview a dispatcher approves is what the pipeline then plans."""
+    from warnengine.plan.policy import DEFAULT, load_policy
+    from warnengine.resolve.directory import Directory
+
+    now = time.monotonic()
+    if c.planner is None or now - c.planner[0] > DIRECTORY_TTL_S:
+        f = c.settings.policy_file
+        c.planner = (now, await Directory.load(c.store), load_policy(f) if f.exists() else DEFAULT)
+    return c.planner[1], c.planner[2]
 
 
 async def preview_area(request: web.Request) -> web.Response:
@@ -83,7 +99,6 @@ OPS = [
         STAFF,
         body=PreviewIn,
         response=Preview,
-        errors=(503,),
     ),
     Op(
         "GET",

@@ -1,0 +1,85 @@
+"""Visit tasks through the API: list a warning's tasks, report households; bad reports change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.api.conftest import Api
+from tests.plan.conftest import directory_of
+from warnengine.directory import County
+from warnengine.escalate.ladder import escalate
+from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
+from warnengine.plan.policy import load_policy
+from warnengine.plan.stage import resolve
+
+POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")
+
+
+async def visits_due(api: Api, county: County) -> str:
+    """A red warning over one village, 20 minutes on with nobody answering: the ladder made visit tasks."""
+    store = api.store
+    village = next(c.code for c in county.cells if c.level.value == "village")
+    now = datetime.fromtimestamp(store.clock.now(), UTC)
+    w = Warning(
+        warning_id="w-0123456789abcdef",
+        version=1,
+        sender="s",
+        identifier="i",
+        sent=now,
+        msg_type=MsgType.ALERT,
+        status=Status.ACTUAL,
+        hazard=Hazard.FLOOD,
+        severity=Severity.RED,
+        event="山洪",
+        expires=now + timedelta(hours=6),
+        areas=[Area(codes=[village])],
+    )
+    await store.save_warning(w)
+    directory = directory_of(county)
+    await resolve(w, directory, POLICY, store, 3600)
+    store.clock.advance(20 * 60)  # type: ignore[attr-defined]
+
+    async def emit(*_: object) -> None:
+        return None
+
+    await escalate(store, directory, POLICY, emit)
+    return w.warning_id
+
+
+async def test_visitor_reports_households(api: Api, small_county: County) -> None:
+    warning_id = await visits_due(api, small_county)
+    status, out = await api.call("GET", f"/api/v1/warnings/{warning_id}/visits", "grid")
+    assert status == 200 and out["tasks"]
+    task = out["tasks"][0]
+    first = task["households"][0]
+    assert first["outcome"] is None and task["level"] == 0 and task["assignee"]
+    path = f"/api/v1/visits/{task['task_id']}/households/{first['household_id']}"
+    status, done = await api.call("POST", path, "grid", json={"outcome": "nobody_home", "note": "全家外出"})
+    assert status == 200 and done["outcome"] == "nobody_home"
+    status, out = await api.call("GET", f"/api/v1/warnings/{warning_id}/visits", "grid")
+    [again] = [t for t in out["tasks"] if t["task_id"] == task["task_id"]]
+    assert again["state"] == "accepted" and again["households"][0]["outcome"] == "nobody_home"
+    status, report = await api.call("GET", f"/api/v1/warnings/{warning_id}/report", "grid")
+    [row] = [u for u in report["unreached"] if u["household_id"] == first["household_id"]]
+    assert row["reason"] == "visit: nobody_home (全家外出)"
+
+
+async def test_bad_visit_reports_are_refused(api: Api, small_county: County) -> None:
+    warning_id = await visits_due(api, small_county)
+    _, out = await api.call("GET", f"/api/v1/warnings/{warning_id}/visits", "grid")
+    task = out["tasks"][0]
+    other = "h9999999"  # not on the task
+    status, err = await api.call(
+        "POST", f"/api/v1/visits/{task['task_id']}/households/{other}", "grid", json={"outcome": "reached"}
+    )
+    assert status == 404 and err["error"]["code"] == "not_found"
+    hid = task["households"][0]["household_id"]
+    status, err = await api.call(
+        "POST", f"/api/v1/visits/{task['task_id']}/households/{hid}", "grid", json={"outcome": "teleported"}
+    )
+    assert status == 400 and err["error"]["field"] == "outcome"
+    status, _ = await api.call(
+        "POST", f"/api/v1/visits/{task['task_id']}/households/{hid}", json={"outcome": "reached"}
+    )
+    assert status == 401
