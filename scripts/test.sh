@@ -18,4 +18,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 ./scripts/setup.sh
 .venv/bin/ruff check warnengine channels tests benchmarks
+.venv/bin/ruff format --check --quiet warnengine channels tests benchmarks
+.venv/bin/mypy --strict warnengine channels
 .venv/bin/python -m pytest "$@"

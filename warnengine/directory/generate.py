@@ -252,8 +252,8 @@ def _populate(
             for k, (x, y) in enumerate(spots, start=1)
         ]
     people = population.number(staff + leaders + residents)
-    points = monitoring_points(random.Random(rng.getrandbits(64)), frame, people, households, lonlat)
-    return County(cells=cells, households=households, people=people, devices=devices, points=points)
+    hazards = monitoring_points(random.Random(rng.getrandbits(64)), frame, people, households, lonlat)
+    return County(cells=cells, households=households, people=people, devices=devices, points=hazards)
 
 
 def _inside_or_representative(point: Points, area: Cellular) -> Points:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from hashlib import sha256
+from typing import cast
 
 from warnengine.model import Channel, Role, Status, Warning
 from warnengine.plan.policy import Residents, Rule
@@ -40,7 +41,7 @@ def person_delivery_id(warning_id: str, version: int, person_id: str, channel: s
 
 def address(c: Contact, channel: Channel) -> str | None:
     slot = ADDRESS_FIELD.get(channel)
-    return None if slot is None else c[slot]
+    return None if slot is None else cast(str | None, c[slot])
 
 
 def plan_warning(w: Warning, reach: Reach, directory: Directory, rule: Rule) -> Iterator[VillagePlan]:
@@ -99,7 +100,7 @@ def _add(
         return
     seen.add(c.person_id)
     for channel, slot in channels:
-        addr = c[slot]
+        addr = cast(str | None, c[slot])
         if addr:
             # delivery_id() inlined: this runs once per person and channel, ~10^6 times county-wide.
             did = "d-" + sha256(f"{prefix}{c.person_id}\x1f{channel}".encode()).hexdigest()[:20]

@@ -32,8 +32,7 @@ async def resolve(
     """Villages of `w`, recorded idempotently; [] when it was superseded meanwhile or targets nobody."""
     t0 = time.perf_counter()
     if w.msg_type == MsgType.CANCEL:  # stop wherever an earlier version was sent, whatever its area said
-        villages = await store.villages_reached(w.warning_id, w.version)
-        return await _record(w, villages, store, t0)
+        return await _record(w, await store.villages_reached(w.warning_id, w.version), store, t0)
     reach = resolve_areas(directory, w.areas)
     if reach.problems:
         metrics.AREA_PROBLEMS.inc(len(reach.problems))

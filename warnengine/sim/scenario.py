@@ -60,6 +60,7 @@ class WarningSpec(BaseModel):
 
 
 Outcome = Literal["reached", "nobody_home", "refused", "moved", "needs_help"]
+_ALL_REACHED: dict[Outcome, float] = {"reached": 1.0}
 
 
 class Scenario(BaseModel):
@@ -76,7 +77,7 @@ class Scenario(BaseModel):
     staff_never_reply: float = Field(default=0.0, ge=0, le=1)
     staff_reply_delay_min: tuple[float, float] = (0.5, 4.0)
     visits_per_hour: float = Field(default=20, gt=0)
-    visit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: {"reached": 1.0})
+    visit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _ALL_REACHED.copy())
     seed: int = 7
 
 

@@ -75,7 +75,7 @@ class DirectoryQueries(StoreBase):
             ]
         return cells, households, people, devices, points
 
-    async def directory_rows(self) -> dict[str, list[Any]]:
+    async def directory_rows(self) -> dict[str, Sequence[Any]]:
         """The raw rows the targeting index is built from (one query per table, no model objects:
         a 500,000-person county loads in seconds)."""
         p = t.people.c

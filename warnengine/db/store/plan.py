@@ -55,6 +55,7 @@ class PlanQueries(StoreBase):
             # statement, leaving the driver in autocommit.
             async with self.engine.connect() as conn:
                 driver = (await conn.get_raw_connection()).driver_connection
+                assert driver is not None
                 try:  # the first time a plan is written, straight COPY: the fastest way in
                     async with driver.transaction():
                         await driver.copy_records_to_table(
