@@ -72,7 +72,7 @@ def plan_warning(w: Warning, reach: Reach, directory: Directory, rule: Rule) -> 
                 for m in members:
                     _add(plan, prefix, m, channels, drill, hid, seen)
         if rule.loudspeaker:
-            plan.devices = [d for d, opt_in in directory.devices.get(village, []) if opt_in or not drill]
+            plan.devices = _speakers(directory, village, drill)
         for cell in sorted(groups) + directory.above(village):
             for s in directory.staff.get(cell, []):
                 if s.role not in rule.staff_roles:
@@ -85,6 +85,21 @@ def plan_warning(w: Warning, reach: Reach, directory: Directory, rule: Rule) -> 
                 _add(plan, prefix, lead, channels, drill, None, seen)
         if plan.households or plan.deliveries or plan.devices:
             yield plan
+
+
+def speaker_targets(
+    w: Warning, reach: Reach, directory: Directory, rule: Rule
+) -> list[tuple[str, list[str]]]:
+    """(village, terminals) the plan broadcasts to, the same as plan_warning's: written first, so
+    loudspeakers start while the people's plan is still being computed."""
+    if not rule.loudspeaker:
+        return []
+    drill = w.status in _DRILL
+    return [(v, ds) for v in sorted(reach.villages) if (ds := _speakers(directory, v, drill))]
+
+
+def _speakers(directory: Directory, village: str, drill: bool) -> list[str]:
+    return [d for d, opt_in in directory.devices.get(village, []) if opt_in or not drill]
 
 
 def _add(

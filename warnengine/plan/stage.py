@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from operator import itemgetter
 
 import structlog
@@ -17,19 +18,29 @@ import structlog
 from warnengine.db.store import Store
 from warnengine.model import Channel, MsgType, Warning, delivery_id
 from warnengine.obs import metrics
-from warnengine.plan.plan import VillagePlan, plan_warning
+from warnengine.plan.plan import VillagePlan, plan_warning, speaker_targets
 from warnengine.plan.policy import Policy
 from warnengine.resolve.directory import Directory
 from warnengine.resolve.targets import resolve_areas
 
 log = structlog.get_logger("warnengine.resolve")
-PLAN_SLICE_ROWS = 100_000
+PLAN_SLICE_ROWS = 20_000
 
 
 async def resolve(
-    w: Warning, directory: Directory, policy: Policy, store: Store, default_ttl_s: float
+    w: Warning,
+    directory: Directory,
+    policy: Policy,
+    store: Store,
+    default_ttl_s: float,
+    on_speakers: Callable[[list[str]], Awaitable[None]] | None = None,
 ) -> list[str]:
-    """Villages of `w`, recorded idempotently; [] when it was superseded meanwhile or targets nobody."""
+    """Villages of `w`, recorded idempotently; [] when it was superseded meanwhile or targets nobody.
+
+    The terminals' deliveries are written first and `on_speakers` is told their villages, so the
+    loudspeakers start within a second while the people's plan (hundreds of thousands of rows in a large
+    county) is computed and written; the returned villages then carry the people's deliveries.
+    """
     t0 = time.perf_counter()
     if w.msg_type == MsgType.CANCEL:  # stop wherever an earlier version was sent, whatever its area said
         return await _record(w, await store.villages_reached(w.warning_id, w.version), store, t0)
@@ -40,6 +51,11 @@ async def resolve(
     rule = policy.rule_for(w.hazard, w.severity)
     now = store.clock.now()
     expires = w.expires.timestamp() if w.expires else now + default_ttl_s
+    speakers = speaker_targets(w, reach, directory, rule)
+    if speakers:
+        await store.save_plan(speaker_rows(w, speakers, now, expires), [])
+        if on_speakers is not None:
+            await on_speakers([v for v, _ in speakers])
     # Written in slices while the next one is computed: the database works (in its thread or server)
     # while Python plans, and memory stays bounded however large the county.
     villages: list[str] = []
@@ -76,16 +92,42 @@ async def resolve(
 async def _save(w: Warning, plans: list[VillagePlan], store: Store, now: float, expires: float) -> int:
     if not plans:
         return 0
-    deliveries, households = plan_rows(w, plans, now, expires)
+    deliveries, households = plan_rows(w, plans, now, expires, devices=False)  # terminals: written first
     await store.save_plan(deliveries, households)
     return len(deliveries)
 
 
+def speaker_rows(
+    w: Warning, speakers: list[tuple[str, list[str]]], now: float, expires: float
+) -> list[tuple[object, ...]]:
+    wid, ver, speaker = w.warning_id, w.version, Channel.LOUDSPEAKER.value
+    return [
+        (
+            delivery_id(wid, ver, d, Channel.LOUDSPEAKER),
+            wid,
+            ver,
+            v,
+            speaker,
+            d,
+            "pending",
+            0,
+            now,
+            expires,
+            None,
+            None,
+            0,
+            None,
+        )
+        for v, devices in speakers
+        for d in devices
+    ]
+
+
 def plan_rows(
-    w: Warning, plans: list[VillagePlan], now: float, expires: float
+    w: Warning, plans: list[VillagePlan], now: float, expires: float, devices: bool = True
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """The plans as rows in the store's column order (DELIVERY_COLUMNS, HOUSEHOLD_COLUMNS)."""
-    wid, ver, pending, speaker = w.warning_id, w.version, "pending", Channel.LOUDSPEAKER.value
+    wid, ver, pending = w.warning_id, w.version, "pending"
     deliveries: list[tuple[object, ...]] = []
     households: list[tuple[object, ...]] = []
     for p in plans:
@@ -94,25 +136,8 @@ def plan_rows(
             (did, wid, ver, v, ch, addr, pending, 0, now, expires, pid, hid, 0, None)
             for did, ch, addr, pid, hid, _cell in p.deliveries
         ]
-        deliveries += [
-            (
-                delivery_id(wid, ver, d, Channel.LOUDSPEAKER),
-                wid,
-                ver,
-                v,
-                speaker,
-                d,
-                pending,
-                0,
-                now,
-                expires,
-                None,
-                None,
-                0,
-                None,
-            )
-            for d in p.devices
-        ]
+        if devices:
+            deliveries += speaker_rows(w, [(v, p.devices)], now, expires)
         households += [(wid, hid, ver, v, cell, vul, "targeted", now, now) for hid, cell, vul in p.households]
     # In key order, the inserts walk the primary-key B-tree once instead of hopping around it (~2x on SQLite).
     deliveries.sort(key=itemgetter(0))

@@ -134,9 +134,19 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
 
             async def work(raw: bytes = raw) -> None:
                 w = Warning.model_validate_json(raw)
-                villages = await resolve(w, rt.directory, rt.dissemination, rt.store, settings.command_ttl_s)
-                for v in villages:
-                    await emit_village(w.warning_id, w.version, v)
+                early: set[str] = set()
+
+                async def speakers_first(villages: list[str]) -> None:
+                    for v in villages:  # the loudspeakers start while the people's plan is written
+                        await emit_village(w.warning_id, w.version, v)
+                    early.update(villages)
+
+                villages = await resolve(
+                    w, rt.directory, rt.dissemination, rt.store, settings.command_ttl_s, speakers_first
+                )
+                for v in villages:  # again where there are people's deliveries to send
+                    if v not in early or rt.people_channels:
+                        await emit_village(w.warning_id, w.version, v)
                 log.info(
                     "warning_resolved", warning_id=w.warning_id, version=w.version, villages=len(villages)
                 )
