@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
@@ -62,11 +62,10 @@ class PeopleQueries(StoreBase):
                 moves[did] = (state.value, at, reason)
                 counts["applied"] += 1
             if moves:
-                await conn.execute(
-                    update(t.deliveries)
-                    .where(d.delivery_id == bindparam("did"))
-                    .values(state=bindparam("st"), reason=bindparam("why")),
-                    [{"did": k, "st": v[0], "why": v[2]} for k, v in moves.items()],
+                await self.executemany(
+                    conn,
+                    "UPDATE deliveries SET state = ?, reason = ? WHERE delivery_id = ?",
+                    [(v[0], v[2], k) for k, v in moves.items()],
                 )
                 homes = [
                     {"w": current[k][1], "h": current[k][2], "st": v[0], "at": v[1]}
@@ -113,32 +112,20 @@ class PeopleQueries(StoreBase):
                 ]
             if not done:
                 return done
-            await conn.execute(
-                update(t.deliveries)
-                .where(d.delivery_id == bindparam("did"))
-                .values(state=DeliveryState.ACKNOWLEDGED.value, acked_at=at, reason=None),
-                [{"did": a.delivery_id} for a in done],
+            await self.executemany(
+                conn,
+                "UPDATE deliveries SET state = 'acknowledged', acked_at = ?, reason = NULL"
+                " WHERE delivery_id = ?",
+                [(at, a.delivery_id) for a in done],
             )
-            wh = t.warning_households.c
             homes = {(a.warning_id, a.household_id): a for a in done if a.household_id}
             if homes:
-                await conn.execute(
-                    update(t.warning_households)
-                    .where(
-                        and_(wh.warning_id == bindparam("w"), wh.household_id == bindparam("h")),
-                        wh.state != "reached",
-                    )
-                    .values(
-                        state="reached",
-                        reached_by=bindparam("by"),
-                        evidence=bindparam("ev"),
-                        reached_at=bindparam("at"),
-                        updated_at=bindparam("at"),
-                    ),
-                    [
-                        {"w": w, "h": h, "by": a.channel, "ev": a.delivery_id, "at": a.at}
-                        for (w, h), a in homes.items()
-                    ],
+                await self.executemany(
+                    conn,
+                    "UPDATE warning_households SET state = 'reached', reached_by = ?, evidence = ?,"
+                    " reached_at = ?, updated_at = ? WHERE warning_id = ? AND household_id = ?"
+                    " AND state != 'reached'",
+                    [(a.channel, a.delivery_id, a.at, a.at, w, h) for (w, h), a in homes.items()],
                 )
         return done
 
