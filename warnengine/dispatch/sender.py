@@ -393,7 +393,12 @@ class Senders:
             try:
                 for ch, pc in parse_channels({key: pool}, os.environ if env is None else env).items():
                     pools[ch] = build_pool(pc, clock=clock, buckets=buckets)
-            except (ConfigError, LookupError) as e:
+            except (
+                ConfigError,
+                LookupError,
+                ValueError,
+                TypeError,
+            ) as e:  # incl. an adapter refusing its params
                 skipped[str(key)] = str(e)
         return cls(pools), skipped
 

@@ -1,0 +1,101 @@
+"""dispatch_people against the real record: outcomes by kind, and channels without credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+
+from channels.base import Outgoing, SendResult
+from tests.plan.conftest import directory_of
+from warnengine.db import tables as t
+from warnengine.db.store import Store
+from warnengine.directory import County
+from warnengine.dispatch.people import dispatch_people
+from warnengine.dispatch.sender import Senders
+from warnengine.dispatch.stage import DispatchPolicy
+from warnengine.model import Area, Channel, Hazard, MsgType, Severity, Status, Warning
+from warnengine.plan.policy import Policy, Residents, Rule
+from warnengine.plan.stage import resolve
+
+RED_SMS = Policy(
+    rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
+)
+
+
+async def test_sent_retry_failed_and_ambiguous(store: Store, small_county: County) -> None:
+    c = small_county
+    await store.import_directory(c.cells, c.households, c.people, c.devices, c.points)
+    village = next(x.code for x in c.cells if x.level.value == "village")
+    w = Warning(
+        warning_id="w-dispatch",
+        version=1,
+        sender="s",
+        identifier="i",
+        sent=datetime(2026, 7, 1, tzinfo=UTC),
+        msg_type=MsgType.ALERT,
+        status=Status.ACTUAL,
+        hazard=Hazard.FLOOD,
+        severity=Severity.RED,
+        event="山洪",
+        areas=[Area(codes=[village])],
+    )
+    await store.save_warning(w)
+    await resolve(w, directory_of(c), RED_SMS, store, 3600)
+    outcomes = ["ok", "retry", "final", "ambiguous"]
+    seen: list[Outgoing] = []
+
+    async def provider(channel: Channel, batch: Sequence[Outgoing]) -> list[SendResult]:
+        assert channel is Channel.SMS
+        seen.extend(batch)
+        out = []
+        for i, o in enumerate(batch):
+            kind = outcomes[i % 4]
+            out.append(
+                SendResult(
+                    o.delivery_id,
+                    kind == "ok",
+                    kind == "retry",
+                    None if kind == "ok" else f"{kind} reason",
+                    code="ambiguous" if kind == "ambiguous" else None,
+                )
+            )
+        return out
+
+    policy = DispatchPolicy(command_ttl_s=3600, resend_after_s=60, max_attempts=3)
+    res = await dispatch_people([(w, village)], store, provider, policy, (Channel.SMS,))
+    assert res.due == len(seen) > 4 and all("山洪" in o.body["title"] + o.body["text"] for o in seen)
+    async with store.engine.connect() as conn:
+        rows = {
+            r.delivery_id: r
+            for r in await conn.execute(select(t.deliveries).where(t.deliveries.c.channel == "sms"))
+        }
+    for i, o in enumerate(seen):
+        row, kind = rows[o.delivery_id], outcomes[i % 4]
+        expected = {"ok": "sent", "retry": "pending", "final": "failed", "ambiguous": "sent"}[kind]
+        assert row.state == expected and row.attempts == 1, (kind, row.state)
+        if kind in ("retry", "final"):
+            assert row.reason == f"{kind} reason"
+    # A second pass within resend_after sends nothing; the retryable ones wait for their turn.
+    seen.clear()
+    assert (await dispatch_people([(w, village)], store, provider, policy, (Channel.SMS,))).due == 0
+
+
+def test_channels_without_credentials_are_disabled_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "channels.yaml"
+    provider = {
+        "adapter": "sms-twilio",
+        "params": {"account_sid_env": "NO_SUCH_SID", "auth_token_env": "NO_SUCH"},
+    }
+    path.write_text(yaml.safe_dump({"sms": {"providers": [provider]}}), encoding="utf-8")
+    senders, skipped = Senders.available(path, env={})
+    assert senders.pools == {} and "NO_SUCH_SID" in skipped["sms"]
+    senders, skipped = Senders.available(path, env={"NO_SUCH_SID": "AC" + "0" * 32, "NO_SUCH": "x" * 32})
+    assert "from_ or messaging_service_sid" in skipped["sms"]  # an adapter refusing its parameters
+    provider["params"]["from_"] = "+15005550006"
+    path.write_text(yaml.safe_dump({"sms": {"providers": [provider]}}), encoding="utf-8")
+    senders, skipped = Senders.available(path, env={"NO_SUCH_SID": "AC" + "0" * 32, "NO_SUCH": "x" * 32})
+    assert list(senders.pools) == [Channel.SMS] and skipped == {}
