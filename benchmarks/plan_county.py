@@ -145,7 +145,7 @@ async def raw_round(store: Store, w: Warning, directory: Directory, policy: Any)
         rows += len(deliveries) + len(households)
         batch, pending = [], 0
 
-    for plan in plan_warning(raw_w, reach, directory, policy.rule_for(w.hazard, w.severity)):
+    for plan in plan_warning(raw_w, reach, directory, policy.rule_for(w.hazard, w.severity, w.event)):
         batch.append(plan)
         pending += len(plan.deliveries) + len(plan.devices) + len(plan.households)
         if pending >= PLAN_SLICE_ROWS:

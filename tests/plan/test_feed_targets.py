@@ -34,7 +34,7 @@ def test_point_alarm_reaches_the_threatened_households_and_the_point_lead(small_
     w = parse_feed(raw, "geohazard")
     directory = directory_of(small_county)
     reach = resolve_areas(directory, w.areas)
-    plans = list(plan_warning(w, reach, directory, POLICY.rule_for(w.hazard, w.severity)))
+    plans = list(plan_warning(w, reach, directory, POLICY.rule_for(w.hazard, w.severity, w.event)))
     assert {h for p in plans for h, _, _ in p.households} == set(point.households)
     assert point.lead_person_id in {d[3] for p in plans for d in p.deliveries}
     reached = {d[3] for p in plans for d in p.deliveries}

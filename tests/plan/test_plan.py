@@ -38,7 +38,7 @@ def warning(area: Area, severity: Severity = Severity.RED, status: Status = Stat
 
 def plan(directory: Directory, w: Warning, policy: Policy = POLICY) -> list[VillagePlan]:
     reach = resolve_areas(directory, w.areas)
-    return list(plan_warning(w, reach, directory, policy.rule_for(w.hazard, w.severity)))
+    return list(plan_warning(w, reach, directory, policy.rule_for(w.hazard, w.severity, w.event)))
 
 
 def people(plans: list[VillagePlan]) -> dict[str, set[Channel]]:
@@ -117,3 +117,17 @@ def test_bad_policy_files_are_refused_with_the_reason(tmp_path: Path, text: str,
     path.write_text(text, encoding="utf-8")
     with pytest.raises(PolicyError, match=problem):
         load_policy(path)
+
+
+def test_a_manual_loudspeaker_broadcast_reaches_terminals_only(directory: Directory) -> None:
+    from warnengine.runtime.broadcast import EVENT
+
+    w = warning(Area(codes=[COUNTY])).model_copy(update={"event": EVENT})
+    plans = plan(directory, w)
+    assert people(plans) == {} and sorted(d for p in plans for d in p.devices) == [
+        "spk-1",
+        "spk-2",
+        "spk-3",
+        "spk-4",
+    ]
+    assert POLICY.rule_for(w.hazard, w.severity, w.event).name == "loudspeaker-broadcast"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -9,8 +10,10 @@ from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
-from warnengine.plan.policy import DEFAULT
+from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
+
+POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")
 
 
 def warning(codes: list[str], status: Status = Status.ACTUAL) -> Warning:
@@ -40,7 +43,7 @@ async def test_resolve_plans_and_records_idempotently(store: Store, small_county
     w = warning([c.cells[0].code])
     await store.save_warning(w)
     directory = directory_of(c)
-    villages = await resolve(w, directory, DEFAULT, store, 3600)
+    villages = await resolve(w, directory, POLICY, store, 3600)
     assert len(villages) == sum(1 for x in c.cells if x.level.value == "village")
     assert await count(store, t.warning_households) == len(c.households)
     first = await count(store, t.deliveries)
@@ -56,5 +59,5 @@ def _rows(w: Warning, directory: object) -> tuple[list[tuple[object, ...]], list
     from warnengine.resolve.targets import resolve_areas
 
     reach = resolve_areas(directory, w.areas)  # type: ignore[arg-type]
-    plans = list(plan_warning(w, reach, directory, DEFAULT.rules[0]))  # type: ignore[arg-type]
+    plans = list(plan_warning(w, reach, directory, POLICY.rule_for(w.hazard, w.severity)))  # type: ignore[arg-type]
     return plan_rows(w, plans, 0.0, 1e10)

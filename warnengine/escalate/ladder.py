@@ -52,7 +52,7 @@ async def escalate(
     counts = SweepCounts()
     for live in await store.live_for_escalation(now):
         w = live.warning
-        rule = policy.rule_for(w.hazard, w.severity)
+        rule = policy.rule_for(w.hazard, w.severity, w.event)
         with structlog.contextvars.bound_contextvars(warning_id=w.warning_id, version=w.version):
             if rule.loudspeaker and rule.loudspeaker_reaches_household:
                 counts.loudspeaker_reached += await store.reach_by_loudspeaker(w.warning_id, w.version, now)

@@ -50,11 +50,13 @@ def plan_warning(w: Warning, reach: Reach, directory: Directory, rule: Rule) -> 
     drill = w.status in _DRILL
     prefix = f"{w.warning_id}\x1f{w.version}\x1f"  # of delivery_id's input, see warnengine.model
     channels = tuple((ch.value, ADDRESS_FIELD[ch]) for ch in rule.channels)
+    # Households are tracked (到户) unless nothing can ever reach or count them: a loudspeaker-only rule.
+    track = rule.residents is not Residents.NONE or rule.loudspeaker_reaches_household or bool(rule.ladder)
     seen: set[str] = set()  # everyone planned so far: a group leader at home is messaged once, not twice
     threatened_by = _point_leads(directory, reach)
     for village in sorted(reach.villages):
         plan = VillagePlan(village)
-        homes = directory.homes.get(village)
+        homes = directory.homes.get(village) if track else None
         indices = reach.households.get(village)
         groups: set[str] = set()
         if homes is not None and indices is not None:

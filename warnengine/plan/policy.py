@@ -43,6 +43,7 @@ class Rule(BaseModel):
     name: str
     hazards: tuple[Hazard | Literal["any"], ...]
     severities: tuple[Severity, ...]
+    events: tuple[str, ...] = ()  # when set, only warnings whose event is one of these (e.g. 人工广播)
     residents: Residents = Residents.ALL
     staff_roles: tuple[Role, ...] = ()
     channels: tuple[Channel, ...] = (Channel.SMS,)
@@ -62,8 +63,12 @@ class Rule(BaseModel):
             raise ValueError("ladder steps must be in order of after_min")
         return self
 
-    def matches(self, hazard: Hazard, severity: Severity) -> bool:
-        return ("any" in self.hazards or hazard in self.hazards) and severity in self.severities
+    def matches(self, hazard: Hazard, severity: Severity, event: str = "") -> bool:
+        return (
+            ("any" in self.hazards or hazard in self.hazards)
+            and severity in self.severities
+            and (not self.events or event in self.events)
+        )
 
 
 class Policy(BaseModel):
@@ -71,9 +76,9 @@ class Policy(BaseModel):
 
     rules: tuple[Rule, ...]
 
-    def rule_for(self, hazard: Hazard, severity: Severity) -> Rule:
+    def rule_for(self, hazard: Hazard, severity: Severity, event: str = "") -> Rule:
         for rule in self.rules:
-            if rule.matches(hazard, severity):
+            if rule.matches(hazard, severity, event):
                 return rule
         return FALLBACK
 

@@ -48,7 +48,7 @@ async def resolve(
     if reach.problems:
         metrics.AREA_PROBLEMS.inc(len(reach.problems))
         log.warning("area_problems", warning_id=w.warning_id, version=w.version, problems=reach.problems)
-    rule = policy.rule_for(w.hazard, w.severity)
+    rule = policy.rule_for(w.hazard, w.severity, w.event)
     now = store.clock.now()
     expires = w.expires.timestamp() if w.expires else now + default_ttl_s
     speakers = speaker_targets(w, reach, directory, rule)
