@@ -20,7 +20,7 @@ from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
 from warnengine.report.closure import closure_report, to_html
 
-POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")  # red: 5/15/45/75 min
+POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")  # red: 5/10/45/75 min
 
 
 async def rows(store: Store, table: Any, **where: Any) -> list[dict[str, Any]]:
@@ -73,6 +73,12 @@ async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_cou
         ],
         store,
     )
+    # The group leaders answer at once; the other staff stay silent.
+    leaders = {p.person_id for p in c.people if p.role.value == "group_leader"}
+    answer = [
+        {"delivery_id": d["delivery_id"], "at": clock.now()} for d in first if d["person_id"] in leaders
+    ]
+    assert answer and await apply_app_acks(answer, store) == len(answer)
     emitted: list[tuple[str, int, str]] = []
 
     async def emit(wid: str, v: int, village_code: str) -> None:
@@ -89,6 +95,7 @@ async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_cou
     assert counts.steps == ["w-ladder:1:resend"] and counts.staff_called > 0
     calls = await rows(store, t.staff_calls, warning_id=w.warning_id)
     assert calls and all(r["superior_id"] for r in calls if r["person_id"] != "p000001")
+    assert not leaders & {r["person_id"] for r in calls}  # those who answered are not called
     resent = [d for d in await rows(store, t.deliveries, warning_id=w.warning_id) if d["step"] == 1]
     assert resent and acked_home not in {d["household_id"] for d in resent}  # acked: never paged again
     assert {d["household_id"] for d in resent} <= {h["household_id"] for h in homes}
@@ -102,13 +109,23 @@ async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_cou
     assert (await escalate(store, directory, POLICY, emit)).steps == []
     assert len(await rows(store, t.deliveries, warning_id=w.warning_id)) == before
 
-    # 16 minutes: door-to-door tasks for the group leaders, vulnerable households first.
+    # 16 minutes: door-to-door tasks (due at 10) for the group leaders, vulnerable households first.
     clock.advance(10 * 60)
     counts = await escalate(store, directory, POLICY, emit)
     assert counts.steps == ["w-ladder:2:visit"]
     tasks = await store.visit_tasks(w.warning_id)
-    unreached = {h["household_id"] for h in homes} - {acked_home}
+    unreached = {
+        h["household_id"]
+        for h in await rows(store, t.warning_households, warning_id=w.warning_id)
+        if h["state"] != "reached"
+    }
+    assert acked_home not in unreached
     assert {h for task in tasks for h, _, _ in task.households} == unreached
+    assert sum(len(task.households) for task in tasks) == len(unreached)  # each household on one task only
+    # The work is shared: no visitor holds more than an equal share of the village (rounded up).
+    visitors = {task.assignee for task in tasks}
+    per_visitor = {v: sum(len(x.households) for x in tasks if x.assignee == v) for v in visitors}
+    assert max(per_visitor.values()) <= -(-len(unreached) // len(visitors)) + 1
     for task in tasks:
         flags = [vul for _, vul, _ in task.households]
         assert flags == sorted(flags, reverse=True)
@@ -118,7 +135,7 @@ async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_cou
     assert all(d["text"].startswith("入户任务") for d in leader_msgs)
 
     # The first visitor reports: one household reached, one nobody home.
-    task = tasks[0]
+    task = max(tasks, key=lambda x: len(x.households))
     (h1, _, _), (h2, _, _) = task.households[0], task.households[1]
     assert await store.report_visit(task.task_id, h1, "reached", clock.now())
     assert await store.report_visit(task.task_id, h2, "nobody_home", clock.now(), "全家外出")
@@ -128,23 +145,31 @@ async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_cou
 
     report = await closure_report(store, w.warning_id)
     assert report is not None and report["households"] == len(homes)
-    assert report["reached"] == 2 and report["reached_by_channel"] == {"sms": 1, "visit": 1}
-    assert report["unreachable"] == 1 and report["open"] == len(homes) - 3
+    by_app = len(homes) - len(unreached) - 1  # the leaders' own households, reached by their answer
+    assert report["reached"] == by_app + 2
+    assert (
+        report["reached_by_channel"]["visit"] == 1
+        and sum(report["reached_by_channel"].values()) == by_app + 2
+    )
+    assert report["unreachable"] == 1 and report["open"] == len(unreached) - 2
     assert {
         "household_id": h2,
         "state": "unreachable",
         "reason": "visit: nobody_home (全家外出)",
     }.items() <= next(u for u in report["unreached"] if u["household_id"] == h2).items()
-    assert report["reached_by_min"]["5"] == 1 and report["reached_by_min"]["30"] == 2
+    assert report["reached_by_min"]["5"] == 1 + by_app and report["reached_by_min"]["30"] == 2 + by_app
     assert len(report["staff_not_answering"]) == len(calls) and not report["drill"]
     page = to_html(report)
     assert "全家外出" in page and w.warning_id in page and "<script" not in page
 
-    # 46 minutes: unconfirmed visits go to the village grid head.
+    # 46 minutes: unconfirmed visits (nobody reported a household yet) go to the village grid head.
     clock.advance(30 * 60)
     counts = await escalate(store, directory, POLICY, emit)
     assert counts.steps == ["w-ladder:3:escalate"]
-    moved = [x for x in await store.visit_tasks(w.warning_id) if any(o is None for _, _, o in x.households)]
+    after = await store.visit_tasks(w.warning_id, ("open", "accepted", "done"))
+    kept = next(x for x in after if x.task_id == task.task_id)
+    assert kept.assignee == task.assignee and kept.state in ("accepted", "done")  # at work: keeps the task
+    moved = [x for x in after if x.state == "open" and any(o is None for _, _, o in x.households)]
     grid_head = next(s.person_id for s in directory.staff[village] if s.role.value == "grid_head")
     assert moved and all(x.assignee == grid_head and x.level == 1 for x in moved)
 

@@ -17,7 +17,7 @@ village tasks this returns are emitted so the dispatch stage sends them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass, field
 from hashlib import sha256
 
@@ -120,12 +120,14 @@ async def _run_step(
                         rows += _rows(w, m, channels, number, village, hid, None, now)
         return rows, len(unreached)
     if step.action == "visit":
-        tasks = _visit_tasks(directory, w, unreached)
+        # Visitors who did not answer their own 叫应 are not sent: their share goes to others at once.
+        tasks = _visit_tasks(directory, w, unreached, await store.silent_staff(w.warning_id))
         await store.create_visit_tasks(tasks, now)
     else:  # escalate: unconfirmed visits go up one level
         assert step.to is not None
         tasks, moves = [], []
-        for task in await store.visit_tasks(w.warning_id):
+        for task in await store.visit_tasks(w.warning_id, ("open",)):
+            # Unconfirmed only: a visitor who has reported a household is at work and keeps the task.
             if all(outcome is not None for _, _, outcome in task.households):
                 continue
             boss = _staff_of(directory, _cell_for(directory, task, step.to), step.to)
@@ -145,33 +147,59 @@ async def _run_step(
 
 
 def _visit_tasks(
-    directory: Directory, w: Warning, unreached: list[tuple[str, str, str, bool]]
+    directory: Directory, w: Warning, unreached: list[tuple[str, str, str, bool]], silent: set[str]
 ) -> list[VisitTask]:
-    groups: dict[str, list[tuple[str, str, str, bool]]] = {}
-    for row in unreached:
-        groups.setdefault(row[2], []).append(row)
-    tasks = []
-    for group, homes in sorted(groups.items()):
-        leader = _staff_of(directory, group, Role.GROUP_LEADER)
-        level = 0
-        if leader is None:  # no group leader on record: the village grid head goes
-            leader, level = _staff_of(directory, homes[0][1], Role.GRID_HEAD), 1
-        task_id = "v-" + sha256(f"{w.warning_id}\x1f{group}".encode()).hexdigest()[:20]
-        households = tuple(sorted(((h, vul, None) for h, _, _, vul in homes), key=lambda x: (not x[1], x[0])))
-        tasks.append(
-            VisitTask(
-                task_id,
-                w.warning_id,
-                w.version,
-                homes[0][1],
-                group,
-                leader.person_id if leader else None,
-                level,
-                "open",
-                households,
+    """Door-to-door work per village, shared so it ends soonest: each group leader takes up to an equal
+    share of their own group (vulnerable households first), the village's grid members take the rest,
+    and whatever no one on record can take goes to the village grid head."""
+    villages: dict[str, dict[str, list[tuple[str, bool]]]] = {}
+    for hid, village, group, vulnerable in unreached:
+        villages.setdefault(village, {}).setdefault(group, []).append((hid, vulnerable))
+    tasks: list[VisitTask] = []
+    for village, groups in sorted(villages.items()):
+        helpers = [
+            s
+            for s in directory.staff.get(village, [])
+            if s.role is Role.GRID_MEMBER and s.person_id not in silent
+        ]
+        leaders = {g: _staff_of(directory, g, Role.GROUP_LEADER, silent) for g in groups}
+        visitors = sum(1 for who in leaders.values() if who is not None) + len(helpers)
+        share = max(1, -(-sum(len(h) for h in groups.values()) // max(1, visitors)))  # ceiling
+        overflow: list[tuple[str, str, bool]] = []
+        for group, homes in sorted(groups.items()):
+            homes.sort(key=lambda h: (not h[1], h[0]))
+            leader = leaders[group]
+            keep = homes[:share] if leader is not None else []
+            overflow += [(group, h, v) for h, v in homes[len(keep) :]]
+            if keep and leader is not None:
+                tasks.append(_task(w, village, group, leader.person_id, 0, keep))
+        overflow.sort(key=lambda x: (not x[2], x[0], x[1]))
+        for i, helper in enumerate(helpers):
+            tasks += _tasks_by_group(w, village, helper.person_id, 0, overflow[i * share : (i + 1) * share])
+        rest = overflow[len(helpers) * share :]
+        if rest:  # nobody else on record: the village grid head goes
+            head = _staff_of(directory, village, Role.GRID_HEAD, silent) or _staff_of(
+                directory, village, Role.GRID_HEAD
             )
-        )
+            tasks += _tasks_by_group(w, village, head.person_id if head else None, 1, rest)
     return tasks
+
+
+def _tasks_by_group(
+    w: Warning, village: str, who: str | None, level: int, homes: list[tuple[str, str, bool]]
+) -> list[VisitTask]:
+    groups: dict[str, list[tuple[str, bool]]] = {}
+    for group, hid, vulnerable in homes:
+        groups.setdefault(group, []).append((hid, vulnerable))
+    return [_task(w, village, g, who, level, hs) for g, hs in sorted(groups.items())]
+
+
+def _task(
+    w: Warning, village: str, group: str, who: str | None, level: int, homes: list[tuple[str, bool]]
+) -> VisitTask:
+    task_id = "v-" + sha256(f"{w.warning_id}\x1f{group}\x1f{who}".encode()).hexdigest()[:20]
+    households = tuple(sorted(((h, vul, None) for h, vul in homes), key=lambda x: (not x[1], x[0])))
+    return VisitTask(task_id, w.warning_id, w.version, village, group, who, level, "open", households)
 
 
 def _with_assignee(task: VisitTask, who: str, level: int) -> VisitTask:
@@ -196,8 +224,10 @@ def _cell_for(directory: Directory, task: VisitTask, role: Role) -> str:
     return task.village_code
 
 
-def _staff_of(directory: Directory, cell: str, role: Role) -> Contact | None:
-    return next((s for s in directory.staff.get(cell, []) if s.role is role), None)
+def _staff_of(directory: Directory, cell: str, role: Role, silent: Set[str] = frozenset()) -> Contact | None:
+    return next(
+        (s for s in directory.staff.get(cell, []) if s.role is role and s.person_id not in silent), None
+    )
 
 
 def _superior(directory: Directory, person: Contact) -> Contact | None:

@@ -290,10 +290,11 @@ async def _summary(store: Store, report: dict[str, Any], w: Warning, t0: float) 
             r.called_at for r in await conn.execute(select(sc.called_at).where(sc.warning_id == w.warning_id))
         ]
         first_ack: dict[str, float | None] = {}
+        p = t.people.c
         for r in await conn.execute(
-            select(d.person_id, d.acked_at).where(
-                d.warning_id == w.warning_id, d.household_id.is_(None), d.person_id.is_not(None), d.step == 0
-            )
+            select(d.person_id, d.acked_at)
+            .join_from(t.deliveries, t.people, p.person_id == d.person_id)
+            .where(d.warning_id == w.warning_id, d.step == 0, p.role != "resident")
         ):
             have = first_ack.get(r.person_id)
             first_ack[r.person_id] = r.acked_at if have is None else min(have, r.acked_at or have)

@@ -107,19 +107,14 @@ class EscalationQueries(StoreBase):
             return n
 
     async def unanswered_staff(self, warning_id: str, version: int, sent_before: float) -> list[str]:
-        """Staff (deliveries without a household) sent this version's first message before `sent_before`
-        who have acknowledged on no channel and whose superior was not called yet."""
-        d, sc = t.deliveries.c, t.staff_calls.c
+        """Grid staff (any role but resident — a group leader at home too) sent this version's first message
+        before `sent_before` who have acknowledged on no channel and whose superior was not called yet."""
+        d, sc, p = t.deliveries.c, t.staff_calls.c, t.people.c
         async with self.engine.connect() as conn:
             res = await conn.execute(
                 select(d.person_id, func.max(d.acked_at).label("acked"), func.min(d.sent_at).label("sent"))
-                .where(
-                    d.warning_id == warning_id,
-                    d.version == version,
-                    d.household_id.is_(None),
-                    d.person_id.is_not(None),
-                    d.step == 0,
-                )
+                .join_from(t.deliveries, t.people, p.person_id == d.person_id)
+                .where(d.warning_id == warning_id, d.version == version, d.step == 0, p.role != "resident")
                 .group_by(d.person_id)
             )
             candidates = [
@@ -130,6 +125,26 @@ class EscalationQueries(StoreBase):
                 for r in await conn.execute(select(sc.person_id).where(sc.warning_id == warning_id))
             }
         return [p for p in candidates if p not in called]
+
+    async def silent_staff(self, warning_id: str) -> set[str]:
+        """Staff whose superior was called (叫应) and who still have acknowledged nothing of the warning."""
+        d, sc = t.deliveries.c, t.staff_calls.c
+        async with self.engine.connect() as conn:
+            called = {
+                r.person_id
+                for r in await conn.execute(select(sc.person_id).where(sc.warning_id == warning_id))
+            }
+            if not called:
+                return set()
+            answered = {
+                r.person_id
+                for r in await conn.execute(
+                    select(d.person_id).where(
+                        d.warning_id == warning_id, d.person_id.in_(sorted(called)), d.acked_at.is_not(None)
+                    )
+                )
+            }
+        return called - answered
 
     async def record_staff_calls(
         self, warning_id: str, calls: Sequence[tuple[str, str | None]], now: float
