@@ -326,6 +326,15 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
             metrics.STAGE_ERRORS.labels("escalate").inc()
             log.error("escalation_failed", error=repr(e))
 
+    @app.timer(interval=60.0)  # type: ignore[untyped-decorator]
+    async def directory_refresher() -> None:
+        """Every worker: pick up a directory imported while it runs (no restart needed)."""
+        await rt.ready()
+        try:
+            await rt.refresh_directory()
+        except Exception as e:  # the old directory keeps working; the next tick retries
+            log.warning("directory_refresh_failed", error=repr(e))
+
     metrics.watch_consumer(lambda: app.consumer)  # consumer lag per topic, read at scrape time
 
     @app.page("/metrics")

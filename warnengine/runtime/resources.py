@@ -53,6 +53,7 @@ class Resources:
         # People channels with a provider configured; without one, their deliveries stay pending (visible
         # in the closure report as not sent) and the escalation ladder turns to visits.
         self.people_channels: tuple[Channel, ...] = ()
+        self._directory_at = 0.0
         self.senders: Senders | None = None
         self.policy = DispatchPolicy(settings.command_ttl_s, settings.resend_after_s, settings.max_attempts)
 
@@ -80,6 +81,7 @@ class Resources:
             with attempt:
                 await migrate(engine)
         self.store = Store(engine, self.clock)
+        self._directory_at = await self.store.directory_changed_at() or 0.0
         self.directory = await Directory.load(self.store)
         self.dissemination = load_policy(s.policy_file) if s.policy_file.exists() else DEFAULT
         if not s.policy_file.exists():
@@ -142,6 +144,17 @@ class Resources:
 
     async def reload_directory(self) -> None:
         self.directory = await Directory.load(self.store)
+
+    async def refresh_directory(self) -> bool:
+        """Reload the directory when one was imported since this worker loaded it (`grid import` while
+        the system runs); True when it did."""
+        changed = await self.store.directory_changed_at()
+        if changed is None or changed <= self._directory_at:
+            return False
+        self._directory_at = changed
+        await self.reload_directory()
+        log.info("directory_reloaded", villages=len(self.directory.villages))
+        return True
 
     async def stop(self) -> None:
         if self._ready:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, func, select
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
@@ -43,6 +43,25 @@ class DirectoryQueries(StoreBase):
                 await conn.execute(delete(t.point_households).where(t.point_households.c.point_id.in_(ids)))
             for chunk in chunks(threatened, 2000):
                 await conn.execute(t.point_households.insert(), list(chunk))
+            # In the audit log, and the signal workers reload their directory on (directory_changed_at).
+            counts = {"cells": len(cells), "households": len(households), "people": len(people)}
+            await conn.execute(
+                t.audit_log.insert().values(
+                    at=self.clock.now(),
+                    actor="grid import",
+                    action="directory.import",
+                    subject=None,
+                    detail=json.dumps({**counts, "devices": len(devices), "points": len(points)}),
+                )
+            )
+
+    async def directory_changed_at(self) -> float | None:
+        """When a directory was last imported (None: never through import_directory)."""
+        a = t.audit_log.c
+        async with self.engine.connect() as conn:
+            res = await conn.execute(select(func.max(a.at)).where(a.action == "directory.import"))
+            value = res.scalar_one_or_none()
+            return float(value) if value is not None else None
 
     async def export_directory(
         self,
