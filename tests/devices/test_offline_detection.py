@@ -87,7 +87,7 @@ async def test_terminal_dying_mid_warning_is_detected_and_reported(
         row = await device()
         assert (row.offline_reason, row.playing) == ("will", None)
         async with store.engine.connect() as conn:
-            audit = (await conn.execute(select(t.audit_log))).one()
+            audit = (await conn.execute(select(t.audit_log).where(t.audit_log.c.actor == "devices"))).one()
         assert (audit.action, audit.subject) == ("terminal_offline", DEVICE)
         assert '"open_warnings": ["w-red"]' in audit.detail
         assert REGISTRY.get_sample_value("warnengine_terminals", {"state": "offline"}) == 1
