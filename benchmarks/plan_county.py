@@ -41,7 +41,7 @@ from warnengine.db.store.plan import DELIVERY_COLUMNS, HOUSEHOLD_COLUMNS
 from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
 from warnengine.plan.plan import VillagePlan, plan_warning
 from warnengine.plan.policy import load_policy
-from warnengine.plan.stage import PLAN_SLICE_ROWS, plan_rows, resolve
+from warnengine.plan.stage import plan_rows, resolve
 from warnengine.resolve.directory import Directory
 from warnengine.resolve.targets import resolve_areas
 
@@ -148,7 +148,7 @@ async def raw_round(store: Store, w: Warning, directory: Directory, policy: Any)
     for plan in plan_warning(raw_w, reach, directory, policy.rule_for(w.hazard, w.severity, w.event)):
         batch.append(plan)
         pending += len(plan.deliveries) + len(plan.devices) + len(plan.households)
-        if pending >= PLAN_SLICE_ROWS:
+        if pending >= store.plan_slice_rows:
             await flush()
     await flush()
     return spent, rows

@@ -24,7 +24,6 @@ from warnengine.resolve.directory import Directory
 from warnengine.resolve.targets import resolve_areas
 
 log = structlog.get_logger("warnengine.resolve")
-PLAN_SLICE_ROWS = 20_000
 
 
 async def resolve(
@@ -67,7 +66,7 @@ async def resolve(
             villages.append(plan.village)
             batch.append(plan)
             rows += len(plan.deliveries) + len(plan.devices) + len(plan.households)
-            if rows >= PLAN_SLICE_ROWS:
+            if rows >= store.plan_slice_rows:
                 planned += await writing if writing else 0
                 writing = asyncio.create_task(_save(w, batch, store, now, expires))
                 batch, rows = [], 0
