@@ -1,19 +1,17 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from channels.base import ChannelEvent
-from tests.plan.conftest import directory_of
+from tests.plan.conftest import planned_village
 from warnengine.acks.people import apply_app_acks, apply_channel_events, parse_events
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.model import Area, DeliveryState, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import DeliveryState, Severity, Warning
 from warnengine.plan.policy import Policy, Residents, Rule
-from warnengine.plan.stage import resolve
 
 RED_SMS = Policy(
     rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
@@ -21,27 +19,7 @@ RED_SMS = Policy(
 
 
 async def planned(store: Store, county: County) -> tuple[Warning, Any]:
-    await store.import_directory(
-        county.cells, county.households, county.people, county.devices, county.points
-    )
-    village = next(c.code for c in county.cells if c.level.value == "village")
-    w = Warning(
-        warning_id="w-ack",
-        version=1,
-        sender="s",
-        identifier="i",
-        sent=datetime(2026, 7, 1, tzinfo=UTC),
-        msg_type=MsgType.ALERT,
-        status=Status.ACTUAL,
-        hazard=Hazard.FLOOD,
-        severity=Severity.RED,
-        event="山洪",
-        areas=[Area(codes=[village])],
-    )
-    await store.save_warning(w)
-    directory = directory_of(county)
-    assert await resolve(w, directory, RED_SMS, store, 3600)
-    return w, directory
+    return await planned_village(store, county, "w-ack")
 
 
 async def rows(store: Store, table: Any, **where: Any) -> list[dict[str, Any]]:

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from sqlalchemy import select
 
 from channels.base import Outgoing, SendResult
-from tests.plan.conftest import directory_of
+from tests.plan.conftest import planned_village
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.dispatch.people import dispatch_people
 from warnengine.dispatch.sender import Senders
 from warnengine.dispatch.stage import DispatchPolicy
-from warnengine.model import Area, Channel, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Channel, Severity
 from warnengine.plan.policy import Policy, Residents, Rule
-from warnengine.plan.stage import resolve
 
 RED_SMS = Policy(
     rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
@@ -27,24 +25,8 @@ RED_SMS = Policy(
 
 
 async def test_sent_retry_failed_and_ambiguous(store: Store, small_county: County) -> None:
-    c = small_county
-    await store.import_directory(c.cells, c.households, c.people, c.devices, c.points)
-    village = next(x.code for x in c.cells if x.level.value == "village")
-    w = Warning(
-        warning_id="w-dispatch",
-        version=1,
-        sender="s",
-        identifier="i",
-        sent=datetime(2026, 7, 1, tzinfo=UTC),
-        msg_type=MsgType.ALERT,
-        status=Status.ACTUAL,
-        hazard=Hazard.FLOOD,
-        severity=Severity.RED,
-        event="山洪",
-        areas=[Area(codes=[village])],
-    )
-    await store.save_warning(w)
-    await resolve(w, directory_of(c), RED_SMS, store, 3600)
+    w, _ = await planned_village(store, small_county, "w-dispatch")
+    village = w.areas[0].codes[0]
     outcomes = ["ok", "retry", "final", "ambiguous"]
     seen: list[Outgoing] = []
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from warnengine.directory import County
 from warnengine.resolve.directory import Directory
 
@@ -28,3 +30,38 @@ def directory_of(county: County) -> Directory:
         [(m.point_id, m.cell_code, m.name, m.lon, m.lat, m.kind, m.lead_person_id) for m in county.points],
         [(m.point_id, h) for m in county.points for h in m.households],
     )
+
+
+async def planned_village(store: Any, county: County, warning_id: str) -> tuple[Any, Directory]:
+    """The county imported and a red flood warning over its first village planned (every resident by SMS,
+    WeChat and app): what the ack and dispatch tests start from."""
+    from datetime import UTC, datetime
+
+    from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
+    from warnengine.plan.policy import Policy, Residents, Rule
+    from warnengine.plan.stage import resolve
+
+    await store.import_directory(
+        county.cells, county.households, county.people, county.devices, county.points
+    )
+    village = next(c.code for c in county.cells if c.level.value == "village")
+    w = Warning(
+        warning_id=warning_id,
+        version=1,
+        sender="s",
+        identifier="i",
+        sent=datetime(2026, 7, 1, tzinfo=UTC),
+        msg_type=MsgType.ALERT,
+        status=Status.ACTUAL,
+        hazard=Hazard.FLOOD,
+        severity=Severity.RED,
+        event="山洪",
+        areas=[Area(codes=[village])],
+    )
+    await store.save_warning(w)
+    directory = directory_of(county)
+    policy = Policy(
+        rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
+    )
+    assert await resolve(w, directory, policy, store, 3600) == [village]
+    return w, directory
