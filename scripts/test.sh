@@ -8,6 +8,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # promtool checks metrics and alert rules
 [ -x /usr/bin/chromium ] || need+=(chromium)  # console browser tests (tests/api), headless
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+command -v cc >/dev/null 2>&1 || need+=(gcc)  # gmalglib (SM2 signing, C) builds from source
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

@@ -1,18 +1,42 @@
 """SM2/SM3 command signatures: sign, verify, tamper, rotation, and interop with OpenSSL both ways (OpenSSL
-is an independent SM2 implementation, so agreement means the Z value, the default ID and SM3 are right)."""
+is an independent SM2 implementation, so agreement means the Z value, the default ID and SM3 are right).
+
+Every test runs on both backends (gmalglib in C, gmssl in pure Python), and each backend verifies the
+other's signatures: three implementations agree, or the suite fails.
+"""
 
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
-import gmssl  # noqa: F401  - a test dependency: missing, the suite fails instead of skipping
+import gmalglib  # noqa: F401  - test dependencies: missing, the suite fails instead of skipping
+import gmssl  # noqa: F401
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import warnengine.signing_sm2 as sm2mod
 from warnengine.signing import canonical_bytes
-from warnengine.signing_sm2 import _N, ALG, Sm2Signer, Sm2Verifier, sm2_key_id
+from warnengine.signing_sm2 import (
+    _N,
+    ALG,
+    BACKENDS,
+    Sm2Signer,
+    Sm2Unavailable,
+    Sm2Verifier,
+    is_sm2_public_key,
+    load_or_create_sm2_signer,
+    load_sm2_public_key,
+    parse_sm2_public_key,
+    sm2_key_id,
+    sm2_public_pem,
+)
 
 COMMAND = {
     "id": "d-5f1c",
@@ -30,18 +54,58 @@ COMMAND = {
 SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def signer() -> Sm2Signer:
-    return Sm2Signer.generate()
+def signer(backend: str) -> Sm2Signer:
+    return Sm2Signer.generate(backend)
 
 
-def test_sign_and_verify(signer: Sm2Signer) -> None:
+def test_both_backends_are_installed() -> None:
+    assert sm2mod.available_backends() == ["gmalglib", "gmssl"]
+    assert sm2mod.default_backend() == "gmalglib"  # the fast one, when both are there
+
+
+def test_curve_constants_match_both_libraries() -> None:
+    from gmalglib import sm2 as g
+    from gmssl import sm2 as p
+
+    ours = [sm2mod._P, sm2mod._A, sm2mod._B, sm2mod._N, sm2mod._GX, sm2mod._GY]
+    table = p.default_ecc_table
+    assert ours == [int(table[k], 16) for k in ("p", "a", "b", "n")] + [
+        int(table["g"][:64], 16),
+        int(table["g"][64:], 16),
+    ]
+    gx, gy = g.SM2_PARAMS_G
+    assert ours == [int.from_bytes(bytes(v), "big") for v in (g.SM2_PARAMS_P, g.SM2_PARAMS_A)] + [
+        int.from_bytes(bytes(v), "big") for v in (g.SM2_PARAMS_B, g.SM2_PARAMS_N, gx, gy)
+    ]
+
+
+def test_sign_and_verify(signer: Sm2Signer, backend: str) -> None:
     cmd = signer.sign(COMMAND)
     assert (cmd["alg"], cmd["key_id"]) == (ALG, signer.key_id)
     assert len(base64.b64decode(cmd["sig"])) == 64
-    assert Sm2Verifier([signer.public]).verify(cmd) is None
-    assert Sm2Verifier(["04" + signer.public]).verify(cmd) is None  # the 04-prefixed form too
+    assert Sm2Verifier([signer.public], backend).verify(cmd) is None
+    assert Sm2Verifier(["04" + signer.public], backend).verify(cmd) is None  # the 04-prefixed form too
     assert signer.sign(COMMAND)["sig"] != cmd["sig"]  # a fresh random nonce each time
+
+
+def test_the_backends_verify_each_other() -> None:
+    for _ in range(5):  # a few keys, so a key-dependent slip (leading zeros, encodings) shows
+        private = Sm2Signer.generate().private_hex()
+        signers = {b: Sm2Signer(private, b) for b in BACKENDS}
+        assert len({s.public for s in signers.values()}) == 1  # the same public key from d
+        for by in BACKENDS:
+            cmd = signers[by].sign(COMMAND)
+            for check in BACKENDS:
+                assert Sm2Verifier([signers[by].public], check).verify(cmd) is None, (by, check)
+                assert (
+                    Sm2Verifier([signers[by].public], check).verify({**cmd, "repeat": 4}) == "bad_signature"
+                )
 
 
 @pytest.mark.parametrize(
@@ -59,18 +123,20 @@ def test_sign_and_verify(signer: Sm2Signer) -> None:
         ({"sig": base64.b64encode(_N.to_bytes(32, "big") * 2).decode()}, "bad_signature"),  # r = s = n
     ],
 )
-def test_tampered_or_malformed_is_rejected(signer: Sm2Signer, change: dict[str, object], reason: str) -> None:
+def test_tampered_or_malformed_is_rejected(
+    signer: Sm2Signer, backend: str, change: dict[str, object], reason: str
+) -> None:
     cmd = {**signer.sign(COMMAND), **change}
-    assert Sm2Verifier([signer.public]).verify(cmd) == reason
+    assert Sm2Verifier([signer.public], backend).verify(cmd) == reason
 
 
-def test_unsigned_and_wrong_key(signer: Sm2Signer) -> None:
-    assert Sm2Verifier([signer.public]).verify(COMMAND) == "unsigned"
-    other = Sm2Signer.generate()
+def test_unsigned_and_wrong_key(signer: Sm2Signer, backend: str) -> None:
+    assert Sm2Verifier([signer.public], backend).verify(COMMAND) == "unsigned"
+    other = Sm2Signer.generate(backend)
     forged = {**other.sign(COMMAND), "key_id": signer.key_id}  # signed by another key, claiming ours
-    assert Sm2Verifier([signer.public]).verify(forged) == "bad_signature"
+    assert Sm2Verifier([signer.public], backend).verify(forged) == "bad_signature"
     # Rotation: a terminal trusting both keys accepts both.
-    both = Sm2Verifier([signer.public, other.public])
+    both = Sm2Verifier([signer.public, other.public], backend)
     assert both.verify(signer.sign(COMMAND)) is None and both.verify(other.sign(COMMAND)) is None
 
 
@@ -83,15 +149,15 @@ def test_keys_are_checked() -> None:
         Sm2Verifier(["04abcd"])
 
 
-def test_key_starting_with_0_or_4_survives() -> None:
+def test_key_starting_with_0_or_4_survives(backend: str) -> None:
     """gmssl's constructor strips leading '0'/'4' characters from public keys; ours must not."""
     for _ in range(200):
-        s = Sm2Signer.generate()
+        s = Sm2Signer.generate(backend)
         if s.public[0] in "04":
             break
     else:  # chance ~ (7/8)**200: never, unless key generation is broken
         pytest.fail("no key starting with 0 or 4 in 200 tries")
-    assert Sm2Verifier([s.public]).verify(s.sign(COMMAND)) is None
+    assert Sm2Verifier([s.public], backend).verify(s.sign(COMMAND)) is None
 
 
 def _der_int(n: int) -> bytes:
@@ -149,7 +215,7 @@ def test_openssl_verifies_our_signature(signer: Sm2Signer, tmp_path: Path) -> No
     assert b"Verified OK" not in _openssl(*args, str(tmp_path / "data")).stdout
 
 
-def test_we_verify_an_openssl_signature(tmp_path: Path) -> None:
+def test_we_verify_an_openssl_signature(tmp_path: Path, backend: str) -> None:
     key = tmp_path / "key.pem"
     made = _openssl("genpkey", "-algorithm", "SM2", "-out", str(key))
     if made.returncode:
@@ -160,5 +226,116 @@ def test_we_verify_an_openssl_signature(tmp_path: Path) -> None:
     signed = _openssl("dgst", "-sm3", *DISTID, "-sign", str(key), str(tmp_path / "data"))
     assert signed.returncode == 0, signed.stderr
     cmd = {**body, "sig": base64.b64encode(_der_to_rs(signed.stdout)).decode()}
-    assert Sm2Verifier([public]).verify(cmd) is None
-    assert Sm2Verifier([public]).verify({**cmd, "text": "x"}) == "bad_signature"
+    assert Sm2Verifier([public], backend).verify(cmd) is None
+    assert Sm2Verifier([public], backend).verify({**cmd, "text": "x"}) == "bad_signature"
+
+
+# --- key files ------------------------------------------------------------------------------------------
+
+
+def test_key_file_is_pkcs8_that_openssl_reads(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "engine.sm2.key"
+    made = load_or_create_sm2_signer(path)
+    assert path.stat().st_mode & 0o077 == 0
+    assert path.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    again = load_or_create_sm2_signer(path)
+    assert again.key_id == made.key_id and again.private_hex() == made.private_hex()
+    pub = path.with_name("engine.sm2.key.pub")
+    assert load_sm2_public_key(pub) == made.public
+    # OpenSSL derives the same public key from our private key file, and reads our public key file.
+    derived = _openssl("pkey", "-in", str(path), "-pubout", "-outform", "DER")
+    assert derived.returncode == 0, derived.stderr
+    assert derived.stdout[-65:].hex() == "04" + made.public
+    text = _openssl("pkey", "-pubin", "-in", str(pub), "-outform", "DER")
+    assert text.returncode == 0 and text.stdout == derived.stdout
+    assert sorted(p.name for p in path.parent.iterdir()) == ["engine.sm2.key", "engine.sm2.key.pub"]
+
+
+def test_an_openssl_made_key_signs_what_openssl_verifies(tmp_path: Path, backend: str) -> None:
+    key = tmp_path / "engine.sm2.key"
+    made = _openssl("genpkey", "-algorithm", "SM2", "-out", str(key))
+    assert made.returncode == 0, made.stderr
+    signer = load_or_create_sm2_signer(key, backend)
+    assert not key.with_name("engine.sm2.key.pub").exists()  # an existing key is only read
+    (tmp_path / "pub.pem").write_bytes(_openssl("pkey", "-in", str(key), "-pubout").stdout)
+    assert load_sm2_public_key(tmp_path / "pub.pem") == signer.public
+    cmd = signer.sign(COMMAND)
+    raw = base64.b64decode(cmd["sig"])
+    ints = _der_int(int.from_bytes(raw[:32], "big")) + _der_int(int.from_bytes(raw[32:], "big"))
+    (tmp_path / "sig.der").write_bytes(b"\x30" + bytes([len(ints)]) + ints)
+    (tmp_path / "data").write_bytes(canonical_bytes(cmd))
+    ok = _openssl(
+        "dgst",
+        "-sm3",
+        *DISTID,
+        "-verify",
+        str(tmp_path / "pub.pem"),
+        "-signature",
+        str(tmp_path / "sig.der"),
+        str(tmp_path / "data"),
+    )
+    assert b"Verified OK" in ok.stdout, ok.stderr
+    # SEC1, as `openssl ec` writes it ("SM2 PRIVATE KEY"), is read too.
+    sec1 = tmp_path / "sec1.key"
+    sec1.write_bytes(_openssl("ec", "-in", str(key)).stdout)
+    assert sec1.read_text().startswith("-----BEGIN SM2 PRIVATE KEY-----")
+    assert load_or_create_sm2_signer(sec1, backend).public == signer.public
+
+
+def test_keys_of_other_kinds_are_refused(tmp_path: Path) -> None:
+    ed = Ed25519PrivateKey.generate()
+    (tmp_path / "ed.key").write_bytes(
+        ed.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    with pytest.raises(ValueError, match="not an SM2 private key"):
+        load_or_create_sm2_signer(tmp_path / "ed.key")
+    p256 = tmp_path / "p256.key"
+    assert (
+        _openssl(
+            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(p256)
+        ).returncode
+        == 0
+    )
+    with pytest.raises(ValueError, match="not an SM2"):
+        load_or_create_sm2_signer(p256)
+    ed_pub = ed.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert not is_sm2_public_key(ed_pub.decode())
+    assert not is_sm2_public_key(_openssl("pkey", "-in", str(p256), "-pubout").stdout.decode())
+    assert not is_sm2_public_key("not a key")
+    (tmp_path / "ed.pub").write_bytes(ed_pub)
+    with pytest.raises(ValueError, match="is not an SM2 public key"):
+        load_sm2_public_key(tmp_path / "ed.pub")
+
+
+def test_public_key_files_in_pem_or_hex() -> None:
+    s = Sm2Signer.generate()
+    assert parse_sm2_public_key(sm2_public_pem(s.public).decode()) == s.public
+    assert parse_sm2_public_key(s.public.upper() + "\n") == s.public
+    assert parse_sm2_public_key("04" + s.public) == s.public
+    assert sm2_public_pem(s.public) == s.public_pem()
+
+
+def _create(path: str) -> str:
+    return load_or_create_sm2_signer(Path(path)).key_id
+
+
+def test_workers_starting_together_agree_on_one_key(tmp_path: Path) -> None:
+    """Creation links the new file into place only if none is there: no worker signs with a key that
+    another worker's file then replaced."""
+    path = str(tmp_path / "engine.sm2.key")
+    with ProcessPoolExecutor(4, mp_context=get_context("fork")) as pool:
+        ids = list(pool.map(_create, [path] * 8))
+    assert len(set(ids)) == 1 and _create(path) == ids[0]
+    assert sorted(os.listdir(tmp_path)) == ["engine.sm2.key", "engine.sm2.key.pub"]  # no leftovers
+
+
+def test_no_backend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sm2mod, "available_backends", lambda: [])
+    with pytest.raises(Sm2Unavailable, match=r"warnengine\[sm2\]"):
+        Sm2Signer.generate()
+    with pytest.raises(ValueError, match="unknown SM2 backend"):
+        Sm2Signer.generate("openssl")

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
 
     signing_key_file: Path | None = None  # default: <data_dir>/keys/engine.key
+    # SM2 key for terminals registered with sig_alg sm2-sm3 (devices.csv); created on first use.
+    sm2_signing_key_file: Path | None = None  # default: <data_dir>/keys/engine.sm2.key
     command_ttl_s: float = 6 * 3600  # loudspeaker command lifetime when a warning names no expiry
     resend_after_s: float = 30.0  # re-send a command that no terminal has acknowledged by then
     max_attempts: int = 10
@@ -66,6 +68,9 @@ class Settings(BaseSettings):
 
     def key_file(self) -> Path:
         return self.signing_key_file or self.data_dir / "keys" / "engine.key"
+
+    def sm2_key_file(self) -> Path:
+        return self.sm2_signing_key_file or self.data_dir / "keys" / "engine.sm2.key"
 
     def kafka_bootstrap(self) -> str:
         """aiokafka's bootstrap string from the Faust-style URL."""

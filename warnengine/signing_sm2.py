@@ -11,34 +11,59 @@ than Ed25519. Same interface as `warnengine.signing`: `Sm2Signer.sign(command)` 
   command line must be told it (`openssl dgst -sm3 -sigopt distid:1234567812345678 -verify ...`): its
   default is an empty ID, which gives different signatures.
 - `key_id`: first 16 hex digits of SHA-256 over the uncompressed public key 04 || x || y (65 bytes).
-- Keys: the private key as 64 hex digits, the public key as 128 (x || y) or 130 (04 || x || y).
+- Keys in code: the private key as 64 hex digits, the public key as 128 (x || y) or 130 (04 || x || y).
+  Key files (`load_or_create_sm2_signer`, `load_sm2_public_key`): PEM as OpenSSL writes them — the private
+  key PKCS#8 (`openssl genpkey -algorithm SM2` makes one the engine can use), the public key
+  SubjectPublicKeyInfo (`openssl pkey -pubin -in engine.sm2.key.pub -text` reads it); a public key file
+  may also hold the hex form.
 
-The arithmetic is the `gmssl` package (pure Python, tested against OpenSSL in tests/test_signing_sm2.py),
-with three of its weaknesses covered here: its random nonce comes from `random` (a signature's nonce
-must be unpredictable, or the private key leaks), so `secrets` supplies it; its verify accepts r and s
-outside [1, n-1], which the standard rejects; and its constructor mangles public keys that start with
-0 or 4 (`lstrip("04")`), so the key is set after construction. Being pure Python it is slow (about
-20 ms to sign and 25 ms to verify here) and not constant-time: fine for a terminal verifying its own
-commands, but an engine signing a county-wide warning for 1,600 terminals would spend ~30 s on it.
+Two interchangeable implementations ("backends"), both tested against each other and against OpenSSL in
+tests/test_signing_sm2.py:
+
+- `gmalglib` (C extension, `pip install 'warnengine[sm2]'`, built from source: needs gcc and the Python
+  headers): ~0.3 ms to sign and ~1 ms to verify on the 2-core build machine. Its nonce comes from
+  /dev/urandom. Its signing loop gives up instead of retrying in the (~2^-256) case r = 0, r + k = n or
+  s = 0, so a zero r or s is retried here.
+- `gmssl` (pure Python, `pip install 'warnengine[sm2-pure]'`): ~20 ms to sign, ~25 ms to verify, with three
+  of its weaknesses covered here: its random nonce comes from `random` (a signature's nonce must be
+  unpredictable, or the private key leaks), so `secrets` supplies it; its verify accepts r and s outside
+  [1, n-1], which the standard rejects (checked here for both backends); and its constructor mangles
+  public keys that start with 0 or 4 (`lstrip("04")`), so the key is set after construction.
+
+`default_backend()` takes gmalglib when it is installed. Neither is constant-time (gmalglib's fixed-base
+multiplication indexes a table by the nonce's bytes), like the pure-Python code this replaced: keep the
+engine's signing host to itself.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
+import os
 import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-
-from gmssl import sm2
 
 from warnengine.signing import canonical_bytes
 
 ALG = "sm2-sm3"
-_CURVE: dict[str, str] = sm2.default_ecc_table
-_N = int(_CURVE["n"], 16)
-_P = int(_CURVE["p"], 16)
-_A = int(_CURVE["a"], 16)
-_B = int(_CURVE["b"], 16)
+# The SM2 curve (GB/T 32918.5): y² = x³ + ax + b over F_p, base point G of order n.
+_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+_A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC
+_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
+_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+_GX = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
+_GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
+
+BACKENDS = ("gmalglib", "gmssl")  # preferred first
+
+
+class Sm2Unavailable(RuntimeError):
+    """No SM2 implementation is installed."""
 
 
 def _public_point(public: str) -> str:
@@ -48,7 +73,10 @@ def _public_point(public: str) -> str:
         public = public[2:]  # slice, never lstrip: x may itself start with 0 or 4
     if len(public) != 128:
         raise ValueError("an SM2 public key is 128 hex digits (x || y), or 130 with the 04 prefix")
-    x, y = int(public[:64], 16), int(public[64:], 16)
+    try:
+        x, y = int(public[:64], 16), int(public[64:], 16)
+    except ValueError:
+        raise ValueError("an SM2 public key is hex digits") from None
     if not (x < _P and y < _P and (y * y - (x * x * x + _A * x + _B)) % _P == 0):
         raise ValueError("not a point on the SM2 curve")
     return public
@@ -58,47 +86,155 @@ def sm2_key_id(public: str) -> str:
     return hashlib.sha256(bytes.fromhex("04" + _public_point(public))).hexdigest()[:16]
 
 
-def _crypt(private: str, public: str) -> Any:
-    c = sm2.CryptSM2(private_key=private, public_key="")
-    c.public_key = public  # see the module docstring: the constructor would mangle it
-    return c
+# --- backends ------------------------------------------------------------------------------------------
+
+SignFn = Callable[[bytes], bytes]  # canonical bytes → r || s (64 bytes)
+VerifyFn = Callable[[bytes, bytes], bool]  # (canonical bytes, r || s with 1 <= r, s < n) → valid
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    public_of: Callable[[int], str]  # private scalar → public key, 128 hex digits
+    signer: Callable[[int, str], SignFn]
+    verifier: Callable[[str], VerifyFn]
+
+
+def _gmalglib() -> Backend:
+    from gmalglib.sm2 import SM2
+
+    def public_of(d: int) -> str:
+        return bytes(SM2.get_pk(d.to_bytes(32, "big")))[1:].hex()
+
+    def signer(d: int, public: str) -> SignFn:
+        crypt = SM2(d.to_bytes(32, "big"), bytes.fromhex("04" + public))
+
+        def sign(data: bytes) -> bytes:
+            while True:  # see the module docstring: a zero r or s means its loop gave up
+                sig = bytes(crypt.sign(data))
+                if int.from_bytes(sig[:32], "big") and int.from_bytes(sig[32:], "big"):
+                    return sig
+
+        return sign
+
+    def verifier(public: str) -> VerifyFn:
+        crypt = SM2(pk=bytes.fromhex("04" + public))
+        return lambda data, sig: bool(crypt.verify(data, sig))
+
+    return Backend("gmalglib", public_of, signer, verifier)
+
+
+def _gmssl() -> Backend:
+    from gmssl import sm2
+
+    def crypt(private: str, public: str) -> Any:
+        c = sm2.CryptSM2(private_key=private, public_key="")
+        c.public_key = public  # see the module docstring: the constructor would mangle it
+        return c
+
+    def public_of(d: int) -> str:
+        return str(crypt(f"{d:064x}", "")._kg(d, sm2.default_ecc_table["g"]))  # d·G, 128 hex digits
+
+    def signer(d: int, public: str) -> SignFn:
+        c = crypt(f"{d:064x}", public)
+
+        def sign(data: bytes) -> bytes:
+            while True:  # gmssl returns None for the rare k that gives r = 0, r + k = n or s = 0: new k
+                sig = c.sign_with_sm3(data, f"{secrets.randbelow(_N - 1) + 1:064x}")
+                if sig:
+                    return bytes.fromhex(sig)
+
+        return sign
+
+    def verifier(public: str) -> VerifyFn:
+        c = crypt("", public)
+        return lambda data, sig: bool(c.verify_with_sm3(sig.hex(), data))
+
+    return Backend("gmssl", public_of, signer, verifier)
+
+
+_LOADERS: dict[str, Callable[[], Backend]] = {"gmalglib": _gmalglib, "gmssl": _gmssl}
+_loaded: dict[str, Backend] = {}
+
+
+def available_backends() -> list[str]:
+    return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
+
+
+def backend(name: str | None = None) -> Backend:
+    """The named SM2 implementation, or the fastest installed one; Sm2Unavailable if there is none."""
+    if name is None:
+        names = available_backends()
+        if not names:
+            raise Sm2Unavailable(
+                "no SM2 implementation installed: pip install 'warnengine[sm2]' (or '[sm2-pure]')"
+            )
+        name = names[0]
+    if name not in _LOADERS:
+        raise ValueError(f"unknown SM2 backend {name!r} (one of {', '.join(BACKENDS)})")
+    if name not in _loaded:
+        try:
+            _loaded[name] = _LOADERS[name]()
+        except ImportError as e:
+            raise Sm2Unavailable(f"SM2 backend {name} is not installed ({e})") from e
+    return _loaded[name]
+
+
+def default_backend() -> str | None:
+    """The backend `backend()` picks, or None when none is installed."""
+    names = available_backends()
+    return names[0] if names else None
+
+
+# --- signer and verifier -------------------------------------------------------------------------------
 
 
 class Sm2Signer:
-    def __init__(self, private_hex: str) -> None:
+    def __init__(self, private_hex: str, backend_name: str | None = None) -> None:
         d = int(private_hex, 16)
         if not 1 <= d <= _N - 2:  # d + 1 must be invertible mod n
             raise ValueError("SM2 private key out of range")
-        self._private = f"{d:064x}"
-        scratch = _crypt(self._private, "")
-        self.public: str = scratch._kg(d, _CURVE["g"])  # d·G, 128 hex digits
+        self._d = d
+        self.backend = backend(backend_name)
+        self.public: str = self.backend.public_of(d)
         self.key_id = sm2_key_id(self.public)
-        self._crypt = _crypt(self._private, self.public)
+        self._sign = self.backend.signer(d, self.public)
 
     @classmethod
-    def generate(cls) -> Sm2Signer:
-        return cls(f"{secrets.randbelow(_N - 2) + 1:064x}")
+    def generate(cls, backend_name: str | None = None) -> Sm2Signer:
+        return cls(f"{secrets.randbelow(_N - 2) + 1:064x}", backend_name)
 
     def private_hex(self) -> str:
-        return self._private
+        return f"{self._d:064x}"
 
     def sign(self, command: dict[str, Any]) -> dict[str, Any]:
         """Returns a copy with `alg`, `key_id` set and `sig` (base64 r || s) over the canonical bytes."""
         body = {**command, "alg": ALG, "key_id": self.key_id}
         body.pop("sig", None)
-        data = canonical_bytes(body)
-        while True:  # gmssl returns None for the rare k that gives r = 0, r + k = n or s = 0: new k
-            k = f"{secrets.randbelow(_N - 1) + 1:064x}"
-            sig = self._crypt.sign_with_sm3(data, k)
-            if sig:
-                return {**body, "sig": base64.b64encode(bytes.fromhex(sig)).decode()}
+        sig = self._sign(canonical_bytes(body))
+        return {**body, "sig": base64.b64encode(sig).decode()}
+
+    def private_pem(self) -> bytes:
+        """PKCS#8, as `openssl genpkey -algorithm SM2` writes it."""
+        inner = (
+            b"\x30\x6b\x02\x01\x01\x04\x20"
+            + self._d.to_bytes(32, "big")
+            + b"\xa1\x44\x03\x42\x00\x04"
+            + bytes.fromhex(self.public)
+        )
+        der = b"\x30\x81\x87\x02\x01\x00" + _ALG_ID + b"\x04\x6d" + inner
+        return _pem("PRIVATE KEY", der)
+
+    def public_pem(self) -> bytes:
+        return sm2_public_pem(self.public)
 
 
 class Sm2Verifier:
     """Trusted SM2 public keys by key id; several during a key rotation (as `signing.Verifier`)."""
 
-    def __init__(self, public_keys: list[str]) -> None:
-        self._keys = {sm2_key_id(k): _crypt("", _public_point(k)) for k in public_keys}
+    def __init__(self, public_keys: list[str], backend_name: str | None = None) -> None:
+        impl = backend(backend_name)
+        self._keys = {sm2_key_id(k): impl.verifier(_public_point(k)) for k in public_keys}
 
     def verify(self, command: dict[str, Any]) -> str | None:
         """None when the signature is good, else the reason it is not."""
@@ -119,6 +255,158 @@ class Sm2Verifier:
         r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
         if not (1 <= r < _N and 1 <= s < _N):  # GB/T 32918.2 verification steps B1, B2
             return "bad_signature"
-        if not key.verify_with_sm3(raw.hex(), canonical_bytes(command)):
+        if not key(canonical_bytes(command), raw):
             return "bad_signature"
         return None
+
+
+# --- key files -----------------------------------------------------------------------------------------
+
+# AlgorithmIdentifier: id-ecPublicKey (1.2.840.10045.2.1) with the SM2 curve (1.2.156.10197.1.301).
+_ALG_ID = bytes.fromhex("301306072a8648ce3d020106082a811ccf5501822d")
+_SM2_CURVE_OID = bytes.fromhex("2a811ccf5501822d")
+_SPKI_PREFIX = bytes.fromhex("3059") + _ALG_ID + bytes.fromhex("034200")
+
+
+def _pem(label: str, der: bytes) -> bytes:
+    body = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""]).encode()
+
+
+def _unpem(text: str) -> tuple[str, bytes]:
+    """(label, DER) of the first PEM block in `text`; ValueError if there is none."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if not lines or not lines[0].startswith("-----BEGIN ") or not lines[0].endswith("-----"):
+        raise ValueError("not PEM")
+    label = lines[0][len("-----BEGIN ") : -5]
+    try:
+        end = lines.index(f"-----END {label}-----")
+    except ValueError:
+        raise ValueError(f"PEM block {label} has no end line") from None
+    return label, base64.b64decode("".join(lines[1:end]), validate=True)
+
+
+def _tlv(der: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, start of content, end of content) of the DER element at `pos`."""
+    if pos + 2 > len(der):
+        raise ValueError("truncated DER")
+    tag, length, pos = der[pos], der[pos + 1], pos + 2
+    if length & 0x80:
+        n = length & 0x7F
+        if not 1 <= n <= 2 or pos + n > len(der):
+            raise ValueError("bad DER length")
+        length, pos = int.from_bytes(der[pos : pos + n], "big"), pos + n
+    if pos + length > len(der):
+        raise ValueError("truncated DER")
+    return tag, pos, pos + length
+
+
+def _children(der: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    out = []
+    while start < end:
+        tag, s, e = _tlv(der, start)
+        out.append((tag, s, e))
+        start = e
+    return out
+
+
+def _private_scalar(der: bytes) -> int:
+    """The private key of a PKCS#8 (or SEC1: `openssl ec` output) SM2 key."""
+    tag, s, e = _tlv(der, 0)
+    if tag != 0x30:
+        raise ValueError("not a DER SEQUENCE")
+    parts = _children(der, s, e)
+    if len(parts) >= 3 and parts[0][0] == 0x02 and der[parts[0][1] : parts[0][2]] == b"\x00":  # PKCS#8
+        _, a, b = parts[1]
+        if _SM2_CURVE_OID not in der[a:b]:
+            raise ValueError("not an SM2 key (the curve is not 1.2.156.10197.1.301)")
+        if parts[2][0] != 0x04:
+            raise ValueError("PKCS#8 without a private key")
+        der = der[parts[2][1] : parts[2][2]]
+        tag, s, e = _tlv(der, 0)
+        parts = _children(der, s, e)
+    elif any(t == 0xA0 and _SM2_CURVE_OID not in der[a:b] for t, a, b in parts):  # SEC1, named curve
+        raise ValueError("not an SM2 key (the curve is not 1.2.156.10197.1.301)")
+    if len(parts) < 2 or parts[0][0] != 0x02 or parts[1][0] != 0x04 or parts[1][2] - parts[1][1] > 32:
+        raise ValueError("not an EC private key")
+    return int.from_bytes(der[parts[1][1] : parts[1][2]], "big")
+
+
+def sm2_public_pem(public: str) -> bytes:
+    """SubjectPublicKeyInfo PEM of a public key (128 or 130 hex digits)."""
+    return _pem("PUBLIC KEY", _SPKI_PREFIX + bytes.fromhex("04" + _public_point(public)))
+
+
+def parse_sm2_public_key(text: str) -> str:
+    """An SM2 public key from a file's text: SubjectPublicKeyInfo PEM, or 128/130 hex digits.
+    Returns 128 hex digits; ValueError if it is not an SM2 public key."""
+    text = text.strip()
+    if not text.startswith("-----BEGIN"):
+        return _public_point(text)
+    label, der = _unpem(text)
+    if label != "PUBLIC KEY":
+        raise ValueError(f"expected a PUBLIC KEY, found {label}")
+    tag, s, e = _tlv(der, 0)
+    parts = _children(der, s, e) if tag == 0x30 else []
+    if len(parts) != 2 or parts[1][0] != 0x03:
+        raise ValueError("not a SubjectPublicKeyInfo")
+    if _SM2_CURVE_OID not in der[parts[0][1] : parts[0][2]]:
+        raise ValueError("not an SM2 public key")
+    bits = der[parts[1][1] : parts[1][2]]
+    if len(bits) != 66 or bits[:2] != b"\x00\x04":
+        raise ValueError("an SM2 public key must be an uncompressed point")
+    return _public_point(bits[2:].hex())
+
+
+def is_sm2_public_key(text: str) -> bool:
+    try:
+        parse_sm2_public_key(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_sm2_public_key(path: Path) -> str:
+    try:
+        return parse_sm2_public_key(path.read_text(encoding="ascii"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not an SM2 public key: {e}") from None
+
+
+_create_lock = threading.Lock()
+
+
+def load_or_create_sm2_signer(path: Path, backend_name: str | None = None) -> Sm2Signer:
+    """The engine's SM2 key (PKCS#8 PEM), created 0600 on first use with `<path>.pub` (SPKI PEM) beside it.
+
+    Creation never replaces a key another worker made meanwhile: the new file is linked into place
+    only if none exists, and otherwise the existing key is used.
+    """
+    with _create_lock:
+        if not path.exists():
+            signer = Sm2Signer.generate(backend_name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(signer.private_pem())
+                try:
+                    os.link(tmp, path)  # fails if another process created the key first
+                except FileExistsError:
+                    pass
+                else:
+                    pub = path.with_name(path.name + ".pub")
+                    pub.write_bytes(signer.public_pem())
+                    return signer
+            finally:
+                tmp.unlink(missing_ok=True)
+    try:
+        label, der = _unpem(path.read_text(encoding="ascii"))
+        if label not in ("PRIVATE KEY", "SM2 PRIVATE KEY", "EC PRIVATE KEY"):  # PKCS#8, SEC1
+            raise ValueError(f"expected a PRIVATE KEY, found {label}")
+        d = _private_scalar(der)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not an SM2 private key: {e}") from None
+    return Sm2Signer(f"{d:064x}", backend_name)

@@ -134,5 +134,7 @@ async def test_directory_and_devices(api: Api, small_county: County) -> None:
     status, h = await api.call("GET", "/api/v1/devices/health", "grid")
     assert h == {"online": 0, "offline": 0, "unknown": len(small_county.devices)}
     d0 = small_county.devices[0].device_id
-    assert (await api.call("GET", f"/api/v1/devices/{d0}", "grid"))[1]["device_id"] == d0
+    one = (await api.call("GET", f"/api/v1/devices/{d0}", "grid"))[1]
+    assert (one["device_id"], one["sig_alg"]) == (d0, "ed25519")
+    assert {d["sig_alg"] for d in devs["devices"]} == {"ed25519"}
     assert (await api.call("GET", "/api/v1/devices/nope", "grid"))[0] == 404

@@ -53,7 +53,9 @@ async def test_visitor_reports_households(api: Api, small_county: County) -> Non
     assert status == 200 and out["tasks"]
     task = out["tasks"][0]
     first = task["households"][0]
-    assert first["outcome"] is None and task["level"] == 0 and task["assignee"]
+    # Nobody answered their 叫应 (nothing was even sent): every group leader and grid member is passed over
+    # and the village grid head is named.
+    assert first["outcome"] is None and task["level"] == 1 and task["assignee"]
     path = f"/api/v1/visits/{task['task_id']}/households/{first['household_id']}"
     status, done = await api.call("POST", path, "grid", json={"outcome": "nobody_home", "note": "全家外出"})
     assert status == 200 and done["outcome"] == "nobody_home"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from warnengine.directory import County, DirectoryError, generate_county, read_county, write_county
+from warnengine.model import Level
 
 SAMPLE = Path(__file__).resolve().parents[2] / "config" / "county"
 
@@ -35,7 +36,8 @@ def test_file_formats(small_county: County, tmp_path: Path) -> None:
     ]
     assert rows[1][1] == "" and rows[1][4] == "grid_head"  # staff: empty household_id
     with open(tmp_path / "devices.csv", encoding="utf-8", newline="") as f:
-        assert next(csv.reader(f)) == ["device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in"]
+        header = ["device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in", "sig_alg"]
+        assert next(csv.reader(f)) == header
     with open(tmp_path / "points.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["point_id", "cell_code", "name", "lon", "lat", "kind", "lead_person_id", "households"]
@@ -183,3 +185,76 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
         write_county(county, tmp_path / run)
     for name in ("grid.geojson", "households.csv", "people.csv", "devices.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def _devices(directory: Path, small_county: County, text: str) -> None:
+    write_county(small_county, directory)
+    village = next(c.code for c in small_county.cells if c.level is Level.VILLAGE)
+    (directory / "devices.csv").write_text(text.replace("V", village), encoding="utf-8")
+
+
+def test_sig_alg_is_checked_per_line(small_county: County, tmp_path: Path) -> None:
+    _devices(
+        tmp_path,
+        small_county,
+        "device_id,cell_code,lon,lat,kind,drill_opt_in,sig_alg\n"
+        "spk-1,V,114.55,35.55,loudspeaker,1,sm2-sm3\n"
+        "spk-2,V,114.55,35.55,loudspeaker,1,sm2\n"  # line 3: not an algorithm
+        "spk-3,V,114.55,35.55,loudspeaker,0,\n"  # empty: the default
+        "spk-4,V,114.55,35.55,loudspeaker,yes,ED25519\n",  # line 5: both optional fields wrong
+    )
+    with pytest.raises(DirectoryError) as caught:
+        read_county(tmp_path)
+    assert caught.value.problems == [
+        ("devices.csv", 3, "sig_alg must be ed25519 or sm2-sm3, got 'sm2'"),
+        ("devices.csv", 5, "drill_opt_in must be 0 or 1, got 'yes'"),
+        ("devices.csv", 5, "sig_alg must be ed25519 or sm2-sm3, got 'ED25519'"),
+    ]
+    assert "devices.csv:3: sig_alg must be" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "opt_in", "alg"),
+    [
+        ("", "", True, "ed25519"),  # an export from before either column
+        (",drill_opt_in", ",0", False, "ed25519"),  # from before sig_alg
+        (",sig_alg", ",sm2-sm3", True, "sm2-sm3"),  # sig_alg without drill_opt_in
+        (",drill_opt_in,sig_alg", ",0,sm2-sm3", False, "sm2-sm3"),
+    ],
+)
+def test_optional_device_columns(
+    small_county: County, tmp_path: Path, header: str, row: str, opt_in: bool, alg: str
+) -> None:
+    _devices(
+        tmp_path, small_county, f"device_id,cell_code,lon,lat,kind{header}\nspk-1,V,114.55,35.55,ls{row}\n"
+    )
+    [device] = read_county(tmp_path).devices
+    assert (device.drill_opt_in, device.sig_alg) == (opt_in, alg)
+
+
+@pytest.mark.parametrize("header", [",sig_alg,drill_opt_in", ",signature", ",sig_alg,sig_alg"])
+def test_device_header_out_of_order_or_unknown(small_county: County, tmp_path: Path, header: str) -> None:
+    _devices(tmp_path, small_county, f"device_id,cell_code,lon,lat,kind{header}\n")
+    with pytest.raises(DirectoryError) as caught:
+        read_county(tmp_path)
+    [(file, line, message)] = caught.value.problems
+    assert (file, line) == ("devices.csv", 1)
+    assert message == (
+        "header must be device_id,cell_code,lon,lat,kind (optionally followed by drill_opt_in,sig_alg)"
+    )
+
+
+def test_sig_alg_round_trip(small_county: County, tmp_path: Path) -> None:
+    devices = [
+        d.model_copy(update={"sig_alg": "sm2-sm3"}) if i % 3 == 0 else d
+        for i, d in enumerate(small_county.devices)
+    ]
+    county = County(
+        small_county.cells, small_county.households, small_county.people, devices, small_county.points
+    )
+    write_county(county, tmp_path)
+    back = read_county(tmp_path)
+    assert back.devices == devices and sum(d.sig_alg == "sm2-sm3" for d in back.devices) > 1
+    with open(tmp_path / "devices.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert {r[6] for r in rows[1:]} == {"ed25519", "sm2-sm3"}  # written out, the default too

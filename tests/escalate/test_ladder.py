@@ -14,7 +14,7 @@ from warnengine.clock import ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.escalate.ladder import CALL_STEP, escalate
+from warnengine.escalate.ladder import CALL_STEP, _share, escalate
 from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
@@ -206,3 +206,19 @@ async def test_loudspeaker_counts_where_the_policy_says_so(store: Store, small_c
     homes = await rows(store, t.warning_households, warning_id=w.warning_id)
     assert counts.loudspeaker_reached == len(homes) > 0
     assert {(h["state"], h["reached_by"]) for h in homes} == {("reached", "loudspeaker")}
+
+
+def test_visits_are_shared_evenly_vulnerable_first() -> None:
+    # One crowded group (g1: 12 households, 3 vulnerable), one light (g2: 2), one grid member helping.
+    homes = [("g1", f"h1-{i:02d}", i < 3) for i in range(12)] + [
+        ("g2", "h2-00", False),
+        ("g2", "h2-01", True),
+    ]
+    homes.sort(key=lambda x: (not x[2], x[0], x[1]))
+    shares = _share(homes, {"g1": "leader1", "g2": "leader2"}, ["leader1", "leader2", "member"])
+    assert sorted(h for hs in shares.values() for _, h, _ in hs) == sorted(h for _, h, _ in homes)
+    loads = {who: len(hs) for who, hs in shares.items()}
+    assert max(loads.values()) <= 5 and min(loads.values()) >= 4  # 14 doors, 3 visitors: 5/5/4
+    vulnerable = {who: sum(v for _, _, v in hs) for who, hs in shares.items()}
+    assert max(vulnerable.values()) <= 2  # 4 vulnerable households: nobody holds more than 2
+    assert all(g == "g2" for g, _, _ in shares["leader2"][:2])  # a leader starts in their own group

@@ -129,3 +129,22 @@ def test_preview_flags_an_area_that_reaches_nobody(imported: Path) -> None:
     assert out["problems"] == ["area code '999999999999' matches no cell in the directory"]
     bad = run(imported, "preview", "--circle", "35.5,114.5", "--json")
     assert bad.returncode == 2 and "LAT,LON,KM" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_sig_alg_survives_import_and_export(small_county: County, tmp_path: Path) -> None:
+    devices = [
+        d.model_copy(update={"sig_alg": "sm2-sm3"}) if i % 2 else d
+        for i, d in enumerate(small_county.devices)
+    ]
+    c = small_county
+    write_county(County(c.cells, c.households, c.people, devices, c.points), tmp_path / "src")
+    assert run(tmp_path / "data", "grid", "import", str(tmp_path / "src")).returncode == 0
+    done = run(tmp_path / "data", "grid", "export", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert read_county(tmp_path / "out").devices == sorted(devices, key=lambda d: d.device_id)
+    assert (
+        (tmp_path / "out" / "devices.csv")
+        .read_text(encoding="utf-8")
+        .splitlines()[0]
+        .endswith(",drill_opt_in,sig_alg")
+    )

@@ -61,6 +61,19 @@ def test_small_county_red_warning_closes_the_loop(tmp_path: Path) -> None:
         out["staff_called_by_min"]["5"] > 0
     )  # a fifth of the staff never answer: their superiors are called
     assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+    # The goal section names every household the goal missed, with the evidence; the unreached are among
+    # them, and each late one was reached after its goal time.
+    goal = out["goal"]
+    assert (goal["households_min"], goal["vulnerable_min"], goal["staff_min"]) == (60, 30, 5)
+    late = {x["household_id"]: x for x in goal["late"]}
+    assert {u["household_id"] for u in out["unreached"]} <= late.keys()
+    for x in late.values():
+        assert x["reached_min"] is None or x["reached_min"] > x["goal_min"]
+        assert "terminal" in x["why"] and ("visit:" in x["why"] or "on no visit list" in x["why"])
+    assert goal["households_met"] == all(
+        x["reached_min"] is not None and x["reached_min"] <= 60 for x in late.values()
+    )
+    assert goal["households_met"] is False  # nobody home at a fifth of the doors: some never reached
 
 
 def test_bad_scenario_is_refused_with_the_reason(tmp_path: Path) -> None:

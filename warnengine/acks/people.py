@@ -4,6 +4,7 @@ state. Only a human action acknowledges (a reply, a button, the app); a provider
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -61,22 +62,7 @@ async def apply_channel_events(
     replies = [e for e in events if e.kind == "reply" and e.sender]
     acks = [e for e in replies if e.ack_hint]
     if acks:
-        versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
-        candidates: list[str] = []
-        earliest: float | None = None
-        for e in acks:
-            assert e.sender is not None
-            channel = _channel_of(e)
-            for pid in directory.people_at(e.sender):
-                candidates += [
-                    person_delivery_id(w, v, pid, channel.value, step)
-                    for w, v, steps in versions
-                    for step in steps
-                ]
-            earliest = e.at if earliest is None else min(earliest, e.at)
-        done = await store.acknowledge(candidates, earliest or store.clock.now())
-        counts["acknowledged"] = len(done)
-        _observe(done)
+        counts.update(await _acknowledge_replies(acks, store, directory))
     done_words = [e for e in replies if e.text and _is_visit_done(e.text)]
     if done_words:  # a visitor's "完成": their open visit tasks are confirmed
         visited = 0
@@ -89,6 +75,48 @@ async def apply_channel_events(
         if n:
             metrics.ACKS.labels("people", "any", k).inc(n)
     return counts
+
+
+async def _acknowledge_replies(
+    acks: Sequence[ChannelEvent], store: Store, directory: Directory
+) -> dict[str, int]:
+    """Replies that acknowledge ("收到"): each acknowledges every live delivery of the people at its
+    address on its channel (every step that sent them a message), so every household they belong to is
+    reached. Counted per reply: `reply_acknowledged` (it moved something), `reply_no_change` (nothing
+    left to acknowledge: a duplicate, a late answer, a Cancel's, a closed delivery) and
+    `reply_unknown_sender`; `acknowledged` counts deliveries."""
+    versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
+    senders: dict[tuple[str, str], list[str]] = {}  # (channel, address) → the people there, once a batch
+    earliest = min(e.at for e in acks) or store.clock.now()
+    unknown = 0
+    for e in acks:
+        assert e.sender is not None
+        key = (_channel_of(e).value, e.sender)
+        if key not in senders:
+            senders[key] = directory.people_at(e.sender)
+        unknown += not senders[key]
+    candidates = [
+        person_delivery_id(w, v, pid, channel, step)
+        for (channel, _), people in senders.items()
+        for pid in people
+        for w, v, steps in versions
+        for step in steps
+    ]
+    done = await store.acknowledge(candidates, earliest) if candidates else []
+    _observe(done)
+    answered = {(a.channel, a.person_id) for a in done}
+    moved = 0
+    for (channel, _), people in senders.items():
+        for pid in people:
+            if (channel, pid) in answered:
+                moved += 1
+                break
+    return {
+        "acknowledged": len(done),
+        "reply_acknowledged": moved,
+        "reply_no_change": len(acks) - moved - unknown,
+        "reply_unknown_sender": unknown,
+    }
 
 
 async def apply_app_acks(acks: Sequence[dict[str, Any]], store: Store) -> int:
@@ -118,6 +146,7 @@ async def apply_app_acks(acks: Sequence[dict[str, Any]], store: Store) -> int:
 VISIT_DONE = frozenset({"完成", "已完成", "已入户", "入户完成", "done"})
 
 
+@functools.lru_cache(maxsize=4096)  # replies repeat a few words; normalising each costs more
 def _is_visit_done(text: str) -> bool:
     return unicodedata.normalize("NFKC", text).strip(" 。.!！").casefold() in VISIT_DONE
 

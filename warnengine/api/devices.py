@@ -34,6 +34,7 @@ class DeviceOut(BaseModel):
     offline_since: float | None
     offline_reason: str | None
     drill_opt_in: bool
+    sig_alg: str  # how its commands are signed: ed25519 | sm2-sm3
 
 
 class DeviceList(BaseModel):

@@ -73,6 +73,8 @@ devices = Table(
     Column("offline_since", Float),
     Column("offline_reason", String(16)),  # will (Last Will) | goodbye (said so itself) | silent (sweep)
     Column("drill_opt_in", Boolean, nullable=False, server_default=true()),  # migration 0003
+    # How the terminal's commands are signed: ed25519 | sm2-sm3 (migration 0006).
+    Column("sig_alg", String(16), nullable=False, server_default="ed25519"),
 )
 
 # Geohazard monitoring points (地质灾害隐患点) and the households they threaten (migration 0003).

@@ -26,6 +26,7 @@ from warnengine.directory.parse import (
     PEOPLE_FILE,
     POINT_FIELDS,
     POINTS_FILE,
+    SIG_ALG_FIELD,
     Problem,
     read_devices,
     read_grid,
@@ -109,9 +110,17 @@ def write_county(county: County, directory: Path) -> None:
     )
     _write_csv(
         directory / DEVICES_FILE,
-        (*DEVICE_FIELDS, OPT_IN_FIELD),
+        (*DEVICE_FIELDS, OPT_IN_FIELD, SIG_ALG_FIELD),
         (
-            (d.device_id, d.cell_code, round(d.lon, 6), round(d.lat, 6), d.kind, int(d.drill_opt_in))
+            (
+                d.device_id,
+                d.cell_code,
+                round(d.lon, 6),
+                round(d.lat, 6),
+                d.kind,
+                int(d.drill_opt_in),
+                d.sig_alg,
+            )
             for d in county.devices
         ),
     )

@@ -7,12 +7,13 @@ import json
 import re
 from collections.abc import Container, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, get_args
 
 import shapely
 from shapely.geometry import shape
 
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person, Role
+from warnengine.model.grid import SigAlg
 
 GRID_FILE = "grid.geojson"
 HOUSEHOLDS_FILE = "households.csv"
@@ -35,6 +36,9 @@ DEVICE_FIELDS = ("device_id", "cell_code", "lon", "lat", "kind")
 POINT_FIELDS = ("point_id", "cell_code", "name", "lon", "lat", "kind", "lead_person_id", "households")
 # Optional trailing column of people.csv and devices.csv (older exports lack it).
 OPT_IN_FIELD = "drill_opt_in"
+# Optional column of devices.csv after drill_opt_in: how the terminal's commands are signed.
+SIG_ALG_FIELD = "sig_alg"
+SIG_ALGS = get_args(SigAlg)  # ed25519 (the default) | sm2-sm3
 # A point may sit this far outside its cell's polygon (coordinates are rounded to 6 decimals on export).
 _POINT_SLACK_DEG = 2e-6
 
@@ -191,14 +195,16 @@ def _valid_polygon(rings: Any) -> bool:
 def _readable(
     path: Path, header: tuple[str, ...], problems: list[Problem], optional: tuple[str, ...] = ()
 ) -> tuple[str, ...] | None:
-    """The file's header if `path` exists and has `header` (plus, optionally, `optional`); else None,
-    reported."""
+    """The file's header if `path` exists and has `header` followed by any of `optional`, in that
+    order; else None, reported."""
     if not path.is_file():
         problems.append((path.name, 0, "file is missing"))
         return None
     with open(path, encoding="utf-8", newline="") as f:
         found = tuple(next(csv.reader(f), ()))
-    if found != header and found != header + optional:
+    if found[: len(header)] != header or list(found[len(header) :]) != [
+        f for f in optional if f in found[len(header) :]
+    ]:
         extra = f" (optionally followed by {','.join(optional)})" if optional else ""
         problems.append((path.name, 1, f"header must be {','.join(header)}{extra}"))
         return None
@@ -226,6 +232,16 @@ def _opt_in(row: list[str], width: int, default: bool, name: str, line: int, pro
     if row[width] not in ("0", "1"):
         problems.append((name, line, f"drill_opt_in must be 0 or 1, got {row[width]!r}"))
     return row[width] == "1"
+
+
+def _sig_alg(row: list[str], index: int, name: str, line: int, problems: list[Problem]) -> SigAlg:
+    """The optional sig_alg field at `index` (default ed25519)."""
+    if len(row) <= index or row[index] == "":
+        return "ed25519"
+    if row[index] not in SIG_ALGS:
+        problems.append((name, line, f"sig_alg must be {' or '.join(SIG_ALGS)}, got {row[index]!r}"))
+        return "ed25519"
+    return cast(SigAlg, row[index])
 
 
 def read_households(
@@ -311,14 +327,18 @@ def read_people(
 
 def read_devices(path: Path, levels: dict[str, Level] | None, problems: list[Problem]) -> list[Device]:
     name, out, seen = path.name, [], set[str]()
-    header = _readable(path, DEVICE_FIELDS, problems, (OPT_IN_FIELD,))
+    header = _readable(path, DEVICE_FIELDS, problems, (OPT_IN_FIELD, SIG_ALG_FIELD))
     if header is None:
         return []
     width = len(DEVICE_FIELDS)
+    # Either optional column may be left out (an absent column has an index past the row's end).
+    opt_in_at = header.index(OPT_IN_FIELD) if OPT_IN_FIELD in header else len(header)
+    sig_alg_at = header.index(SIG_ALG_FIELD) if SIG_ALG_FIELD in header else len(header)
     for line, row in _rows(path, header, problems):
         did, cell, lon, lat, kind = row[:width]
         here = len(problems)
-        opt_in = _opt_in(row, width, True, name, line, problems)
+        opt_in = _opt_in(row, opt_in_at, True, name, line, problems)
+        sig_alg = _sig_alg(row, sig_alg_at, name, line, problems)
         _unique(did, seen, "device_id", name, line, problems)
         seen.add(did)
         _cell(cell, Level.VILLAGE, levels, name, line, problems)
@@ -326,7 +346,17 @@ def read_devices(path: Path, levels: dict[str, Level] | None, problems: list[Pro
         if not kind:
             problems.append((name, line, "missing kind"))
         if len(problems) == here:
-            out.append(Device(device_id=did, cell_code=cell, lon=x, lat=y, kind=kind, drill_opt_in=opt_in))
+            out.append(
+                Device(
+                    device_id=did,
+                    cell_code=cell,
+                    lon=x,
+                    lat=y,
+                    kind=kind,
+                    drill_opt_in=opt_in,
+                    sig_alg=sig_alg,
+                )
+            )
     return out
 
 

@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from warnengine.model import MsgType, Severity, SpeakerCommand, Status, Warning
-from warnengine.signing import Signer
+from warnengine.signing import ED25519, Signer, Signers
 
 # Higher interrupts lower; routine village broadcasting runs at 1, tests at 0.
 PRIORITY = {Severity.BLUE: 3, Severity.YELLOW: 5, Severity.ORANGE: 7, Severity.RED: 9}
@@ -18,11 +18,27 @@ def speaker_command(
     delivery_id: str,
     issued_at: float,
     expires_at: float,
-    signer: Signer,
+    signer: Signer | Signers,
+    device: str | None = None,
+    village: str | None = None,
+    alg: str = ED25519,
+) -> dict[str, Any]:
+    """The signed `play` command for one terminal, signed with `alg` (the terminal's `sig_alg`). Its id
+    is the delivery id, so a re-send is recognisable. Raises SigningUnavailable when `alg` cannot be
+    signed with now."""
+    body = speaker_body(w, delivery_id, issued_at, expires_at, device, village)
+    return Signers.of(signer).sign(body, alg)
+
+
+def speaker_body(
+    w: Warning,
+    delivery_id: str,
+    issued_at: float,
+    expires_at: float,
     device: str | None = None,
     village: str | None = None,
 ) -> dict[str, Any]:
-    """The signed `play` command for one terminal. Its id is the delivery id, so a re-send is recognisable."""
+    """The command before signing (`speaker_command`)."""
     cancel = w.msg_type == MsgType.CANCEL
     text = "" if cancel else w.broadcast_text()
     if w.status == Status.EXERCISE and not cancel:
@@ -41,7 +57,7 @@ def speaker_command(
         device=device,
         village=village,
     )
-    return signer.sign(cmd.model_dump(exclude={"sig", "key_id"}, exclude_none=True))
+    return cmd.model_dump(exclude={"sig", "key_id", "alg"}, exclude_none=True)
 
 
 ACK_HINT = "收到请回复1。"  # "reply 1 on receipt": a human action is the only acknowledgement

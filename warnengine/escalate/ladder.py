@@ -126,63 +126,95 @@ async def _run_step(
     else:  # escalate: unconfirmed visits go up one level
         assert step.to is not None
         tasks, moves = [], []
+        silent = await store.silent_staff(w.warning_id)
         for task in await store.visit_tasks(w.warning_id, ("open",)):
             # Unconfirmed only: a visitor who has reported a household is at work and keeps the task.
             if all(outcome is not None for _, _, outcome in task.households):
                 continue
-            boss = _staff_of(directory, _cell_for(directory, task, step.to), step.to)
-            level = 1 if step.to is Role.GRID_HEAD else 2
+            boss, level = _next_visitor(directory, task, step.to, silent)
             if boss is not None and boss.person_id != task.assignee:
                 moves.append((task.task_id, boss.person_id, level))
                 tasks.append(_with_assignee(task, boss.person_id, level))
         await store.reassign_visits(moves, now)
     people = directory.contacts()
+    by_visitor: dict[str, list[VisitTask]] = {}
     for task in tasks:
         who = people.get(task.assignee) if task.assignee else None
         if who is None:
             log.warning("visit_without_visitor", group=task.group_code, households=len(task.households))
             continue
-        rows += _rows(w, who, _best(who), number, task.village_code, None, visit_text(task), now)
+        by_visitor.setdefault(who.person_id, []).append(task)
+    for pid, mine in by_visitor.items():
+        # One message per visitor and step (its delivery id is per person and step): all their lists.
+        who = people[pid]
+        rows += _rows(w, who, _best(who), number, mine[0].village_code, None, visit_text(mine), now)
     return rows, sum(len(t.households) for t in tasks)
 
 
 def _visit_tasks(
     directory: Directory, w: Warning, unreached: list[tuple[str, str, str, bool]], silent: set[str]
 ) -> list[VisitTask]:
-    """Door-to-door work per village, shared so it ends soonest: each group leader takes up to an equal
-    share of their own group (vulnerable households first), the village's grid members take the rest,
-    and whatever no one on record can take goes to the village grid head."""
-    villages: dict[str, dict[str, list[tuple[str, bool]]]] = {}
+    """Door-to-door work per village, shared so it ends soonest: the village's group leaders and grid
+    members who answered their own 叫应 split its unreached households evenly (see `_share`); a village
+    with nobody on record to go gets its grid head."""
+    villages: dict[str, list[tuple[str, str, bool]]] = {}
     for hid, village, group, vulnerable in unreached:
-        villages.setdefault(village, {}).setdefault(group, []).append((hid, vulnerable))
+        villages.setdefault(village, []).append((group, hid, vulnerable))
     tasks: list[VisitTask] = []
-    for village, groups in sorted(villages.items()):
+    for village, homes in sorted(villages.items()):
+        homes.sort(key=lambda x: (not x[2], x[0], x[1]))
+        leader_of = {
+            g: leader.person_id
+            for g in sorted({g for g, _, _ in homes})
+            if (leader := _staff_of(directory, g, Role.GROUP_LEADER, silent)) is not None
+        }
         helpers = [
-            s
+            s.person_id
             for s in directory.staff.get(village, [])
             if s.role is Role.GRID_MEMBER and s.person_id not in silent
         ]
-        leaders = {g: _staff_of(directory, g, Role.GROUP_LEADER, silent) for g in groups}
-        visitors = sum(1 for who in leaders.values() if who is not None) + len(helpers)
-        share = max(1, -(-sum(len(h) for h in groups.values()) // max(1, visitors)))  # ceiling
-        overflow: list[tuple[str, str, bool]] = []
-        for group, homes in sorted(groups.items()):
-            homes.sort(key=lambda h: (not h[1], h[0]))
-            leader = leaders[group]
-            keep = homes[:share] if leader is not None else []
-            overflow += [(group, h, v) for h, v in homes[len(keep) :]]
-            if keep and leader is not None:
-                tasks.append(_task(w, village, group, leader.person_id, 0, keep))
-        overflow.sort(key=lambda x: (not x[2], x[0], x[1]))
-        for i, helper in enumerate(helpers):
-            tasks += _tasks_by_group(w, village, helper.person_id, 0, overflow[i * share : (i + 1) * share])
-        rest = overflow[len(helpers) * share :]
-        if rest:  # nobody else on record: the village grid head goes
+        visitors = list(dict.fromkeys([*leader_of.values(), *helpers]))
+        if not visitors:
             head = _staff_of(directory, village, Role.GRID_HEAD, silent) or _staff_of(
                 directory, village, Role.GRID_HEAD
             )
-            tasks += _tasks_by_group(w, village, head.person_id if head else None, 1, rest)
+            tasks += _tasks_by_group(w, village, head.person_id if head else None, 1, homes)
+            continue
+        for who, mine in _share(homes, leader_of, visitors).items():
+            tasks += _tasks_by_group(w, village, who, 0, mine)
     return tasks
+
+
+def _share(
+    homes: list[tuple[str, str, bool]], leader_of: dict[str, str], visitors: list[str]
+) -> dict[str, list[tuple[str, str, bool]]]:
+    """Households (group, id, vulnerable; vulnerable first) to visitors. Vulnerable households are shared
+    out first, so each visitor's first calls are theirs; a household goes to its own group leader while
+    that leader holds less than an equal share, otherwise to whoever holds least. No one ends with more
+    than an equal share rounded up, so a village with one crowded group still finishes together."""
+    load = dict.fromkeys(visitors, 0)
+    leaders = set(leader_of.values())
+    least: dict[str, tuple[int, bool]] = {}  # ties go to helpers: leaders stay near home
+    out: dict[str, list[tuple[str, str, bool]]] = {v: [] for v in visitors}
+    vulnerable = sum(1 for _, _, v in homes if v)
+    for part, total in ((homes[:vulnerable], vulnerable), (homes[vulnerable:], len(homes))):
+        cap = -(-total // len(visitors))  # ceiling
+        rest = []
+        for home in part:  # first each leader's own group, up to the share
+            own = leader_of.get(home[0])
+            if own is not None and load[own] < cap:
+                load[own] += 1
+                out[own].append(home)
+            else:
+                rest.append(home)
+        for v in visitors:
+            least[v] = (load[v], v in leaders)
+        for home in rest:  # then the rest to whoever holds least
+            who = min(visitors, key=least.__getitem__)
+            load[who] += 1
+            least[who] = (load[who], who in leaders)
+            out[who].append(home)
+    return {v: hs for v, hs in out.items() if hs}
 
 
 def _tasks_by_group(
@@ -214,6 +246,24 @@ def _with_assignee(task: VisitTask, who: str, level: int) -> VisitTask:
         task.state,
         task.households,
     )
+
+
+def _next_visitor(
+    directory: Directory, task: VisitTask, role: Role, silent: Set[str]
+) -> tuple[Contact | None, int]:
+    """Who an unconfirmed visit goes to, and at which level: the ladder's role for the task's cell, passing
+    over anyone who has not answered their own 叫应 to the township's dispatcher, then to whoever is on
+    record (a silent visitor is still better named than none)."""
+    township = _cell_for(directory, task, Role.DISPATCHER)
+    chain = [(_cell_for(directory, task, role), role, 1 if role is Role.GRID_HEAD else 2)]
+    if role is Role.GRID_HEAD:
+        chain.append((township, Role.DISPATCHER, 2))
+    for skip in (silent, frozenset()):
+        for cell, who, level in chain:
+            boss = _staff_of(directory, cell, who, skip)
+            if boss is not None:
+                return boss, level
+    return None, chain[0][2]
 
 
 def _cell_for(directory: Directory, task: VisitTask, role: Role) -> str:

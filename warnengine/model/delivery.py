@@ -98,6 +98,7 @@ class SpeakerCommand(BaseModel):
     nonce: str
     device: str | None = None  # signed: a command captured at one terminal is refused by every other
     village: str | None = None
+    alg: str | None = None  # absent: Ed25519; "sm2-sm3": SM2 with SM3 (set by the signer, signed)
     key_id: str = ""
     sig: str = ""
 

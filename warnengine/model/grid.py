@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# How a terminal's commands are signed (warnengine/signing.py ALGS): Ed25519, or SM2 with SM3 for
+# terminals that follow the national emergency-broadcast standards.
+SigAlg = Literal["ed25519", "sm2-sm3"]
 
 
 class Level(StrEnum):
@@ -73,6 +77,7 @@ class Device(BaseModel):
     lat: float
     kind: str = "loudspeaker"
     drill_opt_in: bool = True  # a terminal plays drills unless the village asked not to
+    sig_alg: SigAlg = "ed25519"  # how its commands are signed: ed25519 | sm2-sm3 (GY/T terminals)
 
 
 class MonitoringPoint(BaseModel):

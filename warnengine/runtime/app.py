@@ -194,7 +194,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
             tasks = [t for t, _ in parsed]
 
             async def work(tasks: list[tuple[Warning, str]] = tasks) -> None:
-                res = await dispatch_loudspeakers(tasks, rt.store, rt.speaker, rt.signer, rt.policy)
+                res = await dispatch_loudspeakers(tasks, rt.store, rt.speaker, rt.signers, rt.policy)
                 if rt.people_channels:
                     await dispatch_people(tasks, rt.store, rt.send_people, rt.policy, rt.people_channels)
                 if res.due:

@@ -1,4 +1,4 @@
-"""What one worker process holds: the database store, the village index, the signer, the channels."""
+"""What one worker process holds: the database store, the village index, the signing keys, the channels."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from warnengine.normalise.trust import TrustStore
 from warnengine.plan.policy import DEFAULT, Policy, load_policy
 from warnengine.resolve.directory import Directory
 from warnengine.settings import Settings
-from warnengine.signing import Signer, load_or_create_signer
+from warnengine.signing import SM2_SM3, Signers, SigningUnavailable, load_or_create_signer
+from warnengine.signing_sm2 import default_backend
 
 log = structlog.get_logger("warnengine.runtime")
 
@@ -46,7 +47,7 @@ class Resources:
         self.store: Store
         self.directory: Directory
         self.dissemination: Policy
-        self.signer: Signer
+        self.signers: Signers
         self.speaker: ChannelAdapter
         self.feed_policy: FeedPolicy
         self._warnings: dict[tuple[str, int], Warning] = {}
@@ -88,7 +89,8 @@ class Resources:
             log.warning(
                 "policy_file_missing", path=str(s.policy_file), effect="loudspeakers and grid heads only"
             )
-        self.signer = load_or_create_signer(s.key_file())
+        self.signers = Signers(load_or_create_signer(s.key_file()), sm2_key_file=s.sm2_key_file())
+        await self._check_sm2()
         if s.trust_file and not s.trust_file.exists():
             log.warning("trust_file_missing", path=str(s.trust_file), effect="XML signatures not verified")
         self.feed_policy = FeedPolicy(
@@ -110,6 +112,33 @@ class Resources:
             database=engine.dialect.name,
             mqtt=f"{host}:{port}",
         )
+
+    async def _check_sm2(self) -> None:
+        """Say at start-up whether the directory's SM2 terminals can be signed for, and how fast."""
+        sm2 = (await self.store.device_sig_algs()).get(SM2_SM3, 0)
+        if not sm2:
+            return
+        impl = default_backend()
+        key = self.settings.sm2_key_file()
+        if impl is None:
+            log.error(
+                "sm2_unavailable",
+                terminals=sm2,
+                effect="their commands are not sent",
+                fix="pip install 'warnengine[sm2]'",
+            )
+            return
+        try:
+            signer = await asyncio.to_thread(self.signers.sm2)  # loads, or creates on first start
+        except SigningUnavailable as e:
+            log.error("sm2_key_unavailable", terminals=sm2, key_file=str(key), error=str(e))
+            return
+        slow = (
+            {"note": "pure-Python SM2: ~20 ms a command; pip install 'warnengine[sm2]'"}
+            if impl == "gmssl"
+            else {}
+        )
+        log.info("sm2_signing", terminals=sm2, backend=impl, key_file=str(key), key_id=signer.key_id, **slow)
 
     async def send_people(self, channel: Channel, batch: Sequence[Outgoing]) -> list[SendResult]:
         if self.senders is None:

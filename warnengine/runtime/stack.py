@@ -22,6 +22,7 @@ from warnengine.runtime.embedded import EmbeddedBrokers, free_port, port_free, s
 from warnengine.runtime.kafka_admin import ensure_topics
 from warnengine.settings import Settings
 from warnengine.signing import load_or_create_signer
+from warnengine.signing_sm2 import default_backend, load_or_create_sm2_signer
 
 log = structlog.get_logger("warnengine.stack")
 
@@ -62,6 +63,8 @@ class Stack:
                 "embedded_brokers", kafka=s.kafka_url, mqtt=s.mqtt_url, mqtt_broker=self.brokers.mqtt_kind
             )
         load_or_create_signer(s.key_file())
+        if default_backend() is not None:  # for terminals registered sm2-sm3; workers would create it too
+            load_or_create_sm2_signer(s.sm2_key_file())
         engine = connect(s.db_url())
         await migrate(engine)
         store = Store(engine, SystemClock())
@@ -98,6 +101,7 @@ class Stack:
             WARNENGINE_RECONCILE_GRACE_S=str(s.reconcile_grace_s),
             WARNENGINE_TOPIC_PARTITIONS=str(s.topic_partitions),
             WARNENGINE_SIGNING_KEY_FILE=str(s.key_file().resolve()),
+            WARNENGINE_SM2_SIGNING_KEY_FILE=str(s.sm2_key_file().resolve()),
         )
         if s.trust_file:
             env["WARNENGINE_TRUST_FILE"] = str(s.trust_file.resolve())

@@ -48,6 +48,7 @@ from warnengine.plan.stage import resolve
 from warnengine.report.closure import MINUTE_MARKS, closure_report, to_html
 from warnengine.resolve.directory import Directory
 from warnengine.signing import Signer
+from warnengine.sim.late import late_households
 from warnengine.sim.scenario import Scenario
 
 START = 1_782_864_000.0  # 2026-07-01 00:00 UTC: a fixed engine time, so runs repeat exactly
@@ -207,6 +208,19 @@ async def _run(
     report = await closure_report(store, w.warning_id)
     assert report is not None
     summary = await _summary(store, report, w, t0)
+    g = sc.goal
+    late = await late_households(store, w.warning_id, t0, g.households_min, g.vulnerable_min)
+    # 叫应 within the goal: a silent person's superior called by then (the sweep runs every step).
+    call_by = t0 + g.staff_min * 60 + sc.step_s
+    summary["goal"] = {
+        **g.model_dump(),
+        "households_met": all(
+            x["reached_min"] is not None and x["reached_min"] <= g.households_min for x in late
+        ),
+        "vulnerable_met": not any(x["vulnerable"] for x in late),
+        "staff_met": all(c["called_at"] <= call_by for c in report["staff_not_answering"]),
+        "late": late,
+    }
     if html is not None:
         summary["report_html"] = to_html(report)
     return summary
@@ -256,19 +270,27 @@ async def _visitors_walk(sc: Scenario, world: World, store: Store, w: Warning) -
         }
     per_step = sc.visits_per_hour * sc.step_s / 3600
     outcomes, weights = zip(*sc.visit_outcomes.items(), strict=True)
+    walks: dict[str, list[tuple[bool, str, str]]] = {}  # visitor → (vulnerable, household, task), all tasks
     for task in tasks:
         who = task.assignee
         if who is None or world.delay.get(who) is None:
             continue
+        walks.setdefault(who, []).extend(
+            (vul, household, task.task_id)
+            for household, vul, outcome in task.households
+            if outcome is None and household not in reached
+        )
+    for who, doors in walks.items():
+        if not doors:
+            continue
+        # One pace per visitor however many lists they hold; the vulnerable doors first.
         world.credit[who] = world.credit.get(who, 0.0) + per_step
-        for household, _vulnerable, outcome in task.households:
-            if outcome is not None or household in reached:
-                continue
+        for _vul, household, task_id in sorted(doors, key=lambda d: not d[0]):
             if world.credit[who] < 1:
                 break
             world.credit[who] -= 1
             result = world.rng.choices(outcomes, weights)[0]
-            await store.report_visit(task.task_id, household, result, store.clock.now())
+            await store.report_visit(task_id, household, result, store.clock.now())
 
 
 async def _unplayed_villages(store: Store, w: Warning) -> set[str]:

@@ -15,6 +15,7 @@ staff_never_reply: 0.0       # share of grid staff who never answer (their super
 staff_reply_delay_min: [0.5, 4]
 visits_per_hour: 20          # households a visitor (group leader, grid head) reaches per hour
 visit_outcomes: {reached: 0.97, nobody_home: 0.03}
+goal: {households_min: 60, vulnerable_min: 30, staff_min: 5}   # the summary names every household late
 seed: 7
 """
 
@@ -59,6 +60,16 @@ class WarningSpec(BaseModel):
     codes: list[str] = Field(default_factory=list)  # empty: the whole county
 
 
+class Goal(BaseModel):
+    """When every household, every vulnerable one, and every responsible person should be reached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    households_min: float = Field(default=60, gt=0)
+    vulnerable_min: float = Field(default=30, gt=0)
+    staff_min: float = Field(default=5, gt=0)
+
+
 Outcome = Literal["reached", "nobody_home", "refused", "moved", "needs_help"]
 _ALL_REACHED: dict[Outcome, float] = {"reached": 1.0}
 
@@ -78,6 +89,7 @@ class Scenario(BaseModel):
     staff_reply_delay_min: tuple[float, float] = (0.5, 4.0)
     visits_per_hour: float = Field(default=20, gt=0)
     visit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _ALL_REACHED.copy())
+    goal: Goal = Goal()
     seed: int = 7
 
 

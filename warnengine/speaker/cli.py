@@ -28,7 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         action="append",
         default=None,
-        help="trusted engine public key (PEM), repeat during a key rotation (default: <data-dir>/keys)",
+        help="trusted engine public key, repeat during a key rotation: Ed25519 (PEM) or SM2 (PEM or hex), "
+        "told apart by content; the terminal accepts only the algorithms it has keys for "
+        "(default: <data-dir>/keys/engine.key.pub)",
     )
     p.add_argument("--sink", default="null", help="null | record:FILE | espeak")
     p.add_argument("--play-seconds", type=float, default=0.0, help="duration of one repeat (null/record)")
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: building the `warnengine` parser must not load paho and cryptography.
     from warnengine.clock import SystemClock
     from warnengine.obs import log as obslog
-    from warnengine.signing import Verifier, load_public_keys, public_path
+    from warnengine.signing import load_verifiers, public_path
     from warnengine.speaker.link import LinkConfig
     from warnengine.speaker.reference import ReferenceTerminal, TerminalConfig
     from warnengine.speaker.sinks import make_sink
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     keys = args.public_key or [public_path(settings.key_file())]
     cfg = TerminalConfig(args.device, args.village, link, heartbeat_s=args.heartbeat, volume=args.volume)
     terminal = ReferenceTerminal(
-        cfg, Verifier(load_public_keys(keys)), make_sink(args.sink, args.play_seconds), SystemClock()
+        cfg, load_verifiers(keys), make_sink(args.sink, args.play_seconds), SystemClock()
     )
 
     async def main() -> None:

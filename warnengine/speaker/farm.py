@@ -15,7 +15,7 @@ import structlog
 
 from channels.loudspeaker import device_topic, parse_topic
 from warnengine.clock import Clock
-from warnengine.signing import Verifier
+from warnengine.signing import CommandVerifier
 from warnengine.speaker.terminal import TerminalLogic, Verdict
 from warnengine.transport.mqtt import AsyncMqtt
 
@@ -26,7 +26,7 @@ class TerminalFarm:
     def __init__(
         self,
         devices: Iterable[tuple[str, str]],  # (device_id, village_code)
-        verifier: Verifier,
+        verifier: CommandVerifier,
         clock: Clock,
         mqtt: AsyncMqtt,
         play_seconds: float = 0.0,

@@ -17,7 +17,7 @@ import structlog
 
 from channels.loudspeaker import device_topic
 from warnengine.clock import Clock
-from warnengine.signing import Verifier
+from warnengine.signing import CommandVerifier
 from warnengine.speaker.link import LinkConfig, TerminalLink, open_link
 from warnengine.speaker.playback import Player, PlayEvent, PlayItem, Sink
 from warnengine.speaker.terminal import TerminalLogic, Verdict
@@ -41,7 +41,7 @@ class TerminalConfig:
 
 
 class ReferenceTerminal:
-    def __init__(self, cfg: TerminalConfig, verifier: Verifier, sink: Sink, clock: Clock) -> None:
+    def __init__(self, cfg: TerminalConfig, verifier: CommandVerifier, sink: Sink, clock: Clock) -> None:
         self.cfg = cfg
         self.logic = TerminalLogic(cfg.device_id, verifier, clock, village=cfg.village)
         self.player = Player(sink, clock)

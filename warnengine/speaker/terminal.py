@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from warnengine.clock import Clock
-from warnengine.signing import Verifier
+from warnengine.signing import CommandVerifier
 
 ACTIONS = frozenset({"play", "stop", "test", "volume"})
 
@@ -44,7 +44,7 @@ class TerminalLogic:
     def __init__(
         self,
         device_id: str,
-        verifier: Verifier,
+        verifier: CommandVerifier,
         clock: Clock,
         max_skew_s: float = 300.0,
         village: str | None = None,

@@ -269,6 +269,7 @@ class ApiQueries(StoreBase):
                 dv.offline_since,
                 dv.offline_reason,
                 dv.drill_opt_in,
+                dv.sig_alg,
             )
             .order_by(dv.device_id)
             .limit(limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, null, or_, select, tuple_, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import OPEN, UNFINISHED, StoreBase, chunks
@@ -40,6 +40,7 @@ class DueDelivery:
     expires_at: float
     channel: str = Channel.LOUDSPEAKER.value
     text: str | None = None  # people channels: the message, when it is not the warning's own
+    sig_alg: str | None = None  # terminals: how to sign its command (devices.sig_alg); None: not known
 
 
 @dataclass(frozen=True)
@@ -87,23 +88,32 @@ class DeliveryQueries(StoreBase):
         ]
         d = t.deliveries.c
         keys = sorted({(tg.warning_id, tg.version, tg.village_code, tg.channel.value) for tg in targets})
+        # Terminals: each one's signature algorithm comes with its delivery (a primary-key join, no
+        # query of its own), read from the record at every attempt, so a re-import takes effect at once.
+        speakers = bool(targets) and all(tg.channel is Channel.LOUDSPEAKER for tg in targets)
+        dv = t.devices.c
+        columns = [
+            d.delivery_id,
+            d.warning_id,
+            d.version,
+            d.village_code,
+            d.recipient,
+            d.attempts,
+            d.expires_at,
+            d.channel,
+            d.text,
+            dv.sig_alg if speakers else null().label("sig_alg"),
+        ]
+        source = t.deliveries.outerjoin(t.devices, dv.device_id == d.recipient) if speakers else t.deliveries
         due: list[DueDelivery] = []
         async with self.engine.begin() as conn:
             for chunk in chunks(rows):
                 await conn.execute(self._insert_ignore(t.deliveries), list(chunk))
             for kchunk in chunks(keys, 300):
                 res = await conn.execute(
-                    select(
-                        d.delivery_id,
-                        d.warning_id,
-                        d.version,
-                        d.village_code,
-                        d.recipient,
-                        d.attempts,
-                        d.expires_at,
-                        d.channel,
-                        d.text,
-                    ).where(
+                    select(*columns)
+                    .select_from(source)
+                    .where(
                         tuple_(d.warning_id, d.version, d.village_code, d.channel).in_(kchunk),
                         d.state.in_(states),
                         d.expires_at > now,
@@ -122,6 +132,7 @@ class DeliveryQueries(StoreBase):
                         r.expires_at,
                         r.channel,
                         r.text,
+                        r.sig_alg,
                     )
                     for r in res
                 ]

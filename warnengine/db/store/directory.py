@@ -80,7 +80,8 @@ class DirectoryQueries(StoreBase):
             households = [Household.model_validate(r._asdict()) for r in homes]
             rows = await conn.execute(select(t.people).order_by(t.people.c.person_id))
             people = [Person.model_validate(r._asdict()) for r in rows]
-            cols = [t.devices.c[n] for n in ("device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in")]
+            names = ("device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in", "sig_alg")
+            cols = [t.devices.c[n] for n in names]
             rows = await conn.execute(select(*cols).order_by(t.devices.c.device_id))
             devices = [Device.model_validate(r._asdict()) for r in rows]
             threatened: dict[str, list[str]] = {}
@@ -162,6 +163,13 @@ class DirectoryQueries(StoreBase):
                 for r in rows:
                     out[r.cell_code].append(r.device_id)
         return out
+
+    async def device_sig_algs(self) -> dict[str, int]:
+        """How many terminals are registered with each signature algorithm."""
+        alg = t.devices.c.sig_alg
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(alg, func.count()).group_by(alg))
+            return {r[0]: int(r[1]) for r in rows}
 
     async def device_villages(self) -> dict[str, str]:
         async with self.engine.connect() as conn:

@@ -107,12 +107,19 @@ class EscalationQueries(StoreBase):
             return n
 
     async def unanswered_staff(self, warning_id: str, version: int, sent_before: float) -> list[str]:
-        """Grid staff (any role but resident — a group leader at home too) sent this version's first message
-        before `sent_before` who have acknowledged on no channel and whose superior was not called yet."""
+        """Grid staff (any role but resident — a group leader at home too) sent (or failed to be sent) this
+        version's first message before `sent_before` who have acknowledged on no channel and whose superior
+        was not called yet."""
         d, sc, p = t.deliveries.c, t.staff_calls.c, t.people.c
         async with self.engine.connect() as conn:
             res = await conn.execute(
-                select(d.person_id, func.max(d.acked_at).label("acked"), func.min(d.sent_at).label("sent"))
+                select(
+                    d.person_id,
+                    func.max(d.acked_at).label("acked"),
+                    # Sent, tried or (never tried) planned: a staff member whose messages all failed is
+                    # as silent as one who does not answer, and their superior must hear of it.
+                    func.min(func.coalesce(d.sent_at, d.last_attempt_at, d.created_at)).label("sent"),
+                )
                 .join_from(t.deliveries, t.people, p.person_id == d.person_id)
                 .where(d.warning_id == warning_id, d.version == version, d.step == 0, p.role != "resident")
                 .group_by(d.person_id)
@@ -311,7 +318,11 @@ class EscalationQueries(StoreBase):
         return n
 
 
-def visit_text(task: VisitTask) -> str:
-    """The list a visitor gets: vulnerable households first."""
-    names = "、".join(h + ("(重点)" if vul else "") for h, vul, outcome in task.households if outcome is None)
+def visit_text(tasks: Sequence[VisitTask]) -> str:
+    """The list a visitor gets, over all their tasks: vulnerable households first."""
+    homes = sorted(
+        ((h, vul) for task in tasks for h, vul, outcome in task.households if outcome is None),
+        key=lambda x: (not x[1], x[0]),
+    )
+    names = "、".join(h + ("(重点)" if vul else "") for h, vul in homes)
     return f"入户任务：请逐户通知{names}。完成后回复“完成”，或在App中逐户填报。"

@@ -8,21 +8,34 @@ acknowledged; the evidence (the delivery) and the time are kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import TextClause, and_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import DeliveryState
 
 CALL_STEP = 50  # escalate.ladder.CALL_STEP: the step of 叫应 calls to superiors
-_LOOKUP = 5000  # ids per primary-key IN lookup (SQLite allows 32,766 variables; PostgreSQL far more)
+_SQLITE_CHUNK = 5000  # ids per primary-key IN lookup (SQLite allows 32,766 variables; PostgreSQL far more)
+_PG_CHUNK = 20_000  # ids per PostgreSQL array parameter
+# A delivery no answer changes any more (a provider's "failed" does not stop a human's answer).
+_CLOSED = "'acknowledged', 'cancelled', 'expired'"
+_ACK = (
+    "UPDATE deliveries SET state = 'acknowledged', acked_at = {at}, reason = NULL WHERE delivery_id {ids}"
+    f" AND state NOT IN ({_CLOSED}) RETURNING delivery_id, warning_id, person_id, household_id, channel"
+)
+_LOOKUP_SQL = "SELECT delivery_id, state, warning_id, household_id FROM deliveries WHERE delivery_id {ids}"
+# SQLite: `{}` becomes the chunk's `?` placeholders; PostgreSQL: one array parameter.
+_SQLITE_ACK = _ACK.format(at="?", ids="IN ({})")
+_PG_ACK = text(_ACK.format(at=":at", ids="= ANY(:ids)"))
+_SQLITE_LOOKUP = _LOOKUP_SQL.format(ids="IN ({})")
+_PG_LOOKUP = text(_LOOKUP_SQL.format(ids="= ANY(:ids)"))
 _HOUSEHOLD_RANK = {"targeted": 0, "sent": 1, "delivered": 2, "reached": 3, "unreachable": 3}
 
 
-@dataclass(frozen=True)
-class Acknowledged:
+class Acknowledged(NamedTuple):  # a tuple: a batch makes thousands
     delivery_id: str
     warning_id: str
     person_id: str | None
@@ -35,20 +48,14 @@ class PeopleQueries(StoreBase):
     async def apply_statuses(
         self, items: Sequence[tuple[str, DeliveryState, float, str | None]]
     ) -> dict[str, int]:
-        """Provider receipts (delivery id, sent|delivered|failed, at, reason): applied forward only."""
+        """Provider receipts (delivery id, sent|delivered|failed, at, reason): applied forward only.
+        Each UPDATE also checks the state it moves from, so a receipt read before another worker's
+        acknowledgement (or a later receipt) committed cannot move that delivery back."""
         counts = {"applied": 0, "stale": 0, "unknown_delivery": 0}
         if not items:
             return counts
-        d = t.deliveries.c
         async with self.engine.begin() as conn:
-            current: dict[str, tuple[str, str, str | None]] = {}
-            for chunk in chunks(sorted({i[0] for i in items}), _LOOKUP):
-                res = await conn.execute(
-                    select(d.delivery_id, d.state, d.warning_id, d.household_id).where(
-                        d.delivery_id.in_(chunk)
-                    )
-                )
-                current.update({r.delivery_id: (r.state, r.warning_id, r.household_id) for r in res})
+            current = await self._lookup(conn, sorted({i[0] for i in items}))
             moves: dict[str, tuple[str, float, str | None]] = {}
             for did, state, at, reason in items:
                 have = current.get(did)
@@ -61,63 +68,80 @@ class PeopleQueries(StoreBase):
                     continue
                 moves[did] = (state.value, at, reason)
                 counts["applied"] += 1
-            if moves:
+            by_state: dict[str, list[tuple[str, str | None, str]]] = {}
+            for did, (st, _, reason) in sorted(moves.items()):
+                by_state.setdefault(st, []).append((st, reason, did))
+            for st, rows in by_state.items():
                 await self.executemany(
                     conn,
-                    "UPDATE deliveries SET state = ?, reason = ? WHERE delivery_id = ?",
-                    [(v[0], v[2], k) for k, v in moves.items()],
+                    "UPDATE deliveries SET state = ?, reason = ? WHERE delivery_id = ?"
+                    f" AND state IN ({_quoted(_moves_to(DeliveryState(st)))})",
+                    rows,
                 )
-                homes = [
-                    {"w": current[k][1], "h": current[k][2], "st": v[0], "at": v[1]}
-                    for k, v in moves.items()
-                    if current[k][2] and v[0] in ("sent", "delivered")
-                ]
-                for st in ("sent", "delivered"):  # a household moves forward only, like its deliveries
-                    rows = [r for r in homes if r["st"] == st]
-                    if rows:
-                        wh = t.warning_households.c
-                        lower = [s for s, rank in _HOUSEHOLD_RANK.items() if rank < _HOUSEHOLD_RANK[st]]
-                        await conn.execute(
-                            update(t.warning_households)
-                            .where(wh.warning_id == bindparam("w"), wh.household_id == bindparam("h"))
-                            .where(*(wh.state != s for s in _HOUSEHOLD_RANK if s not in lower))
-                            .values(state=st, updated_at=bindparam("at")),
-                            rows,
-                        )
+            for st in ("sent", "delivered"):  # a household moves forward only, like its deliveries
+                lower = [h for h, rank in _HOUSEHOLD_RANK.items() if rank < _HOUSEHOLD_RANK[st]]
+                await self.executemany(
+                    conn,
+                    "UPDATE warning_households SET state = ?, updated_at = ? WHERE warning_id = ?"
+                    f" AND household_id = ? AND state IN ({_quoted(lower)})",
+                    sorted(
+                        {
+                            (st, at, current[did][1], current[did][2])
+                            for did, (to, at, _) in moves.items()
+                            if to == st and current[did][2]
+                        },
+                        key=lambda r: (r[2], r[3]),
+                    ),
+                )
         return counts
+
+    async def _lookup(
+        self, conn: AsyncConnection, ids: Sequence[str]
+    ) -> dict[str, tuple[str, str, str | None]]:
+        """delivery id → (state, warning id, household id) of those among `ids` that exist."""
+        rows = await self._by_ids(conn, _SQLITE_LOOKUP, _PG_LOOKUP, ids)
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    async def _by_ids(
+        self,
+        conn: AsyncConnection,
+        sqlite_sql: str,
+        pg_sql: TextClause,
+        ids: Sequence[str],
+        params: dict[str, Any] | None = None,
+    ) -> list[Sequence[Any]]:
+        """The rows of one statement over many delivery ids, in chunks. PostgreSQL: one array parameter
+        `:ids` (no statement with thousands of placeholders to plan) besides `params`. SQLite: through
+        the driver, `params`' values then the chunk's ids as `?` (SQLAlchemy's rendering of thousands
+        of IN parameters costs more than the lookups)."""
+        params = params or {}
+        out: list[Sequence[Any]] = []
+        if self._pg:
+            for chunk in chunks(ids, _PG_CHUNK):
+                out += list(await conn.execute(pg_sql, {**params, "ids": list(chunk)}))
+            return out
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        for chunk in chunks(ids, _SQLITE_CHUNK):
+            sql = sqlite_sql.format(", ".join("?" * len(chunk)))
+            cur = await driver.execute(sql, (*params.values(), *chunk))
+            out += await cur.fetchall()
+            await cur.close()
+        return out
 
     async def acknowledge(self, delivery_ids: Sequence[str], at: float) -> list[Acknowledged]:
         """Mark the existing ones among `delivery_ids` acknowledged (a human answered) and their
         households reached; returns what changed (ids that do not exist, or were acknowledged, cancelled
-        or expired before, change nothing)."""
-        d = t.deliveries.c
-        done: list[Acknowledged] = []
+        or expired before, change nothing). One transaction, in which each delivery is found and moved
+        by one UPDATE … RETURNING: two workers acknowledging the same delivery count it once."""
+        ids = sorted(set(delivery_ids))
+        if not ids:
+            return []
         async with self.engine.begin() as conn:
-            for chunk in chunks(sorted(set(delivery_ids)), _LOOKUP):
-                res = await conn.execute(
-                    select(d.delivery_id, d.warning_id, d.person_id, d.household_id, d.channel).where(
-                        d.delivery_id.in_(chunk),
-                        d.state.not_in(
-                            [
-                                DeliveryState.ACKNOWLEDGED.value,
-                                DeliveryState.CANCELLED.value,
-                                DeliveryState.EXPIRED.value,
-                            ]
-                        ),
-                    )
-                )
-                done += [
-                    Acknowledged(r.delivery_id, r.warning_id, r.person_id, r.household_id, r.channel, at)
-                    for r in res
-                ]
-            if not done:
-                return done
-            await self.executemany(
-                conn,
-                "UPDATE deliveries SET state = 'acknowledged', acked_at = ?, reason = NULL"
-                " WHERE delivery_id = ?",
-                [(at, a.delivery_id) for a in done],
-            )
+            done = [
+                Acknowledged(r[0], r[1], r[2], r[3], r[4], at)
+                for r in await self._by_ids(conn, _SQLITE_ACK, _PG_ACK, ids, {"at": at})
+            ]
             homes = {(a.warning_id, a.household_id): a for a in done if a.household_id}
             if homes:
                 await self.executemany(
@@ -125,34 +149,40 @@ class PeopleQueries(StoreBase):
                     "UPDATE warning_households SET state = 'reached', reached_by = ?, evidence = ?,"
                     " reached_at = ?, updated_at = ? WHERE warning_id = ? AND household_id = ?"
                     " AND state != 'reached'",
-                    [(a.channel, a.delivery_id, a.at, a.at, w, h) for (w, h), a in homes.items()],
+                    [(a.channel, a.delivery_id, a.at, a.at, w, h) for (w, h), a in sorted(homes.items())],
                 )
         return done
 
     async def recent_versions(self, since: float) -> list[tuple[str, int, tuple[int, ...]]]:
         """Warning versions resolved since `since` and still live, each with the steps that sent messages
-        (0, the ladder steps that ran, and 50 when superiors were called): what a reply can answer."""
+        (0, the ladder steps that ran, and 50 when superiors were called): what a reply can answer.
+        One query: it runs once per batch of acknowledgements."""
         w, s, c = t.warnings.c, t.escalation_steps.c, t.staff_calls.c
+        called = select(c.warning_id).where(c.warning_id == w.warning_id).exists()
+        query = (
+            select(w.warning_id, w.version, s.step, called.label("called"))
+            .select_from(
+                t.warnings.outerjoin(
+                    t.escalation_steps, and_(s.warning_id == w.warning_id, s.version == w.version)
+                )
+            )
+            .where(w.state == "resolved", w.resolved_at >= since)
+        )
+        steps: dict[tuple[str, int], set[int]] = {}
         async with self.engine.connect() as conn:
-            res = await conn.execute(
-                select(w.warning_id, w.version).where(w.state == "resolved", w.resolved_at >= since)
-            )
-            versions = [(r.warning_id, r.version) for r in res]
-            if not versions:
-                return []
-            ids = sorted({v[0] for v in versions})
-            steps: dict[tuple[str, int], set[int]] = {}
-            for r in await conn.execute(select(s.warning_id, s.version, s.step).where(s.warning_id.in_(ids))):
-                steps.setdefault((r.warning_id, r.version), set()).add(r.step)
-            called = {
-                r.warning_id
-                for r in await conn.execute(select(c.warning_id).where(c.warning_id.in_(ids)).distinct())
-            }
-        return [
-            (
-                wid,
-                v,
-                tuple(sorted({0, *steps.get((wid, v), set()), *((CALL_STEP,) if wid in called else ())})),
-            )
-            for wid, v in versions
-        ]
+            for r in await conn.execute(query):
+                have = steps.setdefault((r.warning_id, r.version), {0})
+                if r.step is not None:
+                    have.add(r.step)
+                if r.called:
+                    have.add(CALL_STEP)
+        return [(wid, v, tuple(sorted(st))) for (wid, v), st in steps.items()]
+
+
+def _moves_to(state: DeliveryState) -> list[str]:
+    """The states a receipt may move a delivery from to `state`: open ones of a lower rank."""
+    return [s.value for s in DeliveryState if not s.final and s.rank < state.rank]
+
+
+def _quoted(values: Sequence[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
