@@ -31,7 +31,7 @@ from warnengine.model import SpeakerAck, Warning
 from warnengine.normalise.stage import accept_feed, digest
 from warnengine.obs import metrics
 from warnengine.plan.stage import resolve
-from warnengine.reconcile.stage import sweep
+from warnengine.reconcile.stage import EmitVillage, EmitWarning, sweep
 from warnengine.runtime.faust_tuning import set_fetch_max_wait
 from warnengine.runtime.guard import DeadLetterFn, guarded
 from warnengine.runtime.resources import Resources, client_id
@@ -41,7 +41,11 @@ log = structlog.get_logger("warnengine.app")
 T = TypeVar("T")
 
 
-def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
+def build_app(
+    settings: Settings, clock: Clock | None = None, resources: Resources | None = None, live: bool = True
+) -> faust.App:
+    """The worker's app. `live=False` (a simulation) leaves out what runs on the wall clock or talks to
+    MQTT — the ack and device bridges, the reconciler and escalation timers — for the caller to drive."""
     set_fetch_max_wait(settings.fetch_max_wait_ms)
     app = faust.App(
         settings.app_id,
@@ -62,7 +66,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
-    rt = Resources(settings, clock)
+    rt = resources or Resources(settings, clock)
 
     def topic(*names: str) -> faust.TopicT:
         return app.topic(
@@ -261,6 +265,47 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
 
             await guarded("app-acks", work, b"", None, None, dead_letter_each([r for _, r in parsed]))
 
+    if live:
+        _live_services(app, rt, settings, acks_t, dead_letter, emit_warning, emit_village)
+
+    @app.timer(interval=60.0)  # type: ignore[untyped-decorator]
+    async def directory_refresher() -> None:
+        """Every worker: pick up a directory imported while it runs (no restart needed)."""
+        await rt.ready()
+        try:
+            await rt.refresh_directory()
+        except Exception as e:  # the old directory keeps working; the next tick retries
+            log.warning("directory_refresh_failed", error=repr(e))
+
+    metrics.watch_consumer(lambda: app.consumer)  # consumer lag per topic, read at scrape time
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/ready")
+    async def ready_page(web: Any, request: Any) -> Any:
+        """200 once resources are up and partitions are assigned: for demos, tests and k8s probes."""
+        assigned = app.consumer.assignment() if app.consumer else set()
+        ok = rt.started and bool(assigned)
+        return web.json({"ready": ok, "partitions": len(assigned)}, status=200 if ok else 503)
+
+    app.warnengine_resources = rt  # type: ignore[attr-defined]
+    app.warnengine_emit = (emit_warning, emit_village)  # type: ignore[attr-defined]
+    return app
+
+
+def _live_services(
+    app: faust.App,
+    rt: Resources,
+    settings: Settings,
+    acks_t: faust.TopicT,
+    dead_letter: DeadLetterFn,
+    emit_warning: EmitWarning,
+    emit_village: EmitVillage,
+) -> None:
+    """The MQTT bridges and the leader's timers: what runs on the wall clock and talks to terminals."""
+
     @app.task  # type: ignore[untyped-decorator]
     async def ack_bridge() -> None:
         """MQTT terminal acks → the acks topic. MQTT messages are confirmed only after Kafka has them."""
@@ -325,31 +370,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> faust.App:
         except Exception as e:  # one failed sweep must not stop the timer; the next one retries
             metrics.STAGE_ERRORS.labels("escalate").inc()
             log.error("escalation_failed", error=repr(e))
-
-    @app.timer(interval=60.0)  # type: ignore[untyped-decorator]
-    async def directory_refresher() -> None:
-        """Every worker: pick up a directory imported while it runs (no restart needed)."""
-        await rt.ready()
-        try:
-            await rt.refresh_directory()
-        except Exception as e:  # the old directory keeps working; the next tick retries
-            log.warning("directory_refresh_failed", error=repr(e))
-
-    metrics.watch_consumer(lambda: app.consumer)  # consumer lag per topic, read at scrape time
-
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    @app.page("/ready")
-    async def ready_page(web: Any, request: Any) -> Any:
-        """200 once resources are up and partitions are assigned: for demos, tests and k8s probes."""
-        assigned = app.consumer.assignment() if app.consumer else set()
-        ok = rt.started and bool(assigned)
-        return web.json({"ready": ok, "partitions": len(assigned)}, status=200 if ok else 503)
-
-    app.warnengine_resources = rt  # type: ignore[attr-defined]
-    return app
 
 
 async def _record_rejected(rt: Resources, raw: bytes, source: str) -> None:

@@ -77,6 +77,7 @@ class EmbeddedBrokers:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     mqtt_protocol: int = 5
     mqtt_kind: str = ""
+    with_mqtt: bool = True  # a simulation needs only the Kafka-protocol broker
 
     @property
     def kafka_url(self) -> str:
@@ -107,9 +108,11 @@ class EmbeddedBrokers:
             logs / "tansu.log",
         )
         self.procs.append(tansu)
-        self._start_mqtt(logs)
+        if self.with_mqtt:
+            self._start_mqtt(logs)
         wait_port(self.kafka_port, proc=tansu)
-        wait_port(self.mqtt_port, proc=self.procs[-1])
+        if self.with_mqtt:
+            wait_port(self.mqtt_port, proc=self.procs[-1])
 
     def _start_mqtt(self, logs: Path) -> None:
         conf_dir = self.data_dir / "mqtt"

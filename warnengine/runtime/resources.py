@@ -98,6 +98,18 @@ class Resources:
             signals=SignalTable.load(s.meteo_signals_file) if s.meteo_signals_file.exists() else None,
             max_bytes=s.max_feed_bytes,
         )
+        await self._start_channels()
+        log.info(
+            "worker_ready",
+            villages=len(self.directory.villages),
+            households=len(self.directory.household_index),
+            database=engine.dialect.name,
+            mqtt=s.mqtt_url,
+        )
+
+    async def _start_channels(self) -> None:
+        """The loudspeakers' MQTT link and the people's providers (a simulation puts its world here)."""
+        s = self.settings
         host, port = s.mqtt_host_port()
         factory = registry.load("loudspeaker")
         self.speaker = factory(
@@ -105,13 +117,6 @@ class Resources:
         )
         await self.speaker.start()
         await self._start_senders()
-        log.info(
-            "worker_ready",
-            villages=len(self.directory.villages),
-            households=len(self.directory.household_index),
-            database=engine.dialect.name,
-            mqtt=f"{host}:{port}",
-        )
 
     async def _check_sm2(self) -> None:
         """Say at start-up whether the directory's SM2 terminals can be signed for, and how fast."""

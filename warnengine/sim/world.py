@@ -1,0 +1,184 @@
+"""The simulated world outside the engine: terminals that play (or are offline), an SMS gateway that refuses
+invalid numbers, residents who answer after a delay or never, staff who answer (or not), and visitors who
+walk from door to door at a set pace. Its fates are drawn once from the scenario's seed; the engine sees it
+only through its channel adapters (commands and messages in) and through acks, receipts, replies and visit
+reports (out), which `simulate` hands to the engine the way the real ones arrive.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from channels.base import ChannelEvent, Outgoing, SendResult
+from warnengine.clock import ManualClock
+from warnengine.db import tables as t
+from warnengine.db.store import Store
+from warnengine.directory import County
+from warnengine.model import AckState, Channel, DeliveryState, Role, SpeakerAck
+from warnengine.resolve.directory import Directory
+from warnengine.sim.scenario import Scenario
+
+PLAY_AFTER_S = 20.0
+
+
+@dataclass(order=True)
+class _Due:
+    at: float
+    seq: int
+    kind: str = field(compare=False)
+    payload: Any = field(compare=False)
+
+
+class World:
+    """The people and terminals of the county, with their fates drawn once from the scenario's seed."""
+
+    def __init__(self, sc: Scenario, county: County, directory: Directory, clock: ManualClock) -> None:
+        rng = random.Random(sc.seed)
+        self.sc, self.clock, self.directory, self.rng = sc, clock, directory, rng
+        devices = sorted(d.device_id for d in county.devices)
+        self.offline = set(rng.sample(devices, round(len(devices) * sc.terminals_offline)))
+        phones = sorted({p.phone for p in county.people if p.phone})
+        self.invalid = set(rng.sample(phones, round(len(phones) * sc.invalid_numbers)))
+        self.delay: dict[str, float | None] = {}
+        for p in county.people:
+            staff = p.role is not Role.RESIDENT
+            never = sc.staff_never_reply if staff else sc.never_reply
+            lo, hi = sc.staff_reply_delay_min if staff else sc.reply_delay_min
+            self.delay[p.person_id] = None if rng.random() < never else rng.uniform(lo, hi) * 60
+        self.answered: set[str] = set()
+        self.queue: list[_Due] = []
+        self._seq = itertools.count()
+        self.credit: dict[str, float] = {}
+
+    def later(self, after_s: float, kind: str, payload: Any) -> None:
+        heapq.heappush(self.queue, _Due(self.clock.now() + after_s, next(self._seq), kind, payload))
+
+    def due(self) -> list[_Due]:
+        out = []
+        while self.queue and self.queue[0].at <= self.clock.now():
+            out.append(heapq.heappop(self.queue))
+        return out
+
+    # --- the engine's channels, as the world sees them -------------------------------------------
+
+    kind = Channel.LOUDSPEAKER
+    name = "sim"
+    batch_size = 5000
+    rate_per_s = None
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send_batch(self, batch: Sequence[Outgoing]) -> list[SendResult]:
+        """Loudspeakers: every command reaches the broker; the online terminals play it."""
+        for o in batch:
+            if o.recipient not in self.offline:
+                self.later(
+                    PLAY_AFTER_S, "played", SpeakerAck(cmd_id=o.delivery_id, state=AckState.PLAYED, at=0.0)
+                )
+        return [SendResult(o.delivery_id, True) for o in batch]
+
+    async def send_people(self, channel: Channel, batch: Sequence[Outgoing]) -> list[SendResult]:
+        out = []
+        for o in batch:
+            if channel is Channel.SMS and o.recipient in self.invalid:
+                out.append(
+                    SendResult(
+                        o.delivery_id, False, False, "21211: The 'To' number is not a valid phone number"
+                    )
+                )
+                continue
+            out.append(SendResult(o.delivery_id, True))
+            if channel is Channel.SMS:
+                self.later(5.0, "status", o.delivery_id)
+            for pid in self.directory.people_at(o.recipient):
+                delay = self.delay.get(pid)
+                if delay is not None and pid not in self.answered:
+                    self.answered.add(pid)  # one answer per person: to the first message that reached them
+                    self.later(delay, "reply", (channel, o.recipient, o.delivery_id))
+        return out
+
+
+@dataclass
+class Answers:
+    """What the world says back in one step, in the shapes the engine's ingress produces: terminal acks
+    (the MQTT ack bridge), provider receipts and replies (the webhooks), app acknowledgements (the API)."""
+
+    played: list[SpeakerAck] = field(default_factory=list)
+    events: list[ChannelEvent] = field(default_factory=list)
+    app: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.played or self.events or self.app)
+
+
+def answers(world: World) -> Answers:
+    out = Answers()
+    for due in world.due():
+        if due.kind == "played":
+            out.played.append(due.payload.model_copy(update={"at": due.at}))
+        elif due.kind == "status":
+            out.events.append(
+                ChannelEvent(
+                    "twilio", "status", due.at, delivery_id=due.payload, state=DeliveryState.DELIVERED
+                )
+            )
+        elif due.kind == "reply":
+            channel, address, did = due.payload
+            if channel is Channel.APP:
+                out.app.append({"delivery_id": did, "at": due.at})
+            else:
+                provider = "twilio" if channel is Channel.SMS else "wechat-oa"
+                out.events.append(
+                    ChannelEvent(provider, "reply", due.at, sender=address, text="收到", ack_hint=True)
+                )
+    return out
+
+
+async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: str) -> None:
+    """Each visitor with an open task reaches `visits_per_hour` households an hour, vulnerable first,
+    skipping households reached meanwhile; a visitor who never answers never walks either."""
+    tasks = await store.visit_tasks(warning_id)
+    if not tasks:
+        return
+    async with store.engine.connect() as conn:
+        wh = t.warning_households.c
+        reached = {
+            r.household_id
+            for r in await conn.execute(
+                select(wh.household_id).where(wh.warning_id == warning_id, wh.state == "reached")
+            )
+        }
+    per_step = sc.visits_per_hour * sc.step_s / 3600
+    outcomes, weights = zip(*sc.visit_outcomes.items(), strict=True)
+    walks: dict[str, list[tuple[bool, str, str]]] = {}  # visitor → (vulnerable, household, task), all tasks
+    for task in tasks:
+        who = task.assignee
+        if who is None or world.delay.get(who) is None:
+            continue
+        walks.setdefault(who, []).extend(
+            (vul, household, task.task_id)
+            for household, vul, outcome in task.households
+            if outcome is None and household not in reached
+        )
+    for who, doors in walks.items():
+        if not doors:
+            continue
+        # One pace per visitor however many lists they hold; the vulnerable doors first.
+        world.credit[who] = world.credit.get(who, 0.0) + per_step
+        for _vul, household, task_id in sorted(doors, key=lambda d: not d[0]):
+            if world.credit[who] < 1:
+                break
+            world.credit[who] -= 1
+            result = world.rng.choices(outcomes, weights)[0]
+            await store.report_visit(task_id, household, result, store.clock.now())
