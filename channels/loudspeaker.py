@@ -127,17 +127,7 @@ class LoudspeakerAckListener:
         await self._mqtt.subscribe(self.topic, 1)
         try:
             while True:
-                first = await self._mqtt.messages.get()
-                msgs = [first]
-                deadline = asyncio.get_running_loop().time() + self._window
-                while len(msgs) < self._max:
-                    left = deadline - asyncio.get_running_loop().time()
-                    if left <= 0:
-                        break
-                    try:
-                        msgs.append(await asyncio.wait_for(self._mqtt.messages.get(), left))
-                    except TimeoutError:
-                        break
+                msgs = await self._collect()
                 good: list[SpeakerAck] = []
                 for m in msgs:
                     try:
@@ -151,6 +141,25 @@ class LoudspeakerAckListener:
         finally:
             with contextlib.suppress(MqttError):
                 await self._mqtt.disconnect()
+
+    async def _collect(self) -> list[Message]:
+        """The next batch: the first message, then whatever arrives within the window (up to the max).
+        Drained in slices rather than one `wait_for` per message: a fan-out brings thousands of acks."""
+        queue = self._mqtt.messages
+        msgs = [await queue.get()]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._window
+        while len(msgs) < self._max:
+            while len(msgs) < self._max and not queue.empty():
+                msgs.append(queue.get_nowait())
+            left = deadline - loop.time()
+            if left <= 0 or len(msgs) >= self._max:
+                break
+            await asyncio.sleep(min(left, _SLICE_S))
+        return msgs
+
+
+_SLICE_S = 0.005
 
 
 def parse_ack(m: Message) -> SpeakerAck:

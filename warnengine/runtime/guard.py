@@ -20,6 +20,7 @@ from warnengine.obs import metrics
 
 log = structlog.get_logger("warnengine.guard")
 
+FIRST_BACKOFF_S = 0.2
 DeadLetterFn = Callable[[str, str, str, bytes, str | None, str | None], Awaitable[None]]
 
 
@@ -37,21 +38,32 @@ async def guarded(
     attempts: int = 4,
 ) -> bool:
     """True when the work succeeded; False when the event went to the dead letters."""
+
+    async def attempt_once() -> None:
+        try:
+            await work()
+        except Exception as e:
+            if not _is_bad_input(e):
+                metrics.STAGE_ERRORS.labels(stage).inc()
+                log.warning("stage_error", stage=stage, error=repr(e), key=key)
+            raise
+
     try:
+        try:  # the first attempt without the retry machinery: it runs per event, and nearly always works
+            await attempt_once()
+            return True
+        except Exception as e:
+            if _is_bad_input(e) or attempts <= 1:
+                raise
+        await asyncio.sleep(FIRST_BACKOFF_S)
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: not _is_bad_input(e)),
-            stop=stop_after_attempt(attempts),
+            stop=stop_after_attempt(attempts - 1),
             wait=wait_exponential_jitter(multiplier=0.2, max=5),
             reraise=True,
         ):
             with attempt:
-                try:
-                    await work()
-                except Exception as e:
-                    if not _is_bad_input(e):
-                        metrics.STAGE_ERRORS.labels(stage).inc()
-                        log.warning("stage_error", stage=stage, error=repr(e), key=key)
-                    raise
+                await attempt_once()
         return True
     except (FeedError, BadInput) as e:
         reason, detail = e.reason, e.detail

@@ -83,6 +83,7 @@ class AsyncMqtt:
         self._connected: asyncio.Event | None = None
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
         self.manual_ack = manual_ack
+        self._expiry_props: dict[int, Properties] = {}
 
     # -- paho thread callbacks ---------------------------------------------------------------------
 
@@ -173,10 +174,7 @@ class AsyncMqtt:
     ) -> asyncio.Future[None]:
         """Queue a publish; the future resolves on PUBACK (QoS 1) or when written (QoS 0)."""
         assert self._loop is not None, "connect() first"
-        props = None
-        if expiry_s is not None and self.protocol == 5:
-            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            props.MessageExpiryInterval = max(1, int(expiry_s))
+        props = self._expiry(expiry_s) if expiry_s is not None and self.protocol == 5 else None
         fut: asyncio.Future[None] = self._loop.create_future()
         # Never hold our lock while calling paho: its thread holds paho's mutex when it calls
         # _on_publish (which takes our lock); the opposite order here would deadlock.
@@ -194,6 +192,19 @@ class AsyncMqtt:
             else:
                 self._pending[info.mid] = fut
         return fut
+
+    def _expiry(self, expiry_s: float) -> Properties:
+        """PUBLISH properties with a message expiry, shared by the publishes with the same expiry (a
+        fan-out's commands mostly have one): paho only reads them, and building one costs ~25 µs."""
+        seconds = max(1, int(expiry_s))
+        props = self._expiry_props.get(seconds)
+        if props is None:
+            if len(self._expiry_props) >= 64:
+                self._expiry_props.clear()
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.MessageExpiryInterval = seconds
+            self._expiry_props[seconds] = props
+        return props
 
     async def publish(
         self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, expiry_s: int | None = None
