@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -21,13 +22,17 @@ CLOCK = SystemClock()
 
 @asynccontextmanager
 async def terminal(
-    port: int, signer: Signer, device: str, seconds: float = 0.0, client_id: str | None = None
+    port: int,
+    signer: Signer,
+    device: str,
+    seconds: float = 0.0,
+    client_id: str | None = None,
+    journal: Path | None = None,
 ) -> AsyncIterator[tuple[ReferenceTerminal, RecordingSink]]:
     sink = RecordingSink(seconds)
     link = LinkConfig("127.0.0.1", port, client_id or f"spk-{device}", protocol="5")
-    t = ReferenceTerminal(
-        TerminalConfig(device, VILLAGE, link, heartbeat_s=30), Verifier([signer.public]), sink, CLOCK
-    )
+    cfg = TerminalConfig(device, VILLAGE, link, heartbeat_s=30, journal=journal)
+    t = ReferenceTerminal(cfg, Verifier([signer.public]), sink, CLOCK)
     await t.start()
     try:
         yield t, sink
@@ -137,3 +142,23 @@ async def test_reconnect_gets_the_still_valid_command_once(
     assert sink.ended() == [valid["id"]]  # played once, although it arrived twice
     assert engine.states(device, short["id"]) == []  # never delivered: MQTT 5 message expiry
     assert [r for _, r in engine.states(device, valid["id"])].count("duplicate") == 1
+
+
+async def test_a_rebooted_terminal_refuses_a_command_captured_before(
+    broker: int, signer: Signer, engine: EngineSide, tmp_path: Path
+) -> None:
+    """A captured command is validly signed until it expires; the journal keeps its nonce across the
+    restart, so playing the recording back after a reboot makes no sound."""
+    device, journal = dev(), tmp_path / "spk.journal"
+    good = command(signer, CLOCK)
+    async with terminal(broker, signer, device, journal=journal) as (_t, sink):
+        await engine.send(device, good)
+        await engine.wait(lambda: ("played", None) in engine.states(device, good["id"]))
+    assert sink.ended() == [good["id"]]
+    async with terminal(broker, signer, device, journal=journal) as (_t, sink):  # rebooted
+        await engine.send(device, good)  # the attacker's recording of the earlier command
+        await engine.wait(lambda: ("rejected", "replayed") in engine.states(device, good["id"]))
+        fresh = command(signer, CLOCK)  # the engine's next warning still plays
+        await engine.send(device, fresh)
+        await engine.wait(lambda: ("played", None) in engine.states(device, fresh["id"]))
+    assert sink.ended() == [fresh["id"]]

@@ -36,6 +36,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--play-seconds", type=float, default=0.0, help="duration of one repeat (null/record)")
     p.add_argument("--heartbeat", type=float, default=30.0, help="seconds between status re-publishes")
     p.add_argument("--volume", type=int, default=80)
+    p.add_argument(
+        "--journal",
+        type=Path,
+        default=None,
+        help="replay journal: nonces and command ids accepted, kept across restarts "
+        "(default: <data-dir>/speaker/<device>.journal; 'none' keeps them in memory only)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -63,7 +70,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         tls_key=args.tls_key,
     )
     keys = args.public_key or [public_path(settings.key_file())]
-    cfg = TerminalConfig(args.device, args.village, link, heartbeat_s=args.heartbeat, volume=args.volume)
+    journal = args.journal or settings.data_dir / "speaker" / f"{args.device}.journal"
+    cfg = TerminalConfig(
+        args.device,
+        args.village,
+        link,
+        heartbeat_s=args.heartbeat,
+        volume=args.volume,
+        journal=None if str(journal) == "none" else journal,
+    )
     terminal = ReferenceTerminal(
         cfg, load_verifiers(keys), make_sink(args.sink, args.play_seconds), SystemClock()
     )

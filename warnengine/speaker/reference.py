@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -18,6 +19,7 @@ import structlog
 from channels.loudspeaker import device_topic
 from warnengine.clock import Clock
 from warnengine.signing import CommandVerifier
+from warnengine.speaker.journal import ReplayJournal
 from warnengine.speaker.link import LinkConfig, TerminalLink, open_link
 from warnengine.speaker.playback import Player, PlayEvent, PlayItem, Sink
 from warnengine.speaker.terminal import TerminalLogic, Verdict
@@ -38,12 +40,14 @@ class TerminalConfig:
     heartbeat_s: float = 30.0
     volume: int = 80
     firmware: str = FIRMWARE
+    journal: Path | None = None  # accepted nonces and command ids, kept across restarts
 
 
 class ReferenceTerminal:
     def __init__(self, cfg: TerminalConfig, verifier: CommandVerifier, sink: Sink, clock: Clock) -> None:
         self.cfg = cfg
-        self.logic = TerminalLogic(cfg.device_id, verifier, clock, village=cfg.village)
+        journal = ReplayJournal(cfg.journal) if cfg.journal else None
+        self.logic = TerminalLogic(cfg.device_id, verifier, clock, village=cfg.village, journal=journal)
         self.player = Player(sink, clock)
         self.volume = cfg.volume
         self._clock = clock

@@ -11,6 +11,7 @@ from typing import Any
 
 from warnengine.clock import Clock
 from warnengine.signing import CommandVerifier
+from warnengine.speaker.journal import Remembered, ReplayJournal
 
 ACTIONS = frozenset({"play", "stop", "test", "volume"})
 
@@ -48,12 +49,18 @@ class TerminalLogic:
         clock: Clock,
         max_skew_s: float = 300.0,
         village: str | None = None,
+        journal: ReplayJournal | None = None,
     ) -> None:
         self.state = TerminalState(device_id)
         self._village = village
         self._verifier = verifier
         self._clock = clock
         self._skew = max_skew_s
+        # Without a journal (the simulated farm) nonces live in memory: a restart re-opens replays.
+        self._journal = journal
+        if journal is not None:
+            r = journal.load(clock.now())
+            self.state.nonces, self.state.expiry, self.state.done = r.nonces, r.expiry, r.done
 
     def decide(self, cmd: dict[str, Any]) -> Decision:
         s = self.state
@@ -73,12 +80,15 @@ class TerminalLogic:
             return Decision(Verdict.REJECT, "replayed" if nonce else "no_nonce")
         self._forget_expired(now)
         s.nonces[nonce] = expires_at
+        if self._journal is not None:  # on disk before anything is played or acknowledged
+            self._journal.nonce(nonce, expires_at)
         if cmd_id in s.done:
             # The engine re-sends (new nonce, same id) until it hears back: confirm, do not play again.
             s.duplicates += 1
             return Decision(Verdict.DUPLICATE, state=s.done[cmd_id])
         s.done[cmd_id] = "received"  # a re-send arriving while this one plays is a duplicate too
         s.expiry[cmd_id] = expires_at
+        self._remember(cmd_id)
         return Decision(Verdict.PLAY)
 
     def _check(self, cmd: dict[str, Any]) -> str | None:
@@ -105,17 +115,27 @@ class TerminalLogic:
         """Remember the newest state of a command, so a re-send is confirmed with it."""
         if cmd_id in self.state.done:
             self.state.done[cmd_id] = state
+            self._remember(cmd_id)
 
     def finished(self, cmd_id: str, state: str) -> None:
         self.state.done[cmd_id] = state
+        self._remember(cmd_id)
         if state == "played":
             self.state.played += 1
+
+    def _remember(self, cmd_id: str) -> None:
+        s = self.state
+        if self._journal is not None and cmd_id in s.expiry:
+            self._journal.command(cmd_id, s.expiry[cmd_id], s.done[cmd_id])
 
     def _forget_expired(self, now: float) -> None:
         # A replayed command past its expiry is rejected as expired, so its nonce and id can be dropped.
         s = self.state
-        if len(s.nonces) > 1000:
+        compact = self._journal is not None and self._journal.due_compaction()
+        if compact or len(s.nonces) > 1000:
             s.nonces = {n: e for n, e in s.nonces.items() if e > now}
-        if len(s.expiry) > 1000:
+        if compact or len(s.expiry) > 1000:
             s.expiry = {c: e for c, e in s.expiry.items() if e > now}
             s.done = {c: st for c, st in s.done.items() if c in s.expiry}
+        if compact and self._journal is not None:
+            self._journal.compact(Remembered(s.nonces, s.expiry, s.done))
