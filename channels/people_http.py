@@ -124,6 +124,28 @@ def session(connect_timeout_s: float, read_timeout_s: float, limit: int) -> aioh
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit), timeout=timeout)
 
 
+class HttpAdapter:
+    """What the HTTP adapters share: a pooled session, opened on start and closed on stop, and the token
+    service when the adapter made its own (one shared by several adapters is closed by its owner)."""
+
+    _timeouts: tuple[float, float]  # connect, read (seconds)
+    _limit: int  # connections
+    _http: aiohttp.ClientSession | None = None
+    _own_tokens: bool = False
+    tokens: Any = None
+
+    async def start(self) -> None:
+        if self._http is None:
+            self._http = session(*self._timeouts, limit=self._limit)
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self._own_tokens:
+            await self.tokens.close()
+
+
 async def bounded(limit: int, jobs: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
     """Run the jobs with at most `limit` in flight; results in input order."""
     sem = asyncio.Semaphore(limit)

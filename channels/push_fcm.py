@@ -23,13 +23,13 @@ import aiohttp
 
 from channels.base import Outgoing, SendResult
 from channels.people_http import (
+    HttpAdapter,
     Message,
     bounded,
     fail,
     read_json,
     record,
     retry_after,
-    session,
     transport_failure,
 )
 from channels.tokens import FcmTokenSource, TokenError, TokenService
@@ -57,7 +57,7 @@ _ERRORS: dict[str, tuple[str, bool, bool]] = {
 }
 
 
-class FcmChannel:
+class FcmChannel(HttpAdapter):
     kind = Channel.APP
 
     def __init__(
@@ -87,17 +87,6 @@ class FcmChannel:
         self._limit = max_connections
         self._timeouts = (connect_timeout_s, read_timeout_s)
         self._http: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._http is None:
-            self._http = session(*self._timeouts, limit=self._limit)
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-        if self._own_tokens:
-            await self.tokens.close()
 
     def message(self, o: Outgoing, m: Message, ttl: int) -> dict[str, Any]:
         data = {  # FCM data values must be strings

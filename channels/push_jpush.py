@@ -25,13 +25,13 @@ import aiohttp
 
 from channels.base import Outgoing, SendResult
 from channels.people_http import (
+    HttpAdapter,
     Message,
     bounded,
     fail,
     http_status_failure,
     read_json,
     record,
-    session,
     transport_failure,
 )
 from warnengine.clock import Clock, SystemClock
@@ -57,7 +57,7 @@ _ERRORS: dict[int, tuple[str, bool, bool]] = {
 }
 
 
-class JPushChannel:
+class JPushChannel(HttpAdapter):
     kind = Channel.APP
 
     def __init__(
@@ -85,15 +85,6 @@ class JPushChannel:
         self._timeouts = (connect_timeout_s, read_timeout_s)
         self._clock = clock or SystemClock()
         self._http: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._http is None:
-            self._http = session(*self._timeouts, limit=self._limit)
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
 
     def payload(self, ids: list[str], m: Message, ttl: int, delivery_id: str | None) -> dict[str, Any]:
         extras = {"warning_id": m.warning_id, "severity": m.severity, "hazard": m.hazard}

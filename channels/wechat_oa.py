@@ -27,13 +27,13 @@ import aiohttp
 
 from channels.base import Outgoing, SendResult
 from channels.people_http import (
+    HttpAdapter,
     Message,
     bounded,
     fail,
     http_status_failure,
     read_json,
     record,
-    session,
     transport_failure,
 )
 from channels.tokens import WX_TOKEN_ERRCODES, TokenError, TokenService, WeChatOATokenSource
@@ -62,7 +62,7 @@ _ERRORS: dict[int, tuple[str, bool, bool]] = {
 }
 
 
-class WeChatOAChannel:
+class WeChatOAChannel(HttpAdapter):
     kind = Channel.WECHAT
 
     def __init__(
@@ -95,17 +95,6 @@ class WeChatOAChannel:
         self._limit = max_connections
         self._timeouts = (connect_timeout_s, read_timeout_s)
         self._http: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._http is None:
-            self._http = session(*self._timeouts, limit=self._limit)
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-        if self._own_tokens:
-            await self.tokens.close()
 
     def request_body(self, o: Outgoing, m: Message) -> dict[str, Any]:
         expires = datetime.fromtimestamp(o.expires_at, self._tz).strftime("%Y-%m-%d %H:%M")

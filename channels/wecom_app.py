@@ -24,13 +24,13 @@ import aiohttp
 
 from channels.base import Outgoing, SendResult
 from channels.people_http import (
+    HttpAdapter,
     Message,
     bounded,
     fail,
     http_status_failure,
     read_json,
     record,
-    session,
     transport_failure,
 )
 from channels.people_http import truncate_utf8 as cut
@@ -57,7 +57,7 @@ _ERRORS: dict[int, tuple[str, bool, bool]] = {
 }
 
 
-class WeComAppChannel:
+class WeComAppChannel(HttpAdapter):
     kind = Channel.WECOM
 
     def __init__(
@@ -90,17 +90,6 @@ class WeComAppChannel:
         self._limit = max_connections
         self._timeouts = (connect_timeout_s, read_timeout_s)
         self._http: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._http is None:
-            self._http = session(*self._timeouts, limit=self._limit)
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-        if self._own_tokens:
-            await self.tokens.close()
 
     def content(self, m: Message) -> dict[str, Any]:
         """The msgtype-specific part of the request (everything but touser/agentid/task_id)."""

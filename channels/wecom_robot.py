@@ -22,13 +22,13 @@ import aiohttp
 
 from channels.base import Outgoing, SendResult
 from channels.people_http import (
+    HttpAdapter,
     Message,
     bounded,
     fail,
     http_status_failure,
     read_json,
     record,
-    session,
     transport_failure,
 )
 from channels.people_http import truncate_utf8 as cut
@@ -88,7 +88,7 @@ class RobotWindow:
             q.append(now)
 
 
-class WeComRobotChannel:
+class WeComRobotChannel(HttpAdapter):
     kind = Channel.WECHAT_GROUP
     per_recipient_limit = (PER_ROBOT_LIMIT, WINDOW_S)  # declared: 20 messages / 60 s per robot key
 
@@ -113,15 +113,6 @@ class WeComRobotChannel:
         self._timeouts = (connect_timeout_s, read_timeout_s)
         self.window = RobotWindow(clock or SystemClock())
         self._http: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._http is None:
-            self._http = session(*self._timeouts, limit=self._limit)
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
 
     async def send_batch(self, batch: Sequence[Outgoing]) -> list[SendResult]:
         await self.start()

@@ -292,27 +292,15 @@ async def edit_warning(request: web.Request) -> web.Response:
 
 
 async def submit_warning(request: web.Request) -> web.Response:
-    c = ctx(request)
     b = body(request, Step)
-    row = await _draft(c, request.match_info["warning_id"])
-    u = user(request)
-    await _move(
-        request,
-        row,
-        revision=b.revision,
-        allowed=("draft",),
-        action="submit",
-        values={"state": "submitted", "submitted_by": u.username, "reason": None},
-    )
-    metrics.API_WARNING_ACTIONS.labels("submit").inc()
-    await audit.record(request, "warning.submit", row["warning_id"], revision=b.revision, note=b.note)
-    return await _respond(request, row["warning_id"])
+    row = await _draft(ctx(request), request.match_info["warning_id"])
+    values = {"state": "submitted", "submitted_by": user(request).username, "reason": None}
+    return await _transition(request, row, b.revision, "submit", ("draft",), values, note=b.note)
 
 
 async def approve_warning(request: web.Request) -> web.Response:
-    c = ctx(request)
     b = body(request, Step)
-    row = await _draft(c, request.match_info["warning_id"])
+    row = await _draft(ctx(request), request.match_info["warning_id"])
     u = user(request)
     if u.username in (row["created_by"], row["submitted_by"]):
         await audit.record(request, "warning.approve.refused", row["warning_id"], reason="self_approval")
@@ -321,36 +309,40 @@ async def approve_warning(request: web.Request) -> web.Response:
             "self_approval",
             "you drafted or submitted this warning; a second person must approve it (two-person rule)",
         )
-    await _move(
-        request,
-        row,
-        revision=b.revision,
-        allowed=("submitted",),
-        action="approve",
-        values={"state": "approved", "approved_by": u.username},
-        approval={"actor": u.username, "decision": "approved", "reason": b.note},
+    values = {"state": "approved", "approved_by": u.username}
+    approval = {"actor": u.username, "decision": "approved", "reason": b.note}
+    return await _transition(
+        request, row, b.revision, "approve", ("submitted",), values, approval, note=b.note
     )
-    metrics.API_WARNING_ACTIONS.labels("approve").inc()
-    await audit.record(request, "warning.approve", row["warning_id"], revision=b.revision, note=b.note)
-    return await _respond(request, row["warning_id"])
 
 
 async def reject_warning(request: web.Request) -> web.Response:
-    c = ctx(request)
     b = body(request, Reason)
-    row = await _draft(c, request.match_info["warning_id"])
-    u = user(request)
-    await _move(
-        request,
-        row,
-        revision=b.revision,
-        allowed=("submitted",),
-        action="reject",
-        values={"state": "rejected", "reason": b.reason},
-        approval={"actor": u.username, "decision": "rejected", "reason": b.reason},
+    row = await _draft(ctx(request), request.match_info["warning_id"])
+    approval = {"actor": user(request).username, "decision": "rejected", "reason": b.reason}
+    values = {"state": "rejected", "reason": b.reason}
+    return await _transition(
+        request, row, b.revision, "reject", ("submitted",), values, approval, reason=b.reason
     )
-    metrics.API_WARNING_ACTIONS.labels("reject").inc()
-    await audit.record(request, "warning.reject", row["warning_id"], revision=b.revision, reason=b.reason)
+
+
+async def _transition(
+    request: web.Request,
+    row: dict[str, Any],
+    revision: int,
+    action: str,
+    allowed: tuple[str, ...],
+    values: dict[str, Any],
+    approval: dict[str, Any] | None = None,
+    **detail: Any,
+) -> web.Response:
+    """One step of the two-person workflow: moved (if still in an allowed state at that revision),
+    counted, audited, answered with the warning as it now stands."""
+    await _move(
+        request, row, revision=revision, allowed=allowed, action=action, values=values, approval=approval
+    )
+    metrics.API_WARNING_ACTIONS.labels(action).inc()
+    await audit.record(request, f"warning.{action}", row["warning_id"], revision=revision, **detail)
     return await _respond(request, row["warning_id"])
 
 
