@@ -120,3 +120,44 @@ def test_bad_channel_event_records_are_refused() -> None:
         b'[{"kind": "reply", "provider": "twilio", "at": 1.5, "sender": "+861", "ack_hint": true}]'
     )
     assert e.sender == "+861" and e.ack_hint
+
+
+async def test_app_acks_that_change_nothing_are_recorded_with_the_reason(
+    store: Store, small_county: County
+) -> None:
+    """Unknown deliveries, duplicates and answers after a Cancel: kept in `acks` with the verdict, never
+    applied, and a repeated stray ack is recorded once."""
+    w, _ = await planned(store, small_county)
+    sms = [
+        d
+        for d in await rows(store, t.deliveries, warning_id=w.warning_id, channel="sms")
+        if d["household_id"]
+    ]
+    first, later = sms[0]["delivery_id"], sms[1]["delivery_id"]
+    assert await apply_app_acks([{"delivery_id": first, "at": 5.0}], store) == 1
+    async with store.engine.begin() as conn:  # as a Cancel leaves the open deliveries
+        await conn.execute(
+            t.deliveries.update().where(t.deliveries.c.delivery_id == later).values(state="cancelled")
+        )
+    stray = [
+        {"delivery_id": first, "at": 6.0},  # answered twice
+        {"delivery_id": later, "at": 7.0},  # after the Cancel
+        {"delivery_id": "d-nobody", "at": 8.0},  # no such delivery
+        {"delivery_id": "d-nobody", "at": 9.0},  # ... sent again
+        {"warning_id": "w-0000000000000000", "person_id": sms[2]["person_id"], "at": 9.5},
+    ]
+    assert await apply_app_acks(stray, store) == 0
+    recorded = {r["delivery_id"]: r for r in await rows(store, t.acks, state="acknowledged")}
+    assert {k: r["verdict"] for k, r in recorded.items()} == {
+        first: "duplicate",
+        later: "closed",
+        "d-nobody": "unknown_delivery",
+    }
+    assert recorded[later]["reason"] == "acknowledged, but the delivery is cancelled"
+    assert recorded["d-nobody"]["at"] == 8.0  # the first of the repeats, recorded once
+    [d] = await rows(store, t.deliveries, delivery_id=later)
+    assert d["state"] == "cancelled" and d["acked_at"] is None  # never applied
+    reached = [
+        h for h in await rows(store, t.warning_households, warning_id=w.warning_id) if h["state"] == "reached"
+    ]
+    assert {h["household_id"] for h in reached} == {sms[0]["household_id"]}  # counted once

@@ -74,6 +74,11 @@ async def apply_channel_events(
     for k, n in counts.items():
         if n:
             metrics.ACKS.labels("people", "any", k).inc(n)
+    stray = {
+        k: counts[k] for k in ("reply_no_change", "reply_unknown_sender", "unknown_delivery") if counts.get(k)
+    }
+    if stray:  # one line per batch, without the senders' numbers
+        log.info("channel_events_not_applied", **stray)
     return counts
 
 
@@ -120,29 +125,45 @@ async def _acknowledge_replies(
 
 
 async def apply_app_acks(acks: Sequence[dict[str, Any]], store: Store) -> int:
-    """App acknowledgements (api/acks.py AppAck): by delivery id, or by warning and person."""
+    """App acknowledgements (api/acks.py AppAck): by delivery id, or by warning and person. Those that
+    change nothing are recorded with the reason (`acks`, verdict), counted and logged, never applied."""
     ids: list[str] = []
+    by_id: list[tuple[str, float]] = []
+    by_person: list[tuple[dict[str, Any], list[str]]] = []
     versions: list[tuple[str, int, tuple[int, ...]]] | None = None
     for a in acks:
         if a.get("delivery_id"):
             ids.append(a["delivery_id"])
+            by_id.append((a["delivery_id"], float(a["at"])))
         elif a.get("warning_id") and a.get("person_id"):
             if versions is None:
                 versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
-            ids += [
+            mine = [
                 person_delivery_id(w, v, a["person_id"], ch.value, step)
                 for w, v, steps in versions
                 if w == a["warning_id"]
                 for ch in (Channel.APP, Channel.SMS, Channel.WECHAT)
                 for step in steps
             ]
+            ids += mine
+            by_person.append((a, mine))
     at = min((float(a["at"]) for a in acks), default=store.clock.now())
     done = await store.acknowledge(ids, at)
     _observe(done)
     metrics.ACKS.labels("app", "any", "acknowledged").inc(len(done))
+    moved = {a.delivery_id for a in done}
+    stray = await store.record_unapplied([(d, t) for d, t in by_id if d not in moved])
+    stray["no_delivery"] = sum(1 for _, mine in by_person if not moved.intersection(mine))
+    for verdict, n in stray.items():
+        if n:
+            metrics.ACKS.labels("app", "any", verdict).inc(n)
+    if any(stray.values()):
+        # One line per batch: a flood of stray acks must not become a flood of log lines.
+        log.info("app_acks_not_applied", **{k: n for k, n in stray.items() if n})
     return len(done)
 
 
+_NOT_APPLIED = ("reply_no_change", "reply_unknown_sender", "unknown_delivery", "stale")
 VISIT_DONE = frozenset({"完成", "已完成", "已入户", "入户完成", "done"})
 
 

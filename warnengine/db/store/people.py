@@ -153,6 +153,43 @@ class PeopleQueries(StoreBase):
                 )
         return done
 
+    async def record_unapplied(self, items: Sequence[tuple[str, float]]) -> dict[str, int]:
+        """Acknowledgements by delivery id that changed nothing, kept in `acks` with why: the delivery
+        does not exist (`unknown_delivery`), was acknowledged already (`duplicate`), or was closed
+        (`closed`: cancelled — a late answer after a Cancel —, superseded or expired). One row per
+        delivery and state, so a repeated stray ack is recorded once and never counted twice."""
+        counts = {"unknown_delivery": 0, "duplicate": 0, "closed": 0}
+        if not items:
+            return counts
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            current = await self._lookup(conn, sorted({did for did, _ in items}))
+            rows = []
+            for did, at in items:
+                state = current[did][0] if did in current else None
+                verdict = (
+                    "unknown_delivery"
+                    if state is None
+                    else "duplicate"
+                    if state == DeliveryState.ACKNOWLEDGED.value
+                    else "closed"
+                )
+                counts[verdict] += 1
+                reason = f"acknowledged, but the delivery {'is ' + state if state else 'does not exist'}"
+                rows.append(
+                    {
+                        "delivery_id": did[:32],
+                        "state": "acknowledged",
+                        "reason": reason,
+                        "at": at,
+                        "received_at": now,
+                        "verdict": verdict,
+                    }
+                )
+            for chunk in chunks(rows):
+                await conn.execute(self._insert_ignore(t.acks), list(chunk))
+        return counts
+
     async def recent_versions(self, since: float) -> list[tuple[str, int, tuple[int, ...]]]:
         """Warning versions resolved since `since` and still live, each with the steps that sent messages
         (0, the ladder steps that ran, and 50 when superiors were called): what a reply can answer.
