@@ -6,10 +6,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from sqlalchemy import select
 
+from tests.plan.conftest import planned_village
+from warnengine.acks.people import apply_app_acks
 from warnengine.acks.stage import apply_speaker_acks
 from warnengine.clock import ManualClock
+from warnengine.db import tables as t
 from warnengine.db.store import Store, VillageTarget
+from warnengine.directory import County
 from warnengine.model import AckState, Area, Channel, Hazard, MsgType, Severity, SpeakerAck, Status, Warning
 from warnengine.obs import metrics
 from warnengine.reconcile.stage import sweep
@@ -95,6 +100,33 @@ async def test_sweep_sets_unreached_gauges_and_drops_finished_warnings(store: St
         )
         is None
     )
+
+
+async def test_sweep_sets_the_households_gauge_the_red_alert_watches(
+    store: Store, small_county: County
+) -> None:
+    """deploy/prometheus/alerts.yml fires on warnengine_households{severity="red", state="unreached"}."""
+    w, _ = await planned_village(store, small_county, "w-gauge")
+    homes = await store.unreached_households(w.warning_id)
+    assert homes
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    await sweep(store, nothing, nothing, grace_s=10, resend_after_s=1e9, max_attempts=3)
+    assert _value("warnengine_households", severity="red", state="unreached") == len(homes)
+    # One member answers in the app: that household moves to reached.
+    async with store.engine.connect() as conn:
+        d = t.deliveries.c
+        did = (
+            await conn.execute(
+                select(d.delivery_id).where(d.warning_id == w.warning_id, d.household_id == homes[0][0])
+            )
+        ).scalar()
+    assert did and await apply_app_acks([{"delivery_id": did, "at": store.clock.now()}], store) == 1
+    await sweep(store, nothing, nothing, grace_s=10, resend_after_s=1e9, max_attempts=3)
+    assert _value("warnengine_households", severity="red", state="unreached") == len(homes) - 1
+    assert _value("warnengine_households", severity="red", state="reached") == 1
 
 
 @dataclass(frozen=True, order=True)

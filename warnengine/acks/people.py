@@ -70,6 +70,7 @@ async def apply_channel_events(
             assert e.sender is not None
             visited += await store.confirm_visits_by(directory.people_at(e.sender), e.at)
         counts["visits_confirmed"] = visited
+        metrics.VISIT_TASKS.labels("confirmed").inc(visited)
     counts["replies_not_ack"] = len(replies) - len(acks)
     for k, n in counts.items():
         if n:

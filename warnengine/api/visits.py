@@ -18,6 +18,7 @@ from warnengine.api.context import ctx
 from warnengine.api.errors import not_found
 from warnengine.api.routing import STAFF, Op, body, json_out
 from warnengine.api.warnings import WARNING_ID
+from warnengine.obs import metrics
 
 TASK_ID = {"type": "string", "pattern": r"^v-[0-9a-f]{20}$"}
 HOUSEHOLD_ID = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,32}$"}
@@ -79,6 +80,10 @@ async def report_visit(request: web.Request) -> web.Response:
     report = body(request, VisitReport)
     store = ctx(request).store
     if not await store.report_visit(task_id, household, report.outcome, store.clock.now(), report.note):
+        # Kept in the audit log: a report for a door not on the list, or on a closed task, is evidence too.
+        where = f"{task_id}/{household}"
+        await record(request, "visit.report.refused", where, outcome=report.outcome, reason="not_open")
+        metrics.VISIT_REPORTS_REFUSED.inc()
         raise not_found(f"open visit task {task_id} with household {household}")
     await record(request, "visit.report", f"{task_id}/{household}", outcome=report.outcome, note=report.note)
     return json_out(VisitRecorded(task_id=task_id, household_id=household, outcome=report.outcome))

@@ -123,6 +123,7 @@ async def _run_step(
         # Visitors who did not answer their own 叫应 are not sent: their share goes to others at once.
         tasks = _visit_tasks(directory, w, unreached, await store.silent_staff(w.warning_id))
         await store.create_visit_tasks(tasks, now)
+        metrics.VISIT_TASKS.labels("created").inc(len(tasks))
     else:  # escalate: unconfirmed visits go up one level
         assert step.to is not None
         tasks, moves = [], []
@@ -136,6 +137,7 @@ async def _run_step(
                 moves.append((task.task_id, boss.person_id, level))
                 tasks.append(_with_assignee(task, boss.person_id, level))
         await store.reassign_visits(moves, now)
+        metrics.VISIT_TASKS.labels("escalated").inc(len(moves))
     people = directory.contacts()
     by_visitor: dict[str, list[VisitTask]] = {}
     for task in tasks:

@@ -116,8 +116,14 @@ REACH_SECONDS = Histogram(
     ["channel", "severity"],
     buckets=LATENCY_BUCKETS,
 )
-ESCALATIONS = Counter("warnengine_escalations_total", "Escalation steps taken", ["step"])
-VISIT_TASKS = Counter("warnengine_visit_tasks_total", "Door-to-door visit tasks by state", ["state"])
+VISIT_TASKS = Counter(
+    "warnengine_visit_tasks_total",
+    "Door-to-door visit tasks: created, escalated (reassigned up the grid), confirmed by the visitor",
+    ["state"],
+)
+VISIT_REPORTS_REFUSED = Counter(
+    "warnengine_visit_reports_refused_total", "Visit reports for a household not on an open task"
+)
 
 # Set by the reconciler (leader) each sweep; pair with RECONCILE_LAST_SWEEP to ignore a former leader.
 UNREACHED = Gauge(
@@ -132,7 +138,7 @@ UNREACHED_OLDEST = Gauge(
 )
 HOUSEHOLDS = Gauge(
     "warnengine_households",
-    "Households of warnings in force by state (reached, unreached); set by the household channels",
+    "Households of warnings in force by state (reached, unreached); set by the reconciler's sweep",
     ["severity", "state"],
 )
 
@@ -160,6 +166,13 @@ class Unreached:
     severity: str
     count: int
     oldest_accepted_at: float
+
+
+def set_households(rows: Iterable[tuple[str, str, int]]) -> None:
+    """(severity, state, count) of the warnings in force, replacing the last sweep's series."""
+    HOUSEHOLDS.clear()
+    for severity, state, n in rows:
+        HOUSEHOLDS.labels(severity, state).set(n)
 
 
 def set_unreached(rows: Iterable[Unreached], now: float) -> None:

@@ -52,6 +52,7 @@ async def sweep(
     metrics.DELIVERIES_EXPIRED.inc(expired)
     now = store.clock.now()
     metrics.set_unreached((metrics.Unreached(*r) for r in await store.unreached()), now)
+    metrics.set_households(await store.households_in_force())
     metrics.RECONCILE_LAST_SWEEP.set(now)
     if stale or villages or expired:
         log.info("reconciled", warnings=len(stale), villages=len(villages), expired=expired)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, case, func, or_, select, tuple_, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import OPEN, StoreBase, chunks
@@ -113,6 +113,27 @@ class ReconcileQueries(StoreBase):
                 .group_by(d.channel, w.severity)
             )
             return [(r[0], r[1], int(r[2]), float(r[3])) for r in res]
+
+    async def households_in_force(self) -> list[tuple[str, str, int]]:
+        """(severity, reached | unreached, households) over the warnings in force (the live version,
+        not expired): what the red-unreached alert watches. Drills are left out."""
+        w, h = t.warnings.c, t.warning_households.c
+        reached = case((h.state == "reached", "reached"), else_="unreached")
+        now = self.clock.now()
+        async with self.engine.connect() as conn:
+            res = await conn.execute(
+                select(w.severity, reached, func.count())
+                # By chain: a household keeps the version that first targeted it; the chain's one live
+                # (resolved) version says whether, and how severe, the warning is in force.
+                .join_from(t.warning_households, t.warnings, w.warning_id == h.warning_id)
+                .where(
+                    w.state == "resolved",
+                    w.status == "Actual",
+                    or_(w.expires.is_(None), w.expires > now),
+                )
+                .group_by(w.severity, reached)
+            )
+            return [(str(r[0]), str(r[1]), int(r[2])) for r in res]
 
     async def load_warning(self, warning_id: str, version: int) -> Warning | None:
         w = t.warnings.c
