@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from warnengine.api.compose import Areas, Compose
 from warnengine.api.context import ApiContext, ctx
 from warnengine.api.routing import STAFF, Op, body, json_out
-from warnengine.api.warnings import WARNING_ID, _draft
+from warnengine.api.warning_models import WARNING_ID
+from warnengine.api.warnings import _draft
 from warnengine.model import Hazard, Severity, Status
 
 

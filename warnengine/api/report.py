@@ -13,7 +13,7 @@ from aiohttp import web
 from warnengine.api.context import ctx
 from warnengine.api.errors import not_found
 from warnengine.api.routing import STAFF, Op, json_out
-from warnengine.api.warnings import WARNING_ID
+from warnengine.api.warning_models import WARNING_ID
 
 # The report's shape belongs to warnengine/report; documented as an object so it can grow there.
 REPORT_SCHEMA: dict[str, Any] = {

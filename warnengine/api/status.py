@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from warnengine.api.context import ApiContext, ctx
 from warnengine.api.errors import not_found
 from warnengine.api.routing import STAFF, Op, json_out
-from warnengine.api.warnings import WARNING_ID
+from warnengine.api.warning_models import WARNING_ID
 from warnengine.obs import metrics
 
 POLL_S = 1.0  # how often a stream re-reads the record; a change is pushed at most this late

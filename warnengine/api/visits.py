@@ -17,7 +17,7 @@ from warnengine.api.audit import record
 from warnengine.api.context import ctx
 from warnengine.api.errors import not_found
 from warnengine.api.routing import STAFF, Op, body, json_out
-from warnengine.api.warnings import WARNING_ID
+from warnengine.api.warning_models import WARNING_ID
 from warnengine.obs import metrics
 
 TASK_ID = {"type": "string", "pattern": r"^v-[0-9a-f]{20}$"}
