@@ -91,6 +91,8 @@ async def test_terminal_dying_mid_warning_is_detected_and_reported(
         assert (audit.action, audit.subject) == ("terminal_offline", DEVICE)
         assert '"open_warnings": ["w-red"]' in audit.detail
         assert REGISTRY.get_sample_value("warnengine_terminals", {"state": "offline"}) == 1
+        # Its village's only terminal: the village is silent (the WarnengineVillageTerminalsOffline alert).
+        assert REGISTRY.get_sample_value("warnengine_villages_silent") == 1
 
         # A garbled status is dead-lettered with its reason; the bridge keeps going.
         await engine.mqtt.publish(f"warn/v1/530102000000/530102001000/{VILLAGE}/{DEVICE}/status", b"{nope", 1)
@@ -99,6 +101,8 @@ async def test_terminal_dying_mid_warning_is_detected_and_reported(
         proc = speaker(broker, pub, tmp_path / "speaker.log")  # back from the power cut
         await until(lambda: _is(device, online=True), "online again")
         assert (await device()).offline_since is None
+        await health.refresh_gauge()
+        assert REGISTRY.get_sample_value("warnengine_villages_silent") == 0
     finally:
         proc.kill()
         proc.wait()

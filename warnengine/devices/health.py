@@ -14,6 +14,7 @@ from prometheus_client import Counter, Gauge
 
 from warnengine.db.store import DeviceChange, Store
 from warnengine.devices.reports import BadReport, ResultReport, StatusReport, parse_report
+from warnengine.obs import metrics
 from warnengine.transport.mqtt import Message
 
 log = structlog.get_logger("warnengine.devices")
@@ -79,6 +80,7 @@ class DeviceHealth:
     async def refresh_gauge(self) -> None:
         for state, n in (await self.store.device_health_counts()).items():
             TERMINALS.labels(state).set(n)
+        metrics.VILLAGES_SILENT.set(await self.store.silent_villages())
 
     async def _report(self, changes: list[DeviceChange]) -> None:
         for c in changes:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import UNFINISHED, StoreBase, chunks
@@ -131,6 +131,15 @@ class DeviceQueries(StoreBase):
             for online, n in res:
                 counts["unknown" if online is None else "online" if online else "offline"] += int(n)
             return counts
+
+    async def silent_villages(self) -> int:
+        """Villages that have terminals, none of them online (offline, or never heard from): a warning
+        now would not be heard there."""
+        dv = t.devices.c
+        online = func.sum(case((dv.online.is_(True), 1), else_=0))
+        villages = select(dv.cell_code).group_by(dv.cell_code).having(online == 0).subquery()
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(villages))).scalar_one())
 
     async def offline_devices(self, village_codes: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Offline terminals (of these villages): who must be reached another way."""
