@@ -109,3 +109,13 @@ def test_bad_scenario_is_refused_with_the_reason(tmp_path: Path) -> None:
     done = run("simulate", "--scenario", str(path), "--json")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "exactly one of `dir` or `generate`" in done.stderr and "never_reply" in done.stderr
+
+
+def test_a_warning_over_no_known_area_is_refused(tmp_path: Path) -> None:
+    """Reaching nobody would "meet" every goal: the scenario is refused before anything runs."""
+    path = tmp_path / "nowhere.yaml"
+    scenario = {**SMALL, "warning": {"hazard": "meteo", "severity": "red", "codes": ["999999999999"]}}
+    path.write_text(yaml.safe_dump(scenario), encoding="utf-8")
+    done = run("simulate", "--scenario", str(path), "--json")
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    assert "warning.codes ['999999999999']: no such cell or point in the county" in done.stderr

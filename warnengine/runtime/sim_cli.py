@@ -35,7 +35,7 @@ def _simulate(args: argparse.Namespace, s: Any) -> int:
     configure("warning")  # the run's story is the summary; the stages' info lines would drown it
     from warnengine.plan.policy import DEFAULT, PolicyError, load_policy
     from warnengine.sim.run import simulate
-    from warnengine.sim.scenario import ScenarioError, load_scenario
+    from warnengine.sim.scenario import ScenarioError, load_scenario, unknown_codes
 
     try:
         sc = load_scenario(args.scenario)
@@ -52,6 +52,9 @@ def _simulate(args: argparse.Namespace, s: Any) -> int:
                 villages=g.villages,
                 households_per_group=g.households_per_group,
             )
+        missing = unknown_codes(sc, (c.code for c in county.cells), (p.point_id for p in county.points))
+        if missing:
+            raise ScenarioError(f"warning.codes {missing}: no such cell or point in the county")
     except (ScenarioError, PolicyError, DirectoryError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

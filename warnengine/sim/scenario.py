@@ -21,6 +21,7 @@ seed: 7
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -95,6 +96,13 @@ class Scenario(BaseModel):
 
 class ScenarioError(ValueError):
     pass
+
+
+def unknown_codes(sc: Scenario, cells: Iterable[str], points: Iterable[str]) -> list[str]:
+    """The warning's area codes the county does not have (cell codes at any level, or `point:<id>`):
+    a warning that reaches nobody would simulate nothing and call the goal met."""
+    known = set(cells) | {f"point:{p}" for p in points}
+    return [c for c in sc.warning.codes if c not in known]
 
 
 def load_scenario(path: Path) -> Scenario:
