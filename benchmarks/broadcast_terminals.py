@@ -338,7 +338,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--villages", type=int, default=800, help="800 villages give about 1,600 terminals")
+    p.add_argument("--villages", type=int, default=830, help="830 villages give 1,600+ terminals")
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--rtt-samples", type=int, default=500)
     p.add_argument("--seed", type=int, default=1)
