@@ -161,3 +161,32 @@ async def test_app_acks_that_change_nothing_are_recorded_with_the_reason(
         h for h in await rows(store, t.warning_households, warning_id=w.warning_id) if h["state"] == "reached"
     ]
     assert {h["household_id"] for h in reached} == {sms[0]["household_id"]}  # counted once
+
+
+async def test_each_answer_keeps_its_own_time_in_a_batch(store: Store, small_county: County) -> None:
+    """A batch may gather answers over minutes (a backlog after an outage): every delivery and household
+    is stamped with its own answer's time, not the batch's earliest."""
+    w, directory = await planned(store, small_county)
+    sms = [
+        d
+        for d in await rows(store, t.deliveries, warning_id=w.warning_id, channel="sms")
+        if d["household_id"]
+    ]
+    homes = list({d["household_id"]: d for d in sms}.values())
+    a, b, c = homes[0], homes[1], homes[2]
+    assert (
+        await apply_app_acks(
+            [{"delivery_id": a["delivery_id"], "at": 100.0}, {"delivery_id": b["delivery_id"], "at": 400.0}],
+            store,
+        )
+        == 2
+    )
+    reply = ChannelEvent("twilio", "reply", 700.0, sender=c["recipient"], text="收到", ack_hint=True)
+    late = ChannelEvent("twilio", "reply", 900.0, sender=c["recipient"], text="1", ack_hint=True)
+    await apply_channel_events([late, reply], store, directory)  # out of order: the earlier one counts
+    for d, at in ((a, 100.0), (b, 400.0), (c, 700.0)):
+        [row] = await rows(store, t.deliveries, delivery_id=d["delivery_id"])
+        [home] = await rows(
+            store, t.warning_households, warning_id=w.warning_id, household_id=d["household_id"]
+        )
+        assert (row["acked_at"], home["reached_at"]) == (at, at)

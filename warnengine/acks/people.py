@@ -93,7 +93,6 @@ async def _acknowledge_replies(
     `reply_unknown_sender`; `acknowledged` counts deliveries."""
     versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
     senders: dict[tuple[str, str], list[str]] = {}  # (channel, address) → the people there, once a batch
-    earliest = min(e.at for e in acks) or store.clock.now()
     unknown = 0
     for e in acks:
         assert e.sender is not None
@@ -101,14 +100,19 @@ async def _acknowledge_replies(
         if key not in senders:
             senders[key] = directory.people_at(e.sender)
         unknown += not senders[key]
+    answered_at: dict[tuple[str, str], float] = {}  # (channel, address) → its earliest reply in the batch
+    for e in acks:
+        assert e.sender is not None
+        key = (_channel_of(e).value, e.sender)
+        answered_at[key] = min(e.at, answered_at.get(key, e.at))
     candidates = [
-        person_delivery_id(w, v, pid, channel, step)
-        for (channel, _), people in senders.items()
+        (person_delivery_id(w, v, pid, channel, step), answered_at[(channel, address)])
+        for (channel, address), people in senders.items()
         for pid in people
         for w, v, steps in versions
         for step in steps
     ]
-    done = await store.acknowledge(candidates, earliest) if candidates else []
+    done = await store.acknowledge(candidates) if candidates else []
     _observe(done)
     answered = {(a.channel, a.person_id) for a in done}
     moved = 0
@@ -128,13 +132,13 @@ async def _acknowledge_replies(
 async def apply_app_acks(acks: Sequence[dict[str, Any]], store: Store) -> int:
     """App acknowledgements (api/acks.py AppAck): by delivery id, or by warning and person. Those that
     change nothing are recorded with the reason (`acks`, verdict), counted and logged, never applied."""
-    ids: list[str] = []
+    ids: list[tuple[str, float]] = []  # (delivery id, when the person pressed "received")
     by_id: list[tuple[str, float]] = []
     by_person: list[tuple[dict[str, Any], list[str]]] = []
     versions: list[tuple[str, int, tuple[int, ...]]] | None = None
     for a in acks:
         if a.get("delivery_id"):
-            ids.append(a["delivery_id"])
+            ids.append((a["delivery_id"], float(a["at"])))
             by_id.append((a["delivery_id"], float(a["at"])))
         elif a.get("warning_id") and a.get("person_id"):
             if versions is None:
@@ -146,10 +150,9 @@ async def apply_app_acks(acks: Sequence[dict[str, Any]], store: Store) -> int:
                 for ch in (Channel.APP, Channel.SMS, Channel.WECHAT)
                 for step in steps
             ]
-            ids += mine
+            ids += [(d, float(a["at"])) for d in mine]
             by_person.append((a, mine))
-    at = min((float(a["at"]) for a in acks), default=store.clock.now())
-    done = await store.acknowledge(ids, at)
+    done = await store.acknowledge(ids)
     _observe(done)
     metrics.ACKS.labels("app", "any", "acknowledged").inc(len(done))
     moved = {a.delivery_id for a in done}

@@ -22,14 +22,22 @@ _SQLITE_CHUNK = 5000  # ids per primary-key IN lookup (SQLite allows 32,766 vari
 _PG_CHUNK = 20_000  # ids per PostgreSQL array parameter
 # A delivery no answer changes any more (a provider's "failed" does not stop a human's answer).
 _CLOSED = "'acknowledged', 'cancelled', 'expired'"
-_ACK = (
-    "UPDATE deliveries SET state = 'acknowledged', acked_at = {at}, reason = NULL WHERE delivery_id {ids}"
-    f" AND state NOT IN ({_CLOSED}) RETURNING delivery_id, warning_id, person_id, household_id, channel"
+# Each delivery with its own answer's time: (id, at) pairs joined in, so a batch that gathered answers over
+# minutes (a backlog after an outage) keeps every household's true time to reach.
+_SQLITE_ACK = (
+    "UPDATE deliveries SET state = 'acknowledged', acked_at = v.column2, reason = NULL"
+    " FROM (VALUES {}) AS v WHERE deliveries.delivery_id = v.column1"
+    f" AND deliveries.state NOT IN ({_CLOSED}) RETURNING deliveries.delivery_id, deliveries.warning_id,"
+    " deliveries.person_id, deliveries.household_id, deliveries.channel, deliveries.acked_at"
+)
+_PG_ACK = text(
+    "UPDATE deliveries AS d SET state = 'acknowledged', acked_at = v.at, reason = NULL"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:ats AS double precision[])) AS v(id, at)"
+    f" WHERE d.delivery_id = v.id AND d.state NOT IN ({_CLOSED})"
+    " RETURNING d.delivery_id, d.warning_id, d.person_id, d.household_id, d.channel, d.acked_at"
 )
 _LOOKUP_SQL = "SELECT delivery_id, state, warning_id, household_id FROM deliveries WHERE delivery_id {ids}"
 # SQLite: `{}` becomes the chunk's `?` placeholders; PostgreSQL: one array parameter.
-_SQLITE_ACK = _ACK.format(at="?", ids="IN ({})")
-_PG_ACK = text(_ACK.format(at=":at", ids="= ANY(:ids)"))
 _SQLITE_LOOKUP = _LOOKUP_SQL.format(ids="IN ({})")
 _PG_LOOKUP = text(_LOOKUP_SQL.format(ids="= ANY(:ids)"))
 _HOUSEHOLD_RANK = {"targeted": 0, "sent": 1, "delivered": 2, "reached": 3, "unreachable": 3}
@@ -129,20 +137,31 @@ class PeopleQueries(StoreBase):
             await cur.close()
         return out
 
-    async def acknowledge(self, delivery_ids: Sequence[str], at: float) -> list[Acknowledged]:
-        """Mark the existing ones among `delivery_ids` acknowledged (a human answered) and their
-        households reached; returns what changed (ids that do not exist, or were acknowledged, cancelled
-        or expired before, change nothing). One transaction, in which each delivery is found and moved
-        by one UPDATE … RETURNING: two workers acknowledging the same delivery count it once."""
-        ids = sorted(set(delivery_ids))
-        if not ids:
+    async def acknowledge(self, answers: Sequence[tuple[str, float]]) -> list[Acknowledged]:
+        """Mark the existing ones among the answered deliveries — (delivery id, when the person answered)
+        — acknowledged (a human answered) and their households reached; returns what changed (ids that do
+        not exist, or were acknowledged, cancelled or expired before, change nothing). One transaction, in
+        which each delivery is found and moved by one UPDATE … RETURNING: two workers acknowledging the
+        same delivery count it once. A delivery answered twice in the batch keeps the earlier answer."""
+        first: dict[str, float] = {}
+        for did, at in answers:
+            if did not in first or at < first[did]:
+                first[did] = at
+        if not first:
             return []
+        pairs = sorted(first.items())
         async with self.engine.begin() as conn:
             done = [
-                Acknowledged(r[0], r[1], r[2], r[3], r[4], at)
-                for r in await self._by_ids(conn, _SQLITE_ACK, _PG_ACK, ids, {"at": at})
+                Acknowledged(r[0], r[1], r[2], r[3], r[4], float(r[5]))
+                for r in await self._answer(conn, pairs)
             ]
-            homes = {(a.warning_id, a.household_id): a for a in done if a.household_id}
+            homes: dict[tuple[str, str], Acknowledged] = {}
+            for a in done:  # a household answered by several members: its earliest answer is the evidence
+                if not a.household_id:
+                    continue
+                k = (a.warning_id, a.household_id)
+                if k not in homes or a.at < homes[k].at:
+                    homes[k] = a
             if homes:
                 await self.executemany(
                     conn,
@@ -152,6 +171,23 @@ class PeopleQueries(StoreBase):
                     [(a.channel, a.delivery_id, a.at, a.at, w, h) for (w, h), a in sorted(homes.items())],
                 )
         return done
+
+    async def _answer(self, conn: AsyncConnection, pairs: Sequence[tuple[str, float]]) -> list[Sequence[Any]]:
+        out: list[Sequence[Any]] = []
+        if self._pg:
+            for chunk in chunks(pairs, _PG_CHUNK):
+                ids, ats = [p[0] for p in chunk], [p[1] for p in chunk]
+                out += list(await conn.execute(_PG_ACK, {"ids": ids, "ats": ats}))
+            return out
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        for chunk in chunks(pairs, _SQLITE_CHUNK):
+            cur = await driver.execute(
+                _SQLITE_ACK.format(", ".join(["(?, ?)"] * len(chunk))), [x for p in chunk for x in p]
+            )
+            out += await cur.fetchall()
+            await cur.close()
+        return out
 
     async def record_unapplied(self, items: Sequence[tuple[str, float]]) -> dict[str, int]:
         """Acknowledgements by delivery id that changed nothing, kept in `acks` with why: the delivery
