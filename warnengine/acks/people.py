@@ -75,9 +75,7 @@ async def apply_channel_events(
     for k, n in counts.items():
         if n:
             metrics.ACKS.labels("people", "any", k).inc(n)
-    stray = {
-        k: counts[k] for k in ("reply_no_change", "reply_unknown_sender", "unknown_delivery") if counts.get(k)
-    }
+    stray = {k: counts[k] for k in _NOT_APPLIED if counts.get(k)}
     if stray:  # one line per batch, without the senders' numbers
         log.info("channel_events_not_applied", **stray)
     return counts
@@ -93,6 +91,7 @@ async def _acknowledge_replies(
     `reply_unknown_sender`; `acknowledged` counts deliveries."""
     versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
     senders: dict[tuple[str, str], list[str]] = {}  # (channel, address) → the people there, once a batch
+    answered_at: dict[tuple[str, str], float] = {}  # (channel, address) → its earliest reply in the batch
     unknown = 0
     for e in acks:
         assert e.sender is not None
@@ -100,10 +99,6 @@ async def _acknowledge_replies(
         if key not in senders:
             senders[key] = directory.people_at(e.sender)
         unknown += not senders[key]
-    answered_at: dict[tuple[str, str], float] = {}  # (channel, address) → its earliest reply in the batch
-    for e in acks:
-        assert e.sender is not None
-        key = (_channel_of(e).value, e.sender)
         answered_at[key] = min(e.at, answered_at.get(key, e.at))
     candidates = [
         (person_delivery_id(w, v, pid, channel, step), answered_at[(channel, address)])
@@ -132,13 +127,11 @@ async def _acknowledge_replies(
 async def apply_app_acks(acks: Sequence[dict[str, Any]], store: Store) -> int:
     """App acknowledgements (api/acks.py AppAck): by delivery id, or by warning and person. Those that
     change nothing are recorded with the reason (`acks`, verdict), counted and logged, never applied."""
-    ids: list[tuple[str, float]] = []  # (delivery id, when the person pressed "received")
-    by_id: list[tuple[str, float]] = []
-    by_person: list[tuple[dict[str, Any], list[str]]] = []
+    by_id: list[tuple[str, float]] = []  # (delivery id, when the person pressed "received")
+    by_person: list[tuple[list[str], float]] = []  # (the person's deliveries of the warning, when)
     versions: list[tuple[str, int, tuple[int, ...]]] | None = None
     for a in acks:
         if a.get("delivery_id"):
-            ids.append((a["delivery_id"], float(a["at"])))
             by_id.append((a["delivery_id"], float(a["at"])))
         elif a.get("warning_id") and a.get("person_id"):
             if versions is None:
@@ -150,14 +143,13 @@ async def apply_app_acks(acks: Sequence[dict[str, Any]], store: Store) -> int:
                 for ch in (Channel.APP, Channel.SMS, Channel.WECHAT)
                 for step in steps
             ]
-            ids += [(d, float(a["at"])) for d in mine]
-            by_person.append((a, mine))
-    done = await store.acknowledge(ids)
+            by_person.append((mine, float(a["at"])))
+    done = await store.acknowledge([*by_id, *((d, at) for mine, at in by_person for d in mine)])
     _observe(done)
     metrics.ACKS.labels("app", "any", "acknowledged").inc(len(done))
     moved = {a.delivery_id for a in done}
     stray = await store.record_unapplied([(d, t) for d, t in by_id if d not in moved])
-    stray["no_delivery"] = sum(1 for _, mine in by_person if not moved.intersection(mine))
+    stray["no_delivery"] = sum(1 for mine, _ in by_person if not moved.intersection(mine))
     for verdict, n in stray.items():
         if n:
             metrics.ACKS.labels("app", "any", verdict).inc(n)
