@@ -66,3 +66,17 @@ def test_compaction_keeps_only_what_is_still_valid(tmp_path: Path, monkeypatch: 
     assert "n0" not in r.nonces and "d-0" not in r.expiry  # expired before the compaction
     assert {"n6", "n7"} <= r.nonces.keys() and {"d-6", "d-7"} <= r.expiry.keys()
     assert not path.with_suffix(".tmp").exists()
+
+
+def test_an_unwritable_journal_does_not_silence_a_genuine_warning(tmp_path: Path) -> None:
+    """A full or read-only disk: the command still plays, its nonce is still refused in memory, and the
+    journal says it is failing."""
+    signer, clock = Signer(Ed25519PrivateKey.generate()), ManualClock()
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the journal's folder should be", encoding="utf-8")
+    journal = ReplayJournal(blocked / "spk-1.journal")
+    t = TerminalLogic("spk-1", Verifier([signer.public]), clock, journal=journal)
+    cmd = _cmd(signer, clock, "n1", "d-1")
+    assert t.decide(cmd).verdict == Verdict.PLAY
+    assert journal.failing is not None
+    assert t.decide(cmd).reason == "replayed"

@@ -35,6 +35,7 @@ class ReplayJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._appended = 0
+        self.failing: str | None = None  # why the last write failed, while it does
 
     def load(self, now: float) -> Remembered:
         """What the terminal accepted before, minus what has expired since."""
@@ -42,6 +43,10 @@ class ReplayJournal:
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
+            return out
+        except OSError as e:  # unreadable: start without it, and say so (replays of before are not known)
+            log.error("journal_unreadable", path=str(self.path), error=str(e))
+            self.failing = str(e)
             return out
         torn = 0
         for line in lines:
@@ -79,17 +84,36 @@ class ReplayJournal:
             json.dumps({"c": c, "e": e, "s": r.done.get(c, "received")}, ensure_ascii=False)
             for c, e in r.expiry.items()
         ]
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write("".join(line + "\n" for line in lines))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as e:  # the old file stands, whole; the next compaction tries again
+            log.error("journal_compaction_failed", path=str(self.path), error=str(e))
         self._appended = 0
 
     def _append(self, rec: dict[str, object]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())  # on disk before the command is acted on
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())  # on disk before the command is acted on
+        except OSError as e:
+            # A full or read-only disk must not silence a genuine warning: the nonce is still held in
+            # memory (replays refused until a restart), and the fault is logged loudly until it clears.
+            if self.failing is None:
+                log.error(
+                    "journal_unwritable",
+                    path=str(self.path),
+                    error=str(e),
+                    effect="replays refused until restart only",
+                )
+            self.failing = str(e)
+            return
+        if self.failing is not None:
+            log.info("journal_writable_again", path=str(self.path))
+            self.failing = None
         self._appended += 1
