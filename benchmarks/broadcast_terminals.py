@@ -47,19 +47,19 @@ from aiokafka import AIOKafkaProducer
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
-from channels.loudspeaker import parse_topic
-from warnengine import topics
 from warnengine.clock import SystemClock
 from warnengine.db import connect
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import generate_county, write_county
-from warnengine.runtime.broadcast import SOURCE, build_broadcast
-from warnengine.runtime.resources import client_id
-from warnengine.runtime.stack import Stack
-from warnengine.runtime.terminals import start_farm
+from warnengine.embedded.stack import Stack
+from warnengine.embedded.terminals import start_farm
+from warnengine.manual.broadcast import SOURCE, build_broadcast
+from warnengine.pipeline.resources import client_id
 from warnengine.settings import Settings
 from warnengine.transport.mqtt import AsyncMqtt, set_no_delay
+from warnengine.wire import topics
+from warnengine.wire.loudspeaker import parse_topic
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -2,7 +2,7 @@
 
 Corpus: every sample in tests/normalise/samples that is CAP 1.2, valid against the OASIS XSD and
 accepted by parse_feed (the same files for both sides), plus a county-typical message: the demo's red
-rainstorm warning (warnengine.runtime.demo.rainstorm_cap) over a 40-vertex polygon.
+rainstorm warning (warnengine.embedded.demo.rainstorm_cap) over a 40-vertex polygon.
 
 Per run, both sides process the corpus `--loops` times, interleaved so that they share the machine's
 noise: ours is `parse_feed` (defusedxml parse, xmlschema XSD validation, CAP §3 rules, normalisation to
@@ -28,9 +28,9 @@ from typing import Any
 
 from lxml import etree
 
+from warnengine.embedded.demo import rainstorm_cap
 from warnengine.normalise import FeedError, parse_feed
 from warnengine.normalise.cap import CAP12_NS
-from warnengine.runtime.demo import rainstorm_cap
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "tests" / "normalise" / "samples"

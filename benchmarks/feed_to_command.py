@@ -24,16 +24,16 @@ import shapely
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shapely.geometry import shape
 
-from warnengine import topics
 from warnengine.clock import SystemClock
 from warnengine.db import connect
 from warnengine.db.store import Store
 from warnengine.directory import generate_county, write_county
+from warnengine.embedded.demo import rainstorm_cap
+from warnengine.embedded.stack import Stack
+from warnengine.embedded.terminals import start_farm
 from warnengine.model.warning import chain_id
-from warnengine.runtime.demo import rainstorm_cap
-from warnengine.runtime.stack import Stack
-from warnengine.runtime.terminals import start_farm
 from warnengine.settings import Settings
+from warnengine.wire import topics
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -47,7 +47,7 @@ from warnengine.plan.policy import DEFAULT
 from warnengine.plan.stage import resolve
 from warnengine.resolve.directory import Directory
 from warnengine.signing import Signer, Signers, Verifier, canonical_bytes
-from warnengine.signing_sm2 import Sm2Signer, Sm2Verifier, available_backends
+from warnengine.signing.sm2 import Sm2Signer, Sm2Verifier, available_backends
 
 POLICY = DispatchPolicy(command_ttl_s=3600, resend_after_s=30, max_attempts=5)
 

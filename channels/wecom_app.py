@@ -5,7 +5,7 @@ with the same message share a request. WeCom answers errcode 0 and lists the use
 `invaliduser` / `unlicenseduser`, so each delivery still gets its own result; 81013 means none was valid.
 
 Ack by a human action only: the default `template_card` is a button_interaction card with one "收到"
-button whose click WeCom posts to our callback as a `template_card_event` (warnengine/webhooks/wechat.py
+button whose click WeCom posts to our callback as a `template_card_event` (channels/wechat_webhook.py
 turns it into a reply event for the clicking userid). A card has no link, so no scanner can confirm it.
 `msgtype="text"` is for staff on the WeChat plugin (微工作台), which does not show cards: they reply "1".
 

@@ -1,3 +1,3 @@
-from warnengine.runtime.cli import main
+from warnengine.cli.main import main
 
 main()

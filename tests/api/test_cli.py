@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from warnengine.api.auth import digest, verify_password
+from warnengine.cli.main import main
 from warnengine.clock import SystemClock
 from warnengine.db import connect
 from warnengine.db.store import Store
-from warnengine.runtime.cli import main
 
 WARNENGINE = Path(sys.executable).parent / "warnengine"
 

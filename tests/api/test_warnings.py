@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 from tests.api.conftest import Api
-from warnengine import topics
 from warnengine.model import MsgType, Status
 from warnengine.normalise import parse_feed
-from warnengine.runtime.app import _app_ack
+from warnengine.pipeline.app import _app_ack
+from warnengine.wire import topics
 
 TOWNSHIP = "530102001000"
 MANUAL = topics.feed_topic("manual")

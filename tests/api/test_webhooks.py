@@ -9,11 +9,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
 from tests.api.conftest import RecordingPublisher, api_settings
-from warnengine import topics
 from warnengine.acks.people import parse_events
 from warnengine.api.app import create_app
 from warnengine.db.store import Store
 from warnengine.model import DeliveryState
+from warnengine.wire import topics
 
 TOKEN = "twilio-test-token"
 

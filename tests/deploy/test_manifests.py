@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from warnengine.runtime.cli import build_parser
-from warnengine.runtime.kafka_admin import all_topics
+from warnengine.cli.main import build_parser
+from warnengine.pipeline.kafka_admin import all_topics
 from warnengine.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

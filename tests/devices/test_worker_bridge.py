@@ -14,18 +14,18 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
-from warnengine import topics
 from warnengine.clock import SystemClock
 from warnengine.db import connect
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.runtime.stack import Stack
+from warnengine.embedded.stack import Stack
 from warnengine.settings import Settings
 from warnengine.signing import Verifier, load_public_keys, public_path
 from warnengine.speaker.link import LinkConfig
 from warnengine.speaker.reference import ReferenceTerminal, TerminalConfig
 from warnengine.speaker.sinks import RecordingSink
+from warnengine.wire import topics
 
 
 def flood_warning(identifier: str, village: str) -> bytes:

@@ -23,9 +23,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from channels.wechat_crypto import WXBizMsgCrypt, signature
 from tests.fakes.faults import FakeServer, Faults
 from warnengine.clock import Clock, SystemClock
-from warnengine.webhooks.wxcrypt import WXBizMsgCrypt, signature
 
 OA_APPID, OA_SECRET = "wx0123456789abcdef", "oa-secret-0123456789abcdef01234567"
 CORPID, CORP_SECRET, AGENT_ID = "ww0123456789abcdef", "corp-secret-0123456789abcdefghijklm", 1000002

@@ -15,16 +15,16 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from warnengine import topics
 from warnengine.clock import SystemClock
 from warnengine.db import connect
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County, generate_county, write_county
-from warnengine.runtime.stack import Stack
-from warnengine.runtime.terminals import start_farm
+from warnengine.embedded.stack import Stack
+from warnengine.embedded.terminals import start_farm
 from warnengine.settings import Settings
 from warnengine.speaker.farm import TerminalFarm
+from warnengine.wire import topics
 
 
 class Harness:

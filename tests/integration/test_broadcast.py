@@ -22,15 +22,15 @@ from tests.integration.conftest import Harness
 from warnengine.db import tables as t
 from warnengine.directory import County
 from warnengine.dispatch.compose import PRIORITY, speaker_command
-from warnengine.model import Hazard, Severity, Status
-from warnengine.model.warning import chain_id
-from warnengine.normalise.parse import parse_feed
-from warnengine.runtime.broadcast import (
+from warnengine.manual.broadcast import (
     SEVERITY_BY_PRIORITY,
     BroadcastError,
     build_broadcast,
     parse_codes,
 )
+from warnengine.model import Hazard, Severity, Status
+from warnengine.model.warning import chain_id
+from warnengine.normalise.parse import parse_feed
 from warnengine.signing import Signer, Verifier
 
 # The console script installed next to this interpreter (the venv's bin/), not whatever is on PATH.

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.integration.conftest import running_stack
 from tests.integration.test_pipeline import county_ring
-from warnengine import topics
 from warnengine.db import tables as t
 from warnengine.directory import County
+from warnengine.embedded.demo import rainstorm_cap
 from warnengine.model.warning import chain_id
-from warnengine.runtime.demo import rainstorm_cap
+from warnengine.wire import topics
 
 
 def channels_file(path: Path, api_base: str) -> Path:

@@ -13,8 +13,8 @@ from shapely.geometry import shape
 
 from tests.integration.conftest import Harness
 from warnengine.directory import County
+from warnengine.embedded.demo import rainstorm_cap
 from warnengine.model.warning import chain_id
-from warnengine.runtime.demo import rainstorm_cap
 
 SAMPLES = Path(__file__).parents[1] / "normalise" / "samples"
 

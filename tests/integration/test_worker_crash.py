@@ -14,8 +14,8 @@ import pytest
 from tests.integration.conftest import Harness, running_stack
 from tests.integration.test_pipeline import county_ring
 from warnengine.directory import County
+from warnengine.embedded.demo import rainstorm_cap
 from warnengine.model.warning import chain_id
-from warnengine.runtime.demo import rainstorm_cap
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import pytest
 from tests.normalise.test_cap import NATIONAL_SAMPLES, PARSES, REJECTS, SAMPLES
 from tests.normalise.test_feed_eew import EEW
 from tests.normalise.test_signature import embedded_pems
+from warnengine.cli.main import main
 from warnengine.normalise import parse_feed
 from warnengine.normalise.check import check_bytes, check_files, expand_paths, run
 from warnengine.normalise.parse import MAX_FEED_BYTES
-from warnengine.runtime.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "warnengine"  # the installed console script of this venv

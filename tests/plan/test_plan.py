@@ -120,7 +120,7 @@ def test_bad_policy_files_are_refused_with_the_reason(tmp_path: Path, text: str,
 
 
 def test_a_manual_loudspeaker_broadcast_reaches_terminals_only(directory: Directory) -> None:
-    from warnengine.runtime.broadcast import EVENT
+    from warnengine.manual.broadcast import EVENT
 
     w = warning(Area(codes=[COUNTY])).model_copy(update={"event": EVENT})
     plans = plan(directory, w)

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from channels.loudspeaker import device_topic, parse_topic
 from warnengine.clock import Clock
-from warnengine.runtime.embedded import free_port, mosquitto_binary, spawn, wait_port
+from warnengine.embedded.brokers import free_port, mosquitto_binary, spawn, wait_port
 from warnengine.signing import Signer
 from warnengine.transport.mqtt import AsyncMqtt
+from warnengine.wire.loudspeaker import device_topic, parse_topic
 
 VILLAGE = "530102001001"
 

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from channels.loudspeaker import device_topic
 from tests.speaker.broker import VILLAGE, EngineSide, command, mosquitto
 from warnengine.clock import SystemClock
-from warnengine.runtime.embedded import free_port, wait_port
+from warnengine.embedded.brokers import free_port, wait_port
 from warnengine.signing import Signer, Verifier
 from warnengine.speaker.link import LinkConfig, open_link
 from warnengine.speaker.reference import ReferenceTerminal, TerminalConfig
 from warnengine.speaker.sinks import NullSink
 from warnengine.transport.mqtt import MqttError, Will
+from warnengine.wire.loudspeaker import device_topic
 
 ACL = Path(__file__).parents[2] / "deploy" / "mosquitto" / "warnengine.acl"
 

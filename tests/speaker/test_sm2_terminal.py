@@ -19,7 +19,7 @@ from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.dispatch.stage import dispatch_loudspeakers
 from warnengine.signing import CommandVerifier, Signers, load_or_create_signer, load_verifiers, public_path
-from warnengine.signing_sm2 import Sm2Signer, load_or_create_sm2_signer
+from warnengine.signing.sm2 import Sm2Signer, load_or_create_sm2_signer
 from warnengine.speaker.link import LinkConfig
 from warnengine.speaker.reference import ReferenceTerminal, TerminalConfig
 from warnengine.speaker.sinks import RecordingSink

@@ -12,11 +12,11 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from warnengine import topics
 from warnengine.api.auth import ApiRole
 from warnengine.api.context import ctx
 from warnengine.api.errors import ApiError
 from warnengine.api.routing import Op, body, json_out, user
+from warnengine.wire import topics
 
 ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 

@@ -24,10 +24,10 @@ from warnengine.api import (
     visits,
     warnings,
 )
-from warnengine.api.auth import LoginLimiter
 from warnengine.api.compose import load_templates
 from warnengine.api.context import CTX, ApiContext, Publisher
 from warnengine.api.errors import Handler, error_middleware
+from warnengine.api.limiter import LoginLimiter
 from warnengine.api.policy import Policy
 from warnengine.api.routing import Op, wrap
 from warnengine.api.webhooks import webhook_routes

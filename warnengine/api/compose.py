@@ -4,7 +4,6 @@ it becomes on release: the generic JSON format of docs/feeds.md on the `manual` 
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from warnengine.manual.feed import ManualArea, ManualWarning
 from warnengine.model import Area, Hazard, MsgType, Severity, Status
 from warnengine.resolve.index import code_prefix
 
@@ -166,27 +166,26 @@ def feed_message(
     now: datetime,
 ) -> tuple[bytes, str]:
     """The generic-JSON feed message for one release, and its reference triple for later messages."""
-    sent = now.astimezone(UTC).replace(microsecond=0).isoformat()
-    areas: list[dict[str, Any]] = []
+    areas: list[ManualArea] = []
     for a in c.areas:
         if a.codes:
-            areas.append({"description": a.description or c.event, "codes": a.codes})
+            areas.append(ManualArea(a.description or c.event, codes=a.codes))
         for ring in a.polygons:
-            areas.append({"description": a.description or c.event, "polygon": [list(p) for p in ring]})
-    doc: dict[str, Any] = {
-        "sender": SENDER,
-        "identifier": identifier,
-        "sent": sent,
-        "msg_type": msg_type.value,
-        "status": (Status.EXERCISE if c.drill else Status.ACTUAL).value,
-        "hazard": c.hazard.value,
-        "severity": c.severity.value,
-        "event": c.event,
-        "headline": c.headline,
-        "description": c.description,
-        "instruction": c.instruction,
-        "expires": (now + timedelta(minutes=c.expires_min)).astimezone(UTC).isoformat(),
-        "areas": areas,
-        "references": references,
-    }
-    return json.dumps(doc, ensure_ascii=False).encode("utf-8"), f"{SENDER},{identifier},{sent}"
+            areas.append(ManualArea(a.description or c.event, polygon=ring))
+    msg = ManualWarning(
+        sender=SENDER,
+        identifier=identifier,
+        sent=now.astimezone(UTC).replace(microsecond=0),
+        expires=(now + timedelta(minutes=c.expires_min)).astimezone(UTC),
+        msg_type=msg_type,
+        drill=c.drill,
+        hazard=c.hazard,
+        severity=c.severity,
+        event=c.event,
+        headline=c.headline,
+        description=c.description,
+        instruction=c.instruction,
+        areas=areas,
+        references=references,
+    )
+    return msg.payload(), msg.reference

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from warnengine.api.limiter import LoginLimiter
 from warnengine.api.policy import Policy
 from warnengine.db.store import Store
 from warnengine.settings import Settings
-
-if TYPE_CHECKING:
-    from warnengine.api.auth import LoginLimiter
 
 
 class Publisher(Protocol):

@@ -19,7 +19,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from warnengine import topics
 from warnengine.api import audit
 from warnengine.api.compose import COMPOSE_FIELDS, SENDER, Compose, feed_message, from_cap
 from warnengine.api.context import ApiContext, ctx
@@ -44,6 +43,7 @@ from warnengine.model import Hazard, MsgType, Severity
 from warnengine.model.warning import chain_id
 from warnengine.obs import log as obslog
 from warnengine.obs import metrics
+from warnengine.wire import topics
 
 log = obslog.get("warnengine.api.warnings")
 
@@ -278,11 +278,9 @@ async def _publish(c: ApiContext, row: dict[str, Any], msg_type: MsgType) -> tup
         references=refs,
         now=_now(c),
     )
-    from warnengine.runtime.broadcast import SOURCE
-
     try:
         # Keyed by chain, like `warnengine broadcast`: an Update or Cancel stays in order behind the Alert.
-        await c.publisher.publish(topics.feed_topic(SOURCE), row["warning_id"].encode(), payload)
+        await c.publisher.publish(topics.feed_topic(topics.MANUAL), row["warning_id"].encode(), payload)
     except Exception as e:
         log.warning("release_not_confirmed", warning_id=row["warning_id"], error=repr(e))
         raise ApiError(

@@ -1,7 +1,7 @@
 """Provider callbacks (Twilio SMS status and replies, WeChat Official Account, WeCom) on the API's app.
 
-The routes are the channels work's (warnengine/webhooks); each is mounted only when its secret is in the
-environment, because a callback whose signature cannot be checked must not be served at all. Events they
+The routes live beside their adapters (channels/sms_twilio_webhook.py, channels/wechat_webhook.py); each
+is mounted only when its secret is in the environment, because a callback whose signature cannot be checked must not be served at all. Events they
 produce are published to `warnengine.channel-events` (a JSON list of ChannelEvent per callback) for the
 pipeline; the API records nothing itself.
 
@@ -22,9 +22,9 @@ from typing import Any
 
 from aiohttp import web
 
-from warnengine import topics
 from warnengine.api.context import Publisher
 from warnengine.obs import log as obslog
+from warnengine.wire import topics
 
 log = obslog.get("warnengine.api.webhooks")
 
@@ -32,7 +32,8 @@ log = obslog.get("warnengine.api.webhooks")
 def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -> Sequence[web.RouteDef]:
     env = os.environ if env is None else env
     try:
-        from warnengine.webhooks import twilio, wechat
+        from channels import sms_twilio_webhook as twilio
+        from channels import wechat_webhook as wechat
     except ImportError:  # a build without the channels work: nothing to mount
         return []
 

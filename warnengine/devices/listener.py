@@ -12,9 +12,9 @@ import contextlib
 
 import structlog
 
-from channels.loudspeaker import PREFIX
 from warnengine.devices.health import DeviceHealth
 from warnengine.transport.mqtt import AsyncMqtt, Message, MqttError
+from warnengine.wire.loudspeaker import PREFIX
 
 log = structlog.get_logger("warnengine.devices")
 

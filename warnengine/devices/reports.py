@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from channels.loudspeaker import BadAck, parse_ack, parse_topic
 from warnengine.transport.mqtt import Message
+from warnengine.wire.loudspeaker import BadAck, parse_ack, parse_topic
 
 FINAL_RESULTS = frozenset({"played", "failed", "rejected"})
 

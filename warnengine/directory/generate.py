@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from warnengine.directory import naming, population
+import warnengine.directory.naming as naming
+import warnengine.directory.population as population
 from warnengine.directory.files import County, gc_paused
 from warnengine.directory.geometry import (
     Cellular,

@@ -7,7 +7,7 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
-from warnengine.directory import naming
+import warnengine.directory.naming as naming
 from warnengine.model import Household, Person, Role
 
 # Household sizes of rural North China: mostly 2-4, some elderly living alone, few very large.

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# How a terminal's commands are signed (warnengine/signing.py ALGS): Ed25519, or SM2 with SM3 for
+# How a terminal's commands are signed (warnengine/signing/ ALGS): Ed25519, or SM2 with SM3 for
 # terminals that follow the national emergency-broadcast standards.
 SigAlg = Literal["ed25519", "sm2-sm3"]
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 
 import structlog
 
-from channels.loudspeaker import device_topic, parse_topic
 from warnengine.clock import Clock
 from warnengine.signing import CommandVerifier
 from warnengine.speaker.terminal import TerminalLogic, Verdict
 from warnengine.transport.mqtt import AsyncMqtt
+from warnengine.wire.loudspeaker import device_topic, parse_topic
 
 log = structlog.get_logger("warnengine.speaker")
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import structlog
 
-from channels.loudspeaker import device_topic
 from warnengine.clock import Clock
 from warnengine.signing import CommandVerifier
 from warnengine.speaker.journal import ReplayJournal
@@ -24,6 +23,7 @@ from warnengine.speaker.link import LinkConfig, TerminalLink, open_link
 from warnengine.speaker.playback import Player, PlayEvent, PlayItem, Sink
 from warnengine.speaker.terminal import TerminalLogic, Verdict
 from warnengine.transport.mqtt import Message, MqttError, Will
+from warnengine.wire.loudspeaker import device_topic
 
 log = structlog.get_logger("warnengine.speaker")
 

@@ -1,0 +1,176 @@
+"""Twilio webhooks: message status callbacks and inbound SMS (residents' replies), as ChannelEvents.
+
+- `POST {prefix}/status?d=<delivery_id>`: the StatusCallback the adapter sets per message. Our delivery id
+  is in the URL, which Twilio signs, so a callback maps to its delivery without a lookup and cannot be
+  redirected to another one. sent → SENT, delivered/read → DELIVERED, undelivered/failed/canceled →
+  FAILED (with Twilio's ErrorCode); queued/accepted/sending/scheduled are progress, acknowledged and dropped.
+- `POST {prefix}/inbound`: the number's messaging webhook. Every reply becomes `kind="reply"` with its
+  text and sender; `ack_hint` says whether it is one of the usual acknowledgements ("1", "收到", "ok"…),
+  the ack stage decides. Answers empty TwiML (no auto-reply).
+
+Both verify X-Twilio-Signature (HMAC-SHA1 of the URL Twilio called + the sorted form fields, keyed by the
+auth token) with the SDK's RequestValidator: missing or wrong → 403 before any field is read. Then bad
+fields → 400 with a JSON error. The URL is rebuilt from the configured public base + the raw path, since
+behind a proxy the URL the app sees is not the one Twilio signed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from multidict import MultiDictProxy
+from twilio.request_validator import SIGNATURE_HEADER, RequestValidator, get_signature_algorithm
+
+from channels.base import ChannelEvent
+from warnengine.clock import Clock, SystemClock
+from warnengine.model import DeliveryState
+
+log = structlog.get_logger("channels.sms_twilio_webhook")
+
+OnEvents = Callable[[list[ChannelEvent]], Awaitable[None]]
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+_STATES = {
+    "sent": DeliveryState.SENT,
+    "delivered": DeliveryState.DELIVERED,
+    "read": DeliveryState.DELIVERED,
+    "undelivered": DeliveryState.FAILED,
+    "failed": DeliveryState.FAILED,
+    "canceled": DeliveryState.FAILED,
+}
+_PROGRESS = {"queued", "accepted", "sending", "scheduled", "receiving", "received", "partially_delivered"}
+# Compared after NFKC (full-width "１", "ＯＫ") and casefold, with surrounding spaces and punctuation gone.
+ACK_WORDS = frozenset(
+    {
+        "1",
+        "y",
+        "yes",
+        "ok",
+        "okay",
+        "收到",
+        "已收到",
+        "收到了",
+        "好",
+        "好的",
+        "知道",
+        "知道了",
+        "明白",
+        "确认",
+    }
+)
+_PUNCT = " \t\r\n。！!.,，~～、;；:："
+
+
+def is_ack(text: str) -> bool:
+    return unicodedata.normalize("NFKC", text).strip(_PUNCT).casefold() in ACK_WORDS
+
+
+class _BadField(Exception):
+    pass
+
+
+def _field(form: MultiDictProxy[Any], name: str, pattern: re.Pattern[str] | None = None) -> str:
+    value = form.get(name)
+    if not isinstance(value, str) or not value:
+        raise _BadField(f"missing field {name}")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise _BadField(f"malformed field {name}")
+    return value
+
+
+def twilio_routes(
+    auth_token: str,
+    on_events: OnEvents,
+    *,
+    public_base: str | None = None,
+    prefix: str = "/webhooks/twilio",
+    provider: str = "twilio",
+    clock: Clock | None = None,
+) -> list[web.RouteDef]:
+    """Routes for an aiohttp app; `public_base` is the scheme://host[:port] Twilio is given for us."""
+    validator = RequestValidator(auth_token)
+    base = public_base.rstrip("/") if public_base else None
+    clk = clock or SystemClock()
+
+    async def verified(request: web.Request) -> MultiDictProxy[Any]:
+        signature = request.headers.get(SIGNATURE_HEADER)
+        form = await request.post()
+        url = f"{base}{request.raw_path}" if base else str(request.url)
+        algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+        if not signature or not validator.validate(url, form, signature, algorithm):
+            log.warning("twilio_webhook_forbidden", path=request.path, signed=bool(signature))
+            raise web.HTTPForbidden(
+                text='{"error": "invalid X-Twilio-Signature"}', content_type="application/json"
+            )
+        return form
+
+    async def deliver(events: list[ChannelEvent]) -> None:
+        if events:
+            await on_events(events)
+
+    async def status(request: web.Request) -> web.Response:
+        form = await verified(request)
+        try:
+            delivery = request.query.get("d")
+            if not delivery or len(delivery) > 200:
+                raise _BadField("missing or malformed query parameter d (delivery id)")
+            sid = _field(form, "MessageSid", _SID)
+            state = _field(form, "MessageStatus").lower()
+            code = form.get("ErrorCode")
+            if code is not None and not str(code).isdigit():
+                raise _BadField("malformed field ErrorCode")
+            if state not in _STATES and state not in _PROGRESS:
+                raise _BadField(f"unknown MessageStatus {state!r}")
+        except _BadField as e:
+            return _bad(request, str(e))
+        if state in _STATES:
+            reason = f"{state} (twilio error {code})" if _STATES[state] is DeliveryState.FAILED else None
+            await deliver(
+                [
+                    ChannelEvent(
+                        provider=provider,
+                        kind="status",
+                        at=clk.now(),
+                        delivery_id=delivery,
+                        state=_STATES[state],
+                        reason=reason,
+                        provider_ref=sid,
+                    )
+                ]
+            )
+        return web.Response(status=200)
+
+    async def inbound(request: web.Request) -> web.Response:
+        form = await verified(request)
+        try:
+            sid = _field(form, "MessageSid", _SID)
+            sender = _field(form, "From")
+            text = form.get("Body")
+            if not isinstance(text, str):
+                raise _BadField("missing field Body")
+        except _BadField as e:
+            return _bad(request, str(e))
+        event = ChannelEvent(
+            provider=provider,
+            kind="reply",
+            at=clk.now(),
+            sender=sender,
+            text=text,
+            provider_ref=sid,
+            ack_hint=is_ack(text),
+        )
+        await deliver([event])
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    return [web.post(f"{prefix}/status", status), web.post(f"{prefix}/inbound", inbound)]
+
+
+def _bad(request: web.Request, error: str) -> web.Response:
+    log.warning("twilio_webhook_bad_request", path=request.path, error=error)
+    return web.json_response({"error": error}, status=400)

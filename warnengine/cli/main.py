@@ -1,0 +1,308 @@
+"""The `warnengine` command. Settings come from WARNENGINE_* variables; flags override a few."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+
+from warnengine.obs import log as obslog
+from warnengine.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    over = {
+        k: v
+        for k, v in {
+            "data_dir": getattr(args, "data_dir", None),
+            "county_dir": getattr(args, "county", None),
+        }.items()
+        if v is not None
+    }
+    settings = Settings(**over)
+    return fill_from_endpoints(settings)
+
+
+def fill_from_endpoints(settings: Settings) -> Settings:
+    """Unset URLs come from the endpoints file a running `warnengine up` wrote in the data directory."""
+    path = settings.data_dir / "endpoints.json"
+    if (settings.kafka_url and settings.mqtt_url) or not path.exists():
+        return settings
+    found = json.loads(path.read_text())
+    update = {}
+    if not settings.kafka_url and found.get("kafka_url"):
+        update["kafka_url"] = found["kafka_url"]
+    if not settings.mqtt_url and found.get("mqtt_url"):
+        update["mqtt_url"] = found["mqtt_url"]
+        update["mqtt_protocol"] = found.get("mqtt_protocol", settings.mqtt_protocol)
+    return settings.model_copy(update=update)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from warnengine.embedded.stack import Stack
+
+    async def main() -> None:
+        stack = Stack(_settings(args))
+        try:
+            await stack.prepare()
+            for n in range(args.workers):
+                stack.start_worker(n)
+            for n in range(args.workers):
+                await stack.wait_ready(n)
+            farm = None
+            if not args.no_terminals:
+                from warnengine.embedded.brokers import spawn
+
+                farm = spawn(
+                    [sys.executable, "-m", "warnengine", "terminals"],
+                    stack.settings.data_dir / "logs" / "terminals.log",
+                    env=stack.env(),
+                )
+            s = stack.settings
+            api = None
+            if not args.no_api:
+                from warnengine.api.app import start_api
+
+                api = await start_api(s)
+            print(
+                json.dumps(
+                    {
+                        "kafka": s.kafka_url,
+                        "mqtt": s.mqtt_url,
+                        "database": s.db_url(),
+                        "metrics": [f"http://127.0.0.1:{p}/metrics" for p in stack.worker_ports.values()],
+                        "feed_topics": [
+                            f"warnengine.feed.{x}" for x in ("meteo", "flood", "forest_fire", "geohazard")
+                        ],
+                        "logs": str(s.data_dir / "logs"),
+                        "console": f"{api.url}/console/" if api else None,
+                    },
+                    ensure_ascii=False,
+                ),
+                flush=True,
+            )
+            print("warnengine is up; Ctrl-C stops it.", file=sys.stderr, flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            if api:
+                await api.stop()
+            if farm:
+                farm.terminate()
+        finally:
+            stack.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from warnengine.pipeline.worker import run_worker
+
+    run_worker(_settings(args))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from warnengine.embedded.demo import print_result, run_demo
+
+    obslog.configure("warning")
+    s = _settings(args)
+    if args.data_dir is None:
+        s = s.model_copy(update={"data_dir": Path("var/demo")})
+    result = asyncio.run(run_demo(s, timeout_s=args.timeout))
+    print_result(result)
+    return 0 if result["lost"] == 0 and result["acks"] == result["commands"] > 0 else 1
+
+
+def cmd_terminals(args: argparse.Namespace) -> int:
+    from warnengine.clock import SystemClock
+    from warnengine.db import connect
+    from warnengine.db.store import Store
+    from warnengine.embedded.terminals import start_farm
+
+    obslog.configure("info")
+
+    async def main() -> None:
+        s = _settings(args)
+        store = Store(connect(s.db_url()), SystemClock())
+        devices = await store.device_villages()
+        await store.close()
+        farm = await start_farm(s, devices.items(), SystemClock(), play_seconds=args.play_seconds)
+        await farm.run()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    return 0
+
+
+def cmd_speaker(args: argparse.Namespace) -> int:
+    from warnengine.cli.speaker import run
+
+    return run(args, _settings(args))
+
+
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    from warnengine.cli.broadcast import run
+
+    return run(args, _settings(args))
+
+
+def cmd_gen_county(args: argparse.Namespace) -> int:
+    from warnengine.directory import generate_county, write_county
+
+    county = generate_county(
+        seed=args.seed,
+        townships=args.townships,
+        villages=args.villages,
+        households_per_group=(args.households_min, args.households_max),
+    )
+    write_county(county, args.out)
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "cells": len(county.cells),
+                "households": len(county.households),
+                "people": len(county.people),
+                "devices": len(county.devices),
+            }
+        )
+    )
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    from warnengine.wire import topics
+
+    payload = Path(args.file).read_bytes()
+
+    async def main() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=_settings(args).kafka_bootstrap())
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.feed_topic(args.source), payload)
+        finally:
+            await producer.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from warnengine.db import connect, migrate
+
+    async def main() -> None:
+        engine = connect(_settings(args).db_url())
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_cap(args: argparse.Namespace) -> int:
+    from warnengine.normalise.check import run
+
+    trust_file = args.trust
+    if trust_file is None and not args.no_trust:
+        default = _settings(args).trust_file
+        trust_file = default if default and default.exists() else None
+    return run(args.paths, trust_file=trust_file, as_json=args.json, source=args.source)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="warnengine", description=__doc__)
+    p.add_argument("--data-dir", type=Path, default=None, help="state directory (default: var)")
+    p.add_argument("--county", type=Path, default=None, help="county directory (default: config/county)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run everything; embedded broker, MQTT and SQLite where no URL is set")
+    up.add_argument("--workers", type=int, default=1)
+    up.add_argument("--no-terminals", action="store_true", help="do not simulate the county's terminals")
+    up.add_argument("--no-api", action="store_true", help="do not serve the dispatcher API and console")
+    up.set_defaults(fn=cmd_up)
+
+    sub.add_parser(
+        "worker", help="run one more pipeline worker (needs WARNENGINE_KAFKA_URL...)"
+    ).set_defaults(fn=cmd_worker)
+
+    demo = sub.add_parser("demo", help="one red rainstorm warning end to end; prints a JSON summary")
+    demo.add_argument("--timeout", type=float, default=120.0)
+    demo.set_defaults(fn=cmd_demo)
+
+    term = sub.add_parser("terminals", help="simulate every loudspeaker terminal of the county")
+    term.add_argument("--play-seconds", type=float, default=0.0)
+    term.set_defaults(fn=cmd_terminals)
+
+    from warnengine.cli.speaker import add_arguments as speaker_arguments
+
+    spk = sub.add_parser("speaker", help="the reference loudspeaker terminal, a real MQTT client")
+    speaker_arguments(spk)
+    spk.set_defaults(fn=cmd_speaker)
+
+    from warnengine.cli.broadcast import add_arguments as broadcast_arguments
+
+    bc = sub.add_parser("broadcast", help="manual broadcast to the loudspeakers of some areas (signed)")
+    broadcast_arguments(bc)
+    bc.set_defaults(fn=cmd_broadcast)
+
+    gen = sub.add_parser("gen-county", help="generate a realistic county directory")
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--townships", type=int, default=13)
+    gen.add_argument("--villages", type=int, default=150)
+    gen.add_argument("--households-min", type=int, default=8)
+    gen.add_argument("--households-max", type=int, default=16)
+    gen.set_defaults(fn=cmd_gen_county)
+
+    from warnengine.cli.directory import add_commands as directory_commands
+
+    directory_commands(sub, _settings)
+    from warnengine.cli.report import add_commands as report_commands
+
+    report_commands(sub, _settings)
+    from warnengine.cli.simulate import add_commands as sim_commands
+
+    sim_commands(sub, _settings)
+
+    send = sub.add_parser("send", help="put a feed message (CAP XML or JSON file) on a feed topic")
+    send.add_argument("file")
+    send.add_argument(
+        "--source",
+        default="meteo",
+        choices=["meteo", "flood", "forest_fire", "geohazard", "earthquake", "manual"],
+    )
+    send.set_defaults(fn=cmd_send)
+
+    db = sub.add_parser("db", help="database")
+    dsub = db.add_subparsers(dest="db_command", required=True)
+    dsub.add_parser("upgrade", help="apply migrations").set_defaults(fn=cmd_db)
+
+    cap = sub.add_parser("cap", help="feed messages (CAP, national dialect, JSON)")
+    csub = cap.add_subparsers(dest="cap_command", required=True)
+    cc = csub.add_parser("check", help="the parser's verdict on files (directories: their *.xml, *.json)")
+    cc.add_argument("paths", nargs="+", type=Path)
+    cc.add_argument("--json", action="store_true", help="one JSON object per file")
+    cc.add_argument("--trust", type=Path, default=None, help="trust file (default: settings.trust_file)")
+    cc.add_argument("--no-trust", action="store_true", help="do not verify signatures")
+    cc.add_argument("--source", default=None, help='feed topic for JSON (default: by its "kind")')
+    cc.set_defaults(fn=cmd_cap)
+
+    from warnengine.cli.api import add_commands as api_commands
+
+    api_commands(sub, _settings)  # `warnengine api`, `warnengine user add|token|list`
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    sys.exit(args.fn(args))

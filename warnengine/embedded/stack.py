@@ -1,0 +1,171 @@
+"""Everything `warnengine up` runs on one machine: brokers (embedded where no URL is set), the database,
+N worker processes. Tests and the demo use the same code, so they exercise what users run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import structlog
+
+from warnengine.clock import SystemClock
+from warnengine.db import connect, migrate
+from warnengine.db.store import Store
+from warnengine.directory import read_county
+from warnengine.embedded.brokers import EmbeddedBrokers, free_port, port_free, spawn
+from warnengine.pipeline.kafka_admin import ensure_topics
+from warnengine.settings import Settings
+from warnengine.signing import load_or_create_signer
+from warnengine.signing.sm2 import default_backend, load_or_create_sm2_signer
+
+log = structlog.get_logger("warnengine.stack")
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.brokers: EmbeddedBrokers | None = None
+        self.workers: dict[int, subprocess.Popen[bytes]] = {}
+        self.worker_ports: dict[int, int] = {}
+        self.extra_env: dict[str, str] = {}
+
+    async def prepare(self, import_county: bool = True) -> None:
+        """Start embedded brokers for unset URLs, migrate, load the county if empty, create topics and key."""
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        if not s.kafka_url or not s.mqtt_url:
+            self.brokers = EmbeddedBrokers(
+                s.data_dir,
+                kafka_port=_preferred(s.embedded_kafka_port),
+                mqtt_port=_preferred(s.embedded_mqtt_port),
+                prefer_mosquitto=s.embedded_mqtt != "amqtt",
+            )
+            await asyncio.to_thread(self.brokers.start)
+            updates: dict[str, object] = {}
+            if not s.kafka_url:
+                updates["kafka_url"] = self.brokers.kafka_url
+            if not s.mqtt_url:
+                updates["mqtt_url"] = self.brokers.mqtt_url
+                updates["mqtt_protocol"] = self.brokers.mqtt_protocol
+            self.settings = s = s.model_copy(update=updates)
+            (s.data_dir / "endpoints.json").write_text(
+                json.dumps(
+                    {"kafka_url": s.kafka_url, "mqtt_url": s.mqtt_url, "mqtt_protocol": s.mqtt_protocol}
+                )
+            )
+            log.info(
+                "embedded_brokers", kafka=s.kafka_url, mqtt=s.mqtt_url, mqtt_broker=self.brokers.mqtt_kind
+            )
+        load_or_create_signer(s.key_file())
+        if default_backend() is not None:  # for terminals registered sm2-sm3; workers would create it too
+            load_or_create_sm2_signer(s.sm2_key_file())
+        engine = connect(s.db_url())
+        await migrate(engine)
+        store = Store(engine, SystemClock())
+        try:
+            if import_county and not await store.villages():
+                county = await asyncio.to_thread(read_county, s.county_dir)
+                await store.import_directory(
+                    county.cells, county.households, county.people, county.devices, county.points
+                )
+                log.info(
+                    "county_imported",
+                    directory=str(s.county_dir),
+                    cells=len(county.cells),
+                    devices=len(county.devices),
+                )
+        finally:
+            await store.close()
+        await ensure_topics(s.kafka_bootstrap(), s.topic_partitions)
+
+    def env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update(
+            WARNENGINE_DATA_DIR=str(s.data_dir.resolve()),
+            WARNENGINE_COUNTY_DIR=str(s.county_dir.resolve()),
+            WARNENGINE_METEO_SIGNALS_FILE=str(s.meteo_signals_file.resolve()),
+            WARNENGINE_KAFKA_URL=s.kafka_url or "",
+            WARNENGINE_MQTT_URL=s.mqtt_url or "",
+            WARNENGINE_MQTT_PROTOCOL=str(s.mqtt_protocol),
+            WARNENGINE_DATABASE_URL=s.db_url(),
+            WARNENGINE_SESSION_TIMEOUT_S=str(s.session_timeout_s),
+            WARNENGINE_RESEND_AFTER_S=str(s.resend_after_s),
+            WARNENGINE_RECONCILE_INTERVAL_S=str(s.reconcile_interval_s),
+            WARNENGINE_RECONCILE_GRACE_S=str(s.reconcile_grace_s),
+            WARNENGINE_TOPIC_PARTITIONS=str(s.topic_partitions),
+            WARNENGINE_SIGNING_KEY_FILE=str(s.key_file().resolve()),
+            WARNENGINE_SM2_SIGNING_KEY_FILE=str(s.sm2_key_file().resolve()),
+        )
+        if s.trust_file:
+            env["WARNENGINE_TRUST_FILE"] = str(s.trust_file.resolve())
+        env.update(self.extra_env)
+        return env
+
+    def start_worker(self, n: int) -> subprocess.Popen[bytes]:
+        port = self.worker_ports.get(n)
+        if port is None:
+            wanted = self.settings.web_port + n
+            port = wanted if self.settings.web_port and port_free(wanted) else free_port()
+            self.worker_ports[n] = port
+        env = self.env()
+        env["WARNENGINE_WEB_PORT"] = str(port)
+        env["WARNENGINE_WORKER_ID"] = f"{self.settings.app_id}-{n}"
+        proc = spawn(
+            [sys.executable, "-m", "warnengine", "worker"],
+            self.settings.data_dir / "logs" / f"worker-{n}.log",
+            env=env,
+        )
+        self.workers[n] = proc
+        return proc
+
+    async def wait_ready(self, n: int, timeout: float = 90.0) -> None:
+        """Wait for worker n's /ready (resources up, partitions assigned)."""
+        url = f"http://127.0.0.1:{self.worker_ports[n]}/ready"
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while time.monotonic() < deadline:
+                proc = self.workers[n]
+                if proc.poll() is not None:
+                    raise RuntimeError(f"worker {n} exited with {proc.returncode}; see {self.worker_log(n)}")
+                try:
+                    async with http.get(url) as r:
+                        if r.status == 200:
+                            return
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                await asyncio.sleep(0.25)
+        raise TimeoutError(f"worker {n} not ready after {timeout}s; see {self.worker_log(n)}")
+
+    def worker_log(self, n: int) -> Path:
+        return self.settings.data_dir / "logs" / f"worker-{n}.log"
+
+    def kill_worker(self, n: int) -> None:
+        proc = self.workers.pop(n)
+        proc.kill()
+        proc.wait()
+
+    def stop(self) -> None:
+        for proc in self.workers.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.workers.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.workers.clear()
+        if self.brokers:
+            self.brokers.stop()
+
+
+def _preferred(port: int) -> int:
+    """The configured port when it is free; 0 (any free port) when it is taken or unset."""
+    return port if port and port_free(port) else 0

@@ -1,0 +1,34 @@
+"""Running the simulated terminal farm against a stack's MQTT broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from warnengine.clock import Clock
+from warnengine.pipeline.resources import client_id
+from warnengine.settings import Settings
+from warnengine.signing import load_verifiers, public_path
+from warnengine.signing.sm2 import default_backend
+from warnengine.speaker.farm import TerminalFarm
+from warnengine.transport.mqtt import AsyncMqtt
+
+
+async def start_farm(
+    settings: Settings,
+    devices: Iterable[tuple[str, str]],
+    clock: Clock,
+    play_seconds: float = 0.0,
+    offline: Iterable[str] = (),
+) -> TerminalFarm:
+    """Connects and returns the farm; the caller runs `farm.run()` as a task."""
+    host, port = settings.mqtt_host_port()
+    # Simulated terminals trust the engine's Ed25519 key and, when it exists (and SM2 can be verified
+    # here), its SM2 key: one farm plays both kinds of terminal, without checking which each one is.
+    keys = [public_path(settings.key_file())]
+    sm2 = public_path(settings.sm2_key_file())
+    if sm2.exists() and default_backend() is not None:
+        keys.append(sm2)
+    verifier = load_verifiers(keys)
+    mqtt = AsyncMqtt(host, port, client_id("terminals"), protocol=settings.mqtt_protocol)
+    await mqtt.connect()
+    return TerminalFarm(devices, verifier, clock, mqtt, play_seconds=play_seconds, offline=offline)

@@ -1,0 +1,1 @@
+"""Warnings a person issues: the console's releases and `warnengine broadcast` to the loudspeakers."""
