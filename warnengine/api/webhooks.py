@@ -1,9 +1,9 @@
 """Provider callbacks (Twilio SMS status and replies, WeChat Official Account, WeCom) on the API's app.
 
 The routes live beside their adapters (channels/sms_twilio_webhook.py, channels/wechat_webhook.py); each
-is mounted only when its secret is in the environment, because a callback whose signature cannot be checked must not be served at all. Events they
-produce are published to `warnengine.channel-events` (a JSON list of ChannelEvent per callback) for the
-pipeline; the API records nothing itself.
+is mounted only when its secret is in the environment, because a callback whose signature cannot be
+checked must not be served at all. Events they produce are published to `warnengine.channel-events` (a
+JSON list of ChannelEvent per callback) for the pipeline; the API records nothing itself.
 
 | routes | needs | optional |
 |---|---|---|
