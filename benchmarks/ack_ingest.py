@@ -48,7 +48,7 @@ from warnengine.db import connect, migrate
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import read_county
-from warnengine.model import Area, DeliveryState, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, DeliveryState, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
 from warnengine.resolve.directory import Directory
@@ -57,8 +57,8 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = 1000
 
 
-def warning(n: int) -> Warning:
-    return Warning(
+def warning(n: int) -> HazardWarning:
+    return HazardWarning(
         warning_id=f"w-ack-{n}-{time.time_ns() % 10**9}",
         version=1,
         sender="bench",

@@ -38,7 +38,7 @@ from warnengine.clock import SystemClock
 from warnengine.db import connect, migrate
 from warnengine.db.store import Store
 from warnengine.db.store.plan import DELIVERY_COLUMNS, HOUSEHOLD_COLUMNS
-from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.plan import VillagePlan, plan_warning
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import plan_rows, resolve
@@ -71,8 +71,8 @@ async def prepare(url: str, villages: int, seed: int) -> dict[str, int]:
     return {"households": len(county.households), "people": len(county.people), "residents": residents}
 
 
-def warning(n: int) -> Warning:
-    return Warning(
+def warning(n: int) -> HazardWarning:
+    return HazardWarning(
         warning_id=f"w-bench-{n}-{time.time_ns()}",
         version=1,
         sender="bench",
@@ -130,7 +130,7 @@ async def raw_insert(store: Store, deliveries: list[Any], households: list[Any])
         return time.perf_counter() - t0
 
 
-async def raw_round(store: Store, w: Warning, directory: Directory, policy: Any) -> tuple[float, int]:
+async def raw_round(store: Store, w: HazardWarning, directory: Directory, policy: Any) -> tuple[float, int]:
     """The same rows as the plan stage writes for `w` (under another id), built in the same slices;
     returns the seconds spent writing them and how many rows there were."""
     raw_w = w.model_copy(update={"warning_id": w.warning_id + "r"})

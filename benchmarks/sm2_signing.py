@@ -42,7 +42,7 @@ from warnengine.db.store import Store
 from warnengine.directory import generate_county
 from warnengine.dispatch.compose import speaker_body
 from warnengine.dispatch.stage import DispatchPolicy, dispatch_loudspeakers
-from warnengine.model import Area, Channel, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Channel, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import DEFAULT
 from warnengine.plan.stage import resolve
 from warnengine.resolve.directory import Directory
@@ -66,8 +66,8 @@ class Accept:
         return [SendResult(o.delivery_id, ok=True) for o in batch]
 
 
-def _warning(warning_id: str, codes: list[str]) -> Warning:
-    return Warning(
+def _warning(warning_id: str, codes: list[str]) -> HazardWarning:
+    return HazardWarning(
         warning_id=warning_id,
         version=1,
         sender="bench",

@@ -10,7 +10,7 @@ from warnengine.acks.people import apply_app_acks, apply_channel_events, parse_e
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.model import DeliveryState, Severity, Warning
+from warnengine.model import DeliveryState, HazardWarning, Severity
 from warnengine.plan.policy import Policy, Residents, Rule
 
 RED_SMS = Policy(
@@ -18,7 +18,7 @@ RED_SMS = Policy(
 )
 
 
-async def planned(store: Store, county: County) -> tuple[Warning, Any]:
+async def planned(store: Store, county: County) -> tuple[HazardWarning, Any]:
     return await planned_village(store, county, "w-ack")
 
 

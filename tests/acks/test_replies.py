@@ -16,7 +16,7 @@ from warnengine.acks.people import apply_channel_events
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.model import Area, DeliveryState, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, DeliveryState, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.plan import person_delivery_id
 from warnengine.plan.stage import resolve
 from warnengine.resolve.directory import Directory
@@ -26,8 +26,10 @@ def reply(phone: str, at: float, text: str = "收到") -> ChannelEvent:
     return ChannelEvent("twilio", "reply", at, sender=phone, text=text, ack_hint=text == "收到")
 
 
-def flood(warning_id: str, village: str, msg_type: MsgType = MsgType.ALERT, version: int = 1) -> Warning:
-    return Warning(
+def flood(
+    warning_id: str, village: str, msg_type: MsgType = MsgType.ALERT, version: int = 1
+) -> HazardWarning:
+    return HazardWarning(
         warning_id=warning_id,
         version=version,
         sender="s",
@@ -42,7 +44,7 @@ def flood(warning_id: str, village: str, msg_type: MsgType = MsgType.ALERT, vers
     )
 
 
-async def plan(store: Store, directory: Directory, w: Warning) -> None:
+async def plan(store: Store, directory: Directory, w: HazardWarning) -> None:
     await store.save_warning(w)
     assert await resolve(w, directory, RED_SMS, store, 3600)
 

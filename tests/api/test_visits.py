@@ -9,7 +9,7 @@ from tests.api.conftest import Api
 from tests.plan.conftest import directory_of
 from warnengine.directory import County
 from warnengine.escalate.ladder import escalate
-from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
 
@@ -21,7 +21,7 @@ async def visits_due(api: Api, county: County) -> str:
     store = api.store
     village = next(c.code for c in county.cells if c.level.value == "village")
     now = datetime.fromtimestamp(store.clock.now(), UTC)
-    w = Warning(
+    w = HazardWarning(
         warning_id="w-0123456789abcdef",
         version=1,
         sender="s",

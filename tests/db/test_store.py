@@ -9,11 +9,21 @@ import pytest
 from warnengine.clock import ManualClock
 from warnengine.db.store import DueDelivery, Store, VillageTarget
 from warnengine.directory import County
-from warnengine.model import AckState, Area, Channel, Hazard, MsgType, Severity, SpeakerAck, Status, Warning
+from warnengine.model import (
+    AckState,
+    Area,
+    Channel,
+    Hazard,
+    HazardWarning,
+    MsgType,
+    Severity,
+    SpeakerAck,
+    Status,
+)
 
 
-def _warning(identifier: str = "A1", version: int = 1, msg_type: MsgType = MsgType.ALERT) -> Warning:
-    return Warning(
+def _warning(identifier: str = "A1", version: int = 1, msg_type: MsgType = MsgType.ALERT) -> HazardWarning:
+    return HazardWarning(
         warning_id=f"w-{identifier}",
         version=version,
         sender="test",
@@ -28,7 +38,9 @@ def _warning(identifier: str = "A1", version: int = 1, msg_type: MsgType = MsgTy
     )
 
 
-async def _claim(store: Store, w: Warning, recipients: list[str], ttl: float = 3600) -> list[DueDelivery]:
+async def _claim(
+    store: Store, w: HazardWarning, recipients: list[str], ttl: float = 3600
+) -> list[DueDelivery]:
     target = VillageTarget(
         w.warning_id, w.version, "410526100201", Channel.LOUDSPEAKER, recipients, store.clock.now() + ttl
     )

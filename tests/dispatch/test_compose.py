@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from warnengine.dispatch.compose import DRILL_PREFIX, speaker_command
-from warnengine.model import Hazard, MsgType, Severity, SpeakerCommand, Status, Warning
+from warnengine.model import Hazard, HazardWarning, MsgType, Severity, SpeakerCommand, Status
 from warnengine.signing import Signer, Verifier
 
 
-def _w(severity: Severity, status: Status = Status.ACTUAL) -> Warning:
-    return Warning(
+def _w(severity: Severity, status: Status = Status.ACTUAL) -> HazardWarning:
+    return HazardWarning(
         warning_id="w-1",
         version=1,
         sender="s",

@@ -15,7 +15,7 @@ from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.escalate.ladder import CALL_STEP, _share, escalate
-from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
 from warnengine.report.closure import closure_report, to_html
@@ -29,8 +29,10 @@ async def rows(store: Store, table: Any, **where: Any) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in await conn.execute(query)]
 
 
-def red(village: str, clock: ManualClock, msg_type: MsgType = MsgType.ALERT, version: int = 1) -> Warning:
-    return Warning(
+def red(
+    village: str, clock: ManualClock, msg_type: MsgType = MsgType.ALERT, version: int = 1
+) -> HazardWarning:
+    return HazardWarning(
         warning_id="w-ladder",
         version=version,
         sender="s",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from warnengine.model import Warning
+from warnengine.model import HazardWarning
 from warnengine.normalise import FeedError, parse_feed
 from warnengine.normalise.feeds.signal_table import SignalTable
 
@@ -18,7 +18,7 @@ def encode(base: dict[str, Any], **changes: Any) -> bytes:
     return json.dumps({k: v for k, v in data.items() if v is not None}, ensure_ascii=False).encode()
 
 
-def parse(raw: bytes, source: str, signals: SignalTable | None = None) -> Warning:
+def parse(raw: bytes, source: str, signals: SignalTable | None = None) -> HazardWarning:
     return parse_feed(raw, source, signals=signals)
 
 

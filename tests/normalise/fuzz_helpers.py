@@ -6,7 +6,7 @@ from typing import get_args
 
 from hypothesis import HealthCheck, settings
 
-from warnengine.model import Warning
+from warnengine.model import HazardWarning
 from warnengine.normalise import FeedError, TrustStore, parse_feed
 from warnengine.normalise.errors import Reason
 
@@ -26,7 +26,7 @@ def fuzz_settings(examples: int) -> settings:
     )
 
 
-def outcome(raw: bytes, source: str = "test", trust: TrustStore | None = None) -> Warning | FeedError:
+def outcome(raw: bytes, source: str = "test", trust: TrustStore | None = None) -> HazardWarning | FeedError:
     """The property: parse_feed returns a Warning or raises FeedError with a known reason; any other
     exception propagates and fails the test (hypothesis then shrinks the input)."""
     try:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.normalise.fuzz_helpers import fuzz_settings, outcome
-from warnengine.model import Warning
+from warnengine.model import HazardWarning
 from warnengine.normalise import FeedError
 
 # XML 1.0 characters only (no controls, surrogates, U+FFFE/FFFF); text is escaped when written.
@@ -133,7 +133,7 @@ def alerts(draw: st.DrawFn) -> CapAlert:
 @given(alert=alerts())
 def test_valid_shaped_cap_is_accepted_intact(alert: CapAlert) -> None:
     got = outcome(alert.xml())
-    assert isinstance(got, Warning), got
+    assert isinstance(got, HazardWarning), got
     assert (got.identifier, got.sender, got.msg_type.value) == (
         alert.identifier,
         alert.sender,

@@ -15,13 +15,23 @@ from warnengine.clock import ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store, VillageTarget
 from warnengine.directory import County
-from warnengine.model import AckState, Area, Channel, Hazard, MsgType, Severity, SpeakerAck, Status, Warning
+from warnengine.model import (
+    AckState,
+    Area,
+    Channel,
+    Hazard,
+    HazardWarning,
+    MsgType,
+    Severity,
+    SpeakerAck,
+    Status,
+)
 from warnengine.obs import metrics
 from warnengine.reconcile.stage import sweep
 
 
-def _warning(identifier: str, severity: Severity = Severity.RED) -> Warning:
-    return Warning(
+def _warning(identifier: str, severity: Severity = Severity.RED) -> HazardWarning:
+    return HazardWarning(
         warning_id=f"w-{identifier}",
         version=1,
         sender="test",
@@ -40,7 +50,7 @@ def _value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def _sent(store: Store, w: Warning, recipients: list[str]) -> list[str]:
+async def _sent(store: Store, w: HazardWarning, recipients: list[str]) -> list[str]:
     target = VillageTarget(
         w.warning_id, w.version, "410526100201", Channel.LOUDSPEAKER, recipients, store.clock.now() + 3600
     )

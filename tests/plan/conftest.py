@@ -37,7 +37,7 @@ async def planned_village(store: Any, county: County, warning_id: str) -> tuple[
     WeChat and app): what the ack and dispatch tests start from."""
     from datetime import UTC, datetime
 
-    from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
+    from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
     from warnengine.plan.policy import Policy, Residents, Rule
     from warnengine.plan.stage import resolve
 
@@ -45,7 +45,7 @@ async def planned_village(store: Any, county: County, warning_id: str) -> tuple[
         county.cells, county.households, county.people, county.devices, county.points
     )
     village = next(c.code for c in county.cells if c.level.value == "village")
-    w = Warning(
+    w = HazardWarning(
         warning_id=warning_id,
         version=1,
         sender="s",

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.resolve.hand_county import COUNTY, V1, V2, hand_directory, square
-from warnengine.model import Area, Channel, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Channel, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.plan import VillagePlan, plan_warning
 from warnengine.plan.policy import DEFAULT, Policy, PolicyError, load_policy
 from warnengine.resolve.directory import Directory
@@ -20,8 +20,8 @@ def directory() -> Directory:
     return hand_directory()
 
 
-def warning(area: Area, severity: Severity = Severity.RED, status: Status = Status.ACTUAL) -> Warning:
-    return Warning(
+def warning(area: Area, severity: Severity = Severity.RED, status: Status = Status.ACTUAL) -> HazardWarning:
+    return HazardWarning(
         warning_id="w-1",
         version=1,
         sender="s",
@@ -36,7 +36,7 @@ def warning(area: Area, severity: Severity = Severity.RED, status: Status = Stat
     )
 
 
-def plan(directory: Directory, w: Warning, policy: Policy = POLICY) -> list[VillagePlan]:
+def plan(directory: Directory, w: HazardWarning, policy: Policy = POLICY) -> list[VillagePlan]:
     reach = resolve_areas(directory, w.areas)
     return list(plan_warning(w, reach, directory, policy.rule_for(w.hazard, w.severity, w.event)))
 

@@ -9,15 +9,15 @@ from tests.plan.conftest import directory_of
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.model import Area, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
 
 POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")
 
 
-def warning(codes: list[str], status: Status = Status.ACTUAL) -> Warning:
-    return Warning(
+def warning(codes: list[str], status: Status = Status.ACTUAL) -> HazardWarning:
+    return HazardWarning(
         warning_id="w-plan",
         version=1,
         sender="s",
@@ -53,7 +53,7 @@ async def test_resolve_plans_and_records_idempotently(store: Store, small_county
     assert await count(store, t.deliveries) == first
 
 
-def _rows(w: Warning, directory: object) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+def _rows(w: HazardWarning, directory: object) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     from warnengine.plan.plan import plan_warning
     from warnengine.plan.stage import plan_rows
     from warnengine.resolve.targets import resolve_areas

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from warnengine.model import MsgType, Severity, SpeakerCommand, Status, Warning
+from warnengine.model import HazardWarning, MsgType, Severity, SpeakerCommand, Status
 from warnengine.signing import ED25519, Signer, Signers
 
 # Higher interrupts lower; routine village broadcasting runs at 1, tests at 0.
@@ -14,7 +14,7 @@ DRILL_PREFIX = "演练，演练。"
 
 
 def speaker_command(
-    w: Warning,
+    w: HazardWarning,
     delivery_id: str,
     issued_at: float,
     expires_at: float,
@@ -31,7 +31,7 @@ def speaker_command(
 
 
 def speaker_body(
-    w: Warning,
+    w: HazardWarning,
     delivery_id: str,
     issued_at: float,
     expires_at: float,
@@ -65,7 +65,7 @@ CANCEL_TEXT = "预警已解除。"
 _COLOUR = {Severity.BLUE: "蓝色", Severity.YELLOW: "黄色", Severity.ORANGE: "橙色", Severity.RED: "红色"}
 
 
-def people_message(w: Warning, expires_at: float) -> dict[str, Any]:
+def people_message(w: HazardWarning, expires_at: float) -> dict[str, Any]:
     """The body SMS, WeChat and app adapters turn into their own format (see channels/base.py)."""
     cancel = w.msg_type == MsgType.CANCEL
     title = w.headline or f"{w.event}{_COLOUR[w.severity]}预警"

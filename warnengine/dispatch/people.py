@@ -17,7 +17,7 @@ from channels.base import Outgoing, SendResult
 from warnengine.db.store import Store, VillageTarget
 from warnengine.dispatch.compose import people_message
 from warnengine.dispatch.stage import DispatchPolicy, DispatchResult
-from warnengine.model import Channel, DeliveryState, Warning
+from warnengine.model import Channel, DeliveryState, HazardWarning
 from warnengine.obs import metrics
 
 log = structlog.get_logger("warnengine.dispatch")
@@ -27,7 +27,7 @@ Send = Callable[[Channel, Sequence[Outgoing]], Awaitable[list[SendResult]]]
 
 
 async def dispatch_people(
-    tasks: Sequence[tuple[Warning, str]],
+    tasks: Sequence[tuple[HazardWarning, str]],
     store: Store,
     send: Send,
     policy: DispatchPolicy,

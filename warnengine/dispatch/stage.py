@@ -17,7 +17,7 @@ import structlog
 from channels.base import ChannelAdapter, Outgoing
 from warnengine.db.store import DueDelivery, Store, VillageTarget
 from warnengine.dispatch.compose import speaker_body
-from warnengine.model import Channel, MsgType, Warning
+from warnengine.model import Channel, HazardWarning, MsgType
 from warnengine.obs import metrics
 from warnengine.signing import ED25519, Signer, Signers, SigningUnavailable
 
@@ -41,7 +41,7 @@ class DispatchResult:
 
 
 async def dispatch_loudspeakers(
-    tasks: Sequence[tuple[Warning, str]],
+    tasks: Sequence[tuple[HazardWarning, str]],
     store: Store,
     channel: ChannelAdapter,
     signer: Signer | Signers,
@@ -123,7 +123,7 @@ async def dispatch_loudspeakers(
 
 async def _sign(
     chunk: Sequence[DueDelivery],
-    warnings: dict[tuple[str, int], Warning],
+    warnings: dict[tuple[str, int], HazardWarning],
     signers: Signers,
     now: float,
     failed: dict[str, str],

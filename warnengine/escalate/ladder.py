@@ -25,7 +25,7 @@ import structlog
 
 from warnengine.db.store import Store, VisitTask
 from warnengine.db.store.escalation import visit_text
-from warnengine.model import Channel, Level, Role, Status, Warning
+from warnengine.model import Channel, HazardWarning, Level, Role, Status
 from warnengine.obs import metrics
 from warnengine.plan.plan import ADDRESS_FIELD, person_delivery_id
 from warnengine.plan.policy import Policy, Residents, Rule, Step
@@ -78,7 +78,7 @@ async def escalate(
 
 
 async def _call_superiors(
-    store: Store, directory: Directory, w: Warning, rule: Rule, now: float, counts: SweepCounts
+    store: Store, directory: Directory, w: HazardWarning, rule: Rule, now: float, counts: SweepCounts
 ) -> list[tuple[object, ...]]:
     """叫应: staff silent past `staff_ack_min` → their superior gets a call naming them (once per warning)."""
     silent = await store.unanswered_staff(w.warning_id, w.version, now - rule.staff_ack_min * 60)
@@ -104,7 +104,7 @@ async def _call_superiors(
 
 
 async def _run_step(
-    store: Store, directory: Directory, w: Warning, rule: Rule, number: int, step: Step, now: float
+    store: Store, directory: Directory, w: HazardWarning, rule: Rule, number: int, step: Step, now: float
 ) -> tuple[list[tuple[object, ...]], int]:
     unreached = await store.unreached_households(w.warning_id)
     drill = w.status in (Status.EXERCISE, Status.TEST)
@@ -154,7 +154,7 @@ async def _run_step(
 
 
 def _visit_tasks(
-    directory: Directory, w: Warning, unreached: list[tuple[str, str, str, bool]], silent: set[str]
+    directory: Directory, w: HazardWarning, unreached: list[tuple[str, str, str, bool]], silent: set[str]
 ) -> list[VisitTask]:
     """Door-to-door work per village, shared so it ends soonest: the village's group leaders and grid
     members who answered their own 叫应 split its unreached households evenly (see `_share`); a village
@@ -220,7 +220,7 @@ def _share(
 
 
 def _tasks_by_group(
-    w: Warning, village: str, who: str | None, level: int, homes: list[tuple[str, str, bool]]
+    w: HazardWarning, village: str, who: str | None, level: int, homes: list[tuple[str, str, bool]]
 ) -> list[VisitTask]:
     groups: dict[str, list[tuple[str, bool]]] = {}
     for group, hid, vulnerable in homes:
@@ -229,7 +229,7 @@ def _tasks_by_group(
 
 
 def _task(
-    w: Warning, village: str, group: str, who: str | None, level: int, homes: list[tuple[str, bool]]
+    w: HazardWarning, village: str, group: str, who: str | None, level: int, homes: list[tuple[str, bool]]
 ) -> VisitTask:
     task_id = "v-" + sha256(f"{w.warning_id}\x1f{group}\x1f{who}".encode()).hexdigest()[:20]
     households = tuple(sorted(((h, vul, None) for h, vul in homes), key=lambda x: (not x[1], x[0])))
@@ -303,7 +303,7 @@ def _best(c: Contact) -> tuple[Channel, ...]:
 
 
 def _rows(
-    w: Warning,
+    w: HazardWarning,
     c: Contact,
     channels: tuple[Channel, ...],
     step: int,

@@ -13,10 +13,10 @@ from warnengine.model.warning import (
     Area,
     Circle,
     Hazard,
+    HazardWarning,
     MsgType,
     Severity,
     Status,
-    Warning,
 )
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "DeliveryState",
     "Device",
     "Hazard",
+    "HazardWarning",
     "Household",
     "Level",
     "MonitoringPoint",
@@ -38,6 +39,5 @@ __all__ = [
     "SpeakerAck",
     "SpeakerCommand",
     "Status",
-    "Warning",
     "delivery_id",
 ]

@@ -82,7 +82,7 @@ def chain_id(sender: str, identifier: str) -> str:
     return "w-" + hashlib.sha256(f"{sender}\x1f{identifier}".encode()).hexdigest()[:16]
 
 
-class Warning(BaseModel):
+class HazardWarning(BaseModel):
     """One version of a warning. `warning_id` names the chain; (warning_id, version) names this message."""
 
     model_config = ConfigDict(frozen=True)

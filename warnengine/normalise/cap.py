@@ -18,7 +18,7 @@ from xml.etree.ElementTree import Element
 
 import xmlschema
 
-from warnengine.model import Area, Circle, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Circle, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.normalise.common import (
     chain_and_version,
     check_empty_geometry,
@@ -103,7 +103,7 @@ class _Cap:
             ) from exc
 
 
-def parse_cap(root: Element) -> Warning:
+def parse_cap(root: Element) -> HazardWarning:
     """A CAP 1.1 or 1.2 <alert> element (already parsed safely) → Warning."""
     cap = _Cap(root.tag[1:].partition("}")[0])
     if cap.strict:
@@ -124,7 +124,7 @@ def parse_cap(root: Element) -> Warning:
         if msg_type is not MsgType.CANCEL:
             raise FeedError("no_info", f"{msg_type.value} {identifier!r} has no <info> (only a Cancel may)")
         # A bare Cancel names no hazard: OTHER/BLUE are placeholders, not the cancelled warning's values.
-        return Warning(
+        return HazardWarning(
             warning_id=warning_id,
             version=version,
             sender=sender,
@@ -142,7 +142,7 @@ def parse_cap(root: Element) -> Warning:
     event = clean_text(cap.required(info, "event"))
     categories = [(c.text or "").strip() for c in info.findall(cap.q("category"))]
     expires_text = cap.text(info, "expires")
-    return Warning(
+    return HazardWarning(
         warning_id=warning_id,
         version=version,
         sender=sender,

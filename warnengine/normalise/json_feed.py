@@ -36,7 +36,7 @@ from pydantic import (
     field_validator,
 )
 
-from warnengine.model import Area, Circle, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Circle, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.normalise.common import chain_and_version, clean_text, colour_exact, feed_error
 
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
@@ -91,7 +91,7 @@ class JsonWarning(BaseModel):
     references: list[str] = Field(default_factory=list)
 
 
-def parse_json(body: bytes) -> Warning:
+def parse_json(body: bytes) -> HazardWarning:
     """JSON bytes (BOM already stripped) → Warning."""
     try:
         doc = JsonWarning.model_validate_json(body)
@@ -101,7 +101,7 @@ def parse_json(body: bytes) -> Warning:
     references = [ref if "," in ref else f"{doc.sender},{ref}," for ref in doc.references if ref]
     refs = [(parts[0], parts[1]) for parts in (ref.split(",") for ref in references)]
     warning_id, version = chain_and_version(doc.msg_type, doc.sender, doc.identifier, refs)
-    return Warning(
+    return HazardWarning(
         warning_id=warning_id,
         version=version,
         sender=doc.sender,

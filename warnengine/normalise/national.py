@@ -19,7 +19,7 @@ import re
 from datetime import timedelta, timezone
 from xml.etree.ElementTree import Element
 
-from warnengine.model import Area, Circle, Hazard, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Circle, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.normalise.common import (
     chain_and_version,
     check_empty_geometry,
@@ -70,7 +70,7 @@ def _required(parent: Element, name: str) -> str:
     return value
 
 
-def parse_national(root: Element) -> Warning:
+def parse_national(root: Element) -> HazardWarning:
     """A namespace-less <alert> of the national dialect (already parsed safely) → Warning."""
     identifier = _required(root, "identifier")
     sender = _text(root, "senderCode") or _required(root, "sender")
@@ -90,7 +90,7 @@ def parse_national(root: Element) -> Warning:
     if not infos:
         if msg_type is not MsgType.CANCEL:
             raise FeedError("no_info", f"{msg_type.value} {identifier!r} has no <info> (only a Cancel may)")
-        return Warning(
+        return HazardWarning(
             warning_id=warning_id,
             version=version,
             sender=sender,
@@ -108,7 +108,7 @@ def parse_national(root: Element) -> Warning:
     event_type = _text(info, "eventType")
     headline = clean_text(_text(info, "headline"))
     expires_text = _text(info, "expires")
-    return Warning(
+    return HazardWarning(
         warning_id=warning_id,
         version=version,
         sender=sender,

@@ -7,7 +7,7 @@ from xml.etree.ElementTree import Element
 
 from pydantic import ValidationError
 
-from warnengine.model import Warning
+from warnengine.model import HazardWarning
 from warnengine.normalise.cap import CAP11_NS, CAP12_NS, parse_cap
 from warnengine.normalise.common import parse_xml, shorten
 from warnengine.normalise.edxl import embedded_alert_bytes, is_edxl, unwrap
@@ -32,7 +32,7 @@ def parse_feed(
     *,
     signals: SignalTable | None = None,
     max_bytes: int = MAX_FEED_BYTES,
-) -> Warning:
+) -> HazardWarning:
     """Raw bytes of one feed message → Warning with `source` set. Any bad input raises FeedError only.
 
     `trust`: verify XML signatures by sender (see signature.py); None checks nothing.
@@ -49,7 +49,7 @@ def parse_feed_checked(
     *,
     signals: SignalTable | None = None,
     max_bytes: int = MAX_FEED_BYTES,
-) -> tuple[Warning, SignatureVerdict]:
+) -> tuple[HazardWarning, SignatureVerdict]:
     """parse_feed, also returning the signature verdict (e.g. UNVERIFIED: signed, sender not configured)
     so that the caller can log it. Rejected signatures raise FeedError like any other bad input."""
     if len(raw) > max_bytes:
@@ -77,7 +77,7 @@ def parse_feed_checked(
     return warning.model_copy(update={"source": source}), verdict
 
 
-def _parse_json(body: bytes, source: str, signals: SignalTable | None) -> Warning:
+def _parse_json(body: bytes, source: str, signals: SignalTable | None) -> HazardWarning:
     kind = sniff_kind(body)
     adapter = adapter_for(source, kind, signals)
     if adapter is not None:
@@ -93,7 +93,7 @@ def _parse_json(body: bytes, source: str, signals: SignalTable | None) -> Warnin
         raise FeedError(exc.reason, exc.detail + hint) from exc
 
 
-def _parse_xml_dialect(root: Element) -> Warning:
+def _parse_xml_dialect(root: Element) -> HazardWarning:
     namespace, _, local = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
     if local == "alert" and namespace in (CAP12_NS, CAP11_NS):
         return parse_cap(root)

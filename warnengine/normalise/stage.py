@@ -9,7 +9,7 @@ import structlog
 
 from warnengine.db.store import Store
 from warnengine.errors import BadInput
-from warnengine.model import MsgType, Warning
+from warnengine.model import HazardWarning, MsgType
 from warnengine.normalise.feeds.signal_table import SignalTable
 from warnengine.normalise.parse import parse_feed_checked
 from warnengine.normalise.trust import TrustStore
@@ -29,7 +29,7 @@ class FeedPolicy:
 
 async def accept_feed(
     raw: bytes, source: str, store: Store, policy: FeedPolicy | None = None
-) -> tuple[Warning, str]:
+) -> tuple[HazardWarning, str]:
     """Parse, check, record. Raises FeedError/BadInput for bad input.
 
     Returns the warning and the store's verdict (new, duplicate, superseded, cancel). A duplicate is

@@ -26,7 +26,7 @@ from warnengine.dispatch.people import dispatch_people
 from warnengine.dispatch.stage import dispatch_loudspeakers
 from warnengine.errors import BadInput
 from warnengine.escalate.ladder import escalate
-from warnengine.model import SpeakerAck, Warning
+from warnengine.model import HazardWarning, SpeakerAck
 from warnengine.normalise.stage import accept_feed, digest
 from warnengine.obs import metrics
 from warnengine.pipeline.faust_tuning import set_fetch_max_wait
@@ -95,7 +95,7 @@ def build_app(
         )
         await dead_t.send(key=stage.encode(), value=record.model_dump_json().encode())
 
-    async def emit_warning(w: Warning) -> None:
+    async def emit_warning(w: HazardWarning) -> None:
         await warnings_t.send(key=w.warning_id.encode(), value=w.model_dump_json().encode())
 
     async def emit_village(warning_id: str, version: int, village: str) -> None:
@@ -144,7 +144,7 @@ def build_app(
             raw = event.value
 
             async def work(raw: bytes = raw) -> None:
-                w = Warning.model_validate_json(raw)
+                w = HazardWarning.model_validate_json(raw)
                 early: set[str] = set()
 
                 async def speakers_first(villages: list[str]) -> None:
@@ -187,7 +187,7 @@ def build_app(
 
         return fn
 
-    async def village_task(raw: bytes) -> tuple[Warning, str]:
+    async def village_task(raw: bytes) -> tuple[HazardWarning, str]:
         task = topics.VillageTask.model_validate_json(raw)
         w = await rt.warning(task.warning_id, task.version)
         if w is None:  # a task can only exist for a recorded warning: this one is forged or foreign
@@ -204,7 +204,7 @@ def build_app(
                 continue
             tasks = [t for t, _ in parsed]
 
-            async def work(tasks: list[tuple[Warning, str]] = tasks) -> None:
+            async def work(tasks: list[tuple[HazardWarning, str]] = tasks) -> None:
                 res = await dispatch_loudspeakers(tasks, rt.store, rt.speaker, rt.signers, rt.policy)
                 if rt.people_channels:
                     await dispatch_people(tasks, rt.store, rt.send_people, rt.policy, rt.people_channels)

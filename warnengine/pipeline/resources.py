@@ -17,7 +17,7 @@ from warnengine.db import connect, migrate
 from warnengine.db.store import Store
 from warnengine.dispatch.sender import Senders
 from warnengine.dispatch.stage import DispatchPolicy
-from warnengine.model import Channel, Warning
+from warnengine.model import Channel, HazardWarning
 from warnengine.normalise.feeds.signal_table import SignalTable
 from warnengine.normalise.stage import FeedPolicy
 from warnengine.normalise.trust import TrustStore
@@ -50,7 +50,7 @@ class Resources:
         self.signers: Signers
         self.speaker: ChannelAdapter
         self.feed_policy: FeedPolicy
-        self._warnings: dict[tuple[str, int], Warning] = {}
+        self._warnings: dict[tuple[str, int], HazardWarning] = {}
         # People channels with a provider configured; without one, their deliveries stay pending (visible
         # in the closure report as not sent) and the escalation ladder turns to visits.
         self.people_channels: tuple[Channel, ...] = ()
@@ -164,7 +164,7 @@ class Resources:
         self.senders = senders
         self.people_channels = tuple(senders.pools)
 
-    async def warning(self, warning_id: str, version: int) -> Warning | None:
+    async def warning(self, warning_id: str, version: int) -> HazardWarning | None:
         """A recorded warning version; versions never change, so they are cached."""
         key = (warning_id, version)
         w = self._warnings.get(key)

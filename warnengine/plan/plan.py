@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import cast
 
-from warnengine.model import Channel, Role, Status, Warning
+from warnengine.model import Channel, HazardWarning, Role, Status
 from warnengine.plan.policy import Residents, Rule
 from warnengine.resolve.directory import Contact, Directory
 from warnengine.resolve.targets import Reach
@@ -44,7 +44,7 @@ def address(c: Contact, channel: Channel) -> str | None:
     return None if slot is None else cast(str | None, c[slot])
 
 
-def plan_warning(w: Warning, reach: Reach, directory: Directory, rule: Rule) -> Iterator[VillagePlan]:
+def plan_warning(w: HazardWarning, reach: Reach, directory: Directory, rule: Rule) -> Iterator[VillagePlan]:
     """One plan per reached village, in village order; staff above the villages (township, county) are
     planned once, in the first village that needs them."""
     drill = w.status in _DRILL
@@ -90,7 +90,7 @@ def plan_warning(w: Warning, reach: Reach, directory: Directory, rule: Rule) -> 
 
 
 def speaker_targets(
-    w: Warning, reach: Reach, directory: Directory, rule: Rule
+    w: HazardWarning, reach: Reach, directory: Directory, rule: Rule
 ) -> list[tuple[str, list[str]]]:
     """(village, terminals) the plan broadcasts to, the same as plan_warning's: written first, so
     loudspeakers start while the people's plan is still being computed."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from warnengine.model import Area, Channel, Hazard, Level, MsgType, Severity, Status, Warning
+from warnengine.model import Area, Channel, Hazard, HazardWarning, Level, MsgType, Severity, Status
 from warnengine.plan.plan import plan_warning
 from warnengine.plan.policy import DEFAULT, Policy
 from warnengine.resolve.directory import Directory
@@ -30,7 +30,7 @@ def preview_reach(
     deliveries by channel; `problems` lists what was wrong with the area; `flagged` is true when it
     reaches nobody (such a warning is never released silently)."""
     hazard, severity = hazard or Hazard.OTHER, severity or Severity.RED
-    w = Warning(
+    w = HazardWarning(
         warning_id="preview",
         version=1,
         sender="preview",

@@ -16,7 +16,7 @@ from operator import itemgetter
 import structlog
 
 from warnengine.db.store import Store
-from warnengine.model import Channel, MsgType, Warning, delivery_id
+from warnengine.model import Channel, HazardWarning, MsgType, delivery_id
 from warnengine.obs import metrics
 from warnengine.plan.plan import VillagePlan, plan_warning, speaker_targets
 from warnengine.plan.policy import Policy
@@ -27,7 +27,7 @@ log = structlog.get_logger("warnengine.resolve")
 
 
 async def resolve(
-    w: Warning,
+    w: HazardWarning,
     directory: Directory,
     policy: Policy,
     store: Store,
@@ -88,7 +88,7 @@ async def resolve(
     return await _record(w, villages, store, t0)
 
 
-async def _save(w: Warning, plans: list[VillagePlan], store: Store, now: float, expires: float) -> int:
+async def _save(w: HazardWarning, plans: list[VillagePlan], store: Store, now: float, expires: float) -> int:
     if not plans:
         return 0
     deliveries, households = plan_rows(w, plans, now, expires, devices=False)  # terminals: written first
@@ -97,7 +97,7 @@ async def _save(w: Warning, plans: list[VillagePlan], store: Store, now: float, 
 
 
 def speaker_rows(
-    w: Warning, speakers: list[tuple[str, list[str]]], now: float, expires: float
+    w: HazardWarning, speakers: list[tuple[str, list[str]]], now: float, expires: float
 ) -> list[tuple[object, ...]]:
     wid, ver, speaker = w.warning_id, w.version, Channel.LOUDSPEAKER.value
     return [
@@ -123,7 +123,7 @@ def speaker_rows(
 
 
 def plan_rows(
-    w: Warning, plans: list[VillagePlan], now: float, expires: float, devices: bool = True
+    w: HazardWarning, plans: list[VillagePlan], now: float, expires: float, devices: bool = True
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """The plans as rows in the store's column order (DELIVERY_COLUMNS, HOUSEHOLD_COLUMNS)."""
     wid, ver, pending = w.warning_id, w.version, "pending"
@@ -143,7 +143,7 @@ def plan_rows(
     return deliveries, households
 
 
-async def _record(w: Warning, villages: list[str], store: Store, t0: float) -> list[str]:
+async def _record(w: HazardWarning, villages: list[str], store: Store, t0: float) -> list[str]:
     metrics.RESOLVE_SECONDS.observe(time.perf_counter() - t0)
     if not await store.set_resolved(w, villages):
         return []  # superseded or cancelled while it travelled

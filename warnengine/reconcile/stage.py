@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import structlog
 
 from warnengine.db.store import Store
-from warnengine.model import Warning
+from warnengine.model import HazardWarning
 from warnengine.obs import metrics
 
 log = structlog.get_logger("warnengine.reconcile")
 
-EmitWarning = Callable[[Warning], Awaitable[None]]
+EmitWarning = Callable[[HazardWarning], Awaitable[None]]
 EmitVillage = Callable[[str, int, str], Awaitable[None]]
 
 

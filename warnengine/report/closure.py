@@ -8,7 +8,7 @@ import html
 import statistics
 from typing import Any
 
-from warnengine.model import Warning
+from warnengine.model import HazardWarning
 
 MINUTE_MARKS = (5, 15, 30, 60, 120, 240)
 
@@ -18,8 +18,8 @@ async def closure_report(store: Any, warning_id: str) -> dict[str, Any] | None:
     if rows is None:
         return None
     versions = rows["versions"]
-    first = Warning.model_validate_json(versions[0]["body"])
-    last = Warning.model_validate_json(versions[-1]["body"])
+    first = HazardWarning.model_validate_json(versions[0]["body"])
+    last = HazardWarning.model_validate_json(versions[-1]["body"])
     zero = min((v["resolved_at"] for v in versions if v["resolved_at"] is not None), default=None)
     homes = rows["households"]
     reached = [h for h in homes if h["state"] == "reached"]

@@ -22,7 +22,7 @@ from warnengine.directory import County
 from warnengine.dispatch.people import PEOPLE, dispatch_people
 from warnengine.dispatch.stage import DispatchPolicy, dispatch_loudspeakers
 from warnengine.escalate.ladder import escalate
-from warnengine.model import Warning
+from warnengine.model import HazardWarning
 from warnengine.normalise.stage import accept_feed
 from warnengine.plan.policy import Policy
 from warnengine.plan.stage import resolve
@@ -100,7 +100,7 @@ async def _run(
     async def emit(_wid: str, _version: int, village: str) -> None:
         pending.add(village)
 
-    async def emit_warning(_w: Warning) -> None:
+    async def emit_warning(_w: HazardWarning) -> None:
         return None  # one warning, resolved above
 
     signer = Signer(Ed25519PrivateKey.generate())

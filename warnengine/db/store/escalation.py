@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
-from warnengine.model import DeliveryState, Warning
+from warnengine.model import DeliveryState, HazardWarning
 
 OUTCOMES = ("reached", "nobody_home", "refused", "moved", "needs_help")
 # An outcome that tells the household was warned (a refusal to leave was still a warning heard).
@@ -19,7 +19,7 @@ _REACHED = ("reached", "refused")
 
 @dataclass(frozen=True)
 class LiveVersion:
-    warning: Warning
+    warning: HazardWarning
     resolved_at: float
     steps_done: frozenset[int]
 
@@ -50,7 +50,7 @@ class EscalationQueries(StoreBase):
                     (w.expires.is_(None)) | (w.expires > now),
                 )
             )
-            versions = [(Warning.model_validate_json(r.body), float(r.resolved_at)) for r in res]
+            versions = [(HazardWarning.model_validate_json(r.body), float(r.resolved_at)) for r in res]
             done: dict[tuple[str, int], set[int]] = {}
             if versions:
                 rows = await conn.execute(select(s.warning_id, s.version, s.step))

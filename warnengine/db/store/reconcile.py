@@ -8,17 +8,17 @@ from sqlalchemy import and_, case, func, or_, select, tuple_, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import OPEN, StoreBase, chunks
-from warnengine.model import Channel, DeliveryState, Warning
+from warnengine.model import Channel, DeliveryState, HazardWarning
 
 
 class ReconcileQueries(StoreBase):
-    async def stale_warnings(self, before: float, limit: int = 100) -> list[Warning]:
+    async def stale_warnings(self, before: float, limit: int = 100) -> list[HazardWarning]:
         w = t.warnings.c
         async with self.engine.connect() as conn:
             res = await conn.execute(
                 select(w.body).where(w.state == "accepted", w.updated_at <= before).limit(limit)
             )
-            return [Warning.model_validate_json(r.body) for r in res]
+            return [HazardWarning.model_validate_json(r.body) for r in res]
 
     async def touch_warnings(self, keys: list[tuple[str, int]]) -> None:
         """Restart a re-emitted stage's grace period so the reconciler does not re-emit it every sweep."""
@@ -135,9 +135,9 @@ class ReconcileQueries(StoreBase):
             )
             return [(str(r[0]), str(r[1]), int(r[2])) for r in res]
 
-    async def load_warning(self, warning_id: str, version: int) -> Warning | None:
+    async def load_warning(self, warning_id: str, version: int) -> HazardWarning | None:
         w = t.warnings.c
         async with self.engine.connect() as conn:
             res = await conn.execute(select(w.body).where(w.warning_id == warning_id, w.version == version))
             body = res.scalar_one_or_none()
-            return Warning.model_validate_json(body) if body else None
+            return HazardWarning.model_validate_json(body) if body else None

@@ -12,8 +12,8 @@ from warnengine.db.store.base import UNFINISHED, StoreBase, chunks
 from warnengine.model import (
     Channel,
     DeliveryState,
+    HazardWarning,
     MsgType,
-    Warning,
 )
 
 
@@ -39,7 +39,7 @@ class WarningQueries(StoreBase):
             res = await conn.execute(self._insert_ignore(t.feed_messages), row)
             return bool(res.rowcount)
 
-    async def save_warning(self, w: Warning) -> str:
+    async def save_warning(self, w: HazardWarning) -> str:
         """Record a warning version within its chain; returns what the pipeline should do with it.
 
         "new": the newest version of a live chain; older versions are superseded (their open
@@ -167,7 +167,7 @@ class WarningQueries(StoreBase):
             )
             return res.scalar_one_or_none()
 
-    async def set_resolved(self, w: Warning, villages: list[str]) -> bool:
+    async def set_resolved(self, w: HazardWarning, villages: list[str]) -> bool:
         """Record the villages a live warning version reaches and mark it resolved (one transaction).
 
         False, recording nothing, when the version was superseded or cancelled meanwhile.
@@ -201,7 +201,7 @@ class WarningQueries(StoreBase):
             )
             return True
 
-    async def flag_untargeted(self, w: Warning) -> bool:
+    async def flag_untargeted(self, w: HazardWarning) -> bool:
         """Mark a live version whose area reaches nobody `untargeted`: never resolved, so nothing is sent.
         False when it was no longer `accepted` (superseded, cancelled, or flagged before)."""
         now = self.clock.now()

@@ -11,7 +11,7 @@ from functools import partial
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from warnengine.model import Warning
+from warnengine.model import HazardWarning
 from warnengine.normalise.feeds.eew import parse_eew
 from warnengine.normalise.feeds.forest_fire import parse_forest_fire_danger
 from warnengine.normalise.feeds.geohazard import parse_geohazard_point_alarm, parse_geohazard_risk
@@ -19,7 +19,7 @@ from warnengine.normalise.feeds.hydro import parse_hydro_exceedance
 from warnengine.normalise.feeds.meteo import parse_meteo_signal
 from warnengine.normalise.feeds.signal_table import SignalTable
 
-Adapter = Callable[[bytes], Warning]
+Adapter = Callable[[bytes], HazardWarning]
 
 # source (feed topic) → kind → adapter. Only meteo needs configuration (the signal table).
 KINDS: dict[str, tuple[str, ...]] = {

@@ -28,7 +28,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from warnengine.model import Area, Circle, Hazard, MsgType, Severity, Warning
+from warnengine.model import Area, Circle, Hazard, HazardWarning, MsgType, Severity
 from warnengine.normalise.common import clean_text
 from warnengine.normalise.errors import FeedError
 from warnengine.normalise.feeds.base import (
@@ -80,7 +80,7 @@ def warning_radius_km(radii: dict[str, float]) -> tuple[float, int]:
     return (max(reaching) if reaching else 0.0), max((i for i, _ in levels), default=0)
 
 
-def parse_eew(body: bytes) -> Warning:
+def parse_eew(body: bytes) -> HazardWarning:
     doc = validate(EarthquakeEarlyWarning, body)
     sender = doc.sender or "eew"
     lifted = doc.status is Lifecycle.LIFTED
@@ -99,7 +99,7 @@ def parse_eew(body: bytes) -> Warning:
         )
     place = doc.epicentre or f"北纬{doc.lat:.2f}度、东经{doc.lon:.2f}度"
     circles = [Circle(lat=doc.lat, lon=doc.lon, radius_km=radius)] if radius > 0 else []
-    return Warning(
+    return HazardWarning(
         **chain,
         sent=doc.origin_time,
         status=doc.cap_status,

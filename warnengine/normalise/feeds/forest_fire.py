@@ -25,7 +25,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from warnengine.model import Hazard, Severity, Warning
+from warnengine.model import Hazard, HazardWarning, Severity
 from warnengine.normalise.common import clean_text
 from warnengine.normalise.feeds.base import (
     COLOUR_ZH,
@@ -56,7 +56,7 @@ def area_digest(areas: list[JsonArea]) -> str:
     return hashlib.sha256("\x1f".join(names).encode()).hexdigest()[:12]
 
 
-def parse_forest_fire_danger(body: bytes) -> Warning:
+def parse_forest_fire_danger(body: bytes) -> HazardWarning:
     doc = validate(ForestFireDanger, body)
     lifted = doc.status is Lifecycle.LIFTED
     severity = FOREST_FIRE_LEVELS.get(doc.level)
@@ -68,7 +68,7 @@ def parse_forest_fire_danger(body: bytes) -> Warning:
     chain = level_chain(doc, doc.sender or "forest_fire", key, severity, doc.valid_from)
     level = f"{_LEVEL_ZH[doc.level]}级"
     headline = f"森林火险{level}，{COLOUR_ZH[severity]}色预警" if not lifted else "解除森林火险预警"
-    return Warning(
+    return HazardWarning(
         **chain,
         sent=doc.valid_from,
         status=doc.cap_status,

@@ -33,7 +33,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from warnengine.model import Area, Circle, Hazard, Severity, Warning
+from warnengine.model import Area, Circle, Hazard, HazardWarning, Severity
 from warnengine.normalise.common import clean_text
 from warnengine.normalise.feeds.base import (
     BEIJING,
@@ -84,7 +84,7 @@ class GeohazardPointAlarm(Envelope):
     codes: list[str] = Field(default_factory=list)
 
 
-def parse_geohazard_risk(body: bytes) -> Warning:
+def parse_geohazard_risk(body: bytes) -> HazardWarning:
     doc = validate(GeohazardRisk, body, frozenset({"level"}))
     lifted = doc.status is Lifecycle.LIFTED
     areas = list(doc.areas)
@@ -94,7 +94,7 @@ def parse_geohazard_risk(body: bytes) -> Warning:
     key = doc.id or f"{doc.valid_from.isoformat()}:{area_digest(areas)}"
     chain = level_chain(doc, doc.sender or "geohazard", key, doc.level, doc.valid_from)
     colour = COLOUR_ZH[doc.level]
-    return Warning(
+    return HazardWarning(
         **chain,
         sent=doc.valid_from,
         status=doc.cap_status,
@@ -110,7 +110,7 @@ def parse_geohazard_risk(body: bytes) -> Warning:
     )
 
 
-def parse_geohazard_point_alarm(body: bytes) -> Warning:
+def parse_geohazard_point_alarm(body: bytes) -> HazardWarning:
     doc = validate(GeohazardPointAlarm, body, frozenset({"alarm_level"}))
     episode = doc.id or doc.observed_at.astimezone(BEIJING).date().isoformat()
     key = f"point:{doc.point_id}:{episode}"
@@ -123,7 +123,7 @@ def parse_geohazard_point_alarm(body: bytes) -> Warning:
     )
     reading = f"{doc.sensor}读数{doc.value:g}{doc.unit}，阈值{doc.threshold:g}{doc.unit}"
     lifted = doc.status is Lifecycle.LIFTED
-    return Warning(
+    return HazardWarning(
         **chain,
         sent=doc.observed_at,
         status=doc.cap_status,

@@ -33,7 +33,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from warnengine.model import Area, Circle, Hazard, Severity, Warning
+from warnengine.model import Area, Circle, Hazard, HazardWarning, Severity
 from warnengine.normalise.common import clean_text
 from warnengine.normalise.feeds.base import (
     BEIJING,
@@ -76,7 +76,7 @@ def hydro_severity(level: float, warning: float, guarantee: float) -> Severity |
     return None
 
 
-def parse_hydro_exceedance(body: bytes) -> Warning:
+def parse_hydro_exceedance(body: bytes) -> HazardWarning:
     doc = validate(HydroExceedance, body)
     require(
         doc.guarantee_level_m > doc.warning_level_m,
@@ -102,7 +102,7 @@ def parse_hydro_exceedance(body: bytes) -> Warning:
         codes=list(dict.fromkeys(c for c in doc.codes if c)),
     )
     event = "超保证水位" if severity is Severity.RED else "超警戒水位"
-    return Warning(
+    return HazardWarning(
         **chain,
         sent=doc.observed_at,
         status=doc.cap_status,

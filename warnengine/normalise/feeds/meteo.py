@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from warnengine.model import MsgType, Severity, Warning
+from warnengine.model import HazardWarning, MsgType, Severity
 from warnengine.normalise.common import clean_text
 from warnengine.normalise.errors import FeedError
 from warnengine.normalise.feeds.base import (
@@ -58,7 +58,7 @@ class MeteoSignal(Envelope):
     codes: list[str] = Field(default_factory=list)
 
 
-def parse_meteo_signal(body: bytes, table: SignalTable | None = None) -> Warning:
+def parse_meteo_signal(body: bytes, table: SignalTable | None = None) -> HazardWarning:
     doc = validate(MeteoSignal, body, frozenset({"colour"}))
     if doc.status is not Lifecycle.LIFTED:
         require(doc.colour is not None, "colour", "required unless the signal is lifted")
@@ -92,7 +92,7 @@ def parse_meteo_signal(body: bytes, table: SignalTable | None = None) -> Warning
     areas = [to_area(a) for a in doc.areas]
     if doc.codes:
         areas.append(to_area(JsonArea(codes=doc.codes)))
-    return Warning(
+    return HazardWarning(
         **chain,
         sent=doc.issued_at,
         status=doc.cap_status,
