@@ -114,6 +114,7 @@ async def timed(batches: list[Any], apply: Any) -> tuple[float, int, int]:
 async def raw_update(store: Store, ids: list[str]) -> float:
     async with store.engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None  # None only once the connection is invalidated
         pg = store.engine.dialect.name == "postgresql"
         sql = (
             "UPDATE deliveries SET state = $1, acked_at = $2 WHERE delivery_id = $3"

@@ -92,6 +92,7 @@ async def raw_tables(store: Store) -> None:
     """Empty copies of the two tables, same columns and indexes, for the bare driver to write into."""
     async with store.engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None  # None only once the connection is invalidated
         for table, _ in TABLES:
             await driver.execute(f"DROP TABLE IF EXISTS raw_{table}")
             if store.engine.dialect.name == "postgresql":
@@ -117,6 +118,7 @@ async def raw_insert(store: Store, deliveries: list[Any], households: list[Any])
     slices = (deliveries, households)
     async with store.engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None  # None only once the connection is invalidated
         t0 = time.perf_counter()
         if store.engine.dialect.name == "postgresql":
             async with driver.transaction():

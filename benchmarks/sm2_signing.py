@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ class Accept:
     kind = Channel.LOUDSPEAKER
     name = "accept"
     batch_size = 500  # as the MQTT channel
-    rate_per_s = None
+    rate_per_s: float | None = None
 
     async def start(self) -> None: ...
 
@@ -111,8 +112,8 @@ def per_operation(ops: int) -> dict[str, Any]:
         sv = Sm2Verifier([s.public], name)
         assert sv.verify(cmd) is None
         out[f"sm2_{name}"] = {
-            "sign_ms": _per_op(lambda s=s: s.sign(body), n),
-            "verify_ms": _per_op(lambda sv=sv, cmd=cmd: sv.verify(cmd), n),
+            "sign_ms": _per_op(partial(s.sign, body), n),
+            "verify_ms": _per_op(partial(sv.verify, cmd), n),
         }
     speed = subprocess.run(
         ["openssl", "speed", "-mr", "-seconds", "2", "sm2"], capture_output=True, text=True
@@ -148,7 +149,7 @@ async def dispatch_runs(villages: int) -> dict[str, Any]:
     signers = Signers(Signer(Ed25519PrivateKey.generate()))
     runs: dict[str, Any] = {"terminals": len(county.devices)}
     # The first dispatch of a process pays for SQLAlchemy's statement cache and imports: warm up, discard.
-    variants = [("warmup", "ed25519", None), ("ed25519", "ed25519", None)]
+    variants: list[tuple[str, str, str | None]] = [("warmup", "ed25519", None), ("ed25519", "ed25519", None)]
     variants += [(f"sm2_{b}", "sm2-sm3", b) for b in available_backends()]
     for label, alg, backend in variants:
         await store.import_directory(

@@ -20,5 +20,5 @@ fi
 ./scripts/setup.sh
 .venv/bin/ruff check warnengine channels tests benchmarks
 .venv/bin/ruff format --check --quiet warnengine channels tests benchmarks
-.venv/bin/mypy --strict warnengine channels
+.venv/bin/mypy --strict warnengine channels tests benchmarks
 .venv/bin/python -m pytest "$@"

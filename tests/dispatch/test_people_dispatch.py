@@ -68,16 +68,14 @@ async def test_sent_retry_failed_and_ambiguous(store: Store, small_county: Count
 
 def test_channels_without_credentials_are_disabled_with_the_reason(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
-    provider = {
-        "adapter": "sms-twilio",
-        "params": {"account_sid_env": "NO_SUCH_SID", "auth_token_env": "NO_SUCH"},
-    }
+    params = {"account_sid_env": "NO_SUCH_SID", "auth_token_env": "NO_SUCH"}
+    provider = {"adapter": "sms-twilio", "params": params}
     path.write_text(yaml.safe_dump({"sms": {"providers": [provider]}}), encoding="utf-8")
     senders, skipped = Senders.available(path, env={})
     assert senders.pools == {} and "NO_SUCH_SID" in skipped["sms"]
     senders, skipped = Senders.available(path, env={"NO_SUCH_SID": "AC" + "0" * 32, "NO_SUCH": "x" * 32})
     assert "from_ or messaging_service_sid" in skipped["sms"]  # an adapter refusing its parameters
-    provider["params"]["from_"] = "+15005550006"
+    params["from_"] = "+15005550006"
     path.write_text(yaml.safe_dump({"sms": {"providers": [provider]}}), encoding="utf-8")
     senders, skipped = Senders.available(path, env={"NO_SUCH_SID": "AC" + "0" * 32, "NO_SUCH": "x" * 32})
     assert list(senders.pools) == [Channel.SMS] and skipped == {}

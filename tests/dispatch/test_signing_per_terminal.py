@@ -31,7 +31,7 @@ class Capture:
     kind = Channel.LOUDSPEAKER
     name = "capture"
     batch_size = 2  # several chunks, so a chunk of Ed25519 only and one with SM2 both occur
-    rate_per_s = None
+    rate_per_s: float | None = None
 
     def __init__(self) -> None:
         self.sent: list[Outgoing] = []

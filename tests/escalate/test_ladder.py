@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.plan.conftest import directory_of
 from warnengine.acks.people import apply_app_acks
-from warnengine.clock import ManualClock
+from warnengine.clock import Clock, ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
@@ -29,9 +29,7 @@ async def rows(store: Store, table: Any, **where: Any) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in await conn.execute(query)]
 
 
-def red(
-    village: str, clock: ManualClock, msg_type: MsgType = MsgType.ALERT, version: int = 1
-) -> HazardWarning:
+def red(village: str, clock: Clock, msg_type: MsgType = MsgType.ALERT, version: int = 1) -> HazardWarning:
     return HazardWarning(
         warning_id="w-ladder",
         version=version,

@@ -135,7 +135,9 @@ async def test_silent_terminal_stays_open_and_is_resent(harness: Harness, small_
         rows = {r["recipient"]: r for r in await harness.deliveries(warning_id)}
         mine = rows.get(silent.device_id)
         others = [r for k, r in rows.items() if k != silent.device_id]
-        return bool(mine) and mine["attempts"] >= 2 and all(r["state"] == "played" for r in others)
+        if not mine:
+            return False
+        return mine["attempts"] >= 2 and all(r["state"] == "played" for r in others)
 
     await harness.wait_for(resent, 60, "a re-send to the silent terminal")
     row = next(r for r in await harness.deliveries(warning_id) if r["recipient"] == silent.device_id)

@@ -21,9 +21,9 @@ IPAWS = (SAMPLES / "us_ipaws-5e6dd9de023f1930ef6548d9_cancel_signed.xml").read_b
 A2_POLYGON = b"<polygon>38.47,-120.14 38.34,-119.95 38.52,-119.74 38.62,-119.89 38.47,-120.14</polygon>"
 
 
-def reject(raw: bytes, **kwargs: int) -> FeedError:
+def reject(raw: bytes, max_bytes: int = MAX_FEED_BYTES) -> FeedError:
     with pytest.raises(FeedError) as caught:
-        parse_feed(raw, source="test", **kwargs)
+        parse_feed(raw, source="test", max_bytes=max_bytes)
     return caught.value
 
 

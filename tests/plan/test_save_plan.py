@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from tests.plan.conftest import directory_of
 from warnengine.db import tables as t
@@ -32,7 +32,7 @@ def warning(codes: list[str], status: Status = Status.ACTUAL) -> HazardWarning:
     )
 
 
-async def count(store: Store, table: t.Table) -> int:
+async def count(store: Store, table: Table) -> int:
     async with store.engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
 

@@ -15,6 +15,7 @@ from warnengine.signing import (
     ALGS,
     ED25519,
     SM2_SM3,
+    CommandVerifier,
     Signer,
     Signers,
     SigningUnavailable,
@@ -66,7 +67,7 @@ def test_signers_sign_with_the_algorithm_asked(ed: Signer, sm2: Sm2Signer) -> No
 def test_a_terminal_accepts_only_its_algorithms(
     ed: Signer, sm2: Sm2Signer, trusts: set[str], ed25519_reason: str | None, sm2_reason: str | None
 ) -> None:
-    by_alg = {ED25519: Verifier([ed.public]), SM2_SM3: Sm2Verifier([sm2.public])}
+    by_alg: dict[str, CommandVerifier] = {ED25519: Verifier([ed.public]), SM2_SM3: Sm2Verifier([sm2.public])}
     v = Verifiers({a: by_alg[a] for a in trusts})
     assert v.verify(ed.sign(CMD)) == ed25519_reason
     assert v.verify(sm2.sign(CMD)) == sm2_reason

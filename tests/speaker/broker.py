@@ -9,13 +9,12 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from warnengine.clock import Clock
 from warnengine.embedded.brokers import free_port, mosquitto_binary, spawn, wait_port
-from warnengine.signing import Signer
 from warnengine.transport.mqtt import AsyncMqtt
 from warnengine.wire.loudspeaker import device_topic, parse_topic
 
@@ -47,7 +46,13 @@ def mosquitto(workdir: Path, conf: str = "", prelude: str = "") -> Iterator[int]
             proc.wait()
 
 
-def command(signer: Signer, clock: Clock, **over: Any) -> dict[str, Any]:
+class CommandSigner(Protocol):
+    """Signer (Ed25519) or Sm2Signer: anything that signs a command."""
+
+    def sign(self, command: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def command(signer: CommandSigner, clock: Clock, **over: Any) -> dict[str, Any]:
     """A signed command; `over` replaces fields before signing."""
     now = clock.now()
     body: dict[str, Any] = {

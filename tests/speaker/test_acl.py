@@ -7,6 +7,7 @@ import json
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ ACL = Path(__file__).parents[2] / "deploy" / "mosquitto" / "warnengine.acl"
 
 
 @pytest.fixture(scope="module")
-def acl_broker(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, int]:
+def acl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
     """(terminal port, engine port): the deploy ACLs on one listener, the engine's open one on another."""
     if not shutil.which("mosquitto_passwd"):
         pytest.fail("mosquitto_passwd is not installed (Debian package mosquitto)")
@@ -76,9 +77,10 @@ async def test_terminal_is_confined_to_its_own_topics(acl_broker: tuple[int, int
         forged = {"cmd_id": cmd["id"], "state": "failed", "reason": "forged-by-b", "at": 1.0}
         await b.publish(device_topic(VILLAGE, "spk-a", "ack"), json.dumps(forged).encode(), 1)
         await b.publish(device_topic(VILLAGE, "spk-a", "status"), b'{"online": false}', 1, retain=True)
-        own = {"cmd_id": "b-" + secrets.token_hex(3), "state": "received", "at": 1.0}
+        own_id = "b-" + secrets.token_hex(3)
+        own = {"cmd_id": own_id, "state": "received", "at": 1.0}
         await b.publish(device_topic(VILLAGE, "spk-b", "ack"), json.dumps(own).encode(), 1)
-        await engine.wait(lambda: engine.states("spk-b", own["cmd_id"]) == [("received", None)])
+        await engine.wait(lambda: engine.states("spk-b", own_id) == [("received", None)])
         await asyncio.sleep(0.2)  # anything b's forgeries could have produced has arrived by now
         assert ("failed", "forged-by-b") not in engine.states("spk-a", cmd["id"])
         assert all(s["online"] for s in engine.statuses("spk-a"))

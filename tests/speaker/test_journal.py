@@ -4,6 +4,7 @@ skipped, compaction keeps what is still valid."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -15,7 +16,7 @@ from warnengine.speaker.journal import ReplayJournal
 from warnengine.speaker.terminal import TerminalLogic, Verdict
 
 
-def _cmd(signer: Signer, clock: ManualClock, nonce: str, cmd_id: str, ttl: float = 600) -> dict:
+def _cmd(signer: Signer, clock: ManualClock, nonce: str, cmd_id: str, ttl: float = 600) -> dict[str, Any]:
     body = {"id": cmd_id, "action": "play", "nonce": nonce, "priority": 9, "text": "x"}
     return signer.sign({**body, "issued_at": clock.now(), "expires_at": clock.now() + ttl})
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from warnengine.clock import ManualClock
@@ -13,7 +15,9 @@ def _setup() -> tuple[Signer, TerminalLogic, ManualClock]:
     return signer, TerminalLogic("spk-1", Verifier([signer.public]), clock), clock
 
 
-def _cmd(signer: Signer, clock: ManualClock, nonce: str = "n1", cmd_id: str = "d-1", ttl: float = 60) -> dict:
+def _cmd(
+    signer: Signer, clock: ManualClock, nonce: str = "n1", cmd_id: str = "d-1", ttl: float = 60
+) -> dict[str, Any]:
     return signer.sign(
         {
             "id": cmd_id,
