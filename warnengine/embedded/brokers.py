@@ -57,8 +57,11 @@ def _die_with_parent() -> None:
 
 def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
-    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+    # The child gets its own copy of the descriptor; the parent's is closed once the child has started.
+    with open(log_path, "ab") as out:
+        return subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
+        )
 
 
 def mosquitto_binary() -> str | None:
