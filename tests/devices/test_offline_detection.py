@@ -53,7 +53,10 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float 
 def speaker(port: int, pub: Path, log: Path) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "warnengine", "speaker", "--device", DEVICE, "--village", VILLAGE]
     args += ["--mqtt-url", f"mqtt://127.0.0.1:{port}", "--public-key", str(pub), "--play-seconds", "30"]
-    return subprocess.Popen(args, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    # Its replay journal beside the test's other files, not under ./var where the next run would find it.
+    args += ["--journal", str(log.parent / f"{DEVICE}.journal")]
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
 
 
 async def test_terminal_dying_mid_warning_is_detected_and_reported(
