@@ -4,37 +4,17 @@ visit tasks (入户) and their outcomes. Every write is idempotent (stable ids, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, func, select, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import DeliveryState, HazardWarning
+from warnengine.model.records import LiveVersion, VisitTask
 
 OUTCOMES = ("reached", "nobody_home", "refused", "moved", "needs_help")
 # An outcome that tells the household was warned (a refusal to leave was still a warning heard).
 _REACHED = ("reached", "refused")
-
-
-@dataclass(frozen=True)
-class LiveVersion:
-    warning: HazardWarning
-    resolved_at: float
-    steps_done: frozenset[int]
-
-
-@dataclass(frozen=True)
-class VisitTask:
-    task_id: str
-    warning_id: str
-    version: int
-    village_code: str
-    group_code: str
-    assignee: str | None
-    level: int
-    state: str
-    households: tuple[tuple[str, bool, str | None], ...]  # (household, vulnerable, outcome)
 
 
 class EscalationQueries(StoreBase):
