@@ -23,9 +23,10 @@ from hashlib import sha256
 
 import structlog
 
-from warnengine.db.store import Store, VisitTask
-from warnengine.db.store.escalation import visit_text
+from warnengine.db.store import Store
+from warnengine.escalate.visit_text import visit_text
 from warnengine.model import Channel, HazardWarning, Level, Role, Status
+from warnengine.model.records import VisitTask
 from warnengine.obs import metrics
 from warnengine.plan.plan import ADDRESS_FIELD, person_delivery_id
 from warnengine.plan.policy import Policy, Residents, Rule, Step

@@ -296,13 +296,3 @@ class EscalationQueries(StoreBase):
         for r in rows:
             n += await self.report_visit(r.task_id, r.household_id, "reached", at, "confirmed by reply")
         return n
-
-
-def visit_text(tasks: Sequence[VisitTask]) -> str:
-    """The list a visitor gets, over all their tasks: vulnerable households first."""
-    homes = sorted(
-        ((h, vul) for task in tasks for h, vul, outcome in task.households if outcome is None),
-        key=lambda x: (not x[1], x[0]),
-    )
-    names = "、".join(h + ("(重点)" if vul else "") for h, vul in homes)
-    return f"入户任务：请逐户通知{names}。完成后回复“完成”，或在App中逐户填报。"
