@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from hashlib import sha256
 from typing import cast
 
 from warnengine.model import Channel, HazardWarning, Role, Status
+from warnengine.model.delivery import delivery_id, delivery_id_from, version_prefix
 from warnengine.plan.policy import Residents, Rule
 from warnengine.resolve.directory import Contact, Directory
 from warnengine.resolve.targets import Reach
@@ -35,8 +35,7 @@ ADDRESS_FIELD = {Channel.SMS: 4, Channel.WECHAT: 5, Channel.APP: 6}
 
 def person_delivery_id(warning_id: str, version: int, person_id: str, channel: str, step: int = 0) -> str:
     """A person's delivery on one channel; escalation step k > 0 (a resend) is a delivery of its own."""
-    key = person_id if step == 0 else f"{person_id}#{step}"
-    return "d-" + sha256(f"{warning_id}\x1f{version}\x1f{key}\x1f{channel}".encode()).hexdigest()[:20]
+    return delivery_id(warning_id, version, person_id if step == 0 else f"{person_id}#{step}", channel)
 
 
 def address(c: Contact, channel: Channel) -> str | None:
@@ -48,7 +47,7 @@ def plan_warning(w: HazardWarning, reach: Reach, directory: Directory, rule: Rul
     """One plan per reached village, in village order; staff above the villages (township, county) are
     planned once, in the first village that needs them."""
     drill = w.status in _DRILL
-    prefix = f"{w.warning_id}\x1f{w.version}\x1f"  # of delivery_id's input, see warnengine.model
+    prefix = version_prefix(w.warning_id, w.version)  # once per version: see delivery_id_from
     channels = tuple((ch.value, ADDRESS_FIELD[ch]) for ch in rule.channels)
     # Households are tracked (到户) unless nothing can ever reach or count them: a loudspeaker-only rule.
     track = rule.residents is not Residents.NONE or rule.loudspeaker_reaches_household or bool(rule.ladder)
@@ -119,8 +118,7 @@ def _add(
     for channel, slot in channels:
         addr = cast(str | None, c[slot])
         if addr:
-            # delivery_id() inlined: this runs once per person and channel, ~10^6 times county-wide.
-            did = "d-" + sha256(f"{prefix}{c.person_id}\x1f{channel}".encode()).hexdigest()[:20]
+            did = delivery_id_from(prefix, c.person_id, channel)
             plan.deliveries.append((did, channel, addr, c.person_id, home or c.household_id, c.cell_code))
 
 
