@@ -23,7 +23,7 @@ from hashlib import sha256
 
 import structlog
 
-from warnengine.db.store import Store
+from warnengine.escalate.store import EscalateStore
 from warnengine.escalate.visit_text import visit_text
 from warnengine.model import Channel, HazardWarning, Level, Role, Status
 from warnengine.model.records import VisitTask
@@ -47,7 +47,7 @@ class SweepCounts:
 
 
 async def escalate(
-    store: Store, directory: Directory, policy: Policy, emit_village: EmitVillage
+    store: EscalateStore, directory: Directory, policy: Policy, emit_village: EmitVillage
 ) -> SweepCounts:
     now = store.clock.now()
     counts = SweepCounts()
@@ -79,7 +79,7 @@ async def escalate(
 
 
 async def _call_superiors(
-    store: Store, directory: Directory, w: HazardWarning, rule: Rule, now: float, counts: SweepCounts
+    store: EscalateStore, directory: Directory, w: HazardWarning, rule: Rule, now: float, counts: SweepCounts
 ) -> list[tuple[object, ...]]:
     """叫应: staff silent past `staff_ack_min` → their superior gets a call naming them (once per warning)."""
     silent = await store.unanswered_staff(w.warning_id, w.version, now - rule.staff_ack_min * 60)
@@ -105,7 +105,13 @@ async def _call_superiors(
 
 
 async def _run_step(
-    store: Store, directory: Directory, w: HazardWarning, rule: Rule, number: int, step: Step, now: float
+    store: EscalateStore,
+    directory: Directory,
+    w: HazardWarning,
+    rule: Rule,
+    number: int,
+    step: Step,
+    now: float,
 ) -> tuple[list[tuple[object, ...]], int]:
     unreached = await store.unreached_households(w.warning_id)
     drill = w.status in (Status.EXERCISE, Status.TEST)
