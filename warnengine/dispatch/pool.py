@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
@@ -160,42 +160,7 @@ class ProviderPool:
         last: dict[int, SendResult],
     ) -> list[int]:
         """Send `todo` through one provider with retries; returns the indices to hand to the next one."""
-        pending = list(todo)
-        carry: list[int] = []
-
-        async def attempt() -> None:
-            nonlocal pending
-            now = self._clock.now()
-            for i in [i for i in pending if batch[i].expires_at <= now]:
-                results[i] = SendResult(
-                    batch[i].delivery_id, ok=False, code="expired", reason="expired while retrying"
-                )
-            pending = [i for i in pending if results[i] is None]
-            if not pending:
-                return
-            if any(i in last for i in pending):
-                for i in pending:
-                    metrics.CHANNEL_RETRIES.labels(p.name, last[i].code or "unknown").inc()
-            answered, skipped = await self._send_all(p, batch, pending)
-            carry.extend(skipped)
-            retry: list[int] = []
-            for i, r in answered.items():
-                last[i] = r
-                if r.ok or (not r.retryable and not r.provider_fault):
-                    results[i] = r  # sent, or final: the recipient's error or an ambiguous outcome
-                elif r.retryable:
-                    retry.append(i)
-                else:
-                    carry.append(i)
-            pending = retry
-            if pending:
-                waits = [w for i in pending if (w := last[i].retry_after_s) is not None]
-                if waits and max(waits) > self.retry.max_retry_after_s:
-                    carry.extend(pending)  # asked to wait too long for a warning: try the next provider
-                    pending = []
-                    return
-                raise _RetryLater(max(waits) if waits else None)
-
+        run = _Run(list(todo))
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=self._wait,
@@ -206,10 +171,36 @@ class ProviderPool:
         try:
             async for tried in retrying:
                 with tried:
-                    await attempt()
+                    await self._attempt(p, batch, run, results, last)
         except _RetryLater:
-            carry.extend(pending)
-        return sorted(carry)
+            run.carry.extend(run.pending)
+        return sorted(run.carry)
+
+    async def _attempt(
+        self,
+        p: Provider,
+        batch: Sequence[Outgoing],
+        run: _Run,
+        results: list[SendResult | None],
+        last: dict[int, SendResult],
+    ) -> None:
+        """One try of `run.pending` at this provider; raises _RetryLater while retryable failures are left."""
+        run.pending = _unexpired(batch, run.pending, results, self._clock.now())
+        if not run.pending:
+            return
+        if any(i in last for i in run.pending):
+            for i in run.pending:
+                metrics.CHANNEL_RETRIES.labels(p.name, last[i].code or "unknown").inc()
+        answered, skipped = await self._send_all(p, batch, run.pending)
+        run.carry.extend(skipped)
+        run.pending = _settle(answered, results, last, run.carry)
+        if run.pending:
+            waits = [w for i in run.pending if (w := last[i].retry_after_s) is not None]
+            if waits and max(waits) > self.retry.max_retry_after_s:
+                run.carry.extend(run.pending)  # asked to wait too long for a warning: try the next provider
+                run.pending = []
+                return
+            raise _RetryLater(max(waits) if waits else None)
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = float(self._backoff(state))
@@ -286,6 +277,46 @@ class ProviderPool:
         p.breaker.record(_healthy(list(answers.values())))
         metrics.CHANNEL_BREAKER.labels(p.name).set(p.breaker.state)
         return answers
+
+
+@dataclass
+class _Run:
+    """One provider's turn at a batch: the indices still to try there, and those for the next provider."""
+
+    pending: list[int]
+    carry: list[int] = field(default_factory=list)
+
+
+def _unexpired(
+    batch: Sequence[Outgoing], idx: list[int], results: list[SendResult | None], now: float
+) -> list[int]:
+    """Those of `idx` still to send: the expired get their final result."""
+    for i in idx:
+        if batch[i].expires_at <= now:
+            results[i] = SendResult(
+                batch[i].delivery_id, ok=False, code="expired", reason="expired while retrying"
+            )
+    return [i for i in idx if results[i] is None]
+
+
+def _settle(
+    answered: dict[int, SendResult],
+    results: list[SendResult | None],
+    last: dict[int, SendResult],
+    carry: list[int],
+) -> list[int]:
+    """One attempt's answers: final ones into `results`, the provider's faults onto `carry` (the next
+    provider's); returns those to retry here."""
+    retry: list[int] = []
+    for i, r in answered.items():
+        last[i] = r
+        if r.ok or (not r.retryable and not r.provider_fault):
+            results[i] = r  # sent, or final: the recipient's error or an ambiguous outcome
+        elif r.retryable:
+            retry.append(i)
+        else:
+            carry.append(i)
+    return retry
 
 
 def _ambiguous(o: Outgoing, why: str) -> SendResult:
