@@ -13,7 +13,7 @@ from typing import cast
 from warnengine.model import Channel, HazardWarning, Role, Status
 from warnengine.model.delivery import delivery_id, delivery_id_from, version_prefix
 from warnengine.plan.policy import Residents, Rule
-from warnengine.resolve.directory import Contact, Directory
+from warnengine.resolve.directory import Contact, Directory, Homes
 from warnengine.resolve.targets import Reach
 
 _DRILL = (Status.EXERCISE, Status.TEST)
@@ -59,33 +59,70 @@ def plan_warning(w: HazardWarning, reach: Reach, directory: Directory, rule: Rul
         indices = reach.households.get(village)
         groups: set[str] = set()
         if homes is not None and indices is not None:
-            for i in indices.tolist():
-                hid, cell, vulnerable = homes.ids[i], homes.cells[i], bool(homes.vulnerable[i])
-                members = directory.members.get(hid, [])
-                if drill and not any(m.drill_opt_in for m in members):
-                    continue  # a drill's closure counts only households that take part
-                plan.households.append((hid, cell, vulnerable))
-                groups.add(cell)
-                if rule.residents is Residents.NONE or (
-                    rule.residents is Residents.VULNERABLE and not vulnerable
-                ):
-                    continue
-                for m in members:
-                    _add(plan, prefix, m, channels, drill, hid, seen)
+            groups = _plan_households(
+                plan, homes, indices.tolist(), directory, rule, prefix, channels, drill, seen
+            )
         if rule.loudspeaker:
             plan.devices = _speakers(directory, village, drill)
-        for cell in sorted(groups) + directory.above(village):
-            for s in directory.staff.get(cell, []):
-                if s.role not in rule.staff_roles:
-                    continue
-                if s.role is Role.POINT_LEAD and village not in threatened_by and reach.points:
-                    continue  # a point alarm calls that point's lead, not every lead of the village
-                _add(plan, prefix, s, channels, drill, None, seen)
-        if Role.POINT_LEAD in rule.staff_roles:
-            for lead in threatened_by.get(village, []):
-                _add(plan, prefix, lead, channels, drill, None, seen)
+        cells = sorted(groups) + directory.above(village)
+        _plan_staff(plan, cells, directory, rule, reach, threatened_by, prefix, channels, drill, seen)
         if plan.households or plan.deliveries or plan.devices:
             yield plan
+
+
+def _plan_households(
+    plan: VillagePlan,
+    homes: Homes,
+    indices: list[int],
+    directory: Directory,
+    rule: Rule,
+    prefix: str,
+    channels: tuple[tuple[str, int], ...],
+    drill: bool,
+    seen: set[str],
+) -> set[str]:
+    """The village's reached households (tracked) and their members (messaged, as the rule says); returns
+    the groups they live in."""
+    groups: set[str] = set()
+    for i in indices:
+        hid, cell, vulnerable = homes.ids[i], homes.cells[i], bool(homes.vulnerable[i])
+        members = directory.members.get(hid, [])
+        if drill and not any(m.drill_opt_in for m in members):
+            continue  # a drill's closure counts only households that take part
+        plan.households.append((hid, cell, vulnerable))
+        groups.add(cell)
+        if rule.residents is Residents.NONE or (rule.residents is Residents.VULNERABLE and not vulnerable):
+            continue
+        for m in members:
+            _add(plan, prefix, m, channels, drill, hid, seen)
+    return groups
+
+
+def _plan_staff(
+    plan: VillagePlan,
+    cells: list[str],
+    directory: Directory,
+    rule: Rule,
+    reach: Reach,
+    threatened_by: dict[str, list[Contact]],
+    prefix: str,
+    channels: tuple[tuple[str, int], ...],
+    drill: bool,
+    seen: set[str],
+) -> None:
+    """The staff in the rule's roles of `cells` (the village's groups, the village, the cells above), and
+    the leads of the monitoring points threatening the village."""
+    village = plan.village
+    for cell in cells:
+        for s in directory.staff.get(cell, []):
+            if s.role not in rule.staff_roles:
+                continue
+            if s.role is Role.POINT_LEAD and village not in threatened_by and reach.points:
+                continue  # a point alarm calls that point's lead, not every lead of the village
+            _add(plan, prefix, s, channels, drill, None, seen)
+    if Role.POINT_LEAD in rule.staff_roles:
+        for lead in threatened_by.get(village, []):
+            _add(plan, prefix, lead, channels, drill, None, seen)
 
 
 def speaker_targets(
