@@ -12,8 +12,9 @@ from typing import Any
 import structlog
 
 from channels.base import ChannelEvent
-from warnengine.db.store import Acknowledged, Store
+from warnengine.acks.store import AcksStore
 from warnengine.model import Channel, DeliveryState
+from warnengine.model.records import Acknowledged
 from warnengine.obs import metrics
 from warnengine.plan.plan import person_delivery_id
 from warnengine.resolve.directory import Directory
@@ -51,7 +52,7 @@ def parse_events(raw: bytes) -> list[ChannelEvent]:
 
 
 async def apply_channel_events(
-    events: Sequence[ChannelEvent], store: Store, directory: Directory
+    events: Sequence[ChannelEvent], store: AcksStore, directory: Directory
 ) -> dict[str, int]:
     statuses = [
         (e.delivery_id, e.state, e.at, e.reason)
@@ -82,7 +83,7 @@ async def apply_channel_events(
 
 
 async def _acknowledge_replies(
-    acks: Sequence[ChannelEvent], store: Store, directory: Directory
+    acks: Sequence[ChannelEvent], store: AcksStore, directory: Directory
 ) -> dict[str, int]:
     """Replies that acknowledge ("收到"): each acknowledges every live delivery of the people at its
     address on its channel (every step that sent them a message), so every household they belong to is
@@ -124,7 +125,7 @@ async def _acknowledge_replies(
     }
 
 
-async def apply_app_acks(acks: Sequence[dict[str, Any]], store: Store) -> int:
+async def apply_app_acks(acks: Sequence[dict[str, Any]], store: AcksStore) -> int:
     """App acknowledgements (api/acks.py AppAck): by delivery id, or by warning and person. Those that
     change nothing are recorded with the reason (`acks`, verdict), counted and logged, never applied."""
     by_id: list[tuple[str, float]] = []  # (delivery id, when the person pressed "received")

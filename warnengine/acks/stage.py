@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from warnengine.db.store import AckTiming, Store
+from warnengine.acks.store import AcksStore
 from warnengine.model import Channel, SpeakerAck
+from warnengine.model.records import AckTiming
 from warnengine.obs import metrics
 
 
-async def apply_speaker_acks(acks: list[SpeakerAck], store: Store) -> dict[str, int]:
+async def apply_speaker_acks(acks: list[SpeakerAck], store: AcksStore) -> dict[str, int]:
     played: list[AckTiming] = []
     counts = await store.apply_acks(acks, played)
     # An ack is also the terminal's proof of life and, when final, its last play result.

@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 from prometheus_client import Counter, Gauge
 
-from warnengine.db.store import DeviceChange, Store
 from warnengine.devices.reports import BadReport, ResultReport, StatusReport, parse_report
+from warnengine.devices.store import DevicesStore
+from warnengine.model.records import DeviceChange
 from warnengine.obs import metrics
 from warnengine.transport.mqtt import Message
 
@@ -34,7 +35,7 @@ DeadLetter = Callable[[str, str, str, bytes, str | None, str | None], Awaitable[
 
 
 class DeviceHealth:
-    def __init__(self, store: Store, dead_letter: DeadLetter, offline_after_s: float) -> None:
+    def __init__(self, store: DevicesStore, dead_letter: DeadLetter, offline_after_s: float) -> None:
         self.store = store
         self._dead_letter = dead_letter
         self.offline_after_s = offline_after_s

@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 
 from channels.base import Outgoing, SendResult
-from warnengine.db.store import Store, VillageTarget
 from warnengine.dispatch.compose import people_message
 from warnengine.dispatch.stage import DispatchPolicy, DispatchResult
+from warnengine.dispatch.store import DispatchStore
 from warnengine.model import Channel, DeliveryState, HazardWarning
+from warnengine.model.records import VillageTarget
 from warnengine.obs import metrics
 
 log = structlog.get_logger("warnengine.dispatch")
@@ -28,7 +29,7 @@ Send = Callable[[Channel, Sequence[Outgoing]], Awaitable[list[SendResult]]]
 
 async def dispatch_people(
     tasks: Sequence[tuple[HazardWarning, str]],
-    store: Store,
+    store: DispatchStore,
     send: Send,
     policy: DispatchPolicy,
     channels: Sequence[Channel] = PEOPLE,

@@ -15,9 +15,10 @@ from typing import Any
 import structlog
 
 from channels.base import ChannelAdapter, Outgoing
-from warnengine.db.store import DueDelivery, Store, VillageTarget
 from warnengine.dispatch.compose import speaker_body
+from warnengine.dispatch.store import DispatchStore
 from warnengine.model import Channel, HazardWarning, MsgType
+from warnengine.model.records import DueDelivery, VillageTarget
 from warnengine.obs import metrics
 from warnengine.signing import ED25519, Signer, Signers, SigningUnavailable
 
@@ -42,7 +43,7 @@ class DispatchResult:
 
 async def dispatch_loudspeakers(
     tasks: Sequence[tuple[HazardWarning, str]],
-    store: Store,
+    store: DispatchStore,
     channel: ChannelAdapter,
     signer: Signer | Signers,
     policy: DispatchPolicy,
@@ -166,7 +167,7 @@ def _sign_each(
     return done, refused
 
 
-async def _observe_fanout(store: Store, first: Sequence[DueDelivery], now: float) -> None:
+async def _observe_fanout(store: DispatchStore, first: Sequence[DueDelivery], now: float) -> None:
     """Warning accepted → first hand-off, per delivery; one small query, only when there are first sends."""
     if not first:
         return

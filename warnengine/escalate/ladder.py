@@ -23,9 +23,10 @@ from hashlib import sha256
 
 import structlog
 
-from warnengine.db.store import Store, VisitTask
-from warnengine.db.store.escalation import visit_text
+from warnengine.escalate.store import EscalateStore
+from warnengine.escalate.visit_text import visit_text
 from warnengine.model import Channel, HazardWarning, Level, Role, Status
+from warnengine.model.records import VisitTask
 from warnengine.obs import metrics
 from warnengine.plan.plan import ADDRESS_FIELD, person_delivery_id
 from warnengine.plan.policy import Policy, Residents, Rule, Step
@@ -46,7 +47,7 @@ class SweepCounts:
 
 
 async def escalate(
-    store: Store, directory: Directory, policy: Policy, emit_village: EmitVillage
+    store: EscalateStore, directory: Directory, policy: Policy, emit_village: EmitVillage
 ) -> SweepCounts:
     now = store.clock.now()
     counts = SweepCounts()
@@ -78,7 +79,7 @@ async def escalate(
 
 
 async def _call_superiors(
-    store: Store, directory: Directory, w: HazardWarning, rule: Rule, now: float, counts: SweepCounts
+    store: EscalateStore, directory: Directory, w: HazardWarning, rule: Rule, now: float, counts: SweepCounts
 ) -> list[tuple[object, ...]]:
     """叫应: staff silent past `staff_ack_min` → their superior gets a call naming them (once per warning)."""
     silent = await store.unanswered_staff(w.warning_id, w.version, now - rule.staff_ack_min * 60)
@@ -104,40 +105,88 @@ async def _call_superiors(
 
 
 async def _run_step(
-    store: Store, directory: Directory, w: HazardWarning, rule: Rule, number: int, step: Step, now: float
+    store: EscalateStore,
+    directory: Directory,
+    w: HazardWarning,
+    rule: Rule,
+    number: int,
+    step: Step,
+    now: float,
 ) -> tuple[list[tuple[object, ...]], int]:
     unreached = await store.unreached_households(w.warning_id)
-    drill = w.status in (Status.EXERCISE, Status.TEST)
-    rows: list[tuple[object, ...]] = []
     if step.action == "resend":
-        channels = step.switch_to or rule.channels
-        if rule.residents is not Residents.NONE:
-            for hid, village, _cell, vulnerable in unreached:
-                if rule.residents is Residents.VULNERABLE and not vulnerable:
-                    continue
-                for m in directory.members.get(hid, []):
-                    if not drill or m.drill_opt_in:
-                        rows += _rows(w, m, channels, number, village, hid, None, now)
-        return rows, len(unreached)
+        return _resend(directory, w, rule, number, step, unreached, now), len(unreached)
     if step.action == "visit":
-        # Visitors who did not answer their own 叫应 are not sent: their share goes to others at once.
-        tasks = _visit_tasks(directory, w, unreached, await store.silent_staff(w.warning_id))
-        await store.create_visit_tasks(tasks, now)
-        metrics.VISIT_TASKS.labels("created").inc(len(tasks))
+        tasks = await _create_visits(store, directory, w, unreached, now)
     else:  # escalate: unconfirmed visits go up one level
-        assert step.to is not None
-        tasks, moves = [], []
-        silent = await store.silent_staff(w.warning_id)
-        for task in await store.visit_tasks(w.warning_id, ("open",)):
-            # Unconfirmed only: a visitor who has reported a household is at work and keeps the task.
-            if all(outcome is not None for _, _, outcome in task.households):
-                continue
-            boss, level = _next_visitor(directory, task, step.to, silent)
-            if boss is not None and boss.person_id != task.assignee:
-                moves.append((task.task_id, boss.person_id, level))
-                tasks.append(_with_assignee(task, boss.person_id, level))
-        await store.reassign_visits(moves, now)
-        metrics.VISIT_TASKS.labels("escalated").inc(len(moves))
+        tasks = await _escalate_visits(store, directory, w, step, now)
+    return _visit_messages(directory, w, number, tasks, now), sum(len(t.households) for t in tasks)
+
+
+def _resend(
+    directory: Directory,
+    w: HazardWarning,
+    rule: Rule,
+    number: int,
+    step: Step,
+    unreached: list[tuple[str, str, str, bool]],
+    now: float,
+) -> list[tuple[object, ...]]:
+    """A resend step: the unreached households' members again, on the step's channels or the rule's."""
+    if rule.residents is Residents.NONE:
+        return []
+    drill = w.status in (Status.EXERCISE, Status.TEST)
+    channels = step.switch_to or rule.channels
+    rows: list[tuple[object, ...]] = []
+    for hid, village, _cell, vulnerable in unreached:
+        if rule.residents is Residents.VULNERABLE and not vulnerable:
+            continue
+        for m in directory.members.get(hid, []):
+            if not drill or m.drill_opt_in:
+                rows += _rows(w, m, channels, number, village, hid, None, now)
+    return rows
+
+
+async def _create_visits(
+    store: EscalateStore,
+    directory: Directory,
+    w: HazardWarning,
+    unreached: list[tuple[str, str, str, bool]],
+    now: float,
+) -> list[VisitTask]:
+    """A visit step: door-to-door tasks for the unreached households."""
+    # Visitors who did not answer their own 叫应 are not sent: their share goes to others at once.
+    tasks = _visit_tasks(directory, w, unreached, await store.silent_staff(w.warning_id))
+    await store.create_visit_tasks(tasks, now)
+    metrics.VISIT_TASKS.labels("created").inc(len(tasks))
+    return tasks
+
+
+async def _escalate_visits(
+    store: EscalateStore, directory: Directory, w: HazardWarning, step: Step, now: float
+) -> list[VisitTask]:
+    """An escalate step: unconfirmed visits go up one level; returns them with their new visitor."""
+    assert step.to is not None
+    tasks: list[VisitTask] = []
+    moves: list[tuple[str, str | None, int]] = []
+    silent = await store.silent_staff(w.warning_id)
+    for task in await store.visit_tasks(w.warning_id, ("open",)):
+        # Unconfirmed only: a visitor who has reported a household is at work and keeps the task.
+        if all(outcome is not None for _, _, outcome in task.households):
+            continue
+        boss, level = _next_visitor(directory, task, step.to, silent)
+        if boss is not None and boss.person_id != task.assignee:
+            moves.append((task.task_id, boss.person_id, level))
+            tasks.append(_with_assignee(task, boss.person_id, level))
+    await store.reassign_visits(moves, now)
+    metrics.VISIT_TASKS.labels("escalated").inc(len(moves))
+    return tasks
+
+
+def _visit_messages(
+    directory: Directory, w: HazardWarning, number: int, tasks: list[VisitTask], now: float
+) -> list[tuple[object, ...]]:
+    """Each visitor's message for this step, over all their tasks."""
     people = directory.contacts()
     by_visitor: dict[str, list[VisitTask]] = {}
     for task in tasks:
@@ -146,11 +195,12 @@ async def _run_step(
             log.warning("visit_without_visitor", group=task.group_code, households=len(task.households))
             continue
         by_visitor.setdefault(who.person_id, []).append(task)
+    rows: list[tuple[object, ...]] = []
     for pid, mine in by_visitor.items():
         # One message per visitor and step (its delivery id is per person and step): all their lists.
         who = people[pid]
         rows += _rows(w, who, _best(who), number, mine[0].village_code, None, visit_text(mine), now)
-    return rows, sum(len(t.households) for t in tasks)
+    return rows
 
 
 def _visit_tasks(

@@ -74,10 +74,22 @@ class AckState(StrEnum):
     FAILED = "failed"
 
 
-def delivery_id(warning_id: str, version: int, recipient: str, channel: Channel) -> str:
-    """Stable delivery id: warning id + version + recipient + channel (design decision 2)."""
-    raw = f"{warning_id}\x1f{version}\x1f{recipient}\x1f{channel.value}"
-    return "d-" + hashlib.sha256(raw.encode()).hexdigest()[:20]
+def delivery_id(warning_id: str, version: int, recipient: str, channel: str) -> str:
+    """Stable delivery id: warning id + version + recipient + channel (design decision 2).
+
+    `channel` is a Channel or its value (a Channel formats as its value)."""
+    return delivery_id_from(version_prefix(warning_id, version), recipient, channel)
+
+
+def version_prefix(warning_id: str, version: int) -> str:
+    """The start of the id's input, the same for every delivery of one warning version."""
+    return f"{warning_id}\x1f{version}\x1f"
+
+
+def delivery_id_from(prefix: str, recipient: str, channel: str) -> str:
+    """`delivery_id` from a `version_prefix`: the planner computes the prefix once per version and calls
+    this once per person and channel (~10^6 times for a county-wide warning)."""
+    return "d-" + hashlib.sha256(f"{prefix}{recipient}\x1f{channel}".encode()).hexdigest()[:20]
 
 
 class SpeakerCommand(BaseModel):

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import structlog
 
-from warnengine.db.store import Store
 from warnengine.errors import BadInput
 from warnengine.model import HazardWarning, MsgType
 from warnengine.normalise.feeds.signal_table import SignalTable
 from warnengine.normalise.parse import parse_feed_checked
+from warnengine.normalise.store import NormaliseStore
 from warnengine.normalise.trust import TrustStore
 from warnengine.obs import metrics
 
@@ -28,7 +28,7 @@ class FeedPolicy:
 
 
 async def accept_feed(
-    raw: bytes, source: str, store: Store, policy: FeedPolicy | None = None
+    raw: bytes, source: str, store: NormaliseStore, policy: FeedPolicy | None = None
 ) -> tuple[HazardWarning, str]:
     """Parse, check, record. Raises FeedError/BadInput for bad input.
 

@@ -290,7 +290,7 @@ API_WARNING_ACTIONS = Counter(
 )
 API_SSE_STREAMS = Gauge("warnengine_api_sse_streams", "Open live-status (Server-Sent Events) streams")
 
-# -- people-channel providers (warnengine/dispatch/sender.py) ---------------------------------------------
+# -- people-channel providers (warnengine/dispatch/pool.py) -----------------------------------------------
 
 CHANNEL_SENDS = Counter(
     "warnengine_channel_sends_total",

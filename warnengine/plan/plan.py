@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from hashlib import sha256
 from typing import cast
 
 from warnengine.model import Channel, HazardWarning, Role, Status
+from warnengine.model.delivery import delivery_id, delivery_id_from, version_prefix
 from warnengine.plan.policy import Residents, Rule
-from warnengine.resolve.directory import Contact, Directory
+from warnengine.resolve.directory import Contact, Directory, Homes
 from warnengine.resolve.targets import Reach
 
 _DRILL = (Status.EXERCISE, Status.TEST)
@@ -35,8 +35,7 @@ ADDRESS_FIELD = {Channel.SMS: 4, Channel.WECHAT: 5, Channel.APP: 6}
 
 def person_delivery_id(warning_id: str, version: int, person_id: str, channel: str, step: int = 0) -> str:
     """A person's delivery on one channel; escalation step k > 0 (a resend) is a delivery of its own."""
-    key = person_id if step == 0 else f"{person_id}#{step}"
-    return "d-" + sha256(f"{warning_id}\x1f{version}\x1f{key}\x1f{channel}".encode()).hexdigest()[:20]
+    return delivery_id(warning_id, version, person_id if step == 0 else f"{person_id}#{step}", channel)
 
 
 def address(c: Contact, channel: Channel) -> str | None:
@@ -48,7 +47,7 @@ def plan_warning(w: HazardWarning, reach: Reach, directory: Directory, rule: Rul
     """One plan per reached village, in village order; staff above the villages (township, county) are
     planned once, in the first village that needs them."""
     drill = w.status in _DRILL
-    prefix = f"{w.warning_id}\x1f{w.version}\x1f"  # of delivery_id's input, see warnengine.model
+    prefix = version_prefix(w.warning_id, w.version)  # once per version: see delivery_id_from
     channels = tuple((ch.value, ADDRESS_FIELD[ch]) for ch in rule.channels)
     # Households are tracked (到户) unless nothing can ever reach or count them: a loudspeaker-only rule.
     track = rule.residents is not Residents.NONE or rule.loudspeaker_reaches_household or bool(rule.ladder)
@@ -60,33 +59,70 @@ def plan_warning(w: HazardWarning, reach: Reach, directory: Directory, rule: Rul
         indices = reach.households.get(village)
         groups: set[str] = set()
         if homes is not None and indices is not None:
-            for i in indices.tolist():
-                hid, cell, vulnerable = homes.ids[i], homes.cells[i], bool(homes.vulnerable[i])
-                members = directory.members.get(hid, [])
-                if drill and not any(m.drill_opt_in for m in members):
-                    continue  # a drill's closure counts only households that take part
-                plan.households.append((hid, cell, vulnerable))
-                groups.add(cell)
-                if rule.residents is Residents.NONE or (
-                    rule.residents is Residents.VULNERABLE and not vulnerable
-                ):
-                    continue
-                for m in members:
-                    _add(plan, prefix, m, channels, drill, hid, seen)
+            groups = _plan_households(
+                plan, homes, indices.tolist(), directory, rule, prefix, channels, drill, seen
+            )
         if rule.loudspeaker:
             plan.devices = _speakers(directory, village, drill)
-        for cell in sorted(groups) + directory.above(village):
-            for s in directory.staff.get(cell, []):
-                if s.role not in rule.staff_roles:
-                    continue
-                if s.role is Role.POINT_LEAD and village not in threatened_by and reach.points:
-                    continue  # a point alarm calls that point's lead, not every lead of the village
-                _add(plan, prefix, s, channels, drill, None, seen)
-        if Role.POINT_LEAD in rule.staff_roles:
-            for lead in threatened_by.get(village, []):
-                _add(plan, prefix, lead, channels, drill, None, seen)
+        cells = sorted(groups) + directory.above(village)
+        _plan_staff(plan, cells, directory, rule, reach, threatened_by, prefix, channels, drill, seen)
         if plan.households or plan.deliveries or plan.devices:
             yield plan
+
+
+def _plan_households(
+    plan: VillagePlan,
+    homes: Homes,
+    indices: list[int],
+    directory: Directory,
+    rule: Rule,
+    prefix: str,
+    channels: tuple[tuple[str, int], ...],
+    drill: bool,
+    seen: set[str],
+) -> set[str]:
+    """The village's reached households (tracked) and their members (messaged, as the rule says); returns
+    the groups they live in."""
+    groups: set[str] = set()
+    for i in indices:
+        hid, cell, vulnerable = homes.ids[i], homes.cells[i], bool(homes.vulnerable[i])
+        members = directory.members.get(hid, [])
+        if drill and not any(m.drill_opt_in for m in members):
+            continue  # a drill's closure counts only households that take part
+        plan.households.append((hid, cell, vulnerable))
+        groups.add(cell)
+        if rule.residents is Residents.NONE or (rule.residents is Residents.VULNERABLE and not vulnerable):
+            continue
+        for m in members:
+            _add(plan, prefix, m, channels, drill, hid, seen)
+    return groups
+
+
+def _plan_staff(
+    plan: VillagePlan,
+    cells: list[str],
+    directory: Directory,
+    rule: Rule,
+    reach: Reach,
+    threatened_by: dict[str, list[Contact]],
+    prefix: str,
+    channels: tuple[tuple[str, int], ...],
+    drill: bool,
+    seen: set[str],
+) -> None:
+    """The staff in the rule's roles of `cells` (the village's groups, the village, the cells above), and
+    the leads of the monitoring points threatening the village."""
+    village = plan.village
+    for cell in cells:
+        for s in directory.staff.get(cell, []):
+            if s.role not in rule.staff_roles:
+                continue
+            if s.role is Role.POINT_LEAD and village not in threatened_by and reach.points:
+                continue  # a point alarm calls that point's lead, not every lead of the village
+            _add(plan, prefix, s, channels, drill, None, seen)
+    if Role.POINT_LEAD in rule.staff_roles:
+        for lead in threatened_by.get(village, []):
+            _add(plan, prefix, lead, channels, drill, None, seen)
 
 
 def speaker_targets(
@@ -119,8 +155,7 @@ def _add(
     for channel, slot in channels:
         addr = cast(str | None, c[slot])
         if addr:
-            # delivery_id() inlined: this runs once per person and channel, ~10^6 times county-wide.
-            did = "d-" + sha256(f"{prefix}{c.person_id}\x1f{channel}".encode()).hexdigest()[:20]
+            did = delivery_id_from(prefix, c.person_id, channel)
             plan.deliveries.append((did, channel, addr, c.person_id, home or c.household_id, c.cell_code))
 
 

@@ -15,11 +15,11 @@ from operator import itemgetter
 
 import structlog
 
-from warnengine.db.store import Store
 from warnengine.model import Channel, HazardWarning, MsgType, delivery_id
 from warnengine.obs import metrics
 from warnengine.plan.plan import VillagePlan, plan_warning, speaker_targets
 from warnengine.plan.policy import Policy
+from warnengine.plan.store import PlanStore
 from warnengine.resolve.directory import Directory
 from warnengine.resolve.targets import resolve_areas
 
@@ -30,7 +30,7 @@ async def resolve(
     w: HazardWarning,
     directory: Directory,
     policy: Policy,
-    store: Store,
+    store: PlanStore,
     default_ttl_s: float,
     on_speakers: Callable[[list[str]], Awaitable[None]] | None = None,
 ) -> list[str]:
@@ -88,7 +88,9 @@ async def resolve(
     return await _record(w, villages, store, t0)
 
 
-async def _save(w: HazardWarning, plans: list[VillagePlan], store: Store, now: float, expires: float) -> int:
+async def _save(
+    w: HazardWarning, plans: list[VillagePlan], store: PlanStore, now: float, expires: float
+) -> int:
     if not plans:
         return 0
     deliveries, households = plan_rows(w, plans, now, expires, devices=False)  # terminals: written first
@@ -143,7 +145,7 @@ def plan_rows(
     return deliveries, households
 
 
-async def _record(w: HazardWarning, villages: list[str], store: Store, t0: float) -> list[str]:
+async def _record(w: HazardWarning, villages: list[str], store: PlanStore, t0: float) -> list[str]:
     metrics.RESOLVE_SECONDS.observe(time.perf_counter() - t0)
     if not await store.set_resolved(w, villages):
         return []  # superseded or cancelled while it travelled

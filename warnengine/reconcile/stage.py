@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import structlog
 
-from warnengine.db.store import Store
 from warnengine.model import HazardWarning
 from warnengine.obs import metrics
+from warnengine.reconcile.store import ReconcileStore
 
 log = structlog.get_logger("warnengine.reconcile")
 
@@ -25,7 +25,7 @@ class SweepResult:
 
 
 async def sweep(
-    store: Store,
+    store: ReconcileStore,
     emit_warning: EmitWarning,
     emit_village: EmitVillage,
     grace_s: float,

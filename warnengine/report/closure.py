@@ -9,11 +9,12 @@ import statistics
 from typing import Any
 
 from warnengine.model import HazardWarning
+from warnengine.report.store import ReportStore
 
 MINUTE_MARKS = (5, 15, 30, 60, 120, 240)
 
 
-async def closure_report(store: Any, warning_id: str) -> dict[str, Any] | None:
+async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] | None:
     rows = await store.closure_rows(warning_id)
     if rows is None:
         return None

@@ -6,15 +6,24 @@ One class, assembled from a part per concern so no file grows past a screenful o
 from warnengine.db.store.api import ApiQueries
 from warnengine.db.store.base import OPEN, UNFINISHED, StoreBase
 from warnengine.db.store.closure import ClosureQueries
-from warnengine.db.store.deliveries import AckTiming, DeliveryQueries, DueDelivery, VillageTarget
-from warnengine.db.store.devices import DeviceChange, DeviceQueries
+from warnengine.db.store.deliveries import DeliveryQueries
+from warnengine.db.store.devices import DeviceQueries
 from warnengine.db.store.directory import DirectoryQueries
-from warnengine.db.store.escalation import EscalationQueries, LiveVersion, VisitTask
-from warnengine.db.store.people import Acknowledged, PeopleQueries
+from warnengine.db.store.escalation import EscalationQueries
+from warnengine.db.store.people import PeopleQueries
 from warnengine.db.store.plan import PlanQueries
 from warnengine.db.store.reconcile import ReconcileQueries
 from warnengine.db.store.reports import ReportQueries
 from warnengine.db.store.warnings import WarningQueries
+from warnengine.model.records import (  # re-exported: the store's row types live in the model
+    Acknowledged,
+    AckTiming,
+    DeviceChange,
+    DueDelivery,
+    LiveVersion,
+    VillageTarget,
+    VisitTask,
+)
 
 
 class Store(

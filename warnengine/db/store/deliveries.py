@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, func, null, or_, select, tuple_, update
 
@@ -15,43 +14,7 @@ from warnengine.model import (
     SpeakerAck,
 )
 from warnengine.model.delivery import delivery_id
-
-
-@dataclass(frozen=True)
-class VillageTarget:
-    """One village's recipients on one channel for one warning version."""
-
-    warning_id: str
-    version: int
-    village_code: str
-    channel: Channel
-    recipients: list[str]
-    expires_at: float
-
-
-@dataclass(frozen=True)
-class DueDelivery:
-    delivery_id: str
-    warning_id: str
-    version: int
-    village_code: str
-    recipient: str
-    attempts: int
-    expires_at: float
-    channel: str = Channel.LOUDSPEAKER.value
-    text: str | None = None  # people channels: the message, when it is not the warning's own
-    sig_alg: str | None = None  # terminals: how to sign its command (devices.sig_alg); None: not known
-
-
-@dataclass(frozen=True)
-class AckTiming:
-    """A delivery newly acknowledged as played, for time-to-ack metrics (engine clock throughout)."""
-
-    channel: str
-    severity: str
-    sent_at: float | None
-    accepted_at: float
-    played_at: float
+from warnengine.model.records import AckTiming, DueDelivery, VillageTarget
 
 
 class DeliveryQueries(StoreBase):

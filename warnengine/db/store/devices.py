@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, or_, select, update
@@ -14,17 +13,7 @@ from warnengine.db.store.base import UNFINISHED, StoreBase, chunks
 from warnengine.model import (
     Channel,
 )
-
-
-@dataclass(frozen=True)
-class DeviceChange:
-    """A terminal whose online state changed; offline ones carry the warnings still open for them."""
-
-    device_id: str
-    village_code: str
-    online: bool
-    reason: str | None  # why offline: will | shutdown | silent | offline
-    open_warnings: tuple[str, ...] = ()
+from warnengine.model.records import DeviceChange
 
 
 class DeviceQueries(StoreBase):

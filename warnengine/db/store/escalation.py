@@ -4,37 +4,17 @@ visit tasks (入户) and their outcomes. Every write is idempotent (stable ids, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, func, select, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import DeliveryState, HazardWarning
+from warnengine.model.records import LiveVersion, VisitTask
 
 OUTCOMES = ("reached", "nobody_home", "refused", "moved", "needs_help")
 # An outcome that tells the household was warned (a refusal to leave was still a warning heard).
 _REACHED = ("reached", "refused")
-
-
-@dataclass(frozen=True)
-class LiveVersion:
-    warning: HazardWarning
-    resolved_at: float
-    steps_done: frozenset[int]
-
-
-@dataclass(frozen=True)
-class VisitTask:
-    task_id: str
-    warning_id: str
-    version: int
-    village_code: str
-    group_code: str
-    assignee: str | None
-    level: int
-    state: str
-    households: tuple[tuple[str, bool, str | None], ...]  # (household, vulnerable, outcome)
 
 
 class EscalationQueries(StoreBase):
@@ -316,13 +296,3 @@ class EscalationQueries(StoreBase):
         for r in rows:
             n += await self.report_visit(r.task_id, r.household_id, "reached", at, "confirmed by reply")
         return n
-
-
-def visit_text(tasks: Sequence[VisitTask]) -> str:
-    """The list a visitor gets, over all their tasks: vulnerable households first."""
-    homes = sorted(
-        ((h, vul) for task in tasks for h, vul, outcome in task.households if outcome is None),
-        key=lambda x: (not x[1], x[0]),
-    )
-    names = "、".join(h + ("(重点)" if vul else "") for h, vul in homes)
-    return f"入户任务：请逐户通知{names}。完成后回复“完成”，或在App中逐户填报。"

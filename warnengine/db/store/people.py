@@ -8,7 +8,7 @@ acknowledged; the evidence (the delivery) and the time are kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import TextClause, and_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import DeliveryState
+from warnengine.model.records import Acknowledged
 
 CALL_STEP = 50  # escalate.ladder.CALL_STEP: the step of 叫应 calls to superiors
 _SQLITE_CHUNK = 5000  # ids per primary-key IN lookup (SQLite allows 32,766 variables; PostgreSQL far more)
@@ -41,15 +42,6 @@ _LOOKUP_SQL = "SELECT delivery_id, state, warning_id, household_id FROM deliveri
 _SQLITE_LOOKUP = _LOOKUP_SQL.format(ids="IN ({})")
 _PG_LOOKUP = text(_LOOKUP_SQL.format(ids="= ANY(:ids)"))
 _HOUSEHOLD_RANK = {"targeted": 0, "sent": 1, "delivered": 2, "reached": 3, "unreachable": 3}
-
-
-class Acknowledged(NamedTuple):  # a tuple: a batch makes thousands
-    delivery_id: str
-    warning_id: str
-    person_id: str | None
-    household_id: str | None
-    channel: str
-    at: float
 
 
 class PeopleQueries(StoreBase):

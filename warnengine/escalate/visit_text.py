@@ -1,0 +1,17 @@
+"""The message a visitor (入户) gets: the escalation stage words it, the store only keeps it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from warnengine.model.records import VisitTask
+
+
+def visit_text(tasks: Sequence[VisitTask]) -> str:
+    """The list a visitor gets, over all their tasks: vulnerable households first."""
+    homes = sorted(
+        ((h, vul) for task in tasks for h, vul, outcome in task.households if outcome is None),
+        key=lambda x: (not x[1], x[0]),
+    )
+    names = "、".join(h + ("(重点)" if vul else "") for h, vul in homes)
+    return f"入户任务：请逐户通知{names}。完成后回复“完成”，或在App中逐户填报。"

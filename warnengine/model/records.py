@@ -1,0 +1,89 @@
+"""What the store hands the stages and takes from them: plain data, no behaviour, no database.
+
+The store's parts (warnengine/db/store) build and read these; the stages' store protocols name them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from warnengine.model.delivery import Channel
+from warnengine.model.warning import HazardWarning
+
+
+@dataclass(frozen=True)
+class VillageTarget:
+    """One village's recipients on one channel for one warning version."""
+
+    warning_id: str
+    version: int
+    village_code: str
+    channel: Channel
+    recipients: list[str]
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    delivery_id: str
+    warning_id: str
+    version: int
+    village_code: str
+    recipient: str
+    attempts: int
+    expires_at: float
+    channel: str = Channel.LOUDSPEAKER.value
+    text: str | None = None  # people channels: the message, when it is not the warning's own
+    sig_alg: str | None = None  # terminals: how to sign its command (devices.sig_alg); None: not known
+
+
+@dataclass(frozen=True)
+class AckTiming:
+    """A delivery newly acknowledged as played, for time-to-ack metrics (engine clock throughout)."""
+
+    channel: str
+    severity: str
+    sent_at: float | None
+    accepted_at: float
+    played_at: float
+
+
+class Acknowledged(NamedTuple):  # a tuple: a batch makes thousands
+    delivery_id: str
+    warning_id: str
+    person_id: str | None
+    household_id: str | None
+    channel: str
+    at: float
+
+
+@dataclass(frozen=True)
+class DeviceChange:
+    """A terminal whose online state changed; offline ones carry the warnings still open for them."""
+
+    device_id: str
+    village_code: str
+    online: bool
+    reason: str | None  # why offline: will | shutdown | silent | offline
+    open_warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LiveVersion:
+    warning: HazardWarning
+    resolved_at: float
+    steps_done: frozenset[int]
+
+
+@dataclass(frozen=True)
+class VisitTask:
+    task_id: str
+    warning_id: str
+    version: int
+    village_code: str
+    group_code: str
+    assignee: str | None
+    level: int
+    state: str
+    households: tuple[tuple[str, bool, str | None], ...]  # (household, vulnerable, outcome)

@@ -1,0 +1,9 @@
+"""What the closure report reads: `warnengine.db.store.Store` is one."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ReportStore(Protocol):
+    async def closure_rows(self, warning_id: str) -> dict[str, Any] | None: ...
