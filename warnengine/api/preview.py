@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from warnengine.api.compose import Areas, Compose
 from warnengine.api.context import ApiContext, ctx
+from warnengine.api.drafts import Areas, Compose
 from warnengine.api.routing import STAFF, Op, body, json_out
 from warnengine.api.warning_models import WARNING_ID
 from warnengine.api.warnings import _draft

@@ -20,8 +20,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from warnengine.api import audit
-from warnengine.api.compose import COMPOSE_FIELDS, SENDER, Compose, feed_message, from_cap
 from warnengine.api.context import ApiContext, ctx
+from warnengine.api.drafts import COMPOSE_FIELDS, SENDER, Compose, feed_message, from_cap
 from warnengine.api.errors import ApiError, bad_request, conflict, from_validation, not_found
 from warnengine.api.routing import APPROVERS, ISSUERS, STAFF, Op, body, json_out, query, user
 from warnengine.api.warning_models import (
