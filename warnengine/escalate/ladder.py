@@ -28,7 +28,7 @@ from warnengine.db.store.escalation import visit_text
 from warnengine.model import Channel, HazardWarning, Level, Role, Status
 from warnengine.obs import metrics
 from warnengine.plan.plan import ADDRESS_FIELD, person_delivery_id
-from warnengine.plan.policy import Policy, Residents, Rule, Step
+from warnengine.plan.policy import DisseminationPolicy, Residents, Rule, Step
 from warnengine.resolve.directory import Contact, Directory
 
 log = structlog.get_logger("warnengine.escalate")
@@ -46,7 +46,7 @@ class SweepCounts:
 
 
 async def escalate(
-    store: Store, directory: Directory, policy: Policy, emit_village: EmitVillage
+    store: Store, directory: Directory, policy: DisseminationPolicy, emit_village: EmitVillage
 ) -> SweepCounts:
     now = store.clock.now()
     counts = SweepCounts()
