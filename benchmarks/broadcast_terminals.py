@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ from warnengine.embedded.terminals import start_farm
 from warnengine.manual.broadcast import SOURCE, build_broadcast
 from warnengine.pipeline.resources import client_id
 from warnengine.settings import Settings
+from warnengine.speaker.farm import TerminalFarm
 from warnengine.transport.mqtt import AsyncMqtt, set_no_delay
 from warnengine.wire import topics
 from warnengine.wire.loudspeaker import parse_topic
@@ -192,8 +194,45 @@ async def all_played(store: Store, warning_id: str, devices: int, timeout: float
         await asyncio.sleep(0.05)
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="warnengine-bench-bc-"))
+class Commands:
+    """Every command a simulated terminal got, first arrival per id: (warning id, arrival, issued_at)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, float, float]] = {}
+
+    def on_command(self, _device: str, cmd: dict[str, object]) -> None:
+        issued = cmd.get("issued_at")
+        self.seen.setdefault(
+            str(cmd.get("id")),
+            (
+                str(cmd.get("warning_id")),
+                time.time(),
+                float(issued) if isinstance(issued, int | float) else 0,
+            ),
+        )
+
+    def of(self, warning_id: str) -> list[str]:
+        return [i for i, (w, _, _) in self.seen.items() if w == warning_id]
+
+
+@dataclass
+class Bench:
+    """What one broadcast run needs, and what the runs measured."""
+
+    county_code: str
+    terminals: int
+    producer: AIOKafkaProducer
+    store: Store
+    farm: TerminalFarm
+    commands: Commands
+    watch: AckWatch
+    runs: list[dict[str, float]] = field(default_factory=list)
+    per_cmd_to_ack: list[float] = field(default_factory=list)
+    per_decision_to_ack: list[float] = field(default_factory=list)
+
+
+def write_bench_county(args: argparse.Namespace, directory: Path) -> tuple[str, int]:
+    """A generated county written to `directory`: its code and its number of terminals."""
     county = generate_county(
         seed=args.seed,
         villages=args.villages,
@@ -201,9 +240,63 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         groups_per_village=(1, 2),  # few people: this measures terminals, and import time stays short
         households_per_group=(1, 2),
     )
-    write_county(county, work / "county")
-    county_code = next(c.code for c in county.cells if c.level == "county")
-    n = len(county.devices)
+    write_county(county, directory)
+    return next(c.code for c in county.cells if c.level == "county"), len(county.devices)
+
+
+async def wait_for_acks(bench: Bench, warning_id: str, run: int) -> list[str]:
+    """Until every terminal has the command and both its received and played acks were seen."""
+    n, watch = bench.terminals, bench.watch
+    deadline = time.monotonic() + 300
+    while True:
+        ids = bench.commands.of(warning_id)
+        if len(ids) >= n and all(i in watch.received and i in watch.played for i in ids):
+            return ids
+        if time.monotonic() > deadline:
+            got = sum(i in watch.received for i in ids)
+            raise TimeoutError(f"run {run}: {len(ids)}/{n} commands, {got} received acks")
+        await asyncio.sleep(0.005)
+
+
+async def broadcast(bench: Bench, run: int) -> None:
+    """One county-wide broadcast, timed from the feed message to the last ack (run 0 is not kept)."""
+    b = build_broadcast(
+        [bench.county_code], f"县应急广播测试第{run}次", priority=9, operator="bench", now=datetime.now(UTC)
+    )
+    t0 = time.time()
+    await bench.producer.send_and_wait(topics.feed_topic(SOURCE), b.payload, key=b.warning_id.encode())
+    ids = await wait_for_acks(bench, b.warning_id, run)
+    played_recorded = await all_played(bench.store, b.warning_id, bench.terminals)
+    arrivals = len(bench.farm.arrivals[b.warning_id])
+    if arrivals != bench.terminals:
+        raise AssertionError(f"run {run}: {arrivals} terminals, want {bench.terminals}")
+    if run == 0:
+        return
+    cmds = {i: bench.commands.seen[i] for i in ids}
+    received = bench.watch.received
+    decision = min(issued for _, _, issued in cmds.values())
+    first_cmd = min(arrival for _, arrival, _ in cmds.values())
+    last_received = max(received[i] for i in cmds)
+    bench.runs.append(
+        {
+            "feed_to_last_received": last_received - t0,
+            "decision_to_last_received": last_received - decision,
+            "first_command_to_last_received": last_received - first_cmd,
+            "feed_to_decision": decision - t0,
+            # The dispatch stage decides per batch of village tasks: first → last batch's decision.
+            "decision_spread": max(issued for _, _, issued in cmds.values()) - decision,
+            "dispatch_batches": len({issued for _, _, issued in cmds.values()}),
+            "feed_to_all_played_recorded": played_recorded - t0,
+        }
+    )
+    bench.per_cmd_to_ack.extend(received[i] - arrival for i, (_, arrival, _) in cmds.items())
+    bench.per_decision_to_ack.extend(received[i] - issued for i, (_, _, issued) in cmds.items())
+    await asyncio.sleep(1.0)  # let the engine settle so runs do not overlap
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="warnengine-bench-bc-"))
+    county_code, n = write_bench_county(args, work / "county")
     stack = Stack(
         Settings(
             data_dir=work / "var",
@@ -214,28 +307,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         )
     )
     tasks: list[asyncio.Task[None]] = []
-    runs: list[dict[str, float]] = []
-    per_cmd_to_ack: list[float] = []
-    per_decision_to_ack: list[float] = []
     try:
         await stack.prepare()
         s = stack.settings
         store = Store(connect(s.db_url()), SystemClock())
         farm = await start_farm(s, (await store.device_villages()).items(), SystemClock())
-        seen: dict[str, tuple[str, float, float]] = {}  # cmd id → (warning id, arrival, issued_at)
-
-        def on_command(_device: str, cmd: dict[str, object]) -> None:
-            issued = cmd.get("issued_at")
-            seen.setdefault(
-                str(cmd.get("id")),
-                (
-                    str(cmd.get("warning_id")),
-                    time.time(),
-                    float(issued) if isinstance(issued, int | float) else 0,
-                ),
-            )
-
-        farm.on_command = on_command
+        commands = Commands()
+        farm.on_command = commands.on_command
         host, port = s.mqtt_host_port()
         watch_mqtt = AsyncMqtt(host, port, client_id("bench-acks"), protocol=s.mqtt_protocol)
         await watch_mqtt.connect()
@@ -245,45 +323,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await stack.wait_ready(0)
         producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap(), linger_ms=0)
         await producer.start()
+        bench = Bench(county_code, n, producer, store, farm, commands, watch)
         for run in range(args.runs + 1):  # run 0 warms up (caches, connections, the first signing)
-            b = build_broadcast(
-                [county_code], f"县应急广播测试第{run}次", priority=9, operator="bench", now=datetime.now(UTC)
-            )
-            t0 = time.time()
-            await producer.send_and_wait(topics.feed_topic(SOURCE), b.payload, key=b.warning_id.encode())
-            deadline = time.monotonic() + 300
-            while True:
-                ids = [i for i, (w, _, _) in seen.items() if w == b.warning_id]
-                if len(ids) >= n and all(i in watch.received and i in watch.played for i in ids):
-                    break
-                if time.monotonic() > deadline:
-                    got = sum(i in watch.received for i in ids)
-                    raise TimeoutError(f"run {run}: {len(ids)}/{n} commands, {got} received acks")
-                await asyncio.sleep(0.005)
-            played_recorded = await all_played(store, b.warning_id, n)
-            if len(farm.arrivals[b.warning_id]) != n:
-                raise AssertionError(f"run {run}: {len(farm.arrivals[b.warning_id])} terminals, want {n}")
-            if run == 0:
-                continue
-            cmds = {i: seen[i] for i in ids}
-            decision = min(issued for _, _, issued in cmds.values())
-            first_cmd = min(arrival for _, arrival, _ in cmds.values())
-            last_received = max(watch.received[i] for i in cmds)
-            runs.append(
-                {
-                    "feed_to_last_received": last_received - t0,
-                    "decision_to_last_received": last_received - decision,
-                    "first_command_to_last_received": last_received - first_cmd,
-                    "feed_to_decision": decision - t0,
-                    # The dispatch stage decides per batch of village tasks: first → last batch's decision.
-                    "decision_spread": max(issued for _, _, issued in cmds.values()) - decision,
-                    "dispatch_batches": len({issued for _, _, issued in cmds.values()}),
-                    "feed_to_all_played_recorded": played_recorded - t0,
-                }
-            )
-            per_cmd_to_ack.extend(watch.received[i] - arrival for i, (_, arrival, _) in cmds.items())
-            per_decision_to_ack.extend(watch.received[i] - issued for i, (_, _, issued) in cmds.items())
-            await asyncio.sleep(1.0)  # let the engine settle so runs do not overlap
+            await broadcast(bench, run)
         await producer.stop()
         await store.close()
         rtt = await asyncio.to_thread(raw_rtt, port, args.rtt_samples)
@@ -300,10 +342,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             print(f"kept {work} (worker logs in var/logs)", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-
-    def col(name: str) -> list[float]:
-        return [r[name] for r in runs]
-
     out: dict[str, Any] = {
         "terminals": n,
         "villages": args.villages,
@@ -312,11 +350,23 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "farm": stats,
         "other_acks": rejected_or_failed,
     }
-    for name in runs[0]:
+    out.update(summary(bench, rtt, bursts))
+    return out
+
+
+def summary(bench: Bench, rtt: list[float], bursts: list[float]) -> dict[str, float]:
+    """p50/p99 of every time measured, and the ratios to the raw broker limits."""
+
+    def col(name: str) -> list[float]:
+        return [r[name] for r in bench.runs]
+
+    out: dict[str, float] = {}
+    for name in bench.runs[0]:
         unit = "" if name == "dispatch_batches" else "_s"
         out[f"{name}{unit}_p50"] = round(statistics.median(col(name)), 4)
         out[f"{name}{unit}_p99"] = round(pct(col(name), 99), 4)
-    for name, xs in (("command_to_received", per_cmd_to_ack), ("decision_to_received", per_decision_to_ack)):
+    pooled = {"command_to_received": bench.per_cmd_to_ack, "decision_to_received": bench.per_decision_to_ack}
+    for name, xs in pooled.items():
         out[f"per_terminal_{name}_s_p50"] = round(statistics.median(xs), 5)
         out[f"per_terminal_{name}_s_p99"] = round(pct(xs, 99), 5)
     out["raw_mqtt_rtt_s_p50"] = round(statistics.median(rtt), 6)
@@ -328,7 +378,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         pct(col("decision_to_last_received"), 99) / pct(bursts, 99), 2
     )
     out["ratio_per_terminal_command_to_received_p99_to_raw_rtt_p99"] = round(
-        pct(per_cmd_to_ack, 99) / pct(rtt, 99), 1
+        pct(bench.per_cmd_to_ack, 99) / pct(rtt, 99), 1
     )
     out["ratio_decision_to_last_received_p99_to_raw_rtt_p99"] = round(
         pct(col("decision_to_last_received"), 99) / pct(rtt, 99), 1

@@ -84,6 +84,31 @@ def _field(form: MultiDictProxy[Any], name: str, pattern: re.Pattern[str] | None
     return value
 
 
+def _status_fields(request: web.Request, form: MultiDictProxy[Any]) -> tuple[str, str, str, Any]:
+    """(delivery id, message sid, lower-cased status, error code or None) of a status callback."""
+    delivery = request.query.get("d")
+    if not delivery or len(delivery) > 200:
+        raise _BadField("missing or malformed query parameter d (delivery id)")
+    sid = _field(form, "MessageSid", _SID)
+    state = _field(form, "MessageStatus").lower()
+    code = form.get("ErrorCode")
+    if code is not None and not str(code).isdigit():
+        raise _BadField("malformed field ErrorCode")
+    if state not in _STATES and state not in _PROGRESS:
+        raise _BadField(f"unknown MessageStatus {state!r}")
+    return delivery, sid, state, code
+
+
+def _reply_fields(form: MultiDictProxy[Any]) -> tuple[str, str, str]:
+    """(message sid, sender, text) of an inbound SMS; the text may be empty."""
+    sid = _field(form, "MessageSid", _SID)
+    sender = _field(form, "From")
+    text = form.get("Body")
+    if not isinstance(text, str):
+        raise _BadField("missing field Body")
+    return sid, sender, text
+
+
 def twilio_routes(
     auth_token: str,
     on_events: OnEvents,
@@ -117,16 +142,7 @@ def twilio_routes(
     async def status(request: web.Request) -> web.Response:
         form = await verified(request)
         try:
-            delivery = request.query.get("d")
-            if not delivery or len(delivery) > 200:
-                raise _BadField("missing or malformed query parameter d (delivery id)")
-            sid = _field(form, "MessageSid", _SID)
-            state = _field(form, "MessageStatus").lower()
-            code = form.get("ErrorCode")
-            if code is not None and not str(code).isdigit():
-                raise _BadField("malformed field ErrorCode")
-            if state not in _STATES and state not in _PROGRESS:
-                raise _BadField(f"unknown MessageStatus {state!r}")
+            delivery, sid, state, code = _status_fields(request, form)
         except _BadField as e:
             return _bad(request, str(e))
         if state in _STATES:
@@ -149,11 +165,7 @@ def twilio_routes(
     async def inbound(request: web.Request) -> web.Response:
         form = await verified(request)
         try:
-            sid = _field(form, "MessageSid", _SID)
-            sender = _field(form, "From")
-            text = form.get("Body")
-            if not isinstance(text, str):
-                raise _BadField("missing field Body")
+            sid, sender, text = _reply_fields(form)
         except _BadField as e:
             return _bad(request, str(e))
         event = ChannelEvent(

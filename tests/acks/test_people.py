@@ -11,9 +11,9 @@ from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.model import DeliveryState, HazardWarning, Severity
-from warnengine.plan.policy import Policy, Residents, Rule
+from warnengine.plan.policy import DisseminationPolicy, Residents, Rule
 
-RED_SMS = Policy(
+RED_SMS = DisseminationPolicy(
     rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
 )
 

@@ -73,7 +73,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
 
     async def _draft(self, township: str) -> str:
-        from warnengine.api.compose import Compose
+        from warnengine.api.drafts import Compose
 
         content = Compose.model_validate(
             {

@@ -17,9 +17,9 @@ from warnengine.dispatch.people import dispatch_people
 from warnengine.dispatch.sender import Senders
 from warnengine.dispatch.stage import DispatchPolicy
 from warnengine.model import Channel, Severity
-from warnengine.plan.policy import Policy, Residents, Rule
+from warnengine.plan.policy import DisseminationPolicy, Residents, Rule
 
-RED_SMS = Policy(
+RED_SMS = DisseminationPolicy(
     rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,14 @@ from warnengine.acks.people import apply_app_acks
 from warnengine.clock import Clock, ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
+from warnengine.model.records import VisitTask
 from warnengine.directory import County
-from warnengine.escalate.ladder import CALL_STEP, _share, escalate
+from warnengine.escalate.ladder import CALL_STEP, SweepCounts, _share, escalate
 from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
 from warnengine.report.closure import closure_report, to_html
+from warnengine.resolve.directory import Directory
 
 POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")  # red: 5/10/45/75 min
 
@@ -46,8 +49,33 @@ def red(village: str, clock: Clock, msg_type: MsgType = MsgType.ALERT, version: 
     )
 
 
-async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_county: County) -> None:
-    c = small_county
+@dataclass
+class Ladder:
+    """A red geohazard warning in one village, sent to all at t=0, one household and the group leaders
+    answering at once; each phase below moves the clock on and checks what the sweep did."""
+
+    store: Store
+    county: County
+    clock: ManualClock
+    village: str
+    directory: Directory
+    w: HazardWarning
+    homes: list[dict[str, Any]]
+    acked_home: str
+    leaders: set[str]
+    emitted: list[tuple[str, int, str]] = field(default_factory=list)
+
+    async def emit(self, wid: str, v: int, village_code: str) -> None:
+        self.emitted.append((wid, v, village_code))
+
+    async def sweep(self) -> SweepCounts:
+        return await escalate(self.store, self.directory, POLICY, self.emit)
+
+    async def deliveries(self) -> list[dict[str, Any]]:
+        return await rows(self.store, t.deliveries, warning_id=self.w.warning_id)
+
+
+async def start(store: Store, c: County) -> Ladder:
     clock = store.clock
     assert isinstance(clock, ManualClock)
     await store.import_directory(c.cells, c.households, c.people, c.devices, c.points)
@@ -79,47 +107,48 @@ async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_cou
         {"delivery_id": d["delivery_id"], "at": clock.now()} for d in first if d["person_id"] in leaders
     ]
     assert answer and await apply_app_acks(answer, store) == len(answer)
-    emitted: list[tuple[str, int, str]] = []
+    return Ladder(store, c, clock, village, directory, w, homes, acked_home, leaders)
 
-    async def emit(wid: str, v: int, village_code: str) -> None:
-        emitted.append((wid, v, village_code))
 
-    # 4 minutes: nothing is due yet.
-    clock.advance(4 * 60)
-    counts = await escalate(store, directory, POLICY, emit)
-    assert counts.steps == [] and counts.staff_called == 0 and emitted == []
+async def nothing_due_at_4_minutes(lad: Ladder) -> None:
+    lad.clock.advance(4 * 60)
+    counts = await lad.sweep()
+    assert counts.steps == [] and counts.staff_called == 0 and lad.emitted == []
 
-    # 6 minutes: staff silent for 5 minutes → superiors called (叫应); step 1 resends to the unreached.
-    clock.advance(2 * 60)
-    counts = await escalate(store, directory, POLICY, emit)
+
+async def resend_and_call_at_6_minutes(lad: Ladder) -> list[dict[str, Any]]:
+    """Staff silent for 5 minutes → superiors called (叫应); step 1 resends to the unreached. The calls."""
+    lad.clock.advance(2 * 60)
+    counts = await lad.sweep()
     assert counts.steps == ["w-ladder:1:resend"] and counts.staff_called > 0
-    calls = await rows(store, t.staff_calls, warning_id=w.warning_id)
+    calls = await rows(lad.store, t.staff_calls, warning_id=lad.w.warning_id)
     assert calls and all(r["superior_id"] for r in calls if r["person_id"] != "p000001")
-    assert not leaders & {r["person_id"] for r in calls}  # those who answered are not called
-    resent = [d for d in await rows(store, t.deliveries, warning_id=w.warning_id) if d["step"] == 1]
-    assert resent and acked_home not in {d["household_id"] for d in resent}  # acked: never paged again
-    assert {d["household_id"] for d in resent} <= {h["household_id"] for h in homes}
-    assert any(
-        d["step"] == CALL_STEP and "叫应" in d["text"]
-        for d in await rows(store, t.deliveries, warning_id=w.warning_id)
-    )
-    assert emitted  # the new deliveries' village tasks went out
+    assert not lad.leaders & {r["person_id"] for r in calls}  # those who answered are not called
+    resent = [d for d in await lad.deliveries() if d["step"] == 1]
+    assert resent and lad.acked_home not in {d["household_id"] for d in resent}  # acked: never paged again
+    assert {d["household_id"] for d in resent} <= {h["household_id"] for h in lad.homes}
+    assert any(d["step"] == CALL_STEP and "叫应" in d["text"] for d in await lad.deliveries())
+    assert lad.emitted  # the new deliveries' village tasks went out
     # Running again at the same time adds nothing (idempotent sweep).
-    before = len(await rows(store, t.deliveries, warning_id=w.warning_id))
-    assert (await escalate(store, directory, POLICY, emit)).steps == []
-    assert len(await rows(store, t.deliveries, warning_id=w.warning_id)) == before
+    before = len(await lad.deliveries())
+    assert (await lad.sweep()).steps == []
+    assert len(await lad.deliveries()) == before
+    return calls
 
-    # 16 minutes: door-to-door tasks (due at 10) for the group leaders, vulnerable households first.
-    clock.advance(10 * 60)
-    counts = await escalate(store, directory, POLICY, emit)
+
+async def visits_at_16_minutes(lad: Ladder) -> tuple[list[VisitTask], set[str]]:
+    """Door-to-door tasks (due at 10) for the group leaders, vulnerable households first. The tasks and
+    the households still unreached."""
+    lad.clock.advance(10 * 60)
+    counts = await lad.sweep()
     assert counts.steps == ["w-ladder:2:visit"]
-    tasks = await store.visit_tasks(w.warning_id)
+    tasks = await lad.store.visit_tasks(lad.w.warning_id)
     unreached = {
         h["household_id"]
-        for h in await rows(store, t.warning_households, warning_id=w.warning_id)
+        for h in await rows(lad.store, t.warning_households, warning_id=lad.w.warning_id)
         if h["state"] != "reached"
     }
-    assert acked_home not in unreached
+    assert lad.acked_home not in unreached
     assert {h for task in tasks for h, _, _ in task.households} == unreached
     assert sum(len(task.households) for task in tasks) == len(unreached)  # each household on one task only
     # The work is shared: no visitor holds more than an equal share of the village (rounded up).
@@ -130,22 +159,32 @@ async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_cou
         flags = [vul for _, vul, _ in task.households]
         assert flags == sorted(flags, reverse=True)
         assert task.level == 0 and task.assignee is not None
-    leader_msgs = [d for d in await rows(store, t.deliveries, warning_id=w.warning_id) if d["step"] == 2]
+    leader_msgs = [d for d in await lad.deliveries() if d["step"] == 2]
     assert {d["person_id"] for d in leader_msgs} == {task.assignee for task in tasks}
     assert all(d["text"].startswith("入户任务") for d in leader_msgs)
+    return tasks, unreached
 
-    # The first visitor reports: one household reached, one nobody home.
+
+async def first_visitor_reports(lad: Ladder, tasks: list[VisitTask]) -> tuple[VisitTask, str]:
+    """One household reached, one nobody home. The task, and the household nobody was home at."""
     task = max(tasks, key=lambda x: len(x.households))
     (h1, _, _), (h2, _, _) = task.households[0], task.households[1]
-    assert await store.report_visit(task.task_id, h1, "reached", clock.now())
-    assert await store.report_visit(task.task_id, h2, "nobody_home", clock.now(), "全家外出")
-    status = {h["household_id"]: h for h in await rows(store, t.warning_households, warning_id=w.warning_id)}
+    now = lad.clock.now()
+    assert await lad.store.report_visit(task.task_id, h1, "reached", now)
+    assert await lad.store.report_visit(task.task_id, h2, "nobody_home", now, "全家外出")
+    homes = await rows(lad.store, t.warning_households, warning_id=lad.w.warning_id)
+    status = {h["household_id"]: h for h in homes}
     assert (status[h1]["state"], status[h1]["reached_by"]) == ("reached", "visit")
     assert status[h2]["state"] == "unreachable" and status[h2]["reason"] == "visit: nobody_home (全家外出)"
+    return task, h2
 
-    report = await closure_report(store, w.warning_id)
-    assert report is not None and report["households"] == len(homes)
-    by_app = len(homes) - len(unreached) - 1  # the leaders' own households, reached by their answer
+
+async def check_closure_report(
+    lad: Ladder, unreached: set[str], calls: list[dict[str, Any]], nobody_home: str
+) -> None:
+    report = await closure_report(lad.store, lad.w.warning_id)
+    assert report is not None and report["households"] == len(lad.homes)
+    by_app = len(lad.homes) - len(unreached) - 1  # the leaders' own households, reached by their answer
     assert report["reached"] == by_app + 2
     assert (
         report["reached_by_channel"]["visit"] == 1
@@ -153,32 +192,65 @@ async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_cou
     )
     assert report["unreachable"] == 1 and report["open"] == len(unreached) - 2
     assert {
-        "household_id": h2,
+        "household_id": nobody_home,
         "state": "unreachable",
         "reason": "visit: nobody_home (全家外出)",
-    }.items() <= next(u for u in report["unreached"] if u["household_id"] == h2).items()
+    }.items() <= next(u for u in report["unreached"] if u["household_id"] == nobody_home).items()
     assert report["reached_by_min"]["5"] == 1 + by_app and report["reached_by_min"]["30"] == 2 + by_app
     assert len(report["staff_not_answering"]) == len(calls) and not report["drill"]
     page = to_html(report)
-    assert "全家外出" in page and w.warning_id in page and "<script" not in page
+    assert "全家外出" in page and lad.w.warning_id in page and "<script" not in page
 
-    # 46 minutes: unconfirmed visits (nobody reported a household yet) go to the village grid head.
-    clock.advance(30 * 60)
-    counts = await escalate(store, directory, POLICY, emit)
+
+async def escalate_at_46_minutes(lad: Ladder, task: VisitTask) -> None:
+    """Unconfirmed visits (nobody reported a household yet) go to the village grid head."""
+    lad.clock.advance(30 * 60)
+    counts = await lad.sweep()
     assert counts.steps == ["w-ladder:3:escalate"]
-    after = await store.visit_tasks(w.warning_id, ("open", "accepted", "done"))
+    after = await lad.store.visit_tasks(lad.w.warning_id, ("open", "accepted", "done"))
     kept = next(x for x in after if x.task_id == task.task_id)
     assert kept.assignee == task.assignee and kept.state in ("accepted", "done")  # at work: keeps the task
     moved = [x for x in after if x.state == "open" and any(o is None for _, _, o in x.households)]
-    grid_head = next(s.person_id for s in directory.staff[village] if s.role.value == "grid_head")
+    grid_head = next(s.person_id for s in lad.directory.staff[lad.village] if s.role.value == "grid_head")
     assert moved and all(x.assignee == grid_head and x.level == 1 for x in moved)
 
+
+async def test_ladder_waits_then_resends_and_calls_silent_staff(store: Store, small_county: County) -> None:
+    lad = await start(store, small_county)
+    await nothing_due_at_4_minutes(lad)
+    await resend_and_call_at_6_minutes(lad)
+
+
+async def test_ladder_shares_door_to_door_visits(store: Store, small_county: County) -> None:
+    lad = await start(store, small_county)
+    await nothing_due_at_4_minutes(lad)
+    await resend_and_call_at_6_minutes(lad)
+    await visits_at_16_minutes(lad)
+
+
+async def test_visit_reports_reach_the_closure_report(store: Store, small_county: County) -> None:
+    lad = await start(store, small_county)
+    await nothing_due_at_4_minutes(lad)
+    calls = await resend_and_call_at_6_minutes(lad)
+    tasks, unreached = await visits_at_16_minutes(lad)
+    _, nobody_home = await first_visitor_reports(lad, tasks)
+    await check_closure_report(lad, unreached, calls, nobody_home)
+
+
+async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_county: County) -> None:
+    lad = await start(store, small_county)
+    await nothing_due_at_4_minutes(lad)
+    calls = await resend_and_call_at_6_minutes(lad)
+    tasks, unreached = await visits_at_16_minutes(lad)
+    task, nobody_home = await first_visitor_reports(lad, tasks)
+    await check_closure_report(lad, unreached, calls, nobody_home)
+    await escalate_at_46_minutes(lad, task)
     # 解除: the Cancel ends it. Open visits are cancelled and no later step runs.
-    cancel = red(village, clock, MsgType.CANCEL, version=2)
+    cancel = red(lad.village, lad.clock, MsgType.CANCEL, version=2)
     assert await store.save_warning(cancel) == "cancel"
-    assert await store.visit_tasks(w.warning_id) == []
-    clock.advance(60 * 60)
-    assert (await escalate(store, directory, POLICY, emit)).steps == []
+    assert await store.visit_tasks(lad.w.warning_id) == []
+    lad.clock.advance(60 * 60)
+    assert (await lad.sweep()).steps == []
 
 
 async def test_loudspeaker_counts_where_the_policy_says_so(store: Store, small_county: County) -> None:

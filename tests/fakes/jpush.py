@@ -30,6 +30,20 @@ def jpush_error(status: int, code: int, message: str, **headers: str) -> web.Res
     return web.json_response(body, status=status, headers=headers or None)
 
 
+def _invalid(body: dict[str, Any], ids: Any) -> web.Response | None:
+    """JPush's 1003 for a push whose platform, audience, content or time_to_live it refuses."""
+    if body.get("platform") not in ("all", ["android"], ["ios"], ["android", "ios"]):
+        return jpush_error(400, 1003, "platform value is invalid")
+    if not isinstance(ids, list) or not ids or len(ids) > 1000 or not all(isinstance(i, str) for i in ids):
+        return jpush_error(400, 1003, "registration_id must be a list of 1 to 1000 strings")
+    if "notification" not in body and "message" not in body:
+        return jpush_error(400, 1003, "notification or message is required")
+    ttl = body.get("options", {}).get("time_to_live", 86400)
+    if not isinstance(ttl, int) or not 0 <= ttl <= 864000:
+        return jpush_error(400, 1003, "time_to_live must be an integer 0..864000")
+    return None
+
+
 class FakeJPush(FakeServer):
     def __init__(self, *, faults: Faults | None = None, registered: set[str] | None = None) -> None:
         app = web.Application()
@@ -72,20 +86,9 @@ class FakeJPush(FakeServer):
             ids = body["audience"]["registration_id"]
         except (ValueError, KeyError, TypeError):
             return jpush_error(400, 1003, "audience value must be JSON object with registration_id")
-        if body.get("platform") not in ("all", ["android"], ["ios"], ["android", "ios"]):
-            return jpush_error(400, 1003, "platform value is invalid")
-        if (
-            not isinstance(ids, list)
-            or not ids
-            or len(ids) > 1000
-            or not all(isinstance(i, str) for i in ids)
-        ):
-            return jpush_error(400, 1003, "registration_id must be a list of 1 to 1000 strings")
-        if "notification" not in body and "message" not in body:
-            return jpush_error(400, 1003, "notification or message is required")
-        ttl = body.get("options", {}).get("time_to_live", 86400)
-        if not isinstance(ttl, int) or not 0 <= ttl <= 864000:
-            return jpush_error(400, 1003, "time_to_live must be an integer 0..864000")
+        invalid = _invalid(body, ids)
+        if invalid is not None:
+            return invalid
         known = [i for i in dict.fromkeys(ids) if i in self.registered]
         if not known:
             return jpush_error(400, 1011, "cannot find user by this audience")

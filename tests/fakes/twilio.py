@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from multidict import MultiDictProxy
 from twilio.request_validator import RequestValidator
 
 from tests.fakes.faults import FakeServer, Faults
@@ -49,6 +50,16 @@ def error_body(code: int, message: str, status: int) -> dict[str, Any]:
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
         "status": status,
     }
+
+
+def _validity_period(form: MultiDictProxy[Any]) -> int | None:
+    """The ValidityPeriod field (None if absent); ValueError unless it is 1..36000 seconds."""
+    if "ValidityPeriod" not in form:
+        return None
+    vp = int(str(form["ValidityPeriod"]))
+    if not 1 <= vp <= 36000:
+        raise ValueError(f"validity period {vp} out of range")
+    return vp
 
 
 class FakeTwilio(FakeServer):
@@ -111,6 +122,32 @@ class FakeTwilio(FakeServer):
         f = self.faults
         if f.latency_s:
             await asyncio.sleep(f.latency_s)
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        form = await request.post()
+        to, body = str(form.get("To", "")), str(form.get("Body", ""))
+        sender, service = form.get("From"), form.get("MessagingServiceSid")
+        invalid = self._invalid(to, body, sender, service)
+        if invalid is not None:
+            return invalid
+        try:
+            vp = _validity_period(form)
+        except ValueError:
+            return self._error(90007, "Invalid validity period value")
+        callback = str(form["StatusCallback"]) if form.get("StatusCallback") else None
+        sid = "SM" + secrets.token_hex(16)
+        self.accepted[(to, body)] += 1
+        self.log.append(Accepted(sid, to, body, asyncio.get_running_loop().time(), vp, callback))
+        if callback and self.callbacks:
+            self._spawn(self._callbacks(sid, to, str(sender or ""), str(service or ""), callback))
+        if f.hang():  # created, then the answer never comes: the client cannot know
+            await asyncio.sleep(f.hang_s)
+        return self._reply(201, self._message(sid, to, str(sender or ""), str(service or ""), body))
+
+    def _refused(self, request: web.Request) -> web.Response | None:
+        """Bad credentials, a storm or an injected server error, before the form is read."""
+        f = self.faults
         if request.headers.get("Authorization") != self._auth or request.match_info["account"] != (
             self.account_sid
         ):
@@ -121,9 +158,10 @@ class FakeTwilio(FakeServer):
             if f.error_status == 503:
                 return self._error(20503, "Service Unavailable", 503)
             return self._error(20500, "Internal Server Error", f.error_status)
-        form = await request.post()
-        to, body = str(form.get("To", "")), str(form.get("Body", ""))
-        sender, service = form.get("From"), form.get("MessagingServiceSid")
+        return None
+
+    def _invalid(self, to: str, body: str, sender: Any, service: Any) -> web.Response | None:
+        """Twilio's answer to a message it will not create, in the order Twilio checks."""
         if not to:
             return self._error(21604, "A 'To' phone number is required.")
         if not sender and not service:
@@ -136,23 +174,7 @@ class FakeTwilio(FakeServer):
             return self._error(21610, "Attempt to send to unsubscribed recipient")
         if len(body) > 1600:
             return self._error(21617, "The concatenated message body exceeds the 1600 character limit.")
-        vp: int | None = None
-        if "ValidityPeriod" in form:
-            try:
-                vp = int(str(form["ValidityPeriod"]))
-            except ValueError:
-                vp = -1
-            if not 1 <= vp <= 36000:
-                return self._error(90007, "Invalid validity period value")
-        callback = str(form["StatusCallback"]) if form.get("StatusCallback") else None
-        sid = "SM" + secrets.token_hex(16)
-        self.accepted[(to, body)] += 1
-        self.log.append(Accepted(sid, to, body, asyncio.get_running_loop().time(), vp, callback))
-        if callback and self.callbacks:
-            self._spawn(self._callbacks(sid, to, str(sender or ""), str(service or ""), callback))
-        if f.hang():  # created, then the answer never comes: the client cannot know
-            await asyncio.sleep(f.hang_s)
-        return self._reply(201, self._message(sid, to, str(sender or ""), str(service or ""), body))
+        return None
 
     def _message(self, sid: str, to: str, sender: str, service: str, body: str) -> dict[str, Any]:
         now = formatdate(usegmt=True)

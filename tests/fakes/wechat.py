@@ -201,20 +201,9 @@ class FakeWeChat(FakeServer):
         if body.get("agentid") != AGENT_ID:
             return self._err(301002, "not allow operate another agent with this accesstoken")
         msgtype = body.get("msgtype")
-        if msgtype == "text":
-            content = body.get("text", {}).get("content")
-            if not content:
-                return self._err(44004, "empty content")
-        elif msgtype == "template_card":
-            card = body.get("template_card", {})
-            task_id = card.get("task_id")
-            if card.get("card_type") != "button_interaction" or not card.get("button_list") or not task_id:
-                return self._err(40058, "template_card invalid")
-            if task_id in self.task_ids:
-                return self._err(40058, "task_id already exists")
-            content = json.dumps({k: v for k, v in card.items() if k != "task_id"}, sort_keys=True)
-        else:
-            return self._err(40008, "invalid message type")
+        content = self._wecom_content(body)
+        if isinstance(content, web.Response):
+            return content
         users = [u for u in str(body.get("touser", "")).split("|") if u]
         invalid = [u for u in users if u not in self.staff and u not in self.unlicensed]
         unlicensed = [u for u in users if u in self.unlicensed]
@@ -222,18 +211,8 @@ class FakeWeChat(FakeServer):
         if not valid:
             return self._err(81013, "user & party & tag all invalid", invaliduser="|".join(invalid))
         if msgtype == "template_card":
-            self.task_ids.add(task_id)
-        now = self.clock.now()
-        for u in valid:
-            seen = self._dedupe.get((u, content))
-            if (
-                body.get("enable_duplicate_check")
-                and seen is not None
-                and now - seen < body.get("duplicate_check_interval", 1800)
-            ):
-                continue  # WeCom drops a repeated identical message
-            self._dedupe[(u, content)] = now
-            self.delivered[(u, content)] += 1
+            self.task_ids.add(body["template_card"]["task_id"])
+        self._wecom_deliver(body, valid, content)
         self.sent_bodies.append(body)
         await self._maybe_hang()
         return self._err(
@@ -246,6 +225,38 @@ class FakeWeChat(FakeServer):
             msgid=secrets.token_urlsafe(24),
             response_code=secrets.token_urlsafe(24) if msgtype == "template_card" else "",
         )
+
+    def _wecom_content(self, body: dict[str, Any]) -> str | web.Response:
+        """What a recipient gets (the text, or the card without its task_id), or WeCom's refusal."""
+        msgtype = body.get("msgtype")
+        if msgtype == "text":
+            content = body.get("text", {}).get("content")
+            if not content:
+                return self._err(44004, "empty content")
+            return str(content)
+        if msgtype == "template_card":
+            card = body.get("template_card", {})
+            task_id = card.get("task_id")
+            if card.get("card_type") != "button_interaction" or not card.get("button_list") or not task_id:
+                return self._err(40058, "template_card invalid")
+            if task_id in self.task_ids:
+                return self._err(40058, "task_id already exists")
+            return json.dumps({k: v for k, v in card.items() if k != "task_id"}, sort_keys=True)
+        return self._err(40008, "invalid message type")
+
+    def _wecom_deliver(self, body: dict[str, Any], valid: list[str], content: str) -> None:
+        """Count one delivery per valid user, except a repeat WeCom's duplicate check drops."""
+        now = self.clock.now()
+        for u in valid:
+            seen = self._dedupe.get((u, content))
+            if (
+                body.get("enable_duplicate_check")
+                and seen is not None
+                and now - seen < body.get("duplicate_check_interval", 1800)
+            ):
+                continue  # WeCom drops a repeated identical message
+            self._dedupe[(u, content)] = now
+            self.delivered[(u, content)] += 1
 
     # -- group robot -----------------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ async def planned_village(store: Any, county: County, warning_id: str) -> tuple[
     from datetime import UTC, datetime
 
     from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
-    from warnengine.plan.policy import Policy, Residents, Rule
+    from warnengine.plan.policy import DisseminationPolicy, Residents, Rule
     from warnengine.plan.stage import resolve
 
     await store.import_directory(
@@ -60,7 +60,7 @@ async def planned_village(store: Any, county: County, warning_id: str) -> tuple[
     )
     await store.save_warning(w)
     directory = directory_of(county)
-    policy = Policy(
+    policy = DisseminationPolicy(
         rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
     )
     assert await resolve(w, directory, policy, store, 3600) == [village]

@@ -8,7 +8,7 @@ import pytest
 from tests.resolve.hand_county import COUNTY, V1, V2, hand_directory, square
 from warnengine.model import Area, Channel, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.plan import VillagePlan, plan_warning
-from warnengine.plan.policy import DEFAULT, Policy, PolicyError, load_policy
+from warnengine.plan.policy import DEFAULT, DisseminationPolicy, DisseminationPolicyError, load_policy
 from warnengine.resolve.directory import Directory
 from warnengine.resolve.targets import resolve_areas
 
@@ -36,7 +36,7 @@ def warning(area: Area, severity: Severity = Severity.RED, status: Status = Stat
     )
 
 
-def plan(directory: Directory, w: HazardWarning, policy: Policy = POLICY) -> list[VillagePlan]:
+def plan(directory: Directory, w: HazardWarning, policy: DisseminationPolicy = POLICY) -> list[VillagePlan]:
     reach = resolve_areas(directory, w.areas)
     return list(plan_warning(w, reach, directory, policy.rule_for(w.hazard, w.severity, w.event)))
 
@@ -115,7 +115,7 @@ def test_default_policy_reaches_grid_heads_and_loudspeakers(directory: Directory
 def test_bad_policy_files_are_refused_with_the_reason(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(PolicyError, match=problem):
+    with pytest.raises(DisseminationPolicyError, match=problem):
         load_policy(path)
 
 

@@ -18,8 +18,8 @@ from warnengine.api.auth import (
     remote_of,
     verify_password,
 )
-from warnengine.api.compose import Text
 from warnengine.api.context import ctx
+from warnengine.api.drafts import Text
 from warnengine.api.errors import ApiError, conflict, not_found
 from warnengine.api.routing import EVERYONE, Op, body, json_out, user
 from warnengine.db.store import Store

@@ -24,11 +24,11 @@ from warnengine.api import (
     visits,
     warnings,
 )
-from warnengine.api.compose import load_templates
 from warnengine.api.context import CTX, ApiContext, Publisher
+from warnengine.api.drafts import load_templates
 from warnengine.api.errors import Handler, error_middleware
 from warnengine.api.limiter import LoginLimiter
-from warnengine.api.policy import Policy
+from warnengine.api.policy import ApprovalPolicy
 from warnengine.api.routing import Op, wrap
 from warnengine.api.webhooks import webhook_routes
 from warnengine.db.store import Store
@@ -92,7 +92,7 @@ def create_app(
     settings: Settings,
     publisher: Publisher,
     *,
-    policy: Policy | None = None,
+    policy: ApprovalPolicy | None = None,
     env: Mapping[str, str] | None = None,
 ) -> web.Application:
     """The API app. Provider webhooks are mounted when their secrets are in `env` (default: os.environ)."""
@@ -103,7 +103,7 @@ def create_app(
         store=store,
         settings=settings,
         publisher=publisher,
-        policy=policy if policy is not None else Policy.load(settings.api_policy_file),
+        policy=policy if policy is not None else ApprovalPolicy.load(settings.api_policy_file),
         limiter=LoginLimiter(settings.api_login_max_failures, settings.api_login_window_s),
         templates=load_templates(settings.api_templates_file),
     )

@@ -8,8 +8,8 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from warnengine.api.auth import ApiRole, remote_of
-from warnengine.api.compose import Text
 from warnengine.api.context import ctx
+from warnengine.api.drafts import Text
 from warnengine.api.routing import USER, Op, json_out, query
 
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from warnengine.api.limiter import LoginLimiter
-from warnengine.api.policy import Policy
+from warnengine.api.policy import ApprovalPolicy
 from warnengine.db.store import Store
 from warnengine.settings import Settings
 
@@ -28,7 +28,7 @@ class ApiContext:
     store: Store
     settings: Settings
     publisher: Publisher
-    policy: Policy
+    policy: ApprovalPolicy
     limiter: LoginLimiter
     templates: list[dict[str, Any]] = field(default_factory=list)
     # (loaded at, targeting directory, dissemination policy) for reach previews; see api/preview.py.

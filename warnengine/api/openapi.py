@@ -6,6 +6,7 @@ uses, so the document is OpenAPI 3.1.0 and the schemas in it are exactly what th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -46,15 +47,86 @@ def _plain(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def document(
-    ops: list[Op], *, title: str = "warnengine dispatcher API", version: str = "1"
-) -> dict[str, Any]:
+_Ref = Callable[[type[BaseModel], str], dict[str, Any]]
+
+
+def _models(ops: list[Op]) -> list[tuple[type[BaseModel], Any]]:
+    """Every model an operation reads or writes, once per mode, the error body first."""
     models: list[tuple[type[BaseModel], Any]] = [(ErrorResponse, "serialization")]
     for op in ops:
         for m, mode in ((op.body, "validation"), (op.query, "validation"), (op.response, "serialization")):
             if isinstance(m, type) and issubclass(m, BaseModel) and (m, mode) not in models:
                 models.append((m, mode))
-    keys, defs = models_json_schema(models, ref_template=REF)
+    return models
+
+
+def _parameters(op: Op, schemas: dict[str, Any], ref: _Ref) -> list[dict[str, Any]]:
+    """The path parameters, then one query parameter per field of the query model."""
+    params: list[dict[str, Any]] = [
+        {"name": n, "in": "path", "required": True, "schema": s} for n, s in op.path_params.items()
+    ]
+    if op.query is not None:
+        q = schemas[ref(op.query, "validation")["$ref"].rsplit("/", 1)[-1]]
+        required = set(q.get("required", []))
+        for name, prop in q.get("properties", {}).items():
+            params.append({"name": name, "in": "query", "required": name in required, "schema": _plain(prop)})
+    return params
+
+
+def _success(op: Op, ref: _Ref) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": _STATUS_TEXT.get(op.status, "OK")}
+    if isinstance(op.response, type):
+        ok["content"] = {op.content_type: {"schema": ref(op.response, "serialization")}}
+    elif isinstance(op.response, dict):
+        ok["content"] = {op.content_type: {"schema": op.response}}
+    return ok
+
+
+def _error_codes(op: Op) -> set[int]:
+    """The operation's own errors, plus those its inputs and its authentication can cause."""
+    errors = set(op.errors)
+    if op.body is not None or op.query is not None or op.path_params:
+        errors.add(400)
+    if op.body is not None:
+        errors.add(413)
+    if op.roles is not None:
+        errors |= {401, 403}
+    return errors
+
+
+def _operation(op: Op, schemas: dict[str, Any], ref: _Ref) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "operationId": op.name,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": {str(op.status): _success(op, ref)},
+    }
+    if op.description:
+        entry["description"] = op.description
+    params = _parameters(op, schemas, ref)
+    if params:
+        entry["parameters"] = params
+    if op.body is not None:
+        entry["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref(op.body, "validation")}},
+        }
+    entry["security"] = (
+        [{"bearerAuth": []}, {"sessionCookie": [], "csrfHeader": []}] if op.roles is not None else []
+    )
+    error_body = {"application/json": {"schema": ref(ErrorResponse, "serialization")}}
+    for code in sorted(_error_codes(op)):
+        entry["responses"][str(code)] = {
+            "description": _STATUS_TEXT.get(code, "Error"),
+            "content": error_body,
+        }
+    return entry
+
+
+def document(
+    ops: list[Op], *, title: str = "warnengine dispatcher API", version: str = "1"
+) -> dict[str, Any]:
+    keys, defs = models_json_schema(_models(ops), ref_template=REF)
     schemas: dict[str, Any] = defs.get("$defs", {})
 
     def ref(m: type[BaseModel], mode: str) -> dict[str, Any]:
@@ -62,54 +134,7 @@ def document(
 
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:
-        entry: dict[str, Any] = {
-            "operationId": op.name,
-            "summary": op.summary,
-            "tags": [op.tag],
-            "responses": {},
-        }
-        if op.description:
-            entry["description"] = op.description
-        params: list[dict[str, Any]] = [
-            {"name": n, "in": "path", "required": True, "schema": s} for n, s in op.path_params.items()
-        ]
-        if op.query is not None:
-            q = schemas[ref(op.query, "validation")["$ref"].rsplit("/", 1)[-1]]
-            required = set(q.get("required", []))
-            for name, prop in q.get("properties", {}).items():
-                params.append(
-                    {"name": name, "in": "query", "required": name in required, "schema": _plain(prop)}
-                )
-        if params:
-            entry["parameters"] = params
-        if op.body is not None:
-            entry["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref(op.body, "validation")}},
-            }
-        ok: dict[str, Any] = {"description": _STATUS_TEXT.get(op.status, "OK")}
-        if isinstance(op.response, type):
-            ok["content"] = {op.content_type: {"schema": ref(op.response, "serialization")}}
-        elif isinstance(op.response, dict):
-            ok["content"] = {op.content_type: {"schema": op.response}}
-        entry["responses"][str(op.status)] = ok
-        errors = set(op.errors)
-        if op.body is not None or op.query is not None or op.path_params:
-            errors.add(400)
-        if op.body is not None:
-            errors.add(413)
-        if op.roles is not None:
-            errors |= {401, 403}
-            entry["security"] = [{"bearerAuth": []}, {"sessionCookie": [], "csrfHeader": []}]
-        else:
-            entry["security"] = []
-        error_body = {"application/json": {"schema": ref(ErrorResponse, "serialization")}}
-        for code in sorted(errors):
-            entry["responses"][str(code)] = {
-                "description": _STATUS_TEXT.get(code, "Error"),
-                "content": error_body,
-            }
-        paths.setdefault(op.path, {})[op.method.lower()] = entry
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, schemas, ref)
     return {
         "openapi": "3.1.0",
         "info": {

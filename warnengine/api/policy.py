@@ -14,7 +14,7 @@ import yaml
 from warnengine.model import Hazard, Severity
 
 
-class PolicyError(ValueError):
+class ApprovalPolicyError(ValueError):
     pass
 
 
@@ -29,7 +29,7 @@ class FastPath:
 
 
 @dataclass(frozen=True)
-class Policy:
+class ApprovalPolicy:
     fast_paths: dict[Hazard, FastPath] = field(default_factory=dict)
     source: str = "(none)"
 
@@ -41,7 +41,7 @@ class Policy:
         return None
 
     @classmethod
-    def load(cls, path: Path | None) -> Policy:
+    def load(cls, path: Path | None) -> ApprovalPolicy:
         if path is None or not path.exists():
             return cls()
         try:
@@ -56,5 +56,5 @@ class Policy:
                 )
         except (ValueError, AttributeError, TypeError, yaml.YAMLError) as e:
             # Refuse to start rather than guess: a typo must not silently widen or drop the fast path.
-            raise PolicyError(f"{path}: {e}") from e
+            raise ApprovalPolicyError(f"{path}: {e}") from e
         return cls(rules, str(path))

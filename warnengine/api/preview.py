@@ -12,11 +12,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from warnengine.api.compose import Areas, Compose
 from warnengine.api.context import ApiContext, ctx
+from warnengine.api.drafts import Areas, Compose
 from warnengine.api.routing import STAFF, Op, body, json_out
 from warnengine.api.warning_models import WARNING_ID
-from warnengine.api.warnings import _draft
+from warnengine.api.warning_state import load_draft
 from warnengine.model import Hazard, Severity, Status
 
 
@@ -85,7 +85,7 @@ async def preview_area(request: web.Request) -> web.Response:
 
 async def preview_warning(request: web.Request) -> web.Response:
     c = ctx(request)
-    row = await _draft(c, request.match_info["warning_id"])
+    row = await load_draft(c, request.match_info["warning_id"])
     w = Compose.model_validate_json(row["content"])
     return json_out(await _preview(c, w.areas, w.hazard, w.severity, w.drill))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from warnengine.api.auth import ApiRole
-from warnengine.api.compose import AreaIn, Compose, Text
+from warnengine.api.drafts import AreaIn, Compose, Text
 from warnengine.model import Hazard, Severity
 
 STATES = ("draft", "submitted", "approved", "rejected", "releasing", "released", "cancelled")

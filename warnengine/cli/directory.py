@@ -119,13 +119,13 @@ async def _export(directory: Path, s: Settings) -> int:
 
 
 async def _preview(args: argparse.Namespace, s: Settings) -> int:
-    from warnengine.plan.policy import DEFAULT, PolicyError, load_policy
+    from warnengine.plan.policy import DEFAULT, DisseminationPolicyError, load_policy
     from warnengine.plan.preview import preview
 
     try:
         area = area_from_args(args.geojson, args.circle, args.codes)
         policy = load_policy(s.policy_file) if s.policy_file.exists() else DEFAULT
-    except (AreaError, PolicyError) as e:
+    except (AreaError, DisseminationPolicyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     store = await _store(s)

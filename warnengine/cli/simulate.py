@@ -33,7 +33,7 @@ def _simulate(args: argparse.Namespace, s: Any) -> int:
     from warnengine.obs.log import configure
 
     configure("warning")  # the run's story is the summary; the stages' info lines would drown it
-    from warnengine.plan.policy import DEFAULT, PolicyError, load_policy
+    from warnengine.plan.policy import DEFAULT, DisseminationPolicyError, load_policy
     from warnengine.sim.run import simulate
     from warnengine.sim.scenario import ScenarioError, load_scenario, unknown_codes
 
@@ -55,7 +55,7 @@ def _simulate(args: argparse.Namespace, s: Any) -> int:
         missing = unknown_codes(sc, (c.code for c in county.cells), (p.point_id for p in county.points))
         if missing:
             raise ScenarioError(f"warning.codes {missing}: no such cell or point in the county")
-    except (ScenarioError, PolicyError, DirectoryError, ValueError) as e:
+    except (ScenarioError, DisseminationPolicyError, DirectoryError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="warnengine-sim-") as tmp:

@@ -326,7 +326,7 @@ warning_drafts = Table(
     Column("status", String(8), nullable=False),  # CAP status: Actual | Exercise (drill)
     Column("hazard", String(16), nullable=False),
     Column("severity", String(8), nullable=False),
-    Column("content", Text, nullable=False),  # the composed warning as JSON (api/warnings.py Compose)
+    Column("content", Text, nullable=False),  # the composed warning as JSON (api/drafts.py Compose)
     Column("released_refs", Text, nullable=False, server_default="[]"),  # "sender,identifier,sent" sent
     Column("released_version", Integer, nullable=False, server_default="0"),
     Column("created_by", String(64), nullable=False),

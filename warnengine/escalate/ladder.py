@@ -29,7 +29,7 @@ from warnengine.model import Channel, HazardWarning, Level, Role, Status
 from warnengine.model.records import VisitTask
 from warnengine.obs import metrics
 from warnengine.plan.plan import ADDRESS_FIELD, person_delivery_id
-from warnengine.plan.policy import Policy, Residents, Rule, Step
+from warnengine.plan.policy import DisseminationPolicy, Residents, Rule, Step
 from warnengine.resolve.directory import Contact, Directory
 
 log = structlog.get_logger("warnengine.escalate")
@@ -47,7 +47,7 @@ class SweepCounts:
 
 
 async def escalate(
-    store: EscalateStore, directory: Directory, policy: Policy, emit_village: EmitVillage
+    store: EscalateStore, directory: Directory, policy: DisseminationPolicy, emit_village: EmitVillage
 ) -> SweepCounts:
     now = store.clock.now()
     counts = SweepCounts()

@@ -21,7 +21,7 @@ from warnengine.model import Channel, HazardWarning
 from warnengine.normalise.feeds.signal_table import SignalTable
 from warnengine.normalise.stage import FeedPolicy
 from warnengine.normalise.trust import TrustStore
-from warnengine.plan.policy import DEFAULT, Policy, load_policy
+from warnengine.plan.policy import DEFAULT, DisseminationPolicy, load_policy
 from warnengine.resolve.directory import Directory
 from warnengine.settings import Settings
 from warnengine.signing import SM2_SM3, Signers, SigningUnavailable, load_or_create_signer
@@ -46,7 +46,7 @@ class Resources:
         self._ready = False
         self.store: Store
         self.directory: Directory
-        self.dissemination: Policy
+        self.dissemination: DisseminationPolicy
         self.signers: Signers
         self.speaker: ChannelAdapter
         self.feed_policy: FeedPolicy

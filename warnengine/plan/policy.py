@@ -71,7 +71,7 @@ class Rule(BaseModel):
         )
 
 
-class Policy(BaseModel):
+class DisseminationPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rules: tuple[Rule, ...]
@@ -92,21 +92,21 @@ FALLBACK = Rule(
     staff_roles=(Role.GRID_HEAD,),
     channels=(Channel.SMS,),
 )
-DEFAULT = Policy(rules=(FALLBACK,))
+DEFAULT = DisseminationPolicy(rules=(FALLBACK,))
 
 
-class PolicyError(ValueError):
+class DisseminationPolicyError(ValueError):
     pass
 
 
-def load_policy(path: Path) -> Policy:
-    """Read and check a policy file; PolicyError names the problem (and the rule) in words."""
+def load_policy(path: Path) -> DisseminationPolicy:
+    """Read and check a policy file; DisseminationPolicyError names the problem (and the rule) in words."""
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
-        raise PolicyError(f"cannot read policy {path}: {e}") from e
+        raise DisseminationPolicyError(f"cannot read policy {path}: {e}") from e
     try:
-        return Policy.model_validate(doc)
+        return DisseminationPolicy.model_validate(doc)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise PolicyError(f"policy {path}: {problems}") from e
+        raise DisseminationPolicyError(f"policy {path}: {problems}") from e

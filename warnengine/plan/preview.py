@@ -12,7 +12,7 @@ from typing import Any
 
 from warnengine.model import Area, Channel, Hazard, HazardWarning, Level, MsgType, Severity, Status
 from warnengine.plan.plan import plan_warning
-from warnengine.plan.policy import DEFAULT, Policy
+from warnengine.plan.policy import DEFAULT, DisseminationPolicy
 from warnengine.resolve.directory import Directory
 from warnengine.resolve.targets import resolve_areas
 
@@ -24,7 +24,7 @@ def preview_reach(
     hazard: Hazard | None = None,
     severity: Severity | None = None,
     status: Status | None = None,
-    policy: Policy | None = None,
+    policy: DisseminationPolicy | None = None,
 ) -> dict[str, Any]:
     """Counts of townships, villages, groups, households, people, vulnerable households, devices and
     deliveries by channel; `problems` lists what was wrong with the area; `flagged` is true when it
@@ -88,7 +88,7 @@ async def preview(
     hazard: Hazard | None = None,
     severity: Severity | None = None,
     status: Status | None = None,
-    policy: Policy | None = None,
+    policy: DisseminationPolicy | None = None,
     directory: Directory | None = None,
 ) -> dict[str, Any]:
     """`preview_reach` over the directory in `store` (pass `directory` to reuse one already loaded)."""

@@ -18,7 +18,7 @@ import structlog
 from warnengine.model import Channel, HazardWarning, MsgType, delivery_id
 from warnengine.obs import metrics
 from warnengine.plan.plan import VillagePlan, plan_warning, speaker_targets
-from warnengine.plan.policy import Policy
+from warnengine.plan.policy import DisseminationPolicy
 from warnengine.plan.store import PlanStore
 from warnengine.resolve.directory import Directory
 from warnengine.resolve.targets import resolve_areas
@@ -29,7 +29,7 @@ log = structlog.get_logger("warnengine.resolve")
 async def resolve(
     w: HazardWarning,
     directory: Directory,
-    policy: Policy,
+    policy: DisseminationPolicy,
     store: PlanStore,
     default_ttl_s: float,
     on_speakers: Callable[[list[str]], Awaitable[None]] | None = None,

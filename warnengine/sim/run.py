@@ -24,7 +24,7 @@ from warnengine.dispatch.stage import DispatchPolicy, dispatch_loudspeakers
 from warnengine.escalate.ladder import escalate
 from warnengine.model import HazardWarning
 from warnengine.normalise.stage import accept_feed
-from warnengine.plan.policy import Policy
+from warnengine.plan.policy import DisseminationPolicy
 from warnengine.plan.stage import resolve
 from warnengine.reconcile.stage import EmitVillage, EmitWarning, sweep
 from warnengine.resolve.directory import Directory
@@ -65,7 +65,7 @@ def county_code(county: County) -> str:
 
 
 async def simulate(
-    sc: Scenario, county: County, db_path: Path, policy: Policy, html: Path | None = None
+    sc: Scenario, county: County, db_path: Path, policy: DisseminationPolicy, html: Path | None = None
 ) -> dict[str, Any]:
     clock = ManualClock(START)
     engine = connect(f"sqlite+aiosqlite:///{db_path}")
@@ -87,7 +87,7 @@ async def _run(
     store: Store,
     directory: Directory,
     world: World,
-    policy: Policy,
+    policy: DisseminationPolicy,
     county: County,
     html: Path | None,
 ) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, null, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import OPEN, UNFINISHED, StoreBase, chunks
@@ -162,44 +164,15 @@ class DeliveryQueries(StoreBase):
         if not acks:
             return counts
         now = self.clock.now()
-        d = t.deliveries.c
-        ids = sorted({a.cmd_id for a in acks})
         async with self.engine.begin() as conn:
-            current: dict[str, str] = {}
-            timing: dict[str, tuple[str, str, float | None, float]] = {}
-            w = t.warnings.c
-            for chunk in chunks(ids):
-                res = await conn.execute(
-                    select(d.delivery_id, d.state, d.channel, d.sent_at, w.severity, w.received_at)
-                    .join_from(
-                        t.deliveries,
-                        t.warnings,
-                        and_(w.warning_id == d.warning_id, w.version == d.version),
-                        isouter=True,  # an ack's verdict must not depend on the join
-                    )
-                    .where(d.delivery_id.in_(chunk))
-                )
-                for r in res:
-                    current[r.delivery_id] = r.state
-                    if r.received_at is not None:
-                        timing[r.delivery_id] = (r.channel, r.severity, r.sent_at, r.received_at)
+            current, timing = await self._ack_targets(conn, sorted({a.cmd_id for a in acks}))
             ack_rows = []
             moves: dict[str, tuple[str, float, str | None]] = {}
             for a in acks:
-                state = current.get(a.cmd_id)
-                if state is None:
-                    verdict = "unknown_delivery"
-                else:
-                    cur = DeliveryState(state)
-                    new = DeliveryState(a.state.value)
-                    verdict = "stale" if cur.final or new.rank <= cur.rank else "applied"
-                    if new == DeliveryState.REJECTED and cur.rank >= DeliveryState.RECEIVED.rank:
-                        # The terminal took this command already: a later rejection is about another copy
-                        # (a replay, a forgery), kept in the acks table as evidence, not the delivery's fate.
-                        verdict = "stale"
-                    if verdict == "applied":
-                        current[a.cmd_id] = new.value
-                        moves[a.cmd_id] = (new.value, a.at, a.reason)
+                verdict = _ack_verdict(current.get(a.cmd_id), a)
+                if verdict == "applied":
+                    current[a.cmd_id] = a.state.value
+                    moves[a.cmd_id] = (a.state.value, a.at, a.reason)
                 ack_rows.append(
                     {
                         "delivery_id": a.cmd_id,
@@ -210,32 +183,54 @@ class DeliveryQueries(StoreBase):
                         "verdict": verdict,
                     }
                 )
-            for chunk in chunks(ack_rows):
-                res = await conn.execute(
-                    self._insert_ignore(t.acks).returning(
-                        t.acks.c.delivery_id, t.acks.c.state, t.acks.c.verdict
-                    ),
-                    list(chunk),
-                )
-                inserted = res.all()
-                counts["duplicate"] += len(chunk) - len(inserted)
-                for r in inserted:
-                    counts[r.verdict] += 1
+            await self._record_acks(conn, ack_rows, counts)
             if moves:
-                stmt = (
-                    update(t.deliveries)
-                    # Plain != terms, not NOT IN: expanding IN lists cannot go into an executemany.
-                    .where(d.delivery_id == bindparam("did"), *(d.state != s.value for s in _final()))
-                    .values(state=bindparam("st"), acked_at=bindparam("at"), reason=bindparam("why"))
-                )
-                params = [{"did": k, "st": v[0], "at": v[1], "why": v[2]} for k, v in moves.items()]
-                await conn.execute(stmt, params)
+                await _move_forward(conn, moves)
         if played is not None:
             for k, v in moves.items():
                 if v[0] == DeliveryState.PLAYED.value and k in timing:
                     channel, severity, sent_at, accepted_at = timing[k]
                     played.append(AckTiming(channel, severity, sent_at, accepted_at, now))
         return counts
+
+    async def _ack_targets(
+        self, conn: AsyncConnection, ids: list[str]
+    ) -> tuple[dict[str, str], dict[str, tuple[str, str, float | None, float]]]:
+        """The state of each acked delivery, and (channel, severity, sent_at, received_at) of those whose
+        warning is known."""
+        d, w = t.deliveries.c, t.warnings.c
+        current: dict[str, str] = {}
+        timing: dict[str, tuple[str, str, float | None, float]] = {}
+        for chunk in chunks(ids):
+            res = await conn.execute(
+                select(d.delivery_id, d.state, d.channel, d.sent_at, w.severity, w.received_at)
+                .join_from(
+                    t.deliveries,
+                    t.warnings,
+                    and_(w.warning_id == d.warning_id, w.version == d.version),
+                    isouter=True,  # an ack's verdict must not depend on the join
+                )
+                .where(d.delivery_id.in_(chunk))
+            )
+            for r in res:
+                current[r.delivery_id] = r.state
+                if r.received_at is not None:
+                    timing[r.delivery_id] = (r.channel, r.severity, r.sent_at, r.received_at)
+        return current, timing
+
+    async def _record_acks(
+        self, conn: AsyncConnection, ack_rows: list[dict[str, Any]], counts: dict[str, int]
+    ) -> None:
+        """Keep every ack as evidence; one seen before is counted a duplicate, the rest by verdict."""
+        for chunk in chunks(ack_rows):
+            res = await conn.execute(
+                self._insert_ignore(t.acks).returning(t.acks.c.delivery_id, t.acks.c.state, t.acks.c.verdict),
+                list(chunk),
+            )
+            inserted = res.all()
+            counts["duplicate"] += len(chunk) - len(inserted)
+            for r in inserted:
+                counts[r.verdict] += 1
 
     async def expire_deliveries(self) -> int:
         """Close, with a reason, deliveries whose command expired without a final ack."""
@@ -250,6 +245,32 @@ class DeliveryQueries(StoreBase):
                 )
             )
             return int(res.rowcount or 0)
+
+
+def _ack_verdict(state: str | None, ack: SpeakerAck) -> str:
+    """unknown_delivery, stale (the delivery is final or already as far), or applied."""
+    if state is None:
+        return "unknown_delivery"
+    cur = DeliveryState(state)
+    new = DeliveryState(ack.state.value)
+    if new == DeliveryState.REJECTED and cur.rank >= DeliveryState.RECEIVED.rank:
+        # The terminal took this command already: a later rejection is about another copy
+        # (a replay, a forgery), kept in the acks table as evidence, not the delivery's fate.
+        return "stale"
+    return "stale" if cur.final or new.rank <= cur.rank else "applied"
+
+
+async def _move_forward(conn: AsyncConnection, moves: dict[str, tuple[str, float, str | None]]) -> None:
+    """Move each delivery to its new (state, acked_at, reason), unless it became final meanwhile."""
+    d = t.deliveries.c
+    stmt = (
+        update(t.deliveries)
+        # Plain != terms, not NOT IN: expanding IN lists cannot go into an executemany.
+        .where(d.delivery_id == bindparam("did"), *(d.state != s.value for s in _final()))
+        .values(state=bindparam("st"), acked_at=bindparam("at"), reason=bindparam("why"))
+    )
+    params = [{"did": k, "st": v[0], "at": v[1], "why": v[2]} for k, v in moves.items()]
+    await conn.execute(stmt, params)
 
 
 def _final() -> list[DeliveryState]:

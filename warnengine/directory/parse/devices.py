@@ -1,0 +1,55 @@
+"""devices.csv: the loudspeaker terminals, one per row, each in a village."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from warnengine.directory.parse.fields import (
+    DEVICE_FIELDS,
+    OPT_IN_FIELD,
+    SIG_ALG_FIELD,
+    Problem,
+    check_cell,
+    check_unique,
+    data_rows,
+    read_coord,
+    read_header,
+    read_opt_in,
+    read_sig_alg,
+)
+from warnengine.model import Device, Level
+
+
+def read_devices(path: Path, levels: dict[str, Level] | None, problems: list[Problem]) -> list[Device]:
+    name, out, seen = path.name, [], set[str]()
+    header = read_header(path, DEVICE_FIELDS, problems, (OPT_IN_FIELD, SIG_ALG_FIELD))
+    if header is None:
+        return []
+    width = len(DEVICE_FIELDS)
+    # Either optional column may be left out (an absent column has an index past the row's end).
+    opt_in_at = header.index(OPT_IN_FIELD) if OPT_IN_FIELD in header else len(header)
+    sig_alg_at = header.index(SIG_ALG_FIELD) if SIG_ALG_FIELD in header else len(header)
+    for line, row in data_rows(path, header, problems):
+        did, cell, lon, lat, kind = row[:width]
+        here = len(problems)
+        opt_in = read_opt_in(row, opt_in_at, True, name, line, problems)
+        sig_alg = read_sig_alg(row, sig_alg_at, name, line, problems)
+        check_unique(did, seen, "device_id", name, line, problems)
+        seen.add(did)
+        check_cell(cell, Level.VILLAGE, levels, name, line, problems)
+        x, y = read_coord(lon, lat, name, line, problems)
+        if not kind:
+            problems.append((name, line, "missing kind"))
+        if len(problems) == here:
+            out.append(
+                Device(
+                    device_id=did,
+                    cell_code=cell,
+                    lon=x,
+                    lat=y,
+                    kind=kind,
+                    drill_opt_in=opt_in,
+                    sig_alg=sig_alg,
+                )
+            )
+    return out
