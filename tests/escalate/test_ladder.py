@@ -14,10 +14,10 @@ from warnengine.acks.people import apply_app_acks
 from warnengine.clock import Clock, ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
-from warnengine.model.records import VisitTask
 from warnengine.directory import County
 from warnengine.escalate.ladder import CALL_STEP, SweepCounts, _share, escalate
 from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
+from warnengine.model.records import VisitTask
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
 from warnengine.report.closure import closure_report, to_html
