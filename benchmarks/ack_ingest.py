@@ -52,6 +52,7 @@ from warnengine.model import Area, DeliveryState, Hazard, HazardWarning, MsgType
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
 from warnengine.resolve.directory import Directory
+from warnengine.wire.records import AppAck
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 1000
@@ -157,7 +158,7 @@ async def main(url: str, runs: int) -> dict[str, Any]:
     for run in range(runs):
         rows = await planned(store, directory, 4 * run, "sms")
         ids = [r.delivery_id for r in rows]
-        app = [[{"delivery_id": x, "at": 1.0} for x in ids[i : i + BATCH]] for i in range(0, len(ids), BATCH)]
+        app = [[AppAck(delivery_id=x, at=1.0) for x in ids[i : i + BATCH]] for i in range(0, len(ids), BATCH)]
         s, n, _ = await timed(app, lambda b: apply_app_acks(b, store))
         rates["app"].append(n / s)
         rows = await planned(store, directory, 4 * run + 1, "sms")

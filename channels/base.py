@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from warnengine.model import Channel, DeliveryState
+from warnengine.model import Channel
+from warnengine.wire.records import ChannelEvent
+
+__all__ = ["ChannelAdapter", "ChannelEvent", "Outgoing", "SendResult"]
 
 
 @dataclass(frozen=True)
@@ -33,28 +36,6 @@ class SendResult:
     retry_after_s: float | None = None  # the provider asked us to wait this long (HTTP Retry-After)
     provider_fault: bool = False  # the provider/account failed, not the recipient: another provider may work
     segments: int | None = None  # SMS segments billed for this message
-
-
-@dataclass(frozen=True)
-class ChannelEvent:
-    """What a provider tells us after a send, parsed from its callback (webhook).
-
-    `status`: the provider's delivery receipt for one of our deliveries (we put the delivery id into the
-    callback URL, so no lookup by provider reference is needed). `reply`: a human answered (an SMS reply,
-    a WeChat message or button); `sender` is the phone / openid it came from, matched to the newest open
-    delivery to that address by the ack stage. A link being opened is never an ack (scanners open links).
-    """
-
-    provider: str
-    kind: Literal["status", "reply"]
-    at: float
-    delivery_id: str | None = None
-    state: DeliveryState | None = None  # status: sent | delivered | failed
-    reason: str | None = None
-    sender: str | None = None
-    text: str | None = None
-    provider_ref: str | None = None
-    ack_hint: bool | None = None  # reply: the text is a recognised acknowledgement ("1", "收到", "ok"…)
 
 
 @runtime_checkable

@@ -9,11 +9,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
 from tests.api.conftest import RecordingPublisher, api_settings
-from warnengine.acks.people import parse_events
 from warnengine.api.app import create_app
 from warnengine.db.store import Store
 from warnengine.model import DeliveryState
 from warnengine.wire import topics
+from warnengine.wire.records import decode_channel_events
 
 TOKEN = "twilio-test-token"
 
@@ -34,7 +34,7 @@ async def test_twilio_status_callback_becomes_a_channel_event(sqlite_store: Stor
     assert (topic, key) == (topics.CHANNEL_EVENTS, None)
     [event] = json.loads(value)
     assert (event["delivery_id"], event["state"], event["provider"]) == ("dl-1", "delivered", "twilio")
-    [parsed] = parse_events(value)  # what the pipeline's consumer reads back
+    [parsed] = decode_channel_events(value)  # what the pipeline's consumer reads back
     assert (parsed.delivery_id, parsed.state, parsed.kind) == ("dl-1", DeliveryState.DELIVERED, "status")
 
 

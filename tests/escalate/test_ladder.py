@@ -22,6 +22,7 @@ from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import resolve
 from warnengine.report.closure import closure_report, to_html
 from warnengine.resolve.directory import Directory
+from warnengine.wire.records import AppAck
 
 POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")  # red: 5/10/45/75 min
 
@@ -90,21 +91,21 @@ async def start(store: Store, c: County) -> Ladder:
     acked_home = next(d["household_id"] for d in first if d["household_id"] and d["channel"] == "sms")
     await apply_app_acks(
         [
-            {
-                "delivery_id": next(
+            AppAck(
+                delivery_id=next(
                     d["delivery_id"]
                     for d in first
                     if d["household_id"] == acked_home and d["channel"] == "sms"
                 ),
-                "at": clock.now(),
-            }
+                at=clock.now(),
+            )
         ],
         store,
     )
     # The group leaders answer at once; the other staff stay silent.
     leaders = {p.person_id for p in c.people if p.role.value == "group_leader"}
     answer = [
-        {"delivery_id": d["delivery_id"], "at": clock.now()} for d in first if d["person_id"] in leaders
+        AppAck(delivery_id=d["delivery_id"], at=clock.now()) for d in first if d["person_id"] in leaders
     ]
     assert answer and await apply_app_acks(answer, store) == len(answer)
     return Ladder(store, c, clock, village, directory, w, homes, acked_home, leaders)

@@ -28,6 +28,7 @@ from warnengine.model import (
 )
 from warnengine.obs import metrics
 from warnengine.reconcile.stage import sweep
+from warnengine.wire.records import AppAck
 
 
 def _warning(identifier: str, severity: Severity = Severity.RED) -> HazardWarning:
@@ -133,7 +134,7 @@ async def test_sweep_sets_the_households_gauge_the_red_alert_watches(
                 select(d.delivery_id).where(d.warning_id == w.warning_id, d.household_id == homes[0][0])
             )
         ).scalar()
-    assert did and await apply_app_acks([{"delivery_id": did, "at": store.clock.now()}], store) == 1
+    assert did and await apply_app_acks([AppAck(delivery_id=did, at=store.clock.now())], store) == 1
     await sweep(store, nothing, nothing, grace_s=10, resend_after_s=1e9, max_attempts=3)
     assert _value("warnengine_households", severity="red", state="unreached") == len(homes) - 1
     assert _value("warnengine_households", severity="red", state="reached") == 1

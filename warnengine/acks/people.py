@@ -7,17 +7,16 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
 
 import structlog
 
-from channels.base import ChannelEvent
 from warnengine.acks.store import AcksStore
-from warnengine.model import Channel, DeliveryState
+from warnengine.model import Channel
 from warnengine.model.records import Acknowledged
 from warnengine.obs import metrics
 from warnengine.plan.plan import person_delivery_id
 from warnengine.resolve.directory import Directory
+from warnengine.wire.records import AppAck, ChannelEvent
 
 log = structlog.get_logger("warnengine.acks")
 
@@ -31,24 +30,6 @@ _REPLY_CHANNELS = {
     "wechat-oa": Channel.WECHAT,
     "wecom-app": Channel.WECOM,  # the sender is a WeCom userid, kept in people.csv's wechat_openid for staff
 }
-
-
-def parse_events(raw: bytes) -> list[ChannelEvent]:
-    """A `warnengine.channel-events` record: a JSON list of ChannelEvent fields. Raises ValueError."""
-    import json
-
-    rows = json.loads(raw)
-    if not isinstance(rows, list):
-        raise ValueError("channel events must be a JSON list")
-    out = []
-    for r in rows:
-        if not isinstance(r, dict) or r.get("kind") not in ("status", "reply"):
-            raise ValueError(f"not a channel event: {str(r)[:200]}")
-        state = r.get("state")
-        fields = {k: v for k, v in r.items() if k in ChannelEvent.__dataclass_fields__}
-        fields["state"] = DeliveryState(state) if state else None
-        out.append(ChannelEvent(**fields))
-    return out
 
 
 async def apply_channel_events(
@@ -125,26 +106,26 @@ async def _acknowledge_replies(
     }
 
 
-async def apply_app_acks(acks: Sequence[dict[str, Any]], store: AcksStore) -> int:
-    """App acknowledgements (api/acks.py AppAck): by delivery id, or by warning and person. Those that
+async def apply_app_acks(acks: Sequence[AppAck], store: AcksStore) -> int:
+    """App acknowledgements (wire/records.py AppAck): by delivery id, or by warning and person. Those that
     change nothing are recorded with the reason (`acks`, verdict), counted and logged, never applied."""
     by_id: list[tuple[str, float]] = []  # (delivery id, when the person pressed "received")
     by_person: list[tuple[list[str], float]] = []  # (the person's deliveries of the warning, when)
     versions: list[tuple[str, int, tuple[int, ...]]] | None = None
     for a in acks:
-        if a.get("delivery_id"):
-            by_id.append((a["delivery_id"], float(a["at"])))
-        elif a.get("warning_id") and a.get("person_id"):
+        if a.delivery_id:
+            by_id.append((a.delivery_id, a.at))
+        elif a.warning_id and a.person_id:
             if versions is None:
                 versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
             mine = [
-                person_delivery_id(w, v, a["person_id"], ch.value, step)
+                person_delivery_id(w, v, a.person_id, ch.value, step)
                 for w, v, steps in versions
-                if w == a["warning_id"]
+                if w == a.warning_id
                 for ch in (Channel.APP, Channel.SMS, Channel.WECHAT)
                 for step in steps
             ]
-            by_person.append((mine, float(a["at"])))
+            by_person.append((mine, a.at))
     done = await store.acknowledge([*by_id, *((d, at) for mine, at in by_person for d in mine)])
     _observe(done)
     metrics.ACKS.labels("app", "any", "acknowledged").inc(len(done))

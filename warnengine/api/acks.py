@@ -6,7 +6,6 @@ idempotency, exactly as for terminal acks arriving over MQTT.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from aiohttp import web
@@ -16,7 +15,8 @@ from warnengine.api.auth import ApiRole
 from warnengine.api.context import ctx
 from warnengine.api.errors import ApiError
 from warnengine.api.routing import Op, body, json_out, user
-from warnengine.wire import topics
+from warnengine.wire import records, topics
+from warnengine.wire.records import AppAck
 
 ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 
@@ -42,17 +42,6 @@ class AckIn(BaseModel):
         return self
 
 
-class AppAck(BaseModel):
-    """The record on `warnengine.acks.app` (key: delivery_id, else warning_id)."""
-
-    delivery_id: str | None = None
-    warning_id: str | None = None
-    person_id: str | None = None
-    at: float  # seconds since the epoch
-    received_at: float
-    app: str  # the app token's user
-
-
 class Accepted(BaseModel):
     accepted: bool
 
@@ -71,9 +60,7 @@ async def post_ack(request: web.Request) -> web.Response:
     )
     key = (b.delivery_id or b.warning_id or "").encode()
     try:
-        await c.publisher.publish(
-            topics.ACKS_APP, key, json.dumps(rec.model_dump(exclude_none=True)).encode()
-        )
+        await c.publisher.publish(topics.ACKS_APP, key, records.encode(rec))
     except Exception as e:
         raise ApiError(503, "broker_unavailable", f"ack not confirmed by the message bus: {e!r}") from e
     # Not audited row by row: residents' acks are the pipeline's record (thousands per warning), not

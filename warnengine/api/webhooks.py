@@ -14,17 +14,15 @@ JSON list of ChannelEvent per callback) for the pipeline; the API records nothin
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from aiohttp import web
 
 from warnengine.api.context import Publisher
 from warnengine.obs import log as obslog
-from warnengine.wire import topics
+from warnengine.wire import records, topics
+from warnengine.wire.records import ChannelEvent
 
 log = obslog.get("warnengine.api.webhooks")
 
@@ -37,10 +35,8 @@ def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -
     except ImportError:  # a build without the channels work: nothing to mount
         return []
 
-    async def on_events(events: list[Any]) -> None:
-        # ChannelEvent is a dataclass (channels/base.py); its enums are StrEnums, so JSON takes them as is.
-        rows = [dataclasses.asdict(e) for e in events]
-        await publisher.publish(topics.CHANNEL_EVENTS, None, json.dumps(rows, ensure_ascii=False).encode())
+    async def on_events(events: list[ChannelEvent]) -> None:
+        await publisher.publish(topics.CHANNEL_EVENTS, None, records.encode_channel_events(events))
 
     routes: list[web.RouteDef] = []
     if env.get("TWILIO_AUTH_TOKEN"):

@@ -64,7 +64,7 @@ def _simulate(args: argparse.Namespace, s: Any) -> int:
                 summary = asyncio.run(simulate(sc, county, Path(tmp) / "sim.db", policy, args.report))
                 summary["pipeline"] = {"kafka": False}
             else:
-                from warnengine.pipeline.simulate import run_pipeline
+                from warnengine.embedded.simulate import run_pipeline
 
                 summary = run_pipeline(sc, county, s.policy_file, Path(tmp), args.report)
         except (TimeoutError, RuntimeError, LookupError) as e:  # the run itself failed: say what, no trace

@@ -1,4 +1,4 @@
-"""`warnengine speaker`: flags and the run loop of the reference terminal (wired into runtime/cli.py)."""
+"""`warnengine speaker`: flags and the run loop of the reference terminal (wired into cli/main.py)."""
 
 from __future__ import annotations
 

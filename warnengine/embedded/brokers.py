@@ -148,7 +148,7 @@ class EmbeddedBrokers:
         for p in reversed(self.procs):
             try:
                 p.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # amqtt's shutdown can hang (design.md): kill it
+            except subprocess.TimeoutExpired:  # amqtt's shutdown can hang (docs/design.md): kill it
                 p.kill()
                 p.wait()
         self.procs.clear()

@@ -1,4 +1,4 @@
-"""Deliveries, loudspeaker commands and acknowledgements (the MQTT contract in design.md)."""
+"""Deliveries, loudspeaker commands and acknowledgements (the MQTT contract: docs/design.md)."""
 
 from __future__ import annotations
 

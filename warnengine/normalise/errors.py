@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from warnengine.errors import BadInput
+
 Reason = Literal[
     "not_xml_or_json",  # neither '<' nor '{' after BOM/whitespace, or empty
     "too_large",  # above the size limit: refused unread (same reason as the stage's own guard)
@@ -28,13 +30,9 @@ Reason = Literal[
 ]
 
 
-class FeedError(Exception):
-    """A feed message that cannot become a Warning. str(err) is "reason: detail"."""
+class FeedError(BadInput):
+    """A feed message that cannot become a HazardWarning. str(err) is "reason: detail"."""
 
     def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(reason, detail)
         self.reason: Reason = reason
-        self.detail: str = detail
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.detail}"

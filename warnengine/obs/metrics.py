@@ -191,7 +191,7 @@ class ConsumerLag(Collector):
     """Per-topic lag of this worker's assigned partitions, read at scrape time from the Faust consumer.
 
     Uses only the consumer's in-memory state (high-water marks from the last fetch, last read offsets),
-    so a scrape costs no broker round trip. Tansu reports some high-water marks short (design.md), so a
+    so a scrape costs no broker round trip. Tansu reports some high-water marks short (docs/design.md), so a
     negative difference is clamped to 0.
     """
 

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from warnengine.errors import BadInput
-from warnengine.normalise import FeedError
 from warnengine.obs import metrics
 
 log = structlog.get_logger("warnengine.guard")
@@ -25,7 +24,7 @@ DeadLetterFn = Callable[[str, str, str, bytes, str | None, str | None], Awaitabl
 
 
 def _is_bad_input(e: BaseException) -> bool:
-    return isinstance(e, FeedError | BadInput | ValidationError)
+    return isinstance(e, BadInput | ValidationError)  # FeedError is a BadInput
 
 
 async def guarded(
@@ -65,7 +64,7 @@ async def guarded(
             with attempt:
                 await attempt_once()
         return True
-    except (FeedError, BadInput) as e:
+    except BadInput as e:  # FeedError included
         reason, detail = e.reason, e.detail
     except ValidationError as e:
         reason, detail = "bad_record", _one_line(str(e))

@@ -48,7 +48,7 @@ class Verifiers:
 
 def load_verifiers(paths: Iterable[Path]) -> Verifiers:
     """A terminal's verifier from public key files, told apart by content: Ed25519 PEM, SM2
-    SubjectPublicKeyInfo PEM or SM2 hex (`signing_sm2.parse_sm2_public_key`)."""
+    SubjectPublicKeyInfo PEM or SM2 hex (`sm2_keys.parse_sm2_public_key`)."""
     ed25519: list[Ed25519PublicKey] = []
     sm2: list[str] = []
     for p in paths:
@@ -69,7 +69,7 @@ class Signers:
     """The engine's signing keys, one per algorithm: `sign(command, alg)`.
 
     Ed25519 is always there. The SM2 key is loaded, or created with its `.pub` (see
-    `signing_sm2.load_or_create_sm2_signer`), on the first SM2 command, so a county without SM2 terminals
+    `sm2.load_or_create_sm2_signer`), on the first SM2 command, so a county without SM2 terminals
     needs neither the key nor an SM2 implementation. When it cannot be had, `sign` raises
     SigningUnavailable (the dispatch records the reason on the delivery and tries again later); the
     attempt is repeated at most every `retry_s`.

@@ -1,4 +1,4 @@
-"""SM2 signatures with SM3 (GB/T 32918.2, GM/T 0009) over the same canonical bytes as `signing.py`.
+"""SM2 signatures with SM3 (GB/T 32918.2, GM/T 0009) over the canonical bytes of `canonical.py`.
 
 For terminals that follow the national emergency-broadcast standards, which sign with SM2/SM3 rather
 than Ed25519. Same interface as `warnengine.signing`: `Sm2Signer.sign(command)` returns a copy with
@@ -18,7 +18,7 @@ than Ed25519. Same interface as `warnengine.signing`: `Sm2Signer.sign(command)` 
   may also hold the hex form.
 
 Two interchangeable implementations ("backends"), both tested against each other and against OpenSSL in
-tests/test_signing_sm2.py:
+tests/signing/test_sm2.py:
 
 - `gmalglib` (C extension, `pip install 'warnengine[sm2]'`, built from source: needs gcc and the Python
   headers): ~0.3 ms to sign and ~1 ms to verify on the 2-core build machine. Its nonce comes from

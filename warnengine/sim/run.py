@@ -1,7 +1,7 @@
 """`warnengine simulate --in-process`: the engine's stage functions (normalise, resolve → plan, dispatch,
 acks, escalation, reconciler) called one after another against the simulated world, on a real SQLite
 record, with the engine clock stepped. No broker: fast, for trying scenarios. The default mode runs the
-same stages as the worker's Faust agents over Kafka (`warnengine.pipeline.simulate`).
+same stages as the worker's Faust agents over Kafka (`warnengine.embedded.simulate`).
 """
 
 from __future__ import annotations

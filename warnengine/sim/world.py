@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from channels.base import ChannelEvent, Outgoing, SendResult
+from channels.base import Outgoing, SendResult
 from warnengine.clock import ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
@@ -24,6 +24,7 @@ from warnengine.directory import County
 from warnengine.model import AckState, Channel, DeliveryState, Role, SpeakerAck
 from warnengine.resolve.directory import Directory
 from warnengine.sim.scenario import Scenario
+from warnengine.wire.records import AppAck, ChannelEvent
 
 PLAY_AFTER_S = 20.0
 
@@ -116,7 +117,7 @@ class Answers:
 
     played: list[SpeakerAck] = field(default_factory=list)
     events: list[ChannelEvent] = field(default_factory=list)
-    app: list[dict[str, Any]] = field(default_factory=list)
+    app: list[AppAck] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.played or self.events or self.app)
@@ -136,7 +137,7 @@ def answers(world: World) -> Answers:
         elif due.kind == "reply":
             channel, address, did = due.payload
             if channel is Channel.APP:
-                out.app.append({"delivery_id": did, "at": due.at})
+                out.app.append(AppAck(delivery_id=did, at=due.at))
             else:
                 provider = "twilio" if channel is Channel.SMS else "wechat-oa"
                 out.events.append(

@@ -1,6 +1,6 @@
 """asyncio over paho-mqtt: paho's network thread does the I/O, futures carry PUBACKs back to the loop.
 
-paho was chosen over aiomqtt because it was 2-4x faster here (design.md); this small bridge is the price.
+paho was chosen over aiomqtt because it was 2-4x faster here (docs/design.md); this bridge is the price.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every Kafka topic, its key and its record type, in one place.
+"""Every Kafka topic and its key; each topic's record type and codec is in `warnengine/wire/records.py`.
 
 Keys keep all events of one warning-and-village on one partition: `<warning_id>:<village_code>`.
 Records are JSON (pydantic), so non-Python producers and consumers can join the pipeline.
@@ -6,19 +6,15 @@ Records are JSON (pydantic), so non-Python producers and consumers can join the 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from warnengine.model import Channel, SpeakerAck
-
 PREFIX = "warnengine"
 MANUAL = "manual"  # the feed of warnings a person issues (console releases, `warnengine broadcast`)
 FEED_SOURCES = ("meteo", "flood", "forest_fire", "geohazard", "earthquake", MANUAL)
-WARNINGS = f"{PREFIX}.warnings"  # key: warning_id; value: model.Warning
+WARNINGS = f"{PREFIX}.warnings"  # key: warning_id; value: model.HazardWarning
 VILLAGE_TASKS = f"{PREFIX}.village-tasks"  # key: warning_id:village; value: VillageTask
 ACKS = f"{PREFIX}.acks"  # key: none; value: AckBatch
 DEAD_LETTER = f"{PREFIX}.dead-letter"  # key: stage; value: DeadLetter
-ACKS_APP = f"{PREFIX}.acks.app"  # key: warning_id or delivery_id; value: AppAck (api/acks.py)
-CHANNEL_EVENTS = f"{PREFIX}.channel-events"  # key: none; value: a list of ChannelEvent (provider webhooks)
+ACKS_APP = f"{PREFIX}.acks.app"  # key: warning_id or delivery_id; value: AppAck
+CHANNEL_EVENTS = f"{PREFIX}.channel-events"  # key: none; value: a JSON list of ChannelEvent
 
 
 def feed_topic(source: str) -> str:
@@ -32,26 +28,3 @@ def source_of(topic: str) -> str:
 
 def village_key(warning_id: str, village_code: str) -> bytes:
     return f"{warning_id}:{village_code}".encode()
-
-
-class VillageTask(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    warning_id: str
-    version: int
-    village_code: str
-    channel: Channel = Channel.LOUDSPEAKER
-
-
-class AckBatch(BaseModel):
-    acks: list[SpeakerAck] = Field(default_factory=list)
-
-
-class DeadLetter(BaseModel):
-    stage: str
-    reason: str
-    detail: str
-    source: str | None = None
-    key: str | None = None
-    payload: str
-    at: float

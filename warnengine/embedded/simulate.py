@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import os
 import signal
 import sys
@@ -43,7 +41,8 @@ from warnengine.dispatch.people import PEOPLE
 from warnengine.embedded.brokers import EmbeddedBrokers, free_port
 from warnengine.escalate.ladder import escalate
 from warnengine.model import Channel
-from warnengine.pipeline.app import build_app
+from warnengine.pipeline.app import build_pipeline
+from warnengine.pipeline.pipeline import Pipeline
 from warnengine.pipeline.resources import Resources
 from warnengine.settings import Settings
 from warnengine.sim.run import (
@@ -58,7 +57,7 @@ from warnengine.sim.run import (
 from warnengine.sim.scenario import Scenario
 from warnengine.sim.summary import summarise
 from warnengine.sim.world import Answers, World, answers, visitors_walk
-from warnengine.wire import topics
+from warnengine.wire import records, topics
 
 # The topics the worker consumes; the pipeline is idle when each has handled all that was sent to it.
 CONSUMED = (
@@ -163,7 +162,8 @@ async def _import(settings: Settings, county: County) -> None:
 def _run_worker(settings: Settings, sc: Scenario, county: County, html: Path | None) -> dict[str, Any]:
     clock = ManualClock(START)
     rt = SimResources(settings, clock, sc, county)
-    app = build_app(settings, clock, rt, live=False)
+    pipeline = build_pipeline(settings, clock, rt, live=False)
+    app = pipeline.app
     progress = Progress(CONSUMED)
     app.sensors.add(progress)
     out: dict[str, Any] = {}
@@ -171,7 +171,7 @@ def _run_worker(settings: Settings, sc: Scenario, county: County, html: Path | N
     @app.task  # type: ignore[untyped-decorator]
     async def simulation() -> None:
         try:
-            out["summary"] = await _drive(app, rt, sc, progress, html)
+            out["summary"] = await _drive(pipeline, rt, sc, progress, html)
         except Exception as e:  # reported by the caller; the worker must still stop
             out["error"] = e
         finally:
@@ -190,31 +190,23 @@ def _run_worker(settings: Settings, sc: Scenario, county: County, html: Path | N
 
 
 async def _drive(
-    app: faust.App, rt: SimResources, sc: Scenario, progress: Progress, html: Path | None
+    p: Pipeline, rt: SimResources, sc: Scenario, progress: Progress, html: Path | None
 ) -> dict[str, Any]:
     await rt.ready()
-    await _assigned(app)
+    await _assigned(p.app)
     clock, store = rt.manual_clock, rt.store
     world = rt.world
     assert world is not None
-    emit_warning, emit_village = app.warnengine_emit  # type: ignore[attr-defined]
-
-    def topic(name: str) -> faust.TopicT:
-        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-
-    feed_t, acks_t = topic(topics.feed_topic(SOURCE)), topic(topics.ACKS)
-    events_t, app_t = topic(topics.CHANNEL_EVENTS), topic(topics.ACKS_APP)
+    feed_t = p.topic(topics.feed_topic(SOURCE))
 
     async def publish(a: Answers) -> None:
         """As the MQTT ack bridge, the provider webhooks and the app endpoint put them on Kafka."""
         for i in range(0, len(a.played), PER_MESSAGE):
-            batch = topics.AckBatch(acks=a.played[i : i + PER_MESSAGE])
-            await acks_t.send(value=batch.model_dump_json().encode())
+            await p.publish_acks(a.played[i : i + PER_MESSAGE])
         for i in range(0, len(a.events), PER_MESSAGE):
-            rows = [dataclasses.asdict(e) for e in a.events[i : i + PER_MESSAGE]]
-            await events_t.send(value=json.dumps(rows, ensure_ascii=False).encode())
-        for doc in a.app:
-            await app_t.send(key=doc["delivery_id"].encode(), value=json.dumps(doc).encode())
+            await p.channel_events.send(value=records.encode_channel_events(a.events[i : i + PER_MESSAGE]))
+        for ack in a.app:
+            await p.app_acks.send(key=(ack.delivery_id or "").encode(), value=records.encode(ack))
 
     t0 = clock.now()
     await feed_t.send(key=f"sim-{sc.seed}".encode(), value=feed_message(sc, county_code(rt.county), t0))
@@ -225,11 +217,11 @@ async def _drive(
     while clock.now() <= end:
         await publish(answers(world))
         await progress.settle()
-        await escalate(store, rt.directory, rt.dissemination, emit_village)
+        await escalate(store, rt.directory, rt.dissemination, p.emit_village)
         await visitors_walk(sc, world, store, warning_id)
         if clock.now() >= next_sweep:
             next_sweep += RECONCILE_EVERY_S
-            await reconcile(store, emit_warning, emit_village)
+            await reconcile(store, p.emit_warning, p.emit_village)
         await progress.settle()
         clock.advance(sc.step_s)
     summary = await summarise(store, sc, warning_id, t0, html)

@@ -1,0 +1,110 @@
+"""What runs on the wall clock and talks to terminals: the MQTT bridges and the leader's timers.
+A simulation (`build_app(live=False)`) leaves these out and drives the timers itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from warnengine.devices.acks import LoudspeakerAckListener
+from warnengine.devices.health import DeviceHealth
+from warnengine.devices.listener import DeviceReportListener
+from warnengine.escalate.ladder import escalate
+from warnengine.obs import metrics
+from warnengine.pipeline.pipeline import Pipeline
+from warnengine.pipeline.resources import client_id
+from warnengine.reconcile.stage import sweep
+from warnengine.wire.loudspeaker import BadAck
+
+log = structlog.get_logger("warnengine.app")
+
+
+def add_live_services(p: Pipeline) -> None:
+    _ack_bridge(p)
+    _device_bridge(p)
+    _leader_timers(p)
+
+
+def _ack_bridge(p: Pipeline) -> None:
+    rt, s = p.rt, p.settings
+
+    @p.app.task  # type: ignore[untyped-decorator]
+    async def ack_bridge() -> None:
+        """MQTT terminal acks → the acks topic. MQTT messages are confirmed only after Kafka has them."""
+        await rt.ready()
+        host, port = s.mqtt_host_port()
+        listener = LoudspeakerAckListener(
+            host,
+            port,
+            client_id("acks", s.worker_id),
+            "+",
+            protocol=s.mqtt_protocol,
+            shared_group=s.app_id if s.mqtt_shared_subscriptions else None,
+        )
+
+        async def bad(b: BadAck) -> None:
+            await p.dead_letter("acks", b.reason, f"terminal ack on {b.topic}", b.payload, "mqtt", b.topic)
+
+        await _keep_running("ack_bridge", lambda: listener.run(p.publish_acks, bad))
+
+
+def _device_bridge(p: Pipeline) -> None:
+    rt, s = p.rt, p.settings
+
+    @p.app.task  # type: ignore[untyped-decorator]
+    async def device_health_bridge() -> None:
+        """Terminal status (Last Will, heartbeats) → devices table; silent terminals → offline."""
+        await rt.ready()
+        host, port = s.mqtt_host_port()
+        listener = DeviceReportListener(
+            host,
+            port,
+            client_id("devices", s.worker_id),
+            protocol=s.mqtt_protocol,
+            shared_group=f"{s.app_id}-devices" if s.mqtt_shared_subscriptions else None,
+        )
+        health = DeviceHealth(rt.store, p.dead_letter, s.terminal_offline_after_s)
+        await _keep_running("device_bridge", lambda: listener.run(health, s.terminal_sweep_interval_s))
+
+
+def _leader_timers(p: Pipeline) -> None:
+    rt, s = p.rt, p.settings
+
+    @p.app.timer(interval=s.reconcile_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
+    async def reconciler() -> None:
+        await rt.ready()
+        try:
+            await sweep(
+                rt.store,
+                p.emit_warning,
+                p.emit_village,
+                s.reconcile_grace_s,
+                s.resend_after_s,
+                s.max_attempts,
+                [c.value for c in rt.people_channels],
+            )
+        except Exception as e:  # one failed sweep must not stop the timer; the next one retries
+            log.error("reconcile_failed", error=repr(e))
+
+    @p.app.timer(interval=s.escalate_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
+    async def escalator() -> None:
+        await rt.ready()
+        try:
+            await escalate(rt.store, rt.directory, rt.dissemination, p.emit_village)
+        except Exception as e:  # one failed sweep must not stop the timer; the next one retries
+            metrics.STAGE_ERRORS.labels("escalate").inc()
+            log.error("escalation_failed", error=repr(e))
+
+
+async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """A bridge must outlive a Kafka, MQTT or database outage; whatever it had not confirmed to the MQTT
+    broker is redelivered to it on reconnect (persistent session, manual ack)."""
+    while True:
+        try:
+            await run()
+        except Exception as e:
+            metrics.STAGE_ERRORS.labels(name).inc()
+            log.error("bridge_failed", bridge=name, error=repr(e), retry_in_s=2)
+            await asyncio.sleep(2)
