@@ -27,16 +27,15 @@ import aiohttp
 
 from channels.base import Outgoing, SendResult
 from channels.people_http import (
-    HttpAdapter,
     Message,
     bounded,
     fail,
     http_status_failure,
-    read_json,
     record,
     transport_failure,
 )
 from channels.tokens import WX_TOKEN_ERRCODES, TokenError, TokenService, WeChatOATokenSource
+from channels.wechat_common import WeChatApiAdapter
 from warnengine.model import Channel
 from warnengine.obs import log as obslog
 
@@ -62,7 +61,7 @@ _ERRORS: dict[int, tuple[str, bool, bool]] = {
 }
 
 
-class WeChatOAChannel(HttpAdapter):
+class WeChatOAChannel(WeChatApiAdapter):
     kind = Channel.WECHAT
 
     def __init__(
@@ -126,9 +125,7 @@ class WeChatOAChannel(HttpAdapter):
             return fail(o, "invalid_recipient", f"not an openid: {o.recipient[:64]!r}")
         body = self.request_body(o, m)
         try:
-            status, headers, data = await self.tokens.call(
-                self.source, lambda t: self._post(t, body), _rejected
-            )
+            status, headers, data = await self.call(body)
         except TokenError as e:
             code = "server_error" if e.retryable else "auth"
             return fail(o, code, str(e), retryable=e.retryable, provider_fault=True)
@@ -151,16 +148,6 @@ class WeChatOAChannel(HttpAdapter):
         log.info("wechat_oa_send_refused", code=code, label=label, village=o.village_code)
         detail = f"wechat errcode {code}: {data.get('errmsg', '')}"
         return fail(o, label, detail, retryable=retryable, provider_fault=provider_fault)
-
-    async def _post(self, token: str, body: dict[str, Any]) -> tuple[int, Any, dict[str, Any] | None]:
-        assert self._http is not None
-        async with self._http.post(self._url, params={"access_token": token}, json=body) as resp:
-            return resp.status, resp.headers, await read_json(resp)
-
-
-def _rejected(out: tuple[int, Any, dict[str, Any] | None]) -> bool:
-    data = out[2]
-    return data is not None and data.get("errcode") in WX_TOKEN_ERRCODES
 
 
 def _fit(key: str, value: str) -> str:

@@ -31,8 +31,8 @@ from defusedxml.ElementTree import fromstring
 
 from channels.base import ChannelEvent
 from channels.sms_twilio_webhook import OnEvents, is_ack
+from channels.wechat_common import ACK_KEY
 from channels.wechat_crypto import CryptError, WXBizMsgCrypt, verify
-from channels.wecom_app import ACK_KEY
 from warnengine.clock import Clock, SystemClock
 from warnengine.model import DeliveryState
 from warnengine.obs import log as obslog

@@ -24,17 +24,16 @@ import aiohttp
 
 from channels.base import Outgoing, SendResult
 from channels.people_http import (
-    HttpAdapter,
     Message,
     bounded,
     fail,
     http_status_failure,
-    read_json,
     record,
     transport_failure,
 )
 from channels.people_http import truncate_utf8 as cut
 from channels.tokens import WX_TOKEN_ERRCODES, TokenError, TokenService, WeComTokenSource
+from channels.wechat_common import ACK_KEY, WeChatApiAdapter
 from warnengine.model import Channel
 from warnengine.obs import log as obslog
 
@@ -42,7 +41,6 @@ log = obslog.get("warnengine.channels.wecom_app")
 
 API_BASE = "https://qyapi.weixin.qq.com"
 MAX_TOUSER = 1000
-ACK_KEY = "ack"  # the button key the callback recognises as an acknowledgement
 
 # errcode → (code label, retryable, provider_fault). Unlisted errcodes are final rejections.
 _ERRORS: dict[int, tuple[str, bool, bool]] = {
@@ -57,7 +55,7 @@ _ERRORS: dict[int, tuple[str, bool, bool]] = {
 }
 
 
-class WeComAppChannel(HttpAdapter):
+class WeComAppChannel(WeChatApiAdapter):
     kind = Channel.WECOM
 
     def __init__(
@@ -145,9 +143,7 @@ class WeComAppChannel(HttpAdapter):
         if "template_card" in body:
             body["template_card"] = {**body["template_card"], "task_id": "wn" + secrets.token_hex(15)}
         try:
-            status, headers, data = await self.tokens.call(
-                self.source, lambda t: self._post(t, body), _rejected
-            )
+            status, headers, data = await self.call(body)
         except TokenError as e:
             label = "server_error" if e.retryable else "auth"
             return [fail(o, label, str(e), retryable=e.retryable, provider_fault=True) for o in group]
@@ -182,16 +178,6 @@ class WeComAppChannel(HttpAdapter):
             else:
                 out.append(SendResult(o.delivery_id, ok=True, provider_ref=msgid))
         return out
-
-    async def _post(self, token: str, body: dict[str, Any]) -> tuple[int, Any, dict[str, Any] | None]:
-        assert self._http is not None
-        async with self._http.post(self._url, params={"access_token": token}, json=body) as resp:
-            return resp.status, resp.headers, await read_json(resp)
-
-
-def _rejected(out: tuple[int, Any, dict[str, Any] | None]) -> bool:
-    data = out[2]
-    return data is not None and data.get("errcode") in WX_TOKEN_ERRCODES
 
 
 def _split(value: Any) -> set[str]:

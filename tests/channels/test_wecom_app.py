@@ -9,7 +9,8 @@ import pytest
 
 from channels.base import Outgoing, SendResult
 from channels.tokens import TokenService
-from channels.wecom_app import ACK_KEY, WeComAppChannel
+from channels.wechat_common import ACK_KEY
+from channels.wecom_app import WeComAppChannel
 from tests.fakes.faults import Faults
 from tests.fakes.wechat import AGENT_ID, CORP_SECRET, CORPID, FakeWeChat
 from warnengine.clock import ManualClock
