@@ -50,7 +50,7 @@ from warnengine.db.store import Store
 from warnengine.directory import read_county
 from warnengine.model import Area, DeliveryState, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import load_policy
-from warnengine.plan.stage import resolve
+from warnengine.plan.stage import plan_deliveries
 from warnengine.resolve.directory import Directory
 from warnengine.wire.records import AppAck
 
@@ -77,7 +77,7 @@ def warning(n: int) -> HazardWarning:
 async def planned(store: Store, directory: Directory, n: int, channel: str) -> list[Any]:
     w = warning(n)
     await store.save_warning(w)
-    await resolve(w, directory, load_policy(REPO / "config" / "policy.yaml"), store, 3600)
+    await plan_deliveries(w, directory, load_policy(REPO / "config" / "policy.yaml"), store, 3600)
     d = t.deliveries.c
     async with store.engine.connect() as conn:
         rows = await conn.execute(

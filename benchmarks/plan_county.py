@@ -41,7 +41,7 @@ from warnengine.db.store.plan import DELIVERY_COLUMNS, HOUSEHOLD_COLUMNS
 from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.plan import VillagePlan, plan_warning
 from warnengine.plan.policy import load_policy
-from warnengine.plan.stage import plan_rows, resolve
+from warnengine.plan.stage import plan_deliveries, plan_rows
 from warnengine.resolve.directory import Directory
 from warnengine.resolve.targets import resolve_areas
 
@@ -169,7 +169,7 @@ async def measure(url: str, rounds: int) -> dict[str, Any]:
         w = warning(n)
         await store.save_warning(w)
         t0 = time.perf_counter()
-        villages = await resolve(w, directory, policy, store, 6 * 3600)
+        villages = await plan_deliveries(w, directory, policy, store, 6 * 3600)
         ours.append(time.perf_counter() - t0)
         assert villages, "the county-wide warning reached no village"
         spent, rows = await raw_round(store, w, directory, policy)

@@ -45,7 +45,7 @@ from warnengine.dispatch.compose import speaker_body
 from warnengine.dispatch.stage import DispatchPolicy, dispatch_loudspeakers
 from warnengine.model import Area, Channel, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import DEFAULT
-from warnengine.plan.stage import resolve
+from warnengine.plan.stage import plan_deliveries
 from warnengine.resolve.directory import Directory
 from warnengine.signing import Signer, Signers, Verifier, canonical_bytes
 from warnengine.signing.sm2 import Sm2Signer, Sm2Verifier, available_backends
@@ -159,7 +159,7 @@ async def dispatch_runs(villages: int) -> dict[str, Any]:
             signers = Signers(signers.ed25519, Sm2Signer.generate(backend))
         w = _warning(f"w-{label}", codes)
         await store.save_warning(w)
-        await resolve(w, directory, DEFAULT, store, 3600)
+        await plan_deliveries(w, directory, DEFAULT, store, 3600)
         gaps: list[float] = []
         stop = asyncio.Event()
         ticker = asyncio.create_task(_ticker(gaps, stop))

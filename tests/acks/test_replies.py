@@ -18,7 +18,7 @@ from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.model import Area, DeliveryState, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.plan import person_delivery_id
-from warnengine.plan.stage import resolve
+from warnengine.plan.stage import plan_deliveries
 from warnengine.resolve.directory import Directory
 
 
@@ -46,7 +46,7 @@ def flood(
 
 async def plan(store: Store, directory: Directory, w: HazardWarning) -> None:
     await store.save_warning(w)
-    assert await resolve(w, directory, RED_SMS, store, 3600)
+    assert await plan_deliveries(w, directory, RED_SMS, store, 3600)
 
 
 async def sms_of(store: Store, warning_id: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from warnengine.directory import County
 from warnengine.escalate.ladder import escalate
 from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import load_policy
-from warnengine.plan.stage import resolve
+from warnengine.plan.stage import plan_deliveries
 
 POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")
 
@@ -37,7 +37,7 @@ async def visits_due(api: Api, county: County) -> str:
     )
     await store.save_warning(w)
     directory = directory_of(county)
-    await resolve(w, directory, POLICY, store, 3600)
+    await plan_deliveries(w, directory, POLICY, store, 3600)
     store.clock.advance(20 * 60)  # type: ignore[attr-defined]
 
     async def emit(*_: object) -> None:

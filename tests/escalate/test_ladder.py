@@ -19,7 +19,7 @@ from warnengine.escalate.ladder import CALL_STEP, SweepCounts, _share, escalate
 from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.model.records import VisitTask
 from warnengine.plan.policy import load_policy
-from warnengine.plan.stage import resolve
+from warnengine.plan.stage import plan_deliveries
 from warnengine.report.closure import closure_report, to_html
 from warnengine.resolve.directory import Directory
 from warnengine.wire.records import AppAck
@@ -84,7 +84,7 @@ async def start(store: Store, c: County) -> Ladder:
     directory = directory_of(c)
     w = red(village, clock)
     await store.save_warning(w)
-    assert await resolve(w, directory, POLICY, store, 3600) == [village]
+    assert await plan_deliveries(w, directory, POLICY, store, 3600) == [village]
     first = await rows(store, t.deliveries, warning_id=w.warning_id)
     await store.finish_dispatch([d["delivery_id"] for d in first], {}, [])  # all sent at t=0
     homes = await rows(store, t.warning_households, warning_id=w.warning_id)
@@ -261,7 +261,7 @@ async def test_loudspeaker_counts_where_the_policy_says_so(store: Store, small_c
     directory = directory_of(c)
     w = red(village, store.clock).model_copy(update={"severity": Severity.YELLOW})  # yellow-geohazard
     await store.save_warning(w)
-    await resolve(w, directory, POLICY, store, 3600)
+    await plan_deliveries(w, directory, POLICY, store, 3600)
     speaker = next(
         d for d in await rows(store, t.deliveries, warning_id=w.warning_id) if d["channel"] == "loudspeaker"
     )

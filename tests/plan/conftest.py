@@ -39,7 +39,7 @@ async def planned_village(store: Any, county: County, warning_id: str) -> tuple[
 
     from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
     from warnengine.plan.policy import DisseminationPolicy, Residents, Rule
-    from warnengine.plan.stage import resolve
+    from warnengine.plan.stage import plan_deliveries
 
     await store.import_directory(
         county.cells, county.households, county.people, county.devices, county.points
@@ -63,5 +63,5 @@ async def planned_village(store: Any, county: County, warning_id: str) -> tuple[
     policy = DisseminationPolicy(
         rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
     )
-    assert await resolve(w, directory, policy, store, 3600) == [village]
+    assert await plan_deliveries(w, directory, policy, store, 3600) == [village]
     return w, directory

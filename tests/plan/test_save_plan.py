@@ -11,7 +11,7 @@ from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.policy import load_policy
-from warnengine.plan.stage import resolve
+from warnengine.plan.stage import plan_deliveries
 
 POLICY = load_policy(Path(__file__).resolve().parents[2] / "config" / "policy.yaml")
 
@@ -43,7 +43,7 @@ async def test_resolve_plans_and_records_idempotently(store: Store, small_county
     w = warning([c.cells[0].code])
     await store.save_warning(w)
     directory = directory_of(c)
-    villages = await resolve(w, directory, POLICY, store, 3600)
+    villages = await plan_deliveries(w, directory, POLICY, store, 3600)
     assert len(villages) == sum(1 for x in c.cells if x.level.value == "village")
     assert await count(store, t.warning_households) == len(c.households)
     first = await count(store, t.deliveries)

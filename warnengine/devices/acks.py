@@ -14,7 +14,8 @@ class LoudspeakerAckListener:
     """Subscribes to every terminal's ack topic and hands acks on in batches.
 
     MQTT messages are confirmed (manual ack) only after the handler returned, so an ack is never lost
-    between the broker and Kafka. With MQTT 5 a shared subscription splits acks between workers.
+    between the broker and Kafka. With shared subscriptions on (off by default), MQTT 5 splits acks
+    between workers.
     """
 
     def __init__(

@@ -23,7 +23,7 @@ from warnengine.normalise.stage import accept_feed, digest
 from warnengine.obs import metrics
 from warnengine.pipeline.guard import guarded
 from warnengine.pipeline.pipeline import Pipeline, key_text
-from warnengine.plan.stage import resolve
+from warnengine.plan.stage import plan_deliveries
 from warnengine.wire import records, topics
 
 log = structlog.get_logger("warnengine.app")
@@ -91,7 +91,7 @@ def _resolve_agent(p: Pipeline) -> None:
             await p.emit_villages(w.warning_id, w.version, villages)
             early.update(villages)
 
-        villages = await resolve(
+        villages = await plan_deliveries(
             w, rt.directory, rt.dissemination, rt.store, p.settings.command_ttl_s, speakers_first
         )
         # Again where there are people's deliveries to send.

@@ -26,7 +26,7 @@ from warnengine.resolve.targets import resolve_areas
 log = structlog.get_logger("warnengine.resolve")
 
 
-async def resolve(
+async def plan_deliveries(
     w: HazardWarning,
     directory: Directory,
     policy: DisseminationPolicy,

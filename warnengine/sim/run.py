@@ -25,7 +25,7 @@ from warnengine.escalate.ladder import escalate
 from warnengine.model import HazardWarning
 from warnengine.normalise.stage import accept_feed
 from warnengine.plan.policy import DisseminationPolicy
-from warnengine.plan.stage import resolve
+from warnengine.plan.stage import plan_deliveries
 from warnengine.reconcile.stage import EmitVillage, EmitWarning, sweep
 from warnengine.resolve.directory import Directory
 from warnengine.signing import Signer
@@ -95,7 +95,7 @@ async def _run(
     assert isinstance(clock, ManualClock)
     t0 = clock.now()
     w, _ = await accept_feed(feed_message(sc, county_code(county), t0), SOURCE, store)
-    pending: set[str] = set(await resolve(w, directory, policy, store, DISPATCH.command_ttl_s))
+    pending: set[str] = set(await plan_deliveries(w, directory, policy, store, DISPATCH.command_ttl_s))
 
     async def emit(_wid: str, _version: int, village: str) -> None:
         pending.add(village)
