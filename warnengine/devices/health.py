@@ -31,7 +31,7 @@ REPORTS = Counter(
 )
 
 # (stage, reason, detail, payload, source, key): the worker's dead-letter function, or Store.dead_letter.
-DeadLetter = Callable[[str, str, str, bytes, str | None, str | None], Awaitable[None]]
+DeadLetter = Callable[[str, str, str, bytes, str | None, str | None], Awaitable[object]]
 
 
 class DeviceHealth:

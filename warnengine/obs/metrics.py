@@ -28,6 +28,11 @@ FEED_MESSAGES = Counter(
 DEAD_LETTERS = Counter(
     "warnengine_dead_letters_total", "Dead-lettered events by stage and reason", ["stage", "reason"]
 )
+PRODUCE_FAILURES = Counter(
+    "warnengine_produce_failures_total",
+    "Records the engine could not produce, by topic and error (each counted once, never retried forever)",
+    ["topic", "reason"],
+)
 WARNINGS = Counter(
     "warnengine_warnings_total", "Warning versions accepted", ["hazard", "severity", "msg_type"]
 )

@@ -4,13 +4,14 @@ agents, its timers and the simulator share (methods, so a caller never digs them
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import faust
 
 from warnengine.model import HazardWarning, SpeakerAck
-from warnengine.pipeline.guard import DeadLetterFn, guarded
+from warnengine.pipeline.guard import DeadLetterFn, best_effort_send, guarded
 from warnengine.pipeline.resources import Resources
 from warnengine.settings import Settings
 from warnengine.wire import records, topics
@@ -37,18 +38,27 @@ class Pipeline:
     async def dead_letter(
         self, stage: str, reason: str, detail: str, payload: bytes, source: str | None, key: str | None
     ) -> None:
-        """The database row is the record; the topic tells whoever watches it."""
-        await self.rt.store.dead_letter(stage, reason, detail, payload, source, key)
+        """The database row is the record (idempotent, the full payload); the topic tells whoever watches
+        it, with a bounded excerpt and the row's id. Only the row's write raises: the topic send is
+        best-effort once the row exists, so a send that cannot succeed never holds up the line."""
+        row = await self.rt.store.dead_letter(stage, reason, detail, payload, source, key)
+        excerpt, truncated = records.DeadLetter.excerpt(payload)
         record = records.DeadLetter(
             stage=stage,
             reason=reason,
             detail=detail,
             source=source,
             key=key,
-            payload=payload.decode("utf-8", "replace"),
+            payload=excerpt,
+            truncated=truncated,
+            payload_bytes=len(payload),
+            payload_sha256=hashlib.sha256(payload).hexdigest(),
+            row=row,
             at=self.rt.clock.now(),
         )
-        await self.dead.send(key=stage.encode(), value=record.model_dump_json().encode())
+        await best_effort_send(
+            self.dead, topics.DEAD_LETTER, stage.encode(), record.model_dump_json().encode()
+        )
 
     def dead_letter_each(self, raws: list[bytes]) -> DeadLetterFn:
         """A batch's failure dead-letters every record it was made of."""

@@ -6,11 +6,12 @@ Records are JSON, so non-Python producers and consumers can join the pipeline. A
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,13 +35,32 @@ class AckBatch(BaseModel):
 
 
 class DeadLetter(BaseModel):
+    """`warnengine.dead-letter` (key: stage). `payload` is a bounded excerpt (at most `EXCERPT_BYTES` of
+    UTF-8, cut on a character boundary; `truncated` when cut): the full payload lives only in the
+    `dead_letters` row `row`, found by `payload_sha256` too. A whole 1 MB payload here once exceeded the
+    producer's request limit and stalled the pipeline."""
+
+    EXCERPT_BYTES: ClassVar[int] = 4096
+
     stage: str
     reason: str
     detail: str
     source: str | None = None
     key: str | None = None
-    payload: str
+    payload: str = ""
     at: float
+    truncated: bool = False
+    payload_bytes: int | None = None
+    payload_sha256: str | None = None
+    row: int | None = None
+
+    @classmethod
+    def excerpt(cls, payload: bytes) -> tuple[str, bool]:
+        """The first `EXCERPT_BYTES` of the payload as text, never splitting a UTF-8 character."""
+        cut = payload[: cls.EXCERPT_BYTES]
+        # final=False holds back a character the cut split in two (invalid bytes still become U+FFFD)
+        text = codecs.getincrementaldecoder("utf-8")("replace").decode(cut, final=len(cut) == len(payload))
+        return text, len(payload) > len(cut)
 
 
 class AppAck(BaseModel):

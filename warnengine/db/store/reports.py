@@ -14,7 +14,9 @@ from warnengine.db.store.base import StoreBase
 class ReportQueries(StoreBase):
     async def dead_letter(
         self, stage: str, reason: str, detail: str, payload: bytes | str, source: str | None, key: str | None
-    ) -> None:
+    ) -> int:
+        """The row's id. Idempotent: the same (stage, reason, payload) already recorded is not written
+        again (a retried dead letter once wrote one row 39 times), its existing id is returned."""
         # Whatever the bad input holds, the row must be storable: PostgreSQL text refuses NUL and invalid
         # UTF-8, and a dead letter that cannot be written would hold up the line behind it.
         raw = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogatepass")
@@ -33,8 +35,18 @@ class ReportQueries(StoreBase):
             "payload": text,
             "created_at": self.clock.now(),
         }
+        c = t.dead_letters.c
         async with self.engine.begin() as conn:
-            await conn.execute(t.dead_letters.insert(), row)
+            same = await conn.execute(
+                select(c.id)
+                .where(and_(c.stage == row["stage"], c.reason == row["reason"], c.payload == text))
+                .limit(1)
+            )
+            existing = same.scalar_one_or_none()
+            if existing is not None:
+                return int(existing)
+            res = await conn.execute(t.dead_letters.insert().returning(c.id), row)
+            return int(res.scalar_one())
 
     async def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
