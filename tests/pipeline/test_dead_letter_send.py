@@ -7,9 +7,9 @@ import json
 from collections.abc import Awaitable
 
 from aiokafka.errors import MessageSizeTooLargeError, RequestTimedOutError
+from prometheus_client import REGISTRY
 
 from warnengine.db.store import Store
-from warnengine.obs import metrics
 from warnengine.pipeline.guard import best_effort_send, guarded
 from warnengine.wire import records
 
@@ -33,9 +33,7 @@ class _Topic:
 
 
 def _failures(topic: str, reason: str) -> float:
-    v = metrics.REGISTRY.get_sample_value(
-        "warnengine_produce_failures_total", {"topic": topic, "reason": reason}
-    )
+    v = REGISTRY.get_sample_value("warnengine_produce_failures_total", {"topic": topic, "reason": reason})
     return v or 0.0
 
 
