@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     trust_file: Path | None = Path("config/trust.yaml")  # senders whose XML signatures are verified
     meteo_signals_file: Path = Path("config/feeds/meteo_signals.yaml")
     max_feed_bytes: int = 4 * 1024 * 1024  # larger feed messages are dead-lettered unread
+    # The producer's request limit and the consumer's per-partition fetch size: a feed message the
+    # engine accepts (max_feed_bytes) must be consumable, and fit a request. Checked at worker start
+    # (warnengine.pipeline.limits); the engine's own records stay far below it (dead letters: 4 KiB).
+    kafka_max_message_bytes: int = 5 * 1024 * 1024
     policy_file: Path = Path("config/policy.yaml")  # hazard × severity → recipients, channels, ladder
     channels_file: Path = Path("config/channels.yaml")  # SMS / WeChat / app providers (docs/channels.md)
     escalate_interval_s: float = 15.0  # how often the leader runs the escalation ladder (engine clock)

@@ -6,11 +6,14 @@ import hashlib
 import json
 from collections.abc import Awaitable
 
+import pytest
 from aiokafka.errors import MessageSizeTooLargeError, RequestTimedOutError
 from prometheus_client import REGISTRY
 
 from warnengine.db.store import Store
 from warnengine.pipeline.guard import best_effort_send, guarded
+from warnengine.pipeline.limits import LimitsError, check_kafka_limits
+from warnengine.settings import Settings
 from warnengine.wire import records
 
 
@@ -103,3 +106,10 @@ def test_the_dead_letter_record_carries_a_bounded_utf8_excerpt() -> None:
     )
     assert old.payload == "p" and old.row is None
     assert records.DeadLetter.excerpt(b"short") == ("short", False)
+
+
+def test_inconsistent_kafka_limits_refuse_to_start() -> None:
+    check_kafka_limits(Settings())
+    with pytest.raises(LimitsError, match=r"kafka_max_message_bytes=1000000 .*max_feed_bytes=4194304"):
+        check_kafka_limits(Settings(kafka_max_message_bytes=1_000_000))
+    check_kafka_limits(Settings(max_feed_bytes=512 * 1024, kafka_max_message_bytes=1_000_000))

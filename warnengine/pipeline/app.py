@@ -17,6 +17,7 @@ from warnengine.clock import Clock
 from warnengine.obs import metrics
 from warnengine.pipeline.agents import add_agents
 from warnengine.pipeline.faust_tuning import set_fetch_max_wait
+from warnengine.pipeline.limits import check_kafka_limits
 from warnengine.pipeline.live import add_live_services
 from warnengine.pipeline.pipeline import Pipeline
 from warnengine.pipeline.resources import Resources
@@ -47,6 +48,7 @@ def build_pipeline(
 
 
 def _faust_app(settings: Settings) -> faust.App:
+    check_kafka_limits(settings)
     return faust.App(
         settings.app_id,
         broker=settings.kafka_url,
@@ -59,6 +61,8 @@ def _faust_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_max_request_size=settings.kafka_max_message_bytes,
+        consumer_max_fetch_size=settings.kafka_max_message_bytes,
         stream_wait_empty=False,
         web_bind=settings.web_host,
         web_host=settings.web_host,
