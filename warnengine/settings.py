@@ -102,5 +102,11 @@ class Settings(BaseSettings):
     api_session_ttl_s: float = 12 * 3600  # a console session lasts one duty shift
     api_login_max_failures: int = 5  # per user name and per address within api_login_window_s: then 429
     api_login_window_s: float = 300.0
+    # Failed logins per client address within api_login_window_s before 429 (api_login_max_failures then
+    # limits each user name): high, so one user's mistakes never lock out colleagues behind the same address.
+    api_login_max_failures_per_address: int = 50
+    # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For (last hop) names the client; JSON list in the
+    # environment: WARNENGINE_API_TRUSTED_PROXIES='["10.0.0.5"]'. Empty: X-Forwarded-For is ignored.
+    api_trusted_proxies: list[str] = Field(default_factory=list)
     api_policy_file: Path = Path("config/approval.yaml")  # who may release what without a second approval
     api_templates_file: Path = Path("config/warning_templates.yaml")  # drafts can start from these

@@ -145,19 +145,21 @@ async def test_acks_move_forward_only_and_count_duplicates(store: Store) -> None
     t = clock.now()
     counts = await store.apply_acks(
         [
-            SpeakerAck(cmd_id=did, state=AckState.RECEIVED, at=t),
-            SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 1),
-            SpeakerAck(cmd_id="d-unknown", state=AckState.PLAYED, at=t),
+            SpeakerAck(cmd_id=did, state=AckState.RECEIVED, at=t, device_id="spk-1"),
+            SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 1, device_id="spk-1"),
+            SpeakerAck(cmd_id="d-unknown", state=AckState.PLAYED, at=t, device_id="spk-1"),
         ]
     )
-    assert counts == {"applied": 2, "duplicate": 0, "stale": 0, "unknown_delivery": 1}
+    assert counts == {"applied": 2, "duplicate": 0, "stale": 0, "unknown_delivery": 1, "device_mismatch": 0}
     counts = await store.apply_acks(
         [
-            SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 2),  # duplicate
-            SpeakerAck(cmd_id=did, state=AckState.PLAYING, at=t + 3),  # late, behind played
+            SpeakerAck(cmd_id=did, state=AckState.PLAYED, at=t + 2, device_id="spk-1"),  # duplicate
+            SpeakerAck(
+                cmd_id=did, state=AckState.PLAYING, at=t + 3, device_id="spk-1"
+            ),  # late, behind played
         ]
     )
-    assert counts == {"applied": 0, "duplicate": 1, "stale": 1, "unknown_delivery": 0}
+    assert counts == {"applied": 0, "duplicate": 1, "stale": 1, "unknown_delivery": 0, "device_mismatch": 0}
     summary = await store.warning_summary(w.warning_id)
     assert summary["by_state"] == {"played": 1}
 
@@ -223,9 +225,19 @@ async def test_a_rejected_copy_does_not_undo_a_received_command(store: Store) ->
     await store.save_warning(w)
     [due] = await _claim(store, w, ["spk-1"])
     t = store.clock.now()
-    await store.apply_acks([SpeakerAck(cmd_id=due.delivery_id, state=AckState.RECEIVED, at=t)])
+    await store.apply_acks(
+        [SpeakerAck(cmd_id=due.delivery_id, state=AckState.RECEIVED, at=t, device_id="spk-1")]
+    )
     counts = await store.apply_acks(
-        [SpeakerAck(cmd_id=due.delivery_id, state=AckState.REJECTED, reason="replayed", at=t + 1)]
+        [
+            SpeakerAck(
+                cmd_id=due.delivery_id,
+                state=AckState.REJECTED,
+                reason="replayed",
+                at=t + 1,
+                device_id="spk-1",
+            )
+        ]
     )
     assert counts["stale"] == 1
     assert (await store.warning_summary(w.warning_id))["by_state"] == {"received": 1}

@@ -269,7 +269,14 @@ async def test_loudspeaker_counts_where_the_policy_says_so(store: Store, small_c
 
     await store.finish_dispatch([speaker["delivery_id"]], {}, [])
     await store.apply_acks(
-        [SpeakerAck(cmd_id=speaker["delivery_id"], state=AckState.PLAYED, at=store.clock.now())]
+        [
+            SpeakerAck(
+                cmd_id=speaker["delivery_id"],
+                state=AckState.PLAYED,
+                at=store.clock.now(),
+                device_id=speaker["recipient"],
+            )
+        ]
     )
 
     async def emit(*_: object) -> None:

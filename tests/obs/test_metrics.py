@@ -56,7 +56,8 @@ async def _sent(store: Store, w: HazardWarning, recipients: list[str]) -> list[s
         w.warning_id, w.version, "410526100201", Channel.LOUDSPEAKER, recipients, store.clock.now() + 3600
     )
     due = await store.claim_due([target], resend_after=30, max_attempts=3)
-    ids = [d.delivery_id for d in due]
+    by_recipient = {d.recipient: d.delivery_id for d in due}
+    ids = [by_recipient[r] for r in recipients]  # in the recipients' order: acks name their terminal
     await store.finish_dispatch(ids, {}, [])
     return ids
 
@@ -73,9 +74,9 @@ async def test_time_to_ack_counts_each_played_delivery_once(store: Store) -> Non
     before_sum = _value("warnengine_time_to_ack_seconds_sum", channel="loudspeaker")
     before_reach = _value("warnengine_warning_reach_seconds_sum", channel="loudspeaker", severity="red")
     acks = [
-        SpeakerAck(cmd_id=ids[0], state=AckState.RECEIVED, at=clock.now()),
-        SpeakerAck(cmd_id=ids[0], state=AckState.PLAYED, at=clock.now()),
-        SpeakerAck(cmd_id=ids[1], state=AckState.PLAYING, at=clock.now()),  # not played: not timed
+        SpeakerAck(cmd_id=ids[0], state=AckState.RECEIVED, at=clock.now(), device_id="spk-1"),
+        SpeakerAck(cmd_id=ids[0], state=AckState.PLAYED, at=clock.now(), device_id="spk-1"),
+        SpeakerAck(cmd_id=ids[1], state=AckState.PLAYING, at=clock.now(), device_id="spk-2"),  # not timed
     ]
     await apply_speaker_acks(acks, store)
     await apply_speaker_acks(acks, store)  # a redelivered batch must not be timed again
@@ -102,7 +103,12 @@ async def test_sweep_sets_unreached_gauges_and_drops_finished_warnings(store: St
     assert age == 1800
     assert _value("warnengine_reconcile_last_sweep_timestamp_seconds") == clock.now()
 
-    await store.apply_acks([SpeakerAck(cmd_id=i, state=AckState.PLAYED, at=clock.now()) for i in ids])
+    await store.apply_acks(
+        [
+            SpeakerAck(cmd_id=i, state=AckState.PLAYED, at=clock.now(), device_id=f"spk-{n}")
+            for n, i in enumerate(ids, 1)
+        ]
+    )
     await sweep(store, nothing, nothing, grace_s=10, resend_after_s=1e9, max_attempts=3)
     # Every terminal played: the series disappears rather than sticking at its last value.
     assert (

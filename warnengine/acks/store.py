@@ -16,8 +16,15 @@ class AcksStore(Protocol):
     def clock(self) -> Clock: ...
 
     async def apply_acks(
-        self, acks: list[SpeakerAck], played: list[AckTiming] | None = ...
+        self,
+        acks: list[SpeakerAck],
+        played: list[AckTiming] | None = ...,
+        mismatched: list[tuple[SpeakerAck, str]] | None = ...,
     ) -> dict[str, int]: ...
+
+    async def dead_letter(
+        self, stage: str, reason: str, detail: str, payload: bytes | str, source: str | None, key: str | None
+    ) -> object: ...  # (what it returns is not used here)
 
     async def record_device_results(self, results: Sequence[tuple[str, str, str | None]]) -> None: ...
 

@@ -94,8 +94,8 @@ async def create_user(store: Store, username: str, password: str, role: ApiRole,
 async def login(request: web.Request) -> web.Response:
     c = ctx(request)
     b = body(request, LoginIn)
-    keys = [f"user:{b.username}", f"addr:{remote_of(request)}"]
-    wait = c.limiter.retry_after(keys)
+    address = remote_of(request)
+    wait = c.limiter.retry_after(b.username, address)
     if wait is not None:
         metrics.API_LOGINS.labels("rate_limited").inc()
         await audit.record(request, "login.rate_limited", b.username, actor=b.username)
@@ -108,15 +108,13 @@ async def login(request: web.Request) -> web.Response:
     row = await c.store.get_user(b.username)
     ok = await verify_password(row["password_hash"] if row else None, b.password)
     if not ok or row is None or not row["active"]:
-        c.limiter.failed(keys)
+        c.limiter.failed(b.username, address)
         metrics.API_LOGINS.labels("failed").inc()
         await audit.record(request, "login.failed", b.username, actor=b.username)
         raise ApiError(401, "login_failed", "wrong user name or password")
-    c.limiter.succeeded(keys)
+    c.limiter.succeeded(b.username)
     session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    await c.store.add_session(
-        digest(session), b.username, csrf, c.settings.api_session_ttl_s, remote_of(request)
-    )
+    await c.store.add_session(digest(session), b.username, csrf, c.settings.api_session_ttl_s, address)
     metrics.API_LOGINS.labels("ok").inc()
     await audit.record(request, "login", b.username, actor=b.username)
     resp = json_out(

@@ -24,6 +24,7 @@ from warnengine.api import (
     visits,
     warnings,
 )
+from warnengine.api.auth import trusted_networks
 from warnengine.api.context import CTX, ApiContext, Publisher
 from warnengine.api.drafts import load_templates
 from warnengine.api.errors import Handler, error_middleware
@@ -96,6 +97,7 @@ def create_app(
     env: Mapping[str, str] | None = None,
 ) -> web.Application:
     """The API app. Provider webhooks are mounted when their secrets are in `env` (default: os.environ)."""
+    trusted_networks(tuple(settings.api_trusted_proxies))  # a mistyped proxy address fails here, at start
     app = web.Application(
         client_max_size=settings.api_max_body_bytes, middlewares=[error_middleware, security_headers]
     )
@@ -104,7 +106,11 @@ def create_app(
         settings=settings,
         publisher=publisher,
         policy=policy if policy is not None else ApprovalPolicy.load(settings.api_policy_file),
-        limiter=LoginLimiter(settings.api_login_max_failures, settings.api_login_window_s),
+        limiter=LoginLimiter(
+            settings.api_login_max_failures,
+            settings.api_login_window_s,
+            settings.api_login_max_failures_per_address,
+        ),
         templates=load_templates(settings.api_templates_file),
     )
     ops = all_ops()

@@ -11,8 +11,10 @@ Two ways in, one identity:
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -76,9 +78,32 @@ def new_token() -> str:
 
 
 def remote_of(request: web.Request) -> str:
-    """Where the call came from, for the audit log. X-Forwarded-For is not trusted: the API binds to
-    loopback by default, and a proxy in front of it should log its own view."""
-    return request.remote or "unknown"
+    """Where the call came from (audit log, login limits): the peer address — or, only when the peer is
+    one of `api_trusted_proxies`, the last hop of X-Forwarded-For (the one that proxy appended; earlier
+    hops are whatever the client chose to send). Without trusted proxies X-Forwarded-For is ignored."""
+    peer = request.remote or "unknown"
+    trusted = ctx(request).settings.api_trusted_proxies
+    if not trusted or not _in_networks(peer, tuple(trusted)):
+        return peer
+    hops = ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
+    last = hops[-1].strip()
+    try:
+        return str(ipaddress.ip_address(last))
+    except ValueError:  # absent or not an address: the proxy's own
+        return peer
+
+
+@functools.lru_cache(maxsize=64)
+def trusted_networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(t.strip(), strict=False) for t in trusted)
+
+
+def _in_networks(peer: str, trusted: tuple[str, ...]) -> bool:
+    try:
+        addr = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(addr in net for net in trusted_networks(trusted))
 
 
 async def authenticate(request: web.Request) -> User | None:

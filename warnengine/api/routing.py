@@ -20,6 +20,7 @@ from warnengine.api.auth import ApiRole, User, require
 from warnengine.api.context import ctx
 from warnengine.api.errors import ApiError, bad_request, from_validation
 from warnengine.obs import metrics
+from warnengine.wire.safejson import JsonRefused, loads_bounded
 
 M = TypeVar("M", bound=BaseModel)
 OpHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -28,6 +29,9 @@ EVERYONE = frozenset(ApiRole)
 STAFF = frozenset({ApiRole.DISPATCHER, ApiRole.APPROVER, ApiRole.ADMIN, ApiRole.GRID_STAFF})
 ISSUERS = frozenset({ApiRole.DISPATCHER, ApiRole.ADMIN})
 APPROVERS = frozenset({ApiRole.APPROVER, ApiRole.ADMIN})
+# No request body of this API nests deeper than a few levels; deeper is refused (400) before parsing,
+# so `[[[[…]]]]` cannot reach Python's recursion limit (RecursionError → 500).
+MAX_JSON_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,12 @@ async def _read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise bad_request("invalid_json", "request body must be a JSON object")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as e:
+        return loads_bounded(raw, limit, MAX_JSON_DEPTH)
+    except JsonRefused as e:
+        if e.reason == "too_deep":
+            raise bad_request(
+                "invalid_json", f"request body nested deeper than {MAX_JSON_DEPTH} levels"
+            ) from e
         raise bad_request("invalid_json", f"request body is not JSON: {e}") from e
 
 

@@ -17,6 +17,7 @@ from warnengine.devices.store import DevicesStore
 from warnengine.model.records import DeviceChange
 from warnengine.obs import metrics
 from warnengine.transport.mqtt import Message
+from warnengine.wire.loudspeaker import device_topic
 
 log = structlog.get_logger("warnengine.devices")
 
@@ -59,10 +60,11 @@ class DeviceHealth:
             elif isinstance(r, ResultReport):
                 results.append(r)
         changes: list[DeviceChange] = []
+        statuses = await self._own(statuses)
         if statuses:
             changes, unknown = await self.store.record_device_status([s.row() for s in statuses])
             REPORTS.labels("status", "applied").inc(len(statuses) - len(unknown))
-            for device in unknown:
+            for device in unknown:  # removed from the directory since `_own` looked: rare, not applied
                 REPORTS.labels("status", "unknown_device").inc()
                 log.warning("terminal_unknown", device_id=device)
         if results:
@@ -70,6 +72,30 @@ class DeviceHealth:
             REPORTS.labels("ack", "applied").inc(len(results))
         await self._report(changes)
         return changes
+
+    async def _own(self, statuses: list[StatusReport]) -> list[StatusReport]:
+        """The statuses that came on their own terminal's topic: a device in the directory, in the village
+        the topic names. The rest are counted, logged and dead-lettered, never applied — a retained status
+        forged for a terminal that does not exist, or on a topic of the wrong village, changes nothing."""
+        villages = await self.store.registered_villages([s.device_id for s in statuses]) if statuses else {}
+        own = []
+        for s in statuses:
+            registered = villages.get(s.device_id)
+            if registered == s.village_code:
+                own.append(s)
+                continue
+            reason = "status_unknown_device" if registered is None else "status_topic_mismatch"
+            REPORTS.labels("status", reason).inc()
+            metrics.ACKS_REJECTED.labels(reason).inc()
+            log.warning(
+                "terminal_status_refused", device_id=s.device_id, village=s.village_code, reason=reason
+            )
+            topic = device_topic(s.village_code, s.device_id, "status")
+            detail = f"status on {topic}; the directory has {s.device_id} in {registered or 'no village'}"
+            await self._dead_letter(
+                "devices", reason, detail, s.status.model_dump_json().encode(), "mqtt", topic
+            )
+        return own
 
     async def sweep(self) -> list[DeviceChange]:
         """Terminals silent for longer than `offline_after_s` (no heartbeat, no Last Will: a cut cable)."""

@@ -109,6 +109,12 @@ RATE_LIMIT_WAIT_SECONDS = Histogram(
 ACKS = Counter(
     "warnengine_acks_total", "Acknowledgements by channel, state and verdict", ["channel", "state", "verdict"]
 )
+ACKS_REJECTED = Counter(
+    "warnengine_acks_rejected_total",
+    "Terminal acks and status reports refused, never applied, by reason (ack_device_mismatch: an ack on "
+    "another terminal's topic; status_unknown_device, status_topic_mismatch)",
+    ["reason"],
+)
 TIME_TO_ACK = Histogram(
     "warnengine_time_to_ack_seconds",
     "Command handed to the channel to the terminal's played ack (engine clock)",

@@ -50,6 +50,8 @@ class Verifier:
         sig = command.get("sig")
         if not sig:
             return "unsigned"
+        if not isinstance(sig, str):  # `"sig": 12345` is a forgery, not a crash
+            return "bad_signature"
         if command.get("alg", ED25519) != ED25519:
             return "unsupported_alg"
         key = self._keys.get(str(command.get("key_id", "")))

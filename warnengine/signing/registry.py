@@ -37,8 +37,11 @@ class Verifiers:
         self.algs = tuple(a for a in ALGS if a in self._by_alg)
 
     def verify(self, command: dict[str, Any]) -> str | None:
-        if not command.get("sig"):
+        sig = command.get("sig")
+        if not sig:
             return "unsigned"
+        if not isinstance(sig, str):
+            return "bad_signature"
         alg = command.get("alg", ED25519)
         verifier = self._by_alg.get(alg) if isinstance(alg, str) else None
         if verifier is None:

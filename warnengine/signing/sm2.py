@@ -225,6 +225,8 @@ class Sm2Verifier:
         sig = command.get("sig")
         if not sig:
             return "unsigned"
+        if not isinstance(sig, str):
+            return "bad_signature"
         if command.get("alg") != ALG:
             return "unsupported_alg"
         key = self._keys.get(str(command.get("key_id", "")))

@@ -84,9 +84,9 @@ class World:
         """Loudspeakers: every command reaches the broker; the online terminals play it."""
         for o in batch:
             if o.recipient not in self.offline:
-                self.later(
-                    PLAY_AFTER_S, "played", SpeakerAck(cmd_id=o.delivery_id, state=AckState.PLAYED, at=0.0)
-                )
+                # As the MQTT ack listener reads it: the device is the one whose topic the ack came on.
+                ack = SpeakerAck(cmd_id=o.delivery_id, state=AckState.PLAYED, at=0.0, device_id=o.recipient)
+                self.later(PLAY_AFTER_S, "played", ack)
         return [SendResult(o.delivery_id, True) for o in batch]
 
     async def send_people(self, channel: Channel, batch: Sequence[Outgoing]) -> list[SendResult]:

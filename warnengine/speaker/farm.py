@@ -15,8 +15,9 @@ import structlog
 
 from warnengine.clock import Clock
 from warnengine.signing import CommandVerifier
+from warnengine.speaker.command import read_command
 from warnengine.speaker.terminal import TerminalLogic, Verdict
-from warnengine.transport.mqtt import AsyncMqtt
+from warnengine.transport.mqtt import AsyncMqtt, Message
 from warnengine.wire.loudspeaker import device_topic, parse_topic
 
 log = structlog.get_logger("warnengine.speaker")
@@ -83,27 +84,42 @@ class TerminalFarm:
     async def _serve(self) -> None:
         while True:
             msg = await self._mqtt.messages.get()
-            where = parse_topic(msg.topic)
-            if where is None:
-                continue
-            village, device, _ = where
-            logic = self.terminals.get(device)
-            if logic is None or device in self.offline:
-                self.unknown_devices += logic is None
-                continue
             try:
-                cmd = json.loads(msg.payload)
-            except ValueError:
-                await self._ack(village, device, "?", "rejected", "not_json")
-                continue
-            self.first_command_at.setdefault(device, time.time())
-            self.command_ids.setdefault(device, []).append(str(cmd.get("id")))
-            self.arrivals.setdefault(str(cmd.get("warning_id")), {}).setdefault(device, time.time())
-            if self.on_command is not None:
-                self.on_command(device, cmd)
-            task = asyncio.create_task(self._handle(logic, village, device, cmd))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+                await self._receive(msg)
+            except Exception as e:  # one message must never take every terminal of the county down
+                log.error("farm_command_failed", topic=msg.topic, error=repr(e))
+
+    async def _receive(self, msg: Message) -> None:
+        where = parse_topic(msg.topic)
+        if where is None:
+            return
+        village, device, _ = where
+        logic = self.terminals.get(device)
+        if logic is None or device in self.offline:
+            self.unknown_devices += logic is None
+            return
+        cmd = read_command(msg.payload)
+        if isinstance(cmd, str):
+            logic.state.received += 1
+            logic.state.rejected += 1
+            await self._ack(village, device, "?", "rejected", cmd)
+            return
+        self.first_command_at.setdefault(device, time.time())
+        self.command_ids.setdefault(device, []).append(str(cmd.get("id")))
+        self.arrivals.setdefault(str(cmd.get("warning_id")), {}).setdefault(device, time.time())
+        if self.on_command is not None:
+            self.on_command(device, cmd)
+        task = asyncio.create_task(self._handle_safely(logic, village, device, cmd))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle_safely(
+        self, logic: TerminalLogic, village: str, device: str, cmd: dict[str, object]
+    ) -> None:
+        try:
+            await self._handle(logic, village, device, cmd)
+        except Exception as e:  # a bug, not bad input (that is rejected): log it, keep the terminal
+            log.error("farm_command_failed", device_id=device, error=repr(e))
 
     async def _handle(self, logic: TerminalLogic, village: str, device: str, cmd: dict[str, object]) -> None:
         cmd_id = str(cmd.get("id", "?"))

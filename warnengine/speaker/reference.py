@@ -18,6 +18,7 @@ import structlog
 
 from warnengine.clock import Clock
 from warnengine.signing import CommandVerifier
+from warnengine.speaker.command import read_command
 from warnengine.speaker.journal import ReplayJournal
 from warnengine.speaker.link import LinkConfig, TerminalLink, open_link
 from warnengine.speaker.playback import Player, PlayEvent, PlayItem, Sink
@@ -142,12 +143,10 @@ class ReferenceTerminal:
     # -- one command -------------------------------------------------------------------------------
 
     async def _handle(self, msg: Message) -> None:
-        try:
-            cmd = json.loads(msg.payload)
-        except ValueError:
-            cmd = None
-        if not isinstance(cmd, dict):
-            await self._ack("?", "rejected", "not_json")
+        cmd = read_command(msg.payload)
+        if isinstance(cmd, str):
+            self.log.warning("command_rejected", cmd_id="?", reason=cmd, size=len(msg.payload))
+            await self._ack("?", "rejected", cmd)
             return
         cmd_id = str(cmd.get("id", "?"))
         d = self.logic.decide(cmd)

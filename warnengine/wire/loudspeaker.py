@@ -26,9 +26,12 @@ def device_topic(village_code: str, device_id: str, leaf: str) -> str:
 
 
 def parse_topic(topic: str) -> tuple[str, str, str] | None:
-    """(village_code, device_id, leaf) of a contract topic, or None."""
+    """(village_code, device_id, leaf) of a contract topic, or None — also when the county and township
+    levels are not the ones the village code implies, or the device id is empty: one terminal, one topic."""
     parts = topic.split("/")
-    if len(parts) != 7 or f"{parts[0]}/{parts[1]}" != PREFIX:
+    if len(parts) != 7 or f"{parts[0]}/{parts[1]}" != PREFIX or not parts[5]:
+        return None
+    if device_topic(parts[4], parts[5], parts[6]) != topic:
         return None
     return parts[4], parts[5], parts[6]
 

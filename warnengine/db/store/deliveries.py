@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, null, or_, select, tuple_, update
@@ -153,57 +154,47 @@ class DeliveryQueries(StoreBase):
                 )
 
     async def apply_acks(
-        self, acks: list[SpeakerAck], played: list[AckTiming] | None = None
+        self,
+        acks: list[SpeakerAck],
+        played: list[AckTiming] | None = None,
+        mismatched: list[tuple[SpeakerAck, str]] | None = None,
     ) -> dict[str, int]:
-        """Apply terminal acks; returns counts by verdict (applied, duplicate, stale, unknown_delivery).
+        """Apply terminal acks; returns counts by verdict (applied, duplicate, stale, unknown_delivery,
+        device_mismatch).
 
-        A delivery only moves forward (received < playing < played); final states never change.
-        `played`, when given, receives the timing of each delivery this call moved to played.
+        A delivery only moves forward (received < playing < played); final states never change. An ack is
+        applied only from the delivery's own terminal: the device of the ack's topic (`device_id`, set by
+        `parse_ack`) must be the recipient of a loudspeaker delivery. Any other ack is `device_mismatch`:
+        never applied, nor kept in `acks` (where it would take the place of the genuine ack's evidence);
+        `mismatched`, when given, receives each with the delivery's recipient, for the caller to
+        dead-letter. `played`, when given, receives the timing of each delivery this call moved to played.
         """
-        counts = {"applied": 0, "duplicate": 0, "stale": 0, "unknown_delivery": 0}
+        counts = {"applied": 0, "duplicate": 0, "stale": 0, "unknown_delivery": 0, "device_mismatch": 0}
         if not acks:
             return counts
         now = self.clock.now()
         async with self.engine.begin() as conn:
-            current, timing = await self._ack_targets(conn, sorted({a.cmd_id for a in acks}))
-            ack_rows = []
-            moves: dict[str, tuple[str, float, str | None]] = {}
-            for a in acks:
-                verdict = _ack_verdict(current.get(a.cmd_id), a)
-                if verdict == "applied":
-                    current[a.cmd_id] = a.state.value
-                    moves[a.cmd_id] = (a.state.value, a.at, a.reason)
-                ack_rows.append(
-                    {
-                        "delivery_id": a.cmd_id,
-                        "state": a.state.value,
-                        "reason": a.reason,
-                        "at": a.at,
-                        "received_at": now,
-                        "verdict": verdict,
-                    }
-                )
+            targets = await self._ack_targets(conn, sorted({a.cmd_id for a in acks}))
+            ack_rows, moves = _judge(acks, targets, now, counts, mismatched)
             await self._record_acks(conn, ack_rows, counts)
             if moves:
                 await _move_forward(conn, moves)
         if played is not None:
             for k, v in moves.items():
-                if v[0] == DeliveryState.PLAYED.value and k in timing:
-                    channel, severity, sent_at, accepted_at = timing[k]
+                timing = targets[k].timing
+                if v[0] == DeliveryState.PLAYED.value and timing is not None:
+                    channel, severity, sent_at, accepted_at = timing
                     played.append(AckTiming(channel, severity, sent_at, accepted_at, now))
         return counts
 
-    async def _ack_targets(
-        self, conn: AsyncConnection, ids: list[str]
-    ) -> tuple[dict[str, str], dict[str, tuple[str, str, float | None, float]]]:
-        """The state of each acked delivery, and (channel, severity, sent_at, received_at) of those whose
-        warning is known."""
+    async def _ack_targets(self, conn: AsyncConnection, ids: list[str]) -> dict[str, _Target]:
+        """Each acked delivery that exists: its state, channel, recipient and, when its warning is known,
+        (channel, severity, sent_at, received_at)."""
         d, w = t.deliveries.c, t.warnings.c
-        current: dict[str, str] = {}
-        timing: dict[str, tuple[str, str, float | None, float]] = {}
+        targets: dict[str, _Target] = {}
         for chunk in chunks(ids):
             res = await conn.execute(
-                select(d.delivery_id, d.state, d.channel, d.sent_at, w.severity, w.received_at)
+                select(d.delivery_id, d.state, d.channel, d.recipient, d.sent_at, w.severity, w.received_at)
                 .join_from(
                     t.deliveries,
                     t.warnings,
@@ -213,10 +204,11 @@ class DeliveryQueries(StoreBase):
                 .where(d.delivery_id.in_(chunk))
             )
             for r in res:
-                current[r.delivery_id] = r.state
-                if r.received_at is not None:
-                    timing[r.delivery_id] = (r.channel, r.severity, r.sent_at, r.received_at)
-        return current, timing
+                timing = (
+                    (r.channel, r.severity, r.sent_at, r.received_at) if r.received_at is not None else None
+                )
+                targets[r.delivery_id] = _Target(r.state, r.channel, r.recipient, timing)
+        return targets
 
     async def _record_acks(
         self, conn: AsyncConnection, ack_rows: list[dict[str, Any]], counts: dict[str, int]
@@ -245,6 +237,53 @@ class DeliveryQueries(StoreBase):
                 )
             )
             return int(res.rowcount or 0)
+
+
+@dataclass
+class _Target:
+    state: str
+    channel: str
+    recipient: str
+    timing: tuple[str, str, float | None, float] | None
+
+
+def _judge(
+    acks: list[SpeakerAck],
+    targets: dict[str, _Target],
+    now: float,
+    counts: dict[str, int],
+    mismatched: list[tuple[SpeakerAck, str]] | None,
+) -> tuple[list[dict[str, Any]], dict[str, tuple[str, float, str | None]]]:
+    """The `acks` rows to keep and the moves to make; mismatched acks counted and handed back."""
+    ack_rows = []
+    moves: dict[str, tuple[str, float, str | None]] = {}
+    for a in acks:
+        target = targets.get(a.cmd_id)
+        if target is not None and not _from_recipient(target, a):
+            counts["device_mismatch"] += 1
+            if mismatched is not None:
+                mismatched.append((a, target.recipient))
+            continue
+        verdict = _ack_verdict(target.state if target else None, a)
+        if target is not None and verdict == "applied":
+            target.state = a.state.value
+            moves[a.cmd_id] = (a.state.value, a.at, a.reason)
+        ack_rows.append(
+            {
+                "delivery_id": a.cmd_id,
+                "state": a.state.value,
+                "reason": a.reason,
+                "at": a.at,
+                "received_at": now,
+                "verdict": verdict,
+            }
+        )
+    return ack_rows, moves
+
+
+def _from_recipient(target: _Target, ack: SpeakerAck) -> bool:
+    """The ack came over the topic of the terminal the command was for (a loudspeaker delivery)."""
+    return target.channel == Channel.LOUDSPEAKER.value and ack.device_id == target.recipient
 
 
 def _ack_verdict(state: str | None, ack: SpeakerAck) -> str:

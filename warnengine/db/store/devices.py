@@ -79,6 +79,16 @@ class DeviceQueries(StoreBase):
             changes = await self._with_open_warnings(conn, changes, now)
         return changes, sorted(set(latest) - set(known))
 
+    async def registered_villages(self, device_ids: Sequence[str]) -> dict[str, str]:
+        """device id → its village (cell code), for those of `device_ids` in the directory."""
+        dv = t.devices.c
+        out: dict[str, str] = {}
+        async with self.engine.connect() as conn:
+            for chunk in chunks(sorted(set(device_ids))):
+                res = await conn.execute(select(dv.device_id, dv.cell_code).where(dv.device_id.in_(chunk)))
+                out.update({r.device_id: r.cell_code for r in res})
+        return out
+
     async def record_device_results(self, results: Sequence[tuple[str, str, str | None]]) -> None:
         """Acks (device_id, state, reason) seen: proof of life; final states become the last result."""
         if not results:
