@@ -202,6 +202,10 @@ class AsyncMqtt:
             return
         connected.cancel()
         await asyncio.to_thread(self._client.loop_stop)
+        sock = self._client.socket()  # a half-open attempt (no CONNACK) would leak its descriptor
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
         if self._refused.done() and not self._refused.cancelled():
             reason = self._refused.result()
             raise MqttError(

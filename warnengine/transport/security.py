@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,13 +45,21 @@ class MqttSecurity:
         if self.username:
             client.username_pw_set(self.username, self.password.get_secret_value() if self.password else None)
         if self.tls:
-            client.tls_set(
-                ca_certs=str(self.ca_file) if self.ca_file else None,
-                certfile=str(self.cert_file) if self.cert_file else None,
-                keyfile=str(self.key_file) if self.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
+            client.tls_set_context(self.ssl_context())
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS 1.2 or later, the broker's certificate verified against `ca_file` (or the system's CAs) and
+        its host name checked during the handshake."""
+        ctx = ssl.create_default_context(
+            ssl.Purpose.SERVER_AUTH, cafile=str(self.ca_file) if self.ca_file else None
+        )
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.check_hostname = True
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if self.cert_file:
+            ctx.load_cert_chain(str(self.cert_file), str(self.key_file) if self.key_file else None)
+        ctx.sslsocket_class = _ClosingSSLSocket
+        return ctx
 
     def describe(self) -> dict[str, Any]:
         """For log lines: whether TLS is on and who logs in; never the password."""
@@ -62,18 +71,31 @@ class MqttSecurity:
         return who + (" over TLS" if self.tls else " without TLS")
 
 
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """Closes itself when the handshake fails (a certificate refused, a plain listener): paho drops the
+    socket without closing it, so each retry against a misconfigured broker leaked a descriptor."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
 class RateLimitedLog:
     """One line per event name per `every_s`, saying how many were held back meanwhile: a broker that is
     away or refuses us is retried every few seconds, and each retry must not become a log line."""
 
-    def __init__(self, logger: Any, every_s: float = 60.0) -> None:
+    def __init__(self, logger: Any, every_s: float = 60.0, now: Callable[[], float] = time.monotonic) -> None:
         self._log = logger
         self._every = every_s
+        self._now = now
         self._last: dict[str, float] = {}
         self._held: dict[str, int] = {}
 
     def _emit(self, level: str, event: str, kw: dict[str, Any]) -> None:
-        now = time.monotonic()
+        now = self._now()
         last = self._last.get(event)
         if last is not None and now - last < self._every:
             self._held[event] = self._held.get(event, 0) + 1
