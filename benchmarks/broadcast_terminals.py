@@ -315,7 +315,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         commands = Commands()
         farm.on_command = commands.on_command
         host, port = s.mqtt_host_port()
-        watch_mqtt = AsyncMqtt(host, port, client_id("bench-acks"), protocol=s.mqtt_protocol)
+        watch_mqtt = AsyncMqtt(
+            host, port, client_id("bench-acks"), protocol=s.mqtt_protocol, security=s.mqtt_security()
+        )
         await watch_mqtt.connect()
         watch = AckWatch()
         tasks = [asyncio.create_task(farm.run()), asyncio.create_task(watch.run(watch_mqtt))]

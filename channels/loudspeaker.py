@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from channels.base import Outgoing, SendResult
 from warnengine.clock import Clock, SystemClock
 from warnengine.model import Channel
-from warnengine.transport.mqtt import AsyncMqtt
+from warnengine.transport.mqtt import AsyncMqtt, MqttSecurity
 from warnengine.wire.loudspeaker import device_topic
 
 
@@ -32,8 +32,9 @@ class LoudspeakerChannel:
         protocol: int = 5,
         clock: Clock | None = None,
         publish_timeout_s: float = 10.0,
+        security: MqttSecurity | None = None,  # default: no TLS, no login (Settings.mqtt_security())
     ) -> None:
-        self._mqtt = AsyncMqtt(host, port, client_id, protocol=protocol)
+        self._mqtt = AsyncMqtt(host, port, client_id, protocol=protocol, security=security)
         self._timeout = publish_timeout_s
         self._clock = clock or SystemClock()
 

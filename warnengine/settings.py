@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from warnengine.transport.security import MqttSecurity
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WARNENGINE_", extra="ignore")
+    # hide_input_in_errors: a rejected value (an MQTT URL with a password in it) is not echoed back.
+    model_config = SettingsConfigDict(env_prefix="WARNENGINE_", extra="ignore", hide_input_in_errors=True)
 
     data_dir: Path = Path("var")
     county_dir: Path = Path("config/county")
 
     # Unset URLs: `warnengine up` starts the embedded broker / MQTT broker / SQLite and fills them in.
     kafka_url: str | None = Field(default=None, description="kafka://host:port[;host:port]")
-    mqtt_url: str | None = Field(default=None, description="mqtt://host:port")
+    mqtt_url: str | None = Field(default=None, description="mqtt://host:port, mqtts://[user@]host:port (TLS)")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL, async driver")
     mqtt_protocol: int = Field(default=5, description="5 (Mosquitto, EMQX) or 4 (MQTT 3.1.1, amqtt)")
     # Off by default: Mosquitto keeps routing a share's messages to a dead member's persistent session
@@ -24,6 +28,14 @@ class Settings(BaseSettings):
     # every ack costs N x ack traffic, all idempotent. Turn on only where the broker reassigns a dead member's
     # share (check: tests/integration/test_two_workers.py with WARNENGINE_MQTT_SHARED_SUBSCRIPTIONS=true).
     mqtt_shared_subscriptions: bool = False
+    # The engine's own MQTT login and TLS (mqtt_security()). TLS always checks the broker's host name.
+    mqtt_tls: bool = False  # also on with an mqtts:// URL
+    mqtt_ca_file: Path | None = None  # CA of the broker's certificate; unset: the system's CA bundle
+    mqtt_cert_file: Path | None = None  # client certificate (mutual TLS), optional
+    mqtt_key_file: Path | None = None
+    mqtt_username: str | None = None  # or the user in the URL: mqtts://warnengine@broker:8883
+    mqtt_password: SecretStr | None = None
+    mqtt_password_file: Path | None = None  # read when a client is made (a mounted Secret); one line
     embedded_kafka_port: int = 9092  # used when free; else any free port (printed by `up`)
     embedded_mqtt_port: int = 1883
     embedded_mqtt: str = Field(
@@ -84,12 +96,46 @@ class Settings(BaseSettings):
             )
         return ",".join(u.removeprefix("kafka://") for u in self.kafka_url.split(";"))
 
+    @field_validator("mqtt_url")
+    @classmethod
+    def _no_password_in_mqtt_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            scheme, sep, rest = v.partition("://")
+            if sep and scheme not in ("mqtt", "mqtts"):
+                raise ValueError("the MQTT URL must start mqtt:// or mqtts://")
+            if ":" in rest.rpartition("@")[0]:  # logged at start, so it must hold no secret
+                raise ValueError("put the MQTT password in WARNENGINE_MQTT_PASSWORD(_FILE), not in the URL")
+        return v
+
     def mqtt_host_port(self) -> tuple[str, int]:
         if not self.mqtt_url:
             raise RuntimeError("WARNENGINE_MQTT_URL is not set (run `warnengine up` for the embedded broker)")
-        rest = self.mqtt_url.removeprefix("mqtt://")
-        host, _, port = rest.rpartition(":")
-        return host or "127.0.0.1", int(port or 1883)
+        tls = self.mqtt_url.startswith("mqtts://")
+        rest = self.mqtt_url.removeprefix("mqtts://").removeprefix("mqtt://").rpartition("@")[2]
+        host, colon, port = rest.rpartition(":")
+        if not colon:
+            host, port = rest, ""
+        return host or "127.0.0.1", int(port or (8883 if tls else 1883))
+
+    def mqtt_security(self) -> MqttSecurity:
+        """The engine's MQTT TLS and login, for every client it makes (channel, ack and status listeners).
+        Reads WARNENGINE_MQTT_PASSWORD_FILE now, so a rotated Secret applies at the next (re)start."""
+        url = self.mqtt_url or ""
+        parts = urlsplit(url) if "://" in url else None
+        url_user = parts.username if parts else None
+        if url_user and self.mqtt_username and url_user != self.mqtt_username:
+            raise ValueError("WARNENGINE_MQTT_USERNAME and the user in WARNENGINE_MQTT_URL differ")
+        password = self.mqtt_password
+        if password is None and self.mqtt_password_file is not None:
+            password = SecretStr(self.mqtt_password_file.read_text().strip("\r\n"))
+        return MqttSecurity(
+            tls=self.mqtt_tls or url.startswith("mqtts://"),
+            ca_file=self.mqtt_ca_file,
+            cert_file=self.mqtt_cert_file,
+            key_file=self.mqtt_key_file,
+            username=self.mqtt_username or url_user,
+            password=password,
+        )
 
     # Loudspeaker terminal health (warnengine/devices). Terminals re-publish status every 30 s by default.
     terminal_offline_after_s: float = 90.0  # a terminal silent this long is marked offline and reported

@@ -43,6 +43,13 @@ def settings_env(env: dict[str, str]) -> Settings:
         return Settings()
 
 
+def assert_engine_mqtt_is_authenticated(st: Settings) -> None:
+    """TLS with a CA, the engine's own user, a password from a mounted secret file (never inline)."""
+    assert st.mqtt_url and st.mqtt_url.startswith("mqtts://warnengine@")
+    assert st.mqtt_ca_file is not None and st.mqtt_password_file is not None
+    assert st.mqtt_password is None
+
+
 def warnengine_services(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n: s for n, s in doc["services"].items() if str(s.get("image", "")).startswith("warnengine")}
 
@@ -56,12 +63,20 @@ def test_compose_runs_the_production_parts_and_several_workers() -> None:
     assert len(workers) >= 2
     ids = [s["environment"]["WARNENGINE_WORKER_ID"] for s in workers.values()]
     assert len(set(ids)) == len(ids), "every worker needs its own WARNENGINE_WORKER_ID"
+    secrets = doc["secrets"]
     for name, s in workers.items():
+        for secret in s["secrets"]:  # mounted at /run/secrets/<name>
+            assert secret in secrets, name
         env = {k: str(v) for k, v in s["environment"].items()}
+        assert {f"/run/secrets/{x}" for x in s["secrets"]} >= {
+            env["WARNENGINE_MQTT_CA_FILE"],
+            env["WARNENGINE_MQTT_PASSWORD_FILE"],
+        }
         st = settings_env(env)
         assert st.db_url().startswith("postgresql+asyncpg://"), name
         assert st.kafka_bootstrap() == "kafka:9092"
-        assert st.mqtt_host_port() == ("mosquitto", 1883)
+        assert st.mqtt_host_port() == ("mosquitto", 8883)
+        assert_engine_mqtt_is_authenticated(st)
         assert st.web_host == "0.0.0.0" and st.web_port == 6066  # Prometheus must reach /metrics
         assert "warnengine-workers" in s["networks"]["default"]["aliases"]
 
@@ -112,6 +127,13 @@ def test_k8s_workers_are_a_statefulset_with_probes_and_scrape_annotations() -> N
     st = settings_env({k: str(v) for k, v in values.items()})
     assert st.db_url().startswith("postgresql+asyncpg://")
     assert len(st.kafka_bootstrap().split(",")) == 3
+    assert_engine_mqtt_is_authenticated(st)  # the broker is in another pod
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    for path in (st.mqtt_ca_file, st.mqtt_password_file):
+        assert path is not None and str(path.parent) in mounts, path
+        secret = volumes[mounts[str(path.parent)]]["secret"]["secretName"]
+        assert any(d["kind"] == "Secret" and d["metadata"]["name"] == secret for d in docs)
     job = next(d for d in docs if d["kind"] == "Job")
     cmd = job["spec"]["template"]["spec"]["containers"][0]["command"]
     assert cmd[0] == "warnengine"

@@ -15,7 +15,7 @@ import pytest
 
 from warnengine.clock import Clock
 from warnengine.embedded.brokers import free_port, mosquitto_binary, spawn, wait_port
-from warnengine.transport.mqtt import AsyncMqtt
+from warnengine.transport.mqtt import AsyncMqtt, MqttSecurity
 from warnengine.wire.loudspeaker import device_topic, parse_topic
 
 VILLAGE = "530102001001"
@@ -73,8 +73,8 @@ def command(signer: CommandSigner, clock: Clock, **over: Any) -> dict[str, Any]:
 class EngineSide:
     """Publishes commands and watches every ack and status, like the engine does."""
 
-    def __init__(self, port: int) -> None:
-        self.mqtt = AsyncMqtt("127.0.0.1", port, "test-engine-" + secrets.token_hex(4))
+    def __init__(self, port: int, security: MqttSecurity | None = None, host: str = "127.0.0.1") -> None:
+        self.mqtt = AsyncMqtt(host, port, "test-engine-" + secrets.token_hex(4), security=security)
         self.acks: list[dict[str, Any]] = []  # each with "device"
         self.status: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from tests.speaker.broker import VILLAGE, EngineSide, command, mosquitto
 from warnengine.clock import SystemClock
@@ -19,7 +20,7 @@ from warnengine.signing import Signer, Verifier
 from warnengine.speaker.link import LinkConfig, open_link
 from warnengine.speaker.reference import ReferenceTerminal, TerminalConfig
 from warnengine.speaker.sinks import NullSink
-from warnengine.transport.mqtt import MqttError, Will
+from warnengine.transport.mqtt import MqttError, MqttSecurity, Will
 from warnengine.wire.loudspeaker import device_topic
 
 ACL = Path(__file__).parents[2] / "deploy" / "mosquitto" / "warnengine.acl"
@@ -46,9 +47,8 @@ def acl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
 
 
 def link(port: int, user: str, password: str | None = None) -> LinkConfig:
-    return LinkConfig(
-        "127.0.0.1", port, f"c-{user}", "5", user, password or f"pw-{user}", connect_timeout_s=3
-    )
+    login = MqttSecurity(username=user, password=SecretStr(password or f"pw-{user}"))
+    return LinkConfig("127.0.0.1", port, f"c-{user}", "5", login, connect_timeout_s=3)
 
 
 async def test_terminal_is_confined_to_its_own_topics(acl_broker: tuple[int, int], signer: Signer) -> None:

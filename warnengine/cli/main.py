@@ -122,10 +122,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_terminals(args: argparse.Namespace) -> int:
+    from warnengine.cli.mqtt_args import given, security_from_args
     from warnengine.clock import SystemClock
     from warnengine.db import connect
     from warnengine.db.store import Store
     from warnengine.embedded.terminals import start_farm
+    from warnengine.transport.mqtt import MqttError
 
     obslog.configure("info")
 
@@ -134,11 +136,18 @@ def cmd_terminals(args: argparse.Namespace) -> int:
         store = Store(connect(s.db_url()), SystemClock())
         devices = await store.device_villages()
         await store.close()
-        farm = await start_farm(s, devices.items(), SystemClock(), play_seconds=args.play_seconds)
+        security = security_from_args(args, None, s.mqtt_url or "") if given(args) else None
+        farm = await start_farm(
+            s, devices.items(), SystemClock(), play_seconds=args.play_seconds, security=security
+        )
         await farm.run()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    except (MqttError, ValueError) as e:  # refused or unreachable broker, contradictory flags: no traceback
+        print(f"warnengine terminals: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -241,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     term = sub.add_parser("terminals", help="simulate every loudspeaker terminal of the county")
     term.add_argument("--play-seconds", type=float, default=0.0)
+    from warnengine.cli.mqtt_args import add_security_arguments
+
+    add_security_arguments(term, "MQTT user of the simulated farm (default: the engine's, WARNENGINE_MQTT_*)")
     term.set_defaults(fn=cmd_terminals)
 
     from warnengine.cli.speaker import add_arguments as speaker_arguments

@@ -5,24 +5,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
+import sys
 from pathlib import Path
 
+from warnengine.cli.mqtt_args import add_security_arguments, security_from_args
 from warnengine.settings import Settings
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", required=True, help="terminal id (its topic segment)")
     p.add_argument("--village", required=True, help="12-digit village code")
-    p.add_argument("--mqtt-url", default=None, help="mqtt://host:port (default: WARNENGINE_MQTT_URL)")
+    p.add_argument(
+        "--mqtt-url",
+        default=None,
+        help="mqtt://host:port or mqtts://host:8883 (TLS) (default: WARNENGINE_MQTT_URL)",
+    )
     p.add_argument("--protocol", default="auto", choices=["auto", "5", "4"], help="MQTT 5, 3.1.1 or auto")
     p.add_argument("--client-id", default=None, help="stable MQTT client id (default spk-<device>)")
-    p.add_argument("--username", default=None, help="MQTT user (default: device id if a password is set)")
-    p.add_argument("--password-env", default="WARNENGINE_SPEAKER_PASSWORD", help="env var with the password")
-    p.add_argument("--tls-ca", type=Path, default=None, help="CA file: connect with TLS")
-    p.add_argument("--tls-cert", type=Path, default=None)
-    p.add_argument("--tls-key", type=Path, default=None)
+    add_security_arguments(p, "MQTT user (default: the device id when a password is set)")
     p.add_argument(
         "--public-key",
         type=Path,
@@ -53,21 +54,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from warnengine.speaker.link import LinkConfig
     from warnengine.speaker.reference import ReferenceTerminal, TerminalConfig
     from warnengine.speaker.sinks import make_sink
+    from warnengine.transport.mqtt import MqttError
 
     obslog.configure("info")
     url = args.mqtt_url or settings.mqtt_url or "mqtt://127.0.0.1:1883"
-    host, _, port = url.removeprefix("mqtt://").removeprefix("mqtts://").rpartition(":")
-    password = os.environ.get(args.password_env)
+    try:
+        host, port = settings.model_copy(update={"mqtt_url": url}).mqtt_host_port()
+        security = security_from_args(args, args.device, url)
+    except ValueError as e:
+        print(f"warnengine speaker: {e}", file=sys.stderr)
+        return 2
     link = LinkConfig(
-        host=host or "127.0.0.1",
-        port=int(port or 1883),
+        host=host,
+        port=port,
         client_id=args.client_id or f"spk-{args.device}",
         protocol=args.protocol,
-        username=args.username or (args.device if password else None),
-        password=password,
-        tls_ca=args.tls_ca,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
+        security=security,
     )
     keys = args.public_key or [public_path(settings.key_file())]
     journal = args.journal or settings.data_dir / "speaker" / f"{args.device}.journal"
@@ -97,6 +99,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if runner.done() and not runner.cancelled():
             runner.result()  # a loop that failed: exit non-zero with its error
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    except MqttError as e:  # refused (bad password, not authorised) or unreachable: say so, no traceback
+        print(f"warnengine speaker: {e}", file=sys.stderr)
+        return 1
     return 0

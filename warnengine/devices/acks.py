@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 from warnengine.model import SpeakerAck
-from warnengine.transport.mqtt import AsyncMqtt, Message, MqttError
+from warnengine.transport.mqtt import AsyncMqtt, Message, MqttError, MqttSecurity
 from warnengine.wire.loudspeaker import PREFIX, AckHandler, BadAck, BadAckHandler, parse_ack
 
 
@@ -29,8 +29,11 @@ class LoudspeakerAckListener:
         shared_group: str | None = "warnengine",
         batch_window_s: float = 0.05,
         batch_max: int = 1000,
+        security: MqttSecurity | None = None,  # default: no TLS, no login (Settings.mqtt_security())
     ) -> None:
-        self._mqtt = AsyncMqtt(host, port, client_id, protocol=protocol, persistent=True, manual_ack=True)
+        self._mqtt = AsyncMqtt(
+            host, port, client_id, protocol=protocol, persistent=True, manual_ack=True, security=security
+        )
         topic = f"{PREFIX}/{county_code}/+/+/+/ack"
         self.topic = f"$share/{shared_group}/{topic}" if (shared_group and protocol == 5) else topic
         self._window = batch_window_s

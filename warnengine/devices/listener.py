@@ -13,7 +13,7 @@ import contextlib
 import structlog
 
 from warnengine.devices.health import DeviceHealth
-from warnengine.transport.mqtt import AsyncMqtt, Message, MqttError
+from warnengine.transport.mqtt import AsyncMqtt, Message, MqttError, MqttSecurity
 from warnengine.wire.loudspeaker import PREFIX
 
 log = structlog.get_logger("warnengine.devices")
@@ -31,8 +31,11 @@ class DeviceReportListener:
         shared_group: str | None = None,
         batch_window_s: float = 0.1,
         batch_max: int = 2000,
+        security: MqttSecurity | None = None,  # default: no TLS, no login (Settings.mqtt_security())
     ) -> None:
-        self._mqtt = AsyncMqtt(host, port, client_id, protocol=protocol, persistent=True, manual_ack=True)
+        self._mqtt = AsyncMqtt(
+            host, port, client_id, protocol=protocol, persistent=True, manual_ack=True, security=security
+        )
         share = f"$share/{shared_group}/" if (shared_group and protocol == 5) else ""
         # Status only: acks reach the registry through the ack stage (one ingestion path for acks; a
         # second subscription to every ack cost a quarter of a worker's CPU in a county-wide fan-out).

@@ -10,7 +10,7 @@ from warnengine.settings import Settings
 from warnengine.signing import load_verifiers, public_path
 from warnengine.signing.sm2 import default_backend
 from warnengine.speaker.farm import TerminalFarm
-from warnengine.transport.mqtt import AsyncMqtt
+from warnengine.transport.mqtt import AsyncMqtt, MqttSecurity
 
 
 async def start_farm(
@@ -19,8 +19,13 @@ async def start_farm(
     clock: Clock,
     play_seconds: float = 0.0,
     offline: Iterable[str] = (),
+    security: MqttSecurity | None = None,
 ) -> TerminalFarm:
-    """Connects and returns the farm; the caller runs `farm.run()` as a task."""
+    """Connects and returns the farm; the caller runs `farm.run()` as a task.
+
+    `security`: the farm's own login and TLS; default the engine's settings (the embedded broker). On a
+    broker with the deploy ACLs the farm needs a user of its own that may read every cmd and write every
+    ack and status (a test bench, never production)."""
     host, port = settings.mqtt_host_port()
     # Simulated terminals trust the engine's Ed25519 key and, when it exists (and SM2 can be verified
     # here), its SM2 key: one farm plays both kinds of terminal, without checking which each one is.
@@ -29,6 +34,7 @@ async def start_farm(
     if sm2.exists() and default_backend() is not None:
         keys.append(sm2)
     verifier = load_verifiers(keys)
-    mqtt = AsyncMqtt(host, port, client_id("terminals"), protocol=settings.mqtt_protocol)
+    sec = security if security is not None else settings.mqtt_security()
+    mqtt = AsyncMqtt(host, port, client_id("terminals"), protocol=settings.mqtt_protocol, security=sec)
     await mqtt.connect()
     return TerminalFarm(devices, verifier, clock, mqtt, play_seconds=play_seconds, offline=offline)

@@ -10,12 +10,20 @@ import contextlib
 import socket
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+import structlog
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from warnengine.transport.security import MqttSecurity, RateLimitedLog
+
+__all__ = ["AsyncMqtt", "Message", "MqttError", "MqttSecurity", "Will", "set_no_delay"]
+
+log = structlog.get_logger("warnengine.mqtt")
 
 
 @dataclass(frozen=True)
@@ -51,14 +59,17 @@ class AsyncMqtt:
         manual_ack: bool = False,
         will: Will | None = None,
         max_inflight: int = 1000,
+        security: MqttSecurity | None = None,
     ) -> None:
         self.host, self.port = host, port
+        self.client_id = client_id
+        self.security = security or MqttSecurity()
         self.protocol = protocol
         self.persistent = persistent
         proto = paho.MQTTv5 if protocol == 5 else paho.MQTTv311
         # MQTT 5 sets clean start at connect time; 3.1.1 fixes it here (None is required for v5).
         clean_session = None if proto == paho.MQTTv5 else not persistent
-        self._client = paho.Client(
+        self._client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=clean_session,
@@ -69,10 +80,12 @@ class AsyncMqtt:
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         if will:
             self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        self.security.apply(self._client)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
+        self._client.on_connect_fail = self._on_connect_fail
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._pending: dict[int, asyncio.Future[None]] = {}
@@ -84,19 +97,35 @@ class AsyncMqtt:
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
         self.manual_ack = manual_ack
         self._expiry_props: dict[int, Properties] = {}
+        self._refused: asyncio.Future[str] | None = None
+        self._was_connected = False
+        self._log = RateLimitedLog(log)
 
     # -- paho thread callbacks ---------------------------------------------------------------------
 
     def _on_connect(self, client: paho.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
         set_no_delay(client)
         if rc.is_failure:
+            self._client.last_error = f"refused: {rc}"
+            self._log.error("mqtt_connect_refused", reason=str(rc), hint=_hint(str(rc)), **self._where())
+            if self._loop and self._refused:
+                self._loop.call_soon_threadsafe(_settle, self._refused, str(rc))
             return
+        self._client.last_error = None
+        if self._was_connected:
+            self._log.info("mqtt_reconnected", **self._where())
+        self._was_connected = True
         for topic, qos in self._subscriptions.items():
             client.subscribe(topic, qos)
         if self._loop and self._connected:
             self._loop.call_soon_threadsafe(self._connected.set)
 
-    def _on_disconnect(self, _c: paho.Client, _u: object, _f: object, _rc: ReasonCode, _p: object) -> None:
+    def _on_disconnect(self, _c: paho.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
+        if self._connected and self._connected.is_set() and rc.is_failure:
+            self._log.warning("mqtt_disconnected", reason=str(rc), **self._where())
+        elif rc.is_failure and self._client.last_error is None:
+            # Closed before any CONNACK: typically a plain client at a TLS listener (or the reverse).
+            self._client.last_error = f"connection closed before CONNACK ({rc}); TLS on one side only?"
         if self._loop and self._connected:
             self._loop.call_soon_threadsafe(self._connected.clear)
 
@@ -138,9 +167,19 @@ class AsyncMqtt:
 
     # -- asyncio API -------------------------------------------------------------------------------
 
+    def _on_connect_fail(self, _c: paho.Client, _u: object) -> None:
+        self._log.error("mqtt_connect_failed", error=self._client.last_error, **self._where())
+
+    def _where(self) -> dict[str, object]:
+        """Who is connecting where, for log lines: never the password."""
+        return {"host": self.host, "port": self.port, "client_id": self.client_id, **self.security.describe()}
+
     async def connect(self, timeout: float = 15.0) -> None:
+        """Connect, or raise MqttError: at once when the broker refuses the CONNECT (bad user name or
+        password, not authorised, protocol), else after `timeout` with the last connection error."""
         self._loop = asyncio.get_running_loop()
         self._connected = asyncio.Event()
+        self._refused = self._loop.create_future()
         props = None
         clean_start: bool | int = paho.MQTT_CLEAN_START_FIRST_ONLY
         if self.protocol == 5:
@@ -155,11 +194,27 @@ class AsyncMqtt:
             kw.update(clean_start=clean_start, properties=props)
         self._client.connect_async(self.host, self.port, **kw)  # type: ignore[arg-type]
         self._client.loop_start()
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError as e:
-            self._client.loop_stop()
-            raise MqttError(f"no MQTT connection to {self.host}:{self.port} within {timeout}s") from e
+        connected: asyncio.Future[Any] = asyncio.ensure_future(self._connected.wait())
+        either: set[asyncio.Future[Any]] = {connected, self._refused}
+        done, _ = await asyncio.wait(either, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if connected in done:
+            self._refused.cancel()
+            return
+        connected.cancel()
+        await asyncio.to_thread(self._client.loop_stop)
+        sock = self._client.socket()  # a half-open attempt (no CONNACK) would leak its descriptor
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+        if self._refused.done() and not self._refused.cancelled():
+            reason = self._refused.result()
+            raise MqttError(
+                f"{self.host}:{self.port} refused the connection: {reason} ({_hint(reason)})"
+                + self.security.summary()
+            )
+        self._refused.cancel()
+        why = f": {self._client.last_error}" if self._client.last_error else ""
+        raise MqttError(f"no MQTT connection to {self.host}:{self.port} within {timeout}s{why}")
 
     @property
     def connected(self) -> bool:
@@ -225,6 +280,32 @@ class AsyncMqtt:
         for fut in pending:
             if not fut.done():
                 fut.set_exception(MqttError("disconnected before PUBACK"))
+
+
+class _Client(paho.Client):
+    """paho's client, remembering why the last connection attempt failed (paho's on_connect_fail is not
+    told): TLS verification errors, refused TCP connections, unknown hosts."""
+
+    last_error: str | None = None
+
+    def reconnect(self) -> MQTTErrorCode:
+        try:
+            return super().reconnect()
+        except OSError as e:
+            self.last_error = f"{type(e).__name__}: {e}"
+            raise
+
+
+def _hint(reason: str) -> str:
+    r = reason.lower()
+    if "user name or password" in r or "not authori" in r:
+        return "check the MQTT user name and password"
+    return "see the broker's log"
+
+
+def _settle(fut: asyncio.Future[str], reason: str) -> None:
+    if not fut.done():
+        fut.set_result(reason)
 
 
 def set_no_delay(client: paho.Client) -> None:
