@@ -53,15 +53,19 @@ def cmd_up(args: argparse.Namespace) -> int:
                 stack.start_worker(n)
             for n in range(args.workers):
                 await stack.wait_ready(n)
-            farm = None
+            supervisor = stack.supervise()
             if not args.no_terminals:
                 from warnengine.embedded.brokers import spawn
 
-                farm = spawn(
-                    [sys.executable, "-m", "warnengine", "terminals"],
-                    stack.settings.data_dir / "logs" / "terminals.log",
-                    env=stack.env(),
+                supervisor.add(
+                    "terminals",
+                    lambda: spawn(
+                        [sys.executable, "-m", "warnengine", "terminals"],
+                        stack.settings.data_dir / "logs" / "terminals.log",
+                        env=stack.env(),
+                    ),
                 )
+            watch = asyncio.create_task(supervisor.run())
             s = stack.settings
             api = None
             if not args.no_api:
@@ -91,10 +95,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             await stop.wait()
+            supervisor.stopping = True
+            await watch
             if api:
                 await api.stop()
-            if farm:
-                farm.terminate()
+            print(f"restarts: {json.dumps(supervisor.restarts)}", file=sys.stderr, flush=True)
         finally:
             stack.stop()
 
