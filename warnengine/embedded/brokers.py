@@ -140,10 +140,15 @@ class EmbeddedBrokers:
         binary = mosquitto_binary() if self.prefer_mosquitto else None
         if binary:
             conf = conf_dir / "mosquitto.conf"
+            store = conf_dir / "store"
+            store.mkdir(exist_ok=True)
+            # Started as root, Mosquitto drops to the `mosquitto` user, which cannot write a data dir that
+            # root owns (often 0700): then it stays the user `up` runs as, like every other child.
+            stay = "user root\n" if os.geteuid() == 0 else ""
             # Persistence on: QoS 1 commands queued for offline terminals survive a broker restart.
             conf.write_text(
                 f"listener {self.mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                f"persistence_location {conf_dir.resolve()}/\nautosave_interval 1\n"
+                f"persistence_location {store.resolve()}/\n{stay}autosave_interval 1\n"
                 "max_queued_messages 100000\nmax_inflight_messages 0\nset_tcp_nodelay true\n"
                 "log_dest stdout\nlog_type error\n"
                 "log_type warning\n"
