@@ -14,7 +14,7 @@ from warnengine.obs import log as obslog
 from warnengine.settings import Settings
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, endpoints: bool = True) -> Settings:
     over = {
         k: v
         for k, v in {
@@ -24,7 +24,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if v is not None
     }
     settings = Settings(**over)
-    return fill_from_endpoints(settings)
+    return fill_from_endpoints(settings) if endpoints else settings
 
 
 def fill_from_endpoints(settings: Settings) -> Settings:
@@ -46,7 +46,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     from warnengine.embedded.stack import Stack
 
     async def main() -> None:
-        stack = Stack(_settings(args))
+        # Not the endpoints of an earlier `up`: its embedded brokers are gone; this one starts its own.
+        stack = Stack(_settings(args, endpoints=False))
         try:
             await stack.prepare()
             for n in range(args.workers):
@@ -89,6 +90,9 @@ def cmd_up(args: argparse.Namespace) -> int:
                 ),
                 flush=True,
             )
+            demo = await stack.demo_users() if api else None
+            if demo:
+                print(demo, file=sys.stderr, flush=True)
             print("warnengine is up; Ctrl-C stops it.", file=sys.stderr, flush=True)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

@@ -89,6 +89,23 @@ class Stack:
             await store.close()
         await ensure_topics(s.kafka_bootstrap(), s.topic_partitions)
 
+    async def demo_users(self) -> str | None:
+        """On the embedded default (embedded brokers), demo users so a newcomer can log in to the console;
+        what to tell the operator (None: not the embedded default, or real users exist)."""
+        if self.brokers is None:
+            return None
+        from warnengine.embedded.demo_users import describe, ensure_demo_users
+
+        store = Store(connect(self.settings.db_url()), SystemClock())
+        try:
+            demo = await ensure_demo_users(store, self.settings.data_dir)
+        finally:
+            await store.close()
+        if demo is None:
+            return None
+        log.info("demo_users", file=str(demo.file), created=sorted(demo.created))
+        return describe(demo)
+
     def env(self) -> dict[str, str]:
         s = self.settings
         env = dict(os.environ)
