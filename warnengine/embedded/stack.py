@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -18,7 +19,8 @@ from warnengine.clock import SystemClock
 from warnengine.db import connect, migrate
 from warnengine.db.store import Store
 from warnengine.directory import read_county
-from warnengine.embedded.brokers import EmbeddedBrokers, free_port, port_free, spawn
+from warnengine.embedded.brokers import EmbeddedBrokers, free_port, port_free, spawn, wait_port
+from warnengine.embedded.supervise import Supervisor
 from warnengine.pipeline.kafka_admin import ensure_topics
 from warnengine.settings import Settings
 from warnengine.signing import load_or_create_signer
@@ -34,6 +36,7 @@ class Stack:
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.worker_ports: dict[int, int] = {}
         self.extra_env: dict[str, str] = {}
+        self.supervisor: Supervisor | None = None
 
     async def prepare(self, import_county: bool = True) -> None:
         """Start embedded brokers for unset URLs, migrate, load the county if empty, create topics and key."""
@@ -47,6 +50,8 @@ class Stack:
                 prefer_mosquitto=s.embedded_mqtt != "amqtt",
             )
             await asyncio.to_thread(self.brokers.start)
+            _say_if_moved("MQTT", s.embedded_mqtt_port, self.brokers.mqtt_port)
+            _say_if_moved("Kafka", s.embedded_kafka_port, self.brokers.kafka_port)
             updates: dict[str, object] = {}
             if not s.kafka_url:
                 updates["kafka_url"] = self.brokers.kafka_url
@@ -83,6 +88,23 @@ class Stack:
         finally:
             await store.close()
         await ensure_topics(s.kafka_bootstrap(), s.topic_partitions)
+
+    async def demo_users(self) -> str | None:
+        """On the embedded default (embedded brokers), demo users so a newcomer can log in to the console;
+        what to tell the operator (None: not the embedded default, or real users exist)."""
+        if self.brokers is None:
+            return None
+        from warnengine.embedded.demo_users import describe, ensure_demo_users
+
+        store = Store(connect(self.settings.db_url()), SystemClock())
+        try:
+            demo = await ensure_demo_users(store, self.settings.data_dir)
+        finally:
+            await store.close()
+        if demo is None:
+            return None
+        log.info("demo_users", file=str(demo.file), created=sorted(demo.created))
+        return describe(demo)
 
     def env(self) -> dict[str, str]:
         s = self.settings
@@ -151,7 +173,52 @@ class Stack:
         proc.kill()
         proc.wait()
 
+    def supervise(self) -> Supervisor:
+        """Restart brokers and workers that exit (same ports). Opt-in: `up` uses it; tests that kill a
+        worker on purpose to watch a rebalance do not."""
+        sup = self.supervisor = Supervisor()
+        if self.brokers and self.brokers.procs:
+            sup.adopt(
+                "kafka", self.brokers.procs[0], self._restart_kafka, after_restart=self._kafka_restarted
+            )
+            if self.brokers.with_mqtt and len(self.brokers.procs) > 1:
+                sup.adopt("mqtt", self.brokers.procs[1], self._restart_mqtt)
+        for n, proc in self.workers.items():
+            sup.adopt(f"worker-{n}", proc, partial(self.start_worker, n))
+        return sup
+
+    def _restart_kafka(self) -> subprocess.Popen[bytes]:
+        assert self.brokers is not None
+        proc = self.brokers.start_kafka()
+        self.brokers.procs[0] = proc
+        wait_port(self.brokers.kafka_port, proc=proc)
+        return proc
+
+    def _restart_mqtt(self) -> subprocess.Popen[bytes]:
+        assert self.brokers is not None
+        proc = self.brokers.start_mqtt()
+        self.brokers.procs[1] = proc
+        wait_port(self.brokers.mqtt_port, proc=proc)
+        return proc
+
+    def _kafka_restarted(self) -> None:
+        """Tansu keeps topics in memory (its CLI offers memory, S3 or PostgreSQL storage only), so a
+        restarted broker is empty: recreate the topics, then restart the workers, whose consumer group
+        offsets and producer ids now refer to nothing (producing fails until they start afresh). The
+        database is the record: restarted workers and the reconciler carry on from it."""
+        assert self.supervisor is not None
+        asyncio.run(ensure_topics(self.settings.kafka_bootstrap(), self.settings.topic_partitions))
+        log.warning(
+            "kafka_topics_recreated",
+            message="Kafka 代理已重启：已重建主题，正在重启工作进程 / "
+            "Kafka broker restarted: topics recreated, restarting workers",
+        )
+        for n in list(self.workers):
+            self.supervisor.restart_now(f"worker-{n}")
+
     def stop(self) -> None:
+        if self.supervisor is not None:  # stops what it owns too (terminal farm), last started first
+            self.supervisor.stop()
         for proc in self.workers.values():
             if proc.poll() is None:
                 proc.terminate()
@@ -169,3 +236,15 @@ class Stack:
 def _preferred(port: int) -> int:
     """The configured port when it is free; 0 (any free port) when it is taken or unset."""
     return port if port and port_free(port) else 0
+
+
+def _say_if_moved(what: str, wanted: int, got: int) -> None:
+    """Loudly (stderr and log): the configured port was taken, so the broker listens elsewhere."""
+    if not wanted or wanted == got:
+        return
+    text = (
+        f"端口 {wanted} 已被占用，嵌入式 {what} 代理改用端口 {got} / "
+        f"port {wanted} is taken: the embedded {what} broker listens on {got} instead"
+    )
+    print(f"WARNING: {text}", file=sys.stderr, flush=True)
+    log.warning("embedded_port_taken", broker=what, wanted=wanted, port=got, message=text)

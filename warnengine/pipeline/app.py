@@ -93,7 +93,17 @@ def _pages(p: Pipeline) -> None:
 
     @app.page("/ready")
     async def ready_page(web: Any, request: Any) -> Any:
-        """200 once resources are up and partitions are assigned: for demos, tests and k8s probes."""
+        """200 once resources are up, partitions are assigned, the database answers and the reconciler is
+        not failing over and over: for demos, tests and k8s probes. `failed` says which check failed."""
+        from warnengine.pipeline.resources import READY
+
         assigned = app.consumer.assignment() if app.consumer else set()
-        ok = rt.started and bool(assigned)
-        return web.json({"ready": ok, "partitions": len(assigned)}, status=200 if ok else 503)
+        failed = [] if rt.started else ["starting"]
+        if not assigned:
+            failed.append("kafka_assignment")
+        if rt.started:
+            failed += await rt.failed_checks()
+        ok = not failed
+        READY.set(1 if ok else 0)
+        body = {"ready": ok, "partitions": len(assigned), "failed": failed}
+        return web.json(body, status=200 if ok else 503)

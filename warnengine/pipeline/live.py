@@ -85,8 +85,10 @@ def _leader_timers(p: Pipeline) -> None:
                 s.max_attempts,
                 [c.value for c in rt.people_channels],
             )
+            rt.reconcile_failures = 0
         except Exception as e:  # one failed sweep must not stop the timer; the next one retries
-            log.error("reconcile_failed", error=repr(e))
+            rt.reconcile_failures += 1  # /ready is 503 after a few in a row
+            log.error("reconcile_failed", error=repr(e), in_a_row=rt.reconcile_failures)
 
     @p.app.timer(interval=s.escalate_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def escalator() -> None:
