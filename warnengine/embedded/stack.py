@@ -127,6 +127,7 @@ class Stack:
         )
         if s.trust_file:
             env["WARNENGINE_TRUST_FILE"] = str(s.trust_file.resolve())
+        env.update(_mqtt_security_env(s))
         env.update(self.extra_env)
         return env
 
@@ -248,3 +249,20 @@ def _say_if_moved(what: str, wanted: int, got: int) -> None:
     )
     print(f"WARNING: {text}", file=sys.stderr, flush=True)
     log.warning("embedded_port_taken", broker=what, wanted=wanted, port=got, message=text)
+
+
+def _mqtt_security_env(s: Settings) -> dict[str, str]:
+    """The engine's MQTT login and TLS as the workers read them (an external, secured broker)."""
+    env = {"WARNENGINE_MQTT_TLS": "true"} if s.mqtt_tls else {}
+    files = {
+        "CA_FILE": s.mqtt_ca_file,
+        "CERT_FILE": s.mqtt_cert_file,
+        "KEY_FILE": s.mqtt_key_file,
+        "PASSWORD_FILE": s.mqtt_password_file,
+    }
+    env.update({f"WARNENGINE_MQTT_{k}": str(v.resolve()) for k, v in files.items() if v is not None})
+    if s.mqtt_username:
+        env["WARNENGINE_MQTT_USERNAME"] = s.mqtt_username
+    if s.mqtt_password is not None:
+        env["WARNENGINE_MQTT_PASSWORD"] = s.mqtt_password.get_secret_value()
+    return env

@@ -42,6 +42,7 @@ def _ack_bridge(p: Pipeline) -> None:
             "+",
             protocol=s.mqtt_protocol,
             shared_group=s.app_id if s.mqtt_shared_subscriptions else None,
+            security=s.mqtt_security(),
         )
 
         async def bad(b: BadAck) -> None:
@@ -64,6 +65,7 @@ def _device_bridge(p: Pipeline) -> None:
             client_id("devices", s.worker_id),
             protocol=s.mqtt_protocol,
             shared_group=f"{s.app_id}-devices" if s.mqtt_shared_subscriptions else None,
+            security=s.mqtt_security(),
         )
         health = DeviceHealth(rt.store, p.dead_letter, s.terminal_offline_after_s)
         await _keep_running("device_bridge", lambda: listener.run(health, s.terminal_sweep_interval_s))

@@ -148,7 +148,12 @@ class Resources:
         host, port = s.mqtt_host_port()
         factory = registry.load("loudspeaker")
         self.speaker = factory(
-            host, port, client_id("dispatch", s.worker_id), protocol=s.mqtt_protocol, clock=self.clock
+            host,
+            port,
+            client_id("dispatch", s.worker_id),
+            protocol=s.mqtt_protocol,
+            clock=self.clock,
+            security=s.mqtt_security(),
         )
         await self.speaker.start()
         await self._start_senders()
