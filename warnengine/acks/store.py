@@ -24,7 +24,7 @@ class AcksStore(Protocol):
 
     async def dead_letter(
         self, stage: str, reason: str, detail: str, payload: bytes | str, source: str | None, key: str | None
-    ) -> object: ...  # (what it returns is not used here)
+    ) -> int: ...
 
     async def record_device_results(self, results: Sequence[tuple[str, str, str | None]]) -> None: ...
 
