@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from warnengine.model import Channel
 from warnengine.wire.records import ChannelEvent
 
-__all__ = ["ChannelAdapter", "ChannelEvent", "Outgoing", "SendResult"]
+__all__ = ["ChannelAdapter", "ChannelEvent", "LinkHealth", "Outgoing", "SendResult"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,12 @@ class ChannelAdapter(Protocol):
         ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class LinkHealth(Protocol):
+    """An adapter with a standing connection (the loudspeakers' MQTT link) says whether it is up; the
+    worker's /ready reports it. HTTP providers have none and do not implement it."""
+
+    @property
+    def connected(self) -> bool: ...

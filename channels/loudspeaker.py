@@ -38,6 +38,10 @@ class LoudspeakerChannel:
         self._timeout = publish_timeout_s
         self._clock = clock or SystemClock()
 
+    @property
+    def connected(self) -> bool:
+        return self._mqtt.connected
+
     async def start(self) -> None:
         await self._mqtt.connect()
 

@@ -9,8 +9,8 @@ import pytest
 import structlog
 from pydantic import ValidationError
 
+from warnengine.obs.log import RateLimitedLog
 from warnengine.settings import Settings
-from warnengine.transport.security import RateLimitedLog
 
 SECRET = "s3cret-Pa55-word"
 

@@ -17,6 +17,7 @@ from warnengine.clock import Clock
 from warnengine.obs import metrics
 from warnengine.pipeline.agents import add_agents
 from warnengine.pipeline.faust_tuning import set_fetch_max_wait
+from warnengine.pipeline.health import READY, ReadyChecks
 from warnengine.pipeline.limits import check_kafka_limits
 from warnengine.pipeline.live import add_live_services
 from warnengine.pipeline.pipeline import Pipeline
@@ -91,18 +92,18 @@ def _pages(p: Pipeline) -> None:
     async def metrics_page(web: Any, request: Any) -> Any:
         return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    checks = ReadyChecks(rt, p.settings.kafka_bootstrap() if p.settings.kafka_url else None)
+
     @app.page("/ready")
     async def ready_page(web: Any, request: Any) -> Any:
-        """200 once resources are up, partitions are assigned, the database answers and the reconciler is
-        not failing over and over: for demos, tests and k8s probes. `failed` says which check failed."""
-        from warnengine.pipeline.resources import READY
-
+        """200 once resources are up, partitions are assigned and every check in health.py passes: for
+        demos, tests and k8s probes. `failed` says which check failed."""
         assigned = app.consumer.assignment() if app.consumer else set()
         failed = [] if rt.started else ["starting"]
         if not assigned:
             failed.append("kafka_assignment")
         if rt.started:
-            failed += await rt.failed_checks()
+            failed += await checks.failed()
         ok = not failed
         READY.set(1 if ok else 0)
         body = {"ready": ok, "partitions": len(assigned), "failed": failed}

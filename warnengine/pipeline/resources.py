@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
 from collections.abc import Sequence
 
 import structlog
-from prometheus_client import Gauge
-from sqlalchemy import text
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
 
 from channels import registry
@@ -31,11 +28,6 @@ from warnengine.signing import SM2_SM3, Signers, SigningUnavailable, load_or_cre
 from warnengine.signing.sm2 import default_backend
 
 log = structlog.get_logger("warnengine.runtime")
-
-READY = Gauge("warnengine_ready", "1 when the worker's /ready checks pass, else 0")
-RECONCILE_FAILURES_NOT_READY = 3  # consecutive failed reconciler sweeps that make /ready 503
-DB_CHECK_TIMEOUT_S = 1.0
-DB_CHECK_CACHE_S = 2.0
 
 
 def make_clock(settings: Settings) -> Clock:
@@ -65,33 +57,7 @@ class Resources:
         self._directory_at = 0.0
         self.senders: Senders | None = None
         self.policy = DispatchPolicy(settings.command_ttl_s, settings.resend_after_s, settings.max_attempts)
-        self.reconcile_failures = 0  # consecutive; the reconciler timer sets it
-        self._db_ok = (0.0, False)  # (checked at, answer)
-
-    async def failed_checks(self) -> list[str]:
-        """What /ready reports as failing (besides the consumer's assignment): the database cannot be
-        queried (SELECT 1, cached for a couple of seconds), or the reconciler keeps failing."""
-        failed = []
-        if not await self._db_alive():
-            failed.append("database")
-        if self.reconcile_failures >= RECONCILE_FAILURES_NOT_READY:
-            failed.append("reconciler")
-        return failed
-
-    async def _db_alive(self) -> bool:
-        at, ok = self._db_ok
-        now = time.monotonic()
-        if now - at < DB_CHECK_CACHE_S:
-            return ok
-        try:
-            async with asyncio.timeout(DB_CHECK_TIMEOUT_S), self.store.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            ok = True
-        except Exception as e:
-            log.warning("ready_db_check_failed", error=repr(e))
-            ok = False
-        self._db_ok = (now, ok)
-        return ok
+        self.reconcile_failures = 0  # consecutive; the reconciler timer sets it; /ready reads it
 
     @property
     def started(self) -> bool:

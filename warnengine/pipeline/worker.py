@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from faust.worker import Worker
 
 from warnengine.obs import log as obslog
@@ -14,5 +16,13 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
     # Faust's own logs stay on stderr in its format; ours are structlog JSON.
-    worker = Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    worker = _Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
+
+
+class _Worker(Worker):
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """Faust has just set up the root handlers: rate-limit what the libraries repeat through them."""
+        super().on_setup_root_logger(logger, level)
+        for handler in logger.handlers:
+            handler.addFilter(obslog.RepeatFilter())

@@ -19,7 +19,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from warnengine.transport.security import MqttSecurity, RateLimitedLog
+from warnengine.obs.log import RateLimitedLog
+from warnengine.transport.security import MqttSecurity
 
 __all__ = ["AsyncMqtt", "Message", "MqttError", "MqttSecurity", "Will", "set_no_delay"]
 

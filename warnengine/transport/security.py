@@ -8,8 +8,6 @@ password is a SecretStr: it never appears in a repr, a log line or an error mess
 from __future__ import annotations
 
 import ssl
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,34 +79,3 @@ class _ClosingSSLSocket(ssl.SSLSocket):
         except BaseException:
             self.close()
             raise
-
-
-class RateLimitedLog:
-    """One line per event name per `every_s`, saying how many were held back meanwhile: a broker that is
-    away or refuses us is retried every few seconds, and each retry must not become a log line."""
-
-    def __init__(self, logger: Any, every_s: float = 60.0, now: Callable[[], float] = time.monotonic) -> None:
-        self._log = logger
-        self._every = every_s
-        self._now = now
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def _emit(self, level: str, event: str, kw: dict[str, Any]) -> None:
-        now = self._now()
-        last = self._last.get(event)
-        if last is not None and now - last < self._every:
-            self._held[event] = self._held.get(event, 0) + 1
-            return
-        self._last[event] = now
-        held = self._held.pop(event, 0)
-        getattr(self._log, level)(event, **kw, **({"suppressed": held} if held else {}))
-
-    def error(self, event: str, **kw: Any) -> None:
-        self._emit("error", event, kw)
-
-    def warning(self, event: str, **kw: Any) -> None:
-        self._emit("warning", event, kw)
-
-    def info(self, event: str, **kw: Any) -> None:
-        self._emit("info", event, kw)
