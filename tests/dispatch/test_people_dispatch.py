@@ -13,7 +13,7 @@ from tests.plan.conftest import planned_village
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.dispatch.people import dispatch_people
+from warnengine.dispatch.people import AMBIGUOUS_FLAG, dispatch_people
 from warnengine.dispatch.sender import Senders
 from warnengine.dispatch.stage import DispatchPolicy
 from warnengine.model import Channel, Severity
@@ -61,6 +61,10 @@ async def test_sent_retry_failed_and_ambiguous(store: Store, small_county: Count
         assert row.state == expected and row.attempts == 1, (kind, row.state)
         if kind in ("retry", "final"):
             assert row.reason == f"{kind} reason"
+        if kind == "ambiguous":  # sent as far as anyone may act on it, and flagged for the duty room
+            assert row.reason == f"{AMBIGUOUS_FLAG}ambiguous reason" and row.sent_at is not None
+        if kind == "ok":
+            assert row.reason is None
     # A second pass within resend_after sends nothing; the retryable ones wait for their turn.
     seen.clear()
     assert (await dispatch_people([(w, village)], store, provider, policy, (Channel.SMS,))).due == 0
