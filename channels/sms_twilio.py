@@ -262,9 +262,7 @@ class TwilioSms:
             return fail("ambiguous", f"ambiguous: unreadable success response ({e})")
         return SendResult(delivery_id, ok=True, provider_ref=msg.sid)
 
-    async def _resolve(
-        self, o: Outgoing, text: str, started: float, why: str, n_segments: int
-    ) -> SendResult:
+    async def _resolve(self, o: Outgoing, text: str, started: float, why: str, n_segments: int) -> SendResult:
         """Was the ambiguous message created? The newest messages to the number, matched on the body and
         created since shortly before the attempt: any such message means the person has this text."""
         why = why.removeprefix("ambiguous: ")

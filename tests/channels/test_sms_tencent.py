@@ -112,10 +112,14 @@ async def test_accepted_then_failed_is_found_in_the_status_reports(fake: FakeTen
     assert fake.accepted[("+8613800000001", TEXT)] == 1 and sum(fake.accepted.values()) == 2
 
 
-async def test_session_context_tells_this_request_from_another_to_the_same_number(fake: FakeTencentSms) -> None:
+async def test_session_context_tells_this_request_from_another_to_the_same_number(
+    fake: FakeTencentSms,
+) -> None:
     a = adapter(fake, read_timeout_s=0.3)
     try:
-        [first] = await a.send_batch([Outgoing("d-other", "+8613800000001", "v", {"text": "另一条"}, NOW + 600)])
+        [first] = await a.send_batch(
+            [Outgoing("d-other", "+8613800000001", "v", {"text": "另一条"}, NOW + 600)]
+        )
         fake.faults = Faults(error_rate=1.0)  # this one fails before it is sent
         [r] = await a.send_batch([out(1)])
     finally:

@@ -109,7 +109,9 @@ async def test_wrong_credentials_are_a_provider_fault(fake: FakeTwilio) -> None:
     assert "20003" in (r.reason or "")
 
 
-async def test_429_is_retryable_and_a_5xx_before_creating_is_looked_up_then_retryable(fake: FakeTwilio) -> None:
+async def test_429_is_retryable_and_a_5xx_before_creating_is_looked_up_then_retryable(
+    fake: FakeTwilio,
+) -> None:
     a = adapter(fake)
     try:
         fake.faults = Faults(storm_every_s=1000, storm_length_s=1000, retry_after_s=7)
@@ -131,7 +133,9 @@ async def test_429_is_retryable_and_a_5xx_before_creating_is_looked_up_then_retr
 
 
 @pytest.mark.parametrize("fault", ["after_error_rate", "hang_rate", "drop_rate"])
-async def test_accepted_then_failed_is_found_by_lookup_and_not_sent_again(fake: FakeTwilio, fault: str) -> None:
+async def test_accepted_then_failed_is_found_by_lookup_and_not_sent_again(
+    fake: FakeTwilio, fault: str
+) -> None:
     # The message is created, then Twilio answers 500, never answers (read timeout) or resets the connection.
     fake.faults = Faults(**{fault: 1.0})  # type: ignore[arg-type]
     a = adapter(fake, read_timeout_s=0.3)

@@ -90,7 +90,6 @@ def test_channels_without_credentials_are_disabled_with_the_reason(tmp_path: Pat
     assert list(senders.pools) == [Channel.SMS] and skipped == {}
 
 
-
 @pytest.mark.parametrize("lookup_down", [False, True])
 async def test_accepted_then_500_reaches_the_record_once_found_or_flagged(
     store: Store, small_county: County, lookup_down: bool
@@ -107,7 +106,9 @@ async def test_accepted_then_500_reaches_the_record_once_found_or_flagged(
         cfg = PoolConfig(
             Channel.SMS,
             [
-                ProviderConfig("sms-twilio", "twilio-amb", {**twilio, "api_base": tw.base_url, "clock": store.clock}),
+                ProviderConfig(
+                    "sms-twilio", "twilio-amb", {**twilio, "api_base": tw.base_url, "clock": store.clock}
+                ),
                 ProviderConfig(
                     "sms-tencent", "tencent-amb", {**tencent, "sign_name": "应急", "endpoint": tc.base_url}
                 ),

@@ -105,7 +105,12 @@ async def test_exactly_once_under_30pc_5xx_and_429_storms_and_every_retry_counte
     # 30 % 5xx before creating, 10 % 5xx after creating (the ambiguous case, settled by the lookup), and a
     # storm of 20 consecutive 429s (Retry-After: 1) in every 100 requests.
     storms = Faults(
-        error_rate=0.3, after_error_rate=0.1, storm_every_requests=100, storm_requests=20, retry_after_s=1, seed=11
+        error_rate=0.3,
+        after_error_rate=0.1,
+        storm_every_requests=100,
+        storm_requests=20,
+        retry_after_s=1,
+        seed=11,
     )
     async with (
         FakeTwilio(faults=storms, callbacks=False) as tw,
@@ -125,7 +130,9 @@ async def test_exactly_once_under_30pc_5xx_and_429_storms_and_every_retry_counte
     refused = tw.responses[500] + tw.responses[429]
     assert tw.responses[500] > 50 and tw.responses[429] > 0  # the faults really happened
     failed_over = sum(tc.accepted.values())
-    found = metric("warnengine_delivery_ambiguous_total", channel="sms", provider="twilio-storm", outcome="found")
+    found = metric(
+        "warnengine_delivery_ambiguous_total", channel="sms", provider="twilio-storm", outcome="found"
+    )
     assert found > 10  # 500s after creating happened, and the lookup found each message
     # Every retryable answer was followed by exactly one retry, or (attempts used up) by the failover; a 500
     # after creating is not retryable once the lookup found the message.
@@ -177,7 +184,9 @@ async def test_ambiguous_timeouts_are_looked_up_and_never_resent_anywhere() -> N
     assert all(n == 1 for n in tw.accepted.values()) and sum(tw.accepted.values()) == 60  # each created once
     assert not tc.accepted  # and none sent again at the secondary
     assert metric("warnengine_channel_sends_total", provider="twilio-hang", outcome="ok") == 60
-    got = metric("warnengine_delivery_ambiguous_total", channel="sms", provider="twilio-hang", outcome="found")
+    got = metric(
+        "warnengine_delivery_ambiguous_total", channel="sms", provider="twilio-hang", outcome="found"
+    )
     assert got == len(found)
 
 
@@ -189,7 +198,9 @@ async def test_accepted_then_500_with_the_lookup_down_is_flagged_not_resent_nor_
     assert sum(tw.accepted.values()) == 5 and tw.requests == 5 and tw.lookups == 5  # one POST each
     assert not tc.accepted  # never failed over: the secondary would text them a second time
     assert retries("twilio-unres") == 0
-    got = metric("warnengine_delivery_ambiguous_total", channel="sms", provider="twilio-unres", outcome="unresolved")
+    got = metric(
+        "warnengine_delivery_ambiguous_total", channel="sms", provider="twilio-unres", outcome="unresolved"
+    )
     assert got == 5
 
 

@@ -1,15 +1,15 @@
-"""A local Tencent Cloud SMS API 3.0 endpoint (SendSms and PullSmsSendStatusByPhoneNumber, version 2021-01-11).
+"""A local Tencent Cloud SMS API 3.0 endpoint: SendSms and PullSmsSendStatusByPhoneNumber, version 2021-01-11.
 
 `POST /` with JSON and the common parameters in X-TC-* headers; verifies the TC3-HMAC-SHA256 Authorization
 header itself (canonical request rebuilt from the headers it actually received, so a signer bug fails
 here), the timestamp (±300 s) and the action. Always answers HTTP 200 with `{"Response": {...}}` as Tencent
 does: errors as `Response.Error.{Code, Message}`, per-number results in `Response.SendStatusSet`.
 
-SendSms echoes the request's `SessionContext` in each `SendStatusSet` entry. Every message sent leaves a status
-report (`ReportStatus` SUCCESS, `Description` DELIVRD, with the request's `SessionContext`) that
-PullSmsSendStatusByPhoneNumber returns (`BeginTime`, `Offset` 0, `Limit` ≤ 100, `PhoneNumber`, `SmsSdkAppId`,
-optional `EndTime`, all times UNIX seconds) as `PullSmsSendStatusSet`. Real reports arrive when the carrier
-answers (seconds to minutes); here at once, or after `report_delay_s`.
+SendSms echoes the request's `SessionContext` in each `SendStatusSet` entry. Every message sent leaves a
+status report (`ReportStatus` SUCCESS, `Description` DELIVRD, with the request's `SessionContext`) that
+PullSmsSendStatusByPhoneNumber returns (`BeginTime`, `Offset` 0, `Limit` ≤ 100, `PhoneNumber`,
+`SmsSdkAppId`, optional `EndTime`, all times UNIX seconds) as `PullSmsSendStatusSet`. Real reports arrive
+when the carrier answers (seconds to minutes); here at once, or after `report_delay_s`.
 
 Faults: `error_rate` → HTTP 500 / 503 (`error_status`) before sending; `storm` windows →
 `RequestLimitExceeded`; after sending: `after_error_rate` → HTTP `error_status`, `drop_rate` → connection

@@ -310,8 +310,8 @@ CHANNEL_SENDS = Counter(
 )
 DELIVERY_AMBIGUOUS = Counter(
     "warnengine_delivery_ambiguous_total",
-    "Sends whose outcome was ambiguous (request out, no usable answer), by what the provider's message lookup "
-    "said: found (sent), not_found (safe to retry), unresolved (not resent; flagged for the duty room)",
+    "Sends whose outcome was ambiguous (request out, no usable answer), by what the provider's lookup said: "
+    "found (sent), not_found (safe to retry), unresolved (not resent; flagged for the duty room)",
     ["channel", "provider", "outcome"],
 )
 CHANNEL_RETRIES = Counter(
