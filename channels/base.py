@@ -36,6 +36,10 @@ class SendResult:
     retry_after_s: float | None = None  # the provider asked us to wait this long (HTTP Retry-After)
     provider_fault: bool = False  # the provider/account failed, not the recipient: another provider may work
     segments: int | None = None  # SMS segments billed for this message
+    # An ambiguous send (the request went out, no usable answer came back) that the adapter looked up at the
+    # provider: "found" (ok, provider_ref from the lookup), "not_found" (nothing was created: retryable),
+    # "unresolved" (the lookup failed too: code="ambiguous", final, never sent again). None: not ambiguous.
+    lookup: str | None = None
 
 
 @runtime_checkable

@@ -10,12 +10,21 @@ the service and "tc3_request". Mainland SMS must use an approved template and si
 
 The answer is per number (`SendStatusSet[].Code`, "Ok" when accepted), so one request carries many
 deliveries and still yields one result each. Request-level errors (`Response.Error.Code`) apply to all.
-The API has no idempotency key: a timeout after sending, or a number missing from the answer, is ambiguous.
+
+The API has no idempotency key: any HTTP 5xx (API 3.0 answers its own errors with HTTP 200), a timeout or
+reset after sending, an unreadable answer, an `InternalError`, or a number missing from the answer is
+ambiguous. Each request carries a marker in `SessionContext` (the delivery id for one number, else a digest
+of the request's delivery ids), which Tencent echoes in its status reports; an ambiguous number is looked up
+with PullSmsSendStatusByPhoneNumber (reports since shortly before the attempt, paced under its documented
+20 requests/s) and settled as in channels/ambiguous.py: found → sent with its SerialNo; not found →
+retryable; the pull failing → final `ambiguous`. A report exists only once the carrier has answered, so
+`report_wait_s` waits that long after the attempt before pulling: not found is only as good as that wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -28,6 +37,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import structlog
 
+from channels import ambiguous
 from channels.base import Outgoing, SendResult
 from channels.sms_text import is_e164, segments, sms_text
 from warnengine.clock import Clock, SystemClock
@@ -39,6 +49,9 @@ ENDPOINT = "https://sms.tencentcloudapi.com"
 SERVICE, VERSION, ACTION = "sms", "2021-01-11", "SendSms"
 CONTENT_TYPE = "application/json; charset=utf-8"
 MAX_NUMBERS = 200  # per SendSms request (documented)
+PULL_ACTION = "PullSmsSendStatusByPhoneNumber"
+PULL_LIMIT = 100  # reports per pull (documented maximum)
+PULL_RATE_PER_S = 20.0  # PullSmsSendStatusByPhoneNumber's documented request limit
 
 # Per-number codes (SendStatusSet[].Code) → (code label, provider_fault). Tencent's own limits and content
 # filter are provider faults: Twilio does not share them, so the delivery may fail over.
@@ -112,6 +125,8 @@ class TencentSms:
         read_timeout_s: float = 10.0,
         clock: Clock | None = None,
         wall: Callable[[], float] = time.time,
+        lookup_skew_s: float = 120.0,
+        report_wait_s: float = 0.0,
     ) -> None:
         self.name = name
         self.batch_size = batch_size
@@ -128,6 +143,9 @@ class TencentSms:
         # The signature's timestamp is checked against Tencent's wall clock (±5 min), so it is the one
         # place that must not follow the engine's (possibly simulated) clock.
         self._wall = wall
+        self._skew, self._report_wait_s = lookup_skew_s, report_wait_s
+        self._pull_lock = asyncio.Lock()  # paces status pulls: one start per 1/PULL_RATE_PER_S
+        self._next_pull = 0.0
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -185,41 +203,54 @@ class TencentSms:
         return (text,) if text is not None else None
 
     async def _request(self, params: list[str], batch: list[Outgoing]) -> dict[str, SendResult]:
-        payload = json.dumps(
-            {
-                "PhoneNumberSet": [o.recipient for o in batch],
-                "SmsSdkAppId": self._app,
-                "TemplateId": self._template,
-                "SignName": self._sign,
-                "TemplateParamSet": params,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        """One SendSms request; its ambiguous numbers then looked up in the status reports."""
+        marker = _marker(batch)
+        started = self._wall()
+        out = await self._send(params, batch, marker)
+        unsure = [o for o in batch if out[o.delivery_id].code == "ambiguous"]
+        if unsure:
+            n = segments("".join(params))
+            settled = await asyncio.gather(
+                *(self._resolve(o, marker, started, out[o.delivery_id].reason or "", n) for o in unsure)
+            )
+            out.update((r.delivery_id, r) for r in settled)
+        return out
+
+    async def _post(self, action: str, body: dict[str, Any]) -> tuple[int, str]:
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         ts = int(self._wall())
         headers = {
-            "Authorization": tc3_authorization(self._id, self._key, self._host, payload, ts),
+            "Authorization": tc3_authorization(self._id, self._key, self._host, payload, ts, action),
             "Content-Type": CONTENT_TYPE,
             "Host": self._host,
-            "X-TC-Action": ACTION,
+            "X-TC-Action": action,
             "X-TC-Timestamp": str(ts),
             "X-TC-Version": VERSION,
             "X-TC-Region": self._region,
         }
         assert self._session is not None
+        async with self._session.post(self._url, data=payload, headers=headers) as resp:
+            return resp.status, await resp.text()
+
+    async def _send(self, params: list[str], batch: list[Outgoing], marker: str) -> dict[str, SendResult]:
+        body = {
+            "PhoneNumberSet": [o.recipient for o in batch],
+            "SmsSdkAppId": self._app,
+            "TemplateId": self._template,
+            "SignName": self._sign,
+            "TemplateParamSet": params,
+            "SessionContext": marker,
+        }
         try:
-            async with self._session.post(self._url, data=payload, headers=headers) as resp:
-                status, text = resp.status, await resp.text()
+            status, text = await self._post(ACTION, body)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
             return _all(
                 batch, "connect_failed", f"could not connect: {e!r}", retryable=True, provider_fault=True
             )
         except (TimeoutError, aiohttp.ClientError) as e:
             return _all(batch, "ambiguous", f"ambiguous: request sent, no answer ({type(e).__name__}: {e})")
-        if status in (500, 503):
-            return _all(batch, "server_error", f"tencent http {status}", retryable=True, provider_fault=True)
-        if status >= 500:
-            return _all(batch, "ambiguous", f"ambiguous: tencent http {status} from a gateway")
+        if status >= 500:  # API 3.0 answers its own errors with 200: a 5xx says nothing about the send
+            return _all(batch, "ambiguous", f"ambiguous: tencent http {status}")
         try:
             body = json.loads(text)["Response"]
         except (ValueError, KeyError, TypeError):
@@ -247,6 +278,58 @@ class TencentSms:
                     o, label, f"tencent {code}: {s.get('Message')}", provider_fault=fault
                 )
         return out
+
+    async def _resolve(self, o: Outgoing, marker: str, started: float, why: str, n: int) -> SendResult:
+        """Did the ambiguous request text this number? Its status reports since shortly before the attempt,
+        matched on our SessionContext marker."""
+        why = why.removeprefix("ambiguous: ")
+        wait = started + self._report_wait_s - self._wall()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            reports = await self._pull(o.recipient, int(started - self._skew))
+        except _PullFailed as e:
+            return ambiguous.unresolved(o.delivery_id, why, str(e))
+        for r in reports:
+            if isinstance(r, dict) and r.get("SessionContext") == marker:
+                serial = r.get("SerialNo")
+                ref = serial if isinstance(serial, str) else None
+                return ambiguous.found(o.delivery_id, ref, f"{why}; Tencent report {ref}", n)
+        return ambiguous.not_found(o.delivery_id, why)
+
+    async def _pull(self, number: str, begin: int) -> list[Any]:
+        """PullSmsSendStatusByPhoneNumber: the number's status reports since `begin` (UNIX seconds)."""
+        async with self._pull_lock:
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(max(0.0, self._next_pull - loop.time()))
+            self._next_pull = loop.time() + 1 / PULL_RATE_PER_S
+        body = {"BeginTime": begin, "Offset": 0, "Limit": PULL_LIMIT, "PhoneNumber": number}
+        body["SmsSdkAppId"] = self._app
+        try:
+            status, text = await self._post(PULL_ACTION, body)
+            answer = json.loads(text)["Response"]
+        except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError) as e:
+            raise _PullFailed(f"{type(e).__name__}: {e}") from e
+        if status != 200 or not isinstance(answer, dict):
+            raise _PullFailed(f"tencent http {status}")
+        error = answer.get("Error")
+        if isinstance(error, dict):
+            raise _PullFailed(f"tencent {error.get('Code')}: {error.get('Message')}")
+        reports = answer.get("PullSmsSendStatusSet")
+        return reports if isinstance(reports, list) else []
+
+
+class _PullFailed(Exception):
+    pass
+
+
+def _marker(batch: list[Outgoing]) -> str:
+    """Our SessionContext: the delivery id for a one-number request, else a digest of its delivery ids
+    (the field is per request, and short)."""
+    if len(batch) == 1:
+        return batch[0].delivery_id
+    digest = hashlib.sha256("\n".join(sorted(o.delivery_id for o in batch)).encode()).digest()
+    return "batch:" + base64.urlsafe_b64encode(digest[:18]).decode()
 
 
 def _fail(o: Outgoing, code: str, reason: str, **kw: Any) -> SendResult:

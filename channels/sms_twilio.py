@@ -5,11 +5,13 @@ own retries stay off (its aiohttp_retry client re-POSTs on 5xx and timeouts and 
 the dispatch layer decides what is retried, and this adapter tells it which failures are safe to retry.
 
 - Safe to retry: the connection was never made (refused, connect timeout), 429/20429 (rate limited,
-  with Retry-After), 500 and 503 (Twilio answered that it failed).
-- Ambiguous, never retried: a read timeout or a dropped connection after the request was written, and
-  502/504 from a gateway: Twilio may have created the message. The Messages API has no idempotency key,
-  so the result is `retryable=False, code="ambiguous"`; the status callback, which carries our delivery id
-  in its URL, settles it later.
+  with Retry-After).
+- Ambiguous: any 5xx to the create, a read timeout or a dropped connection after the request was written,
+  an unreadable 2xx: Twilio may have created the message, and the Messages API has no idempotency key.
+  The adapter then lists the messages to that number (`GET .../Messages.json?To=`, newest first) and looks
+  for this body created since shortly before the attempt (channels/ambiguous.py): found → sent with that
+  sid; not found → retryable; the lookup failing too → `code="ambiguous"`, final, never sent again (the
+  status callback, which carries our delivery id in its URL, may still settle it).
 """
 
 from __future__ import annotations
@@ -19,18 +21,20 @@ import base64
 import contextvars
 import functools
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import aiohttp
 import structlog
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from channels import ambiguous
 from channels.base import Outgoing, SendResult
 from channels.sms_text import is_e164, segments, sms_text
 from warnengine.clock import Clock, SystemClock
@@ -41,6 +45,7 @@ log = structlog.get_logger("warnengine.channels.twilio")
 API_BASE = "https://api.twilio.com"
 MAX_VALIDITY_S = 36000  # Twilio accepts ValidityPeriod 1..36000 seconds
 STATUS_PATH = "/webhooks/twilio/status"
+LOOKUP_PAGE = 50  # the newest messages to a number looked at when settling an ambiguous send
 
 # Twilio error code → (code label, provider_fault). Everything here is final for this delivery; a
 # provider fault (our account or sender, not the recipient) lets the dispatch layer try the other provider.
@@ -142,6 +147,8 @@ class TwilioSms:
         connect_timeout_s: float = 3.0,
         read_timeout_s: float = 10.0,
         clock: Clock | None = None,
+        wall: Callable[[], float] = time.time,
+        lookup_skew_s: float = 120.0,
     ) -> None:
         if not (from_ or messaging_service_sid):
             raise ValueError("TwilioSms needs from_ or messaging_service_sid")
@@ -157,6 +164,9 @@ class TwilioSms:
             total=None, connect=connect_timeout_s, sock_connect=connect_timeout_s, sock_read=read_timeout_s
         )
         self._clock = clock or SystemClock()
+        # Twilio's date_created is its wall clock, not the engine's (possibly simulated) one; the skew
+        # covers the two clocks disagreeing when matching a message to an attempt.
+        self._wall, self._skew = wall, lookup_skew_s
         self._session: aiohttp.ClientSession | None = None
         self._client: Client | None = None
         # Queue here rather than in aiohttp's pool: time spent waiting there counts as connect timeout.
@@ -221,6 +231,20 @@ class TwilioSms:
         callback = self.status_callback(o.delivery_id)
         if callback:
             kwargs["status_callback"] = callback
+        started = self._wall()
+        r = await self._create(o.delivery_id, kwargs)
+        if r.code == "ambiguous":
+            return await self._resolve(o, text, started, r.reason or "ambiguous", n_segments)
+        if r.ok:
+            return SendResult(o.delivery_id, ok=True, provider_ref=r.provider_ref, segments=n_segments)
+        return r
+
+    async def _create(self, delivery_id: str, kwargs: dict[str, Any]) -> SendResult:
+        """One POST; the error classified as retryable, ambiguous or final (`provider_ref` on success)."""
+
+        def fail(code: str, reason: str, **kw: Any) -> SendResult:
+            return SendResult(delivery_id, ok=False, code=code, reason=reason, **kw)
+
         seen = _Seen()
         _SEEN.set(seen)
         assert self._client is not None
@@ -228,7 +252,7 @@ class TwilioSms:
             async with self._sem:
                 msg = await self._client.messages.create_async(**kwargs)
         except TwilioRestException as e:
-            return _from_error(o.delivery_id, e, seen.headers or {})
+            return _from_error(delivery_id, e, seen.headers or {})
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
             # No connection, so no request: safe to send again (here or at the other provider).
             return fail("connect_failed", f"could not connect: {e!r}", retryable=True, provider_fault=True)
@@ -236,7 +260,26 @@ class TwilioSms:
             return fail("ambiguous", f"ambiguous: request sent, no answer ({type(e).__name__}: {e})")
         except ValueError as e:  # the SDK could not parse a 2xx body: the message was most likely created
             return fail("ambiguous", f"ambiguous: unreadable success response ({e})")
-        return SendResult(o.delivery_id, ok=True, provider_ref=msg.sid, segments=n_segments)
+        return SendResult(delivery_id, ok=True, provider_ref=msg.sid)
+
+    async def _resolve(self, o: Outgoing, text: str, started: float, why: str, n_segments: int) -> SendResult:
+        """Was the ambiguous message created? The newest messages to the number, matched on the body and
+        created since shortly before the attempt: any such message means the person has this text."""
+        why = why.removeprefix("ambiguous: ")
+        assert self._client is not None
+        try:
+            async with self._sem:
+                msgs = await self._client.messages.list_async(
+                    to=o.recipient, limit=LOOKUP_PAGE, page_size=LOOKUP_PAGE
+                )
+        except (TwilioException, TimeoutError, aiohttp.ClientError, ValueError) as e:  # incl. a non-200 page
+            return ambiguous.unresolved(o.delivery_id, why, f"{type(e).__name__}: {e}")
+        since = started - self._skew
+        for m in msgs:
+            created = m.date_created
+            if m.body == text and created is not None and created.timestamp() >= since:
+                return ambiguous.found(o.delivery_id, m.sid, f"{why}; Twilio has {m.sid}", n_segments)
+        return ambiguous.not_found(o.delivery_id, why)
 
 
 def _from_error(delivery_id: str, e: TwilioRestException, headers: dict[str, str]) -> SendResult:
@@ -251,11 +294,7 @@ def _from_error(delivery_id: str, e: TwilioRestException, headers: dict[str, str
             reason=detail,
             retry_after_s=_retry_after(headers),
         )
-    if e.status in (500, 503):  # Twilio itself answered that it failed: nothing was created
-        return SendResult(
-            delivery_id, ok=False, retryable=True, code="server_error", reason=detail, provider_fault=True
-        )
-    if e.status >= 500:  # 502/504 come from a gateway that may have passed the request on
+    if e.status >= 500:  # a 5xx to a create does not say nothing was created (nor do gateways' 502/504)
         return SendResult(delivery_id, ok=False, code="ambiguous", reason=f"ambiguous: {detail}")
     label, provider_fault = _FINAL.get(code, ("rejected", False))
     return SendResult(

@@ -76,17 +76,80 @@ async def test_wrong_key_is_an_auth_provider_fault(fake: FakeTencentSms) -> None
     assert "AuthFailure.SignatureFailure" in (r.reason or "") and not fake.accepted
 
 
-async def test_rate_limit_and_5xx_are_retryable_hang_is_ambiguous(fake: FakeTencentSms) -> None:
+async def test_rate_limit_is_retryable_and_a_5xx_before_sending_is_looked_up_then_retryable(
+    fake: FakeTencentSms,
+) -> None:
     a = adapter(fake, read_timeout_s=0.3)
     try:
         fake.faults = Faults(storm_every_s=1000, storm_length_s=1000)
         [limited] = await a.send_batch([out(1)])
         fake.faults = Faults(error_rate=1.0, error_status=503)
         [unavailable] = await a.send_batch([out(2)])
-        fake.faults = Faults(hang_rate=1.0)
-        [hung] = await a.send_batch([out(3)])
+        fake.faults = Faults()
+        [again] = await a.send_batch([out(2)])  # what the dispatch layer does with a retryable result
     finally:
         await a.stop()
-    assert limited.retryable and limited.code == "rate_limited"
-    assert unavailable.retryable and unavailable.code == "server_error"
-    assert not hung.retryable and hung.code == "ambiguous" and fake.accepted[("+8613800000003", TEXT)] == 1
+    assert limited.retryable and limited.code == "rate_limited" and limited.lookup is None
+    assert unavailable.retryable and unavailable.code == "server_error" and unavailable.lookup == "not_found"
+    assert again.ok and fake.accepted[("+8613800000002", TEXT)] == 1 and sum(fake.accepted.values()) == 1
+    assert fake.lookups == 1
+
+
+@pytest.mark.parametrize("fault", ["after_error_rate", "hang_rate", "drop_rate"])
+async def test_accepted_then_failed_is_found_in_the_status_reports(fake: FakeTencentSms, fault: str) -> None:
+    # Tencent sent them, then answered HTTP 500, never answered (read timeout) or reset the connection.
+    fake.faults = Faults(**{fault: 1.0})  # type: ignore[arg-type]
+    a = adapter(fake, read_timeout_s=0.3)
+    try:
+        rs = await a.send_batch([out(1), out(2), out(3, "+8613900000009")])  # the last one is blacklisted
+    finally:
+        await a.stop()
+    serials = {r["PhoneNumber"]: r["SerialNo"] for _, _, r in fake.reports}
+    assert [r.ok for r in rs] == [True, True, False] and fake.requests == 1 + 3  # one send, three pulls
+    assert [r.lookup for r in rs] == ["found", "found", "not_found"]
+    assert rs[0].provider_ref == serials["+8613800000001"] and rs[1].provider_ref == serials["+8613800000002"]
+    assert rs[2].retryable  # nothing was sent to it: safe to try again, where it gets its own answer
+    assert fake.accepted[("+8613800000001", TEXT)] == 1 and sum(fake.accepted.values()) == 2
+
+
+async def test_session_context_tells_this_request_from_another_to_the_same_number(
+    fake: FakeTencentSms,
+) -> None:
+    a = adapter(fake, read_timeout_s=0.3)
+    try:
+        [first] = await a.send_batch(
+            [Outgoing("d-other", "+8613800000001", "v", {"text": "另一条"}, NOW + 600)]
+        )
+        fake.faults = Faults(error_rate=1.0)  # this one fails before it is sent
+        [r] = await a.send_batch([out(1)])
+    finally:
+        await a.stop()
+    assert first.ok and fake.reports[0][2]["SessionContext"] == "d-other"
+    assert not r.ok and r.retryable and r.lookup == "not_found"
+
+
+async def test_pull_failing_too_leaves_it_ambiguous_never_retryable(fake: FakeTencentSms) -> None:
+    fake.faults = Faults(after_error_rate=1.0, lookup_error_rate=1.0)
+    a = adapter(fake)
+    try:
+        [r] = await a.send_batch([out(1)])
+    finally:
+        await a.stop()
+    assert not r.ok and not r.retryable and not r.provider_fault
+    assert r.code == "ambiguous" and r.lookup == "unresolved" and "InternalError" in (r.reason or "")
+    assert fake.accepted[("+8613800000001", TEXT)] == 1 and fake.lookups == 1
+
+
+async def test_report_wait_lets_a_late_report_arrive_before_deciding(fake: FakeTencentSms) -> None:
+    fake.faults = Faults(after_error_rate=1.0)
+    fake.report_delay_s = 0.3
+    hasty, patient = adapter(fake), adapter(fake)
+    patient._report_wait_s = 0.5
+    try:
+        [early] = await hasty.send_batch([out(1)])
+        [late] = await patient.send_batch([out(2)])
+    finally:
+        await hasty.stop()
+        await patient.stop()
+    assert early.lookup == "not_found"  # the report had not come yet: why production sets a wait
+    assert late.ok and late.lookup == "found"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -108,7 +109,9 @@ async def test_wrong_credentials_are_a_provider_fault(fake: FakeTwilio) -> None:
     assert "20003" in (r.reason or "")
 
 
-async def test_429_carries_retry_after_and_5xx_is_retryable(fake: FakeTwilio) -> None:
+async def test_429_is_retryable_and_a_5xx_before_creating_is_looked_up_then_retryable(
+    fake: FakeTwilio,
+) -> None:
     a = adapter(fake)
     try:
         fake.faults = Faults(storm_every_s=1000, storm_length_s=1000, retry_after_s=7)
@@ -117,25 +120,73 @@ async def test_429_carries_retry_after_and_5xx_is_retryable(fake: FakeTwilio) ->
         [unavailable] = await a.send_batch([out(2)])
         fake.faults = Faults(error_rate=1.0, error_status=504)
         [gateway] = await a.send_batch([out(3)])
+        fake.faults = Faults()
+        [again] = await a.send_batch([out(3)])  # what the dispatch layer does with a retryable result
     finally:
         await a.stop()
     assert limited.retryable and limited.code == "rate_limited" and limited.retry_after_s == 7
-    assert unavailable.retryable and unavailable.code == "server_error"
-    assert not gateway.retryable and gateway.code == "ambiguous"  # a gateway may have passed it on
-    assert sum(fake.accepted.values()) == 0
-    assert fake.requests == 3  # one POST each: the SDK's own retrying client never re-sent one
+    assert limited.lookup is None and fake.lookups == 2  # a 429 is certain: no lookup
+    for r in (unavailable, gateway):  # a 5xx may follow a create: looked up, found nothing, so retryable
+        assert r.retryable and r.code == "server_error" and r.lookup == "not_found"
+    assert again.ok and fake.accepted[("+8613800000003", TEXT)] == 1 and sum(fake.accepted.values()) == 1
+    assert fake.requests == 4  # one POST each: the SDK's own retrying client never re-sent one
 
 
-async def test_read_timeout_after_sending_is_ambiguous_never_retryable(fake: FakeTwilio) -> None:
-    fake.faults = Faults(hang_rate=1.0)
+@pytest.mark.parametrize("fault", ["after_error_rate", "hang_rate", "drop_rate"])
+async def test_accepted_then_failed_is_found_by_lookup_and_not_sent_again(
+    fake: FakeTwilio, fault: str
+) -> None:
+    # The message is created, then Twilio answers 500, never answers (read timeout) or resets the connection.
+    fake.faults = Faults(**{fault: 1.0})  # type: ignore[arg-type]
     a = adapter(fake, read_timeout_s=0.3)
     try:
         [r] = await a.send_batch([out(1)])
     finally:
         await a.stop()
-    assert not r.ok and not r.retryable and r.code == "ambiguous"
-    assert (r.reason or "").startswith("ambiguous:")
+    [created] = fake.log
+    assert r.ok and r.lookup == "found" and r.provider_ref == created.sid and r.segments == 1
+    assert "found by lookup" in (r.reason or "") and fake.lookups == 1
+    assert fake.accepted[("+8613800000001", TEXT)] == 1 and fake.requests == 1
+
+
+async def test_lookup_matches_the_body_not_just_the_number(fake: FakeTwilio) -> None:
+    a = adapter(fake, read_timeout_s=0.3)
+    try:
+        [other] = await a.send_batch([out(1, text="另一条预警 another warning")])  # same number, earlier
+        fake.faults = Faults(error_rate=1.0)  # this one fails before it is created
+        [r] = await a.send_batch([out(1)])
+    finally:
+        await a.stop()
+    assert other.ok and not r.ok and r.retryable and r.lookup == "not_found"
+    assert fake.accepted[("+8613800000001", TEXT)] == 0
+
+
+async def test_lookup_failing_too_leaves_it_ambiguous_never_retryable(fake: FakeTwilio) -> None:
+    fake.faults = Faults(after_error_rate=1.0, lookup_error_rate=1.0)
+    a = adapter(fake)
+    try:
+        [r] = await a.send_batch([out(1)])
+    finally:
+        await a.stop()
+    assert not r.ok and not r.retryable and not r.provider_fault
+    assert r.code == "ambiguous" and r.lookup == "unresolved" and fake.lookups == 1
+    assert (r.reason or "").startswith("ambiguous:") and "lookup failed" in (r.reason or "")
     assert fake.accepted[("+8613800000001", TEXT)] == 1  # it was in fact created
+
+
+async def test_the_fake_lists_messages_as_twilio_does(fake: FakeTwilio) -> None:
+    fake.callbacks, fake.callback_delay_s = True, 0.0
+    a = adapter(fake, status_callback_base=None)
+    try:
+        await a.send_batch([out(1), out(2)])
+        msgs = await a._client.messages.list_async(to="+8613800000002")  # type: ignore[union-attr]
+        today = datetime.now(UTC)
+        none_sent = await a._client.messages.list_async(date_sent_after=today)  # type: ignore[union-attr]
+    finally:
+        await a.stop()
+    [m] = msgs
+    assert (m.to, m.body, m.sid) == ("+8613800000002", TEXT, fake.log[1].sid) and m.date_created is not None
+    assert none_sent == []  # no status callback ran, so none has a date_sent: DateSent matches nothing
 
 
 async def test_connection_refused_is_retryable() -> None:

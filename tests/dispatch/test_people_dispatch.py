@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 import yaml
 from sqlalchemy import select
 
 from channels.base import Outgoing, SendResult
+from channels.config import PoolConfig, ProviderConfig, RetryConfig
+from tests.fakes.faults import Faults
+from tests.fakes.tencent_sms import SDK_APP_ID, SECRET_ID, SECRET_KEY, FakeTencentSms
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.plan.conftest import planned_village
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.dispatch.people import dispatch_people
-from warnengine.dispatch.sender import Senders
+from warnengine.dispatch.people import AMBIGUOUS_FLAG, dispatch_people
+from warnengine.dispatch.sender import Senders, build_pool
 from warnengine.dispatch.stage import DispatchPolicy
 from warnengine.model import Channel, Severity
 from warnengine.plan.policy import DisseminationPolicy, Residents, Rule
@@ -61,6 +66,10 @@ async def test_sent_retry_failed_and_ambiguous(store: Store, small_county: Count
         assert row.state == expected and row.attempts == 1, (kind, row.state)
         if kind in ("retry", "final"):
             assert row.reason == f"{kind} reason"
+        if kind == "ambiguous":  # sent as far as anyone may act on it, and flagged for the duty room
+            assert row.reason == f"{AMBIGUOUS_FLAG}ambiguous reason" and row.sent_at is not None
+        if kind == "ok":
+            assert row.reason is None
     # A second pass within resend_after sends nothing; the retryable ones wait for their turn.
     seen.clear()
     assert (await dispatch_people([(w, village)], store, provider, policy, (Channel.SMS,))).due == 0
@@ -79,3 +88,46 @@ def test_channels_without_credentials_are_disabled_with_the_reason(tmp_path: Pat
     path.write_text(yaml.safe_dump({"sms": {"providers": [provider]}}), encoding="utf-8")
     senders, skipped = Senders.available(path, env={"NO_SUCH_SID": "AC" + "0" * 32, "NO_SUCH": "x" * 32})
     assert list(senders.pools) == [Channel.SMS] and skipped == {}
+
+
+@pytest.mark.parametrize("lookup_down", [False, True])
+async def test_accepted_then_500_reaches_the_record_once_found_or_flagged(
+    store: Store, small_county: County, lookup_down: bool
+) -> None:
+    """Real HTTP: Twilio creates each SMS, then answers 500. Found by the lookup → sent; with the lookup down
+    too → sent and flagged. Either way one SMS per person, none at the secondary, none on the next pass."""
+    w, _ = await planned_village(store, small_county, f"w-ambiguous-{lookup_down}")
+    village = w.areas[0].codes[0]
+    policy = DispatchPolicy(command_ttl_s=3600, resend_after_s=0, max_attempts=3)
+    faults = Faults(after_error_rate=1.0, lookup_error_rate=1.0 if lookup_down else 0.0)
+    twilio = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "from_": "+15005550006"}
+    tencent = {"secret_id": SECRET_ID, "secret_key": SECRET_KEY, "sdk_app_id": SDK_APP_ID, "template_id": "1"}
+    async with FakeTwilio(faults=faults, callbacks=False) as tw, FakeTencentSms() as tc:
+        cfg = PoolConfig(
+            Channel.SMS,
+            [
+                ProviderConfig(
+                    "sms-twilio", "twilio-amb", {**twilio, "api_base": tw.base_url, "clock": store.clock}
+                ),
+                ProviderConfig(
+                    "sms-tencent", "tencent-amb", {**tencent, "sign_name": "应急", "endpoint": tc.base_url}
+                ),
+            ],
+            RetryConfig(attempts=3, initial_s=0.01, max_s=0.05, jitter_s=0.01),
+        )
+        senders = Senders({Channel.SMS: build_pool(cfg, clock=store.clock)})  # the record's (simulated) time
+        try:
+            first = await dispatch_people([(w, village)], store, senders, policy, (Channel.SMS,))
+            again = await dispatch_people([(w, village)], store, senders, policy, (Channel.SMS,))
+        finally:
+            await senders.stop()
+    async with store.engine.connect() as conn:
+        rows = list(await conn.execute(select(t.deliveries).where(t.deliveries.c.channel == "sms")))
+    assert first.due == first.sent == len(rows) > 0 and again.due == 0  # nothing pending: nothing resent
+    assert all(r.state == "sent" for r in rows)
+    if lookup_down:
+        assert all((r.reason or "").startswith(AMBIGUOUS_FLAG) and "lookup failed" in r.reason for r in rows)
+    else:
+        assert all(r.reason is None for r in rows)
+    assert sum(tw.accepted.values()) == len(rows) and all(n == 1 for n in tw.accepted.values())
+    assert tw.lookups == len(rows) and not tc.accepted

@@ -102,11 +102,19 @@ async def send(p: ProviderPool, batch: Sequence[Outgoing]) -> list:  # type: ign
 
 
 async def test_exactly_once_under_30pc_5xx_and_429_storms_and_every_retry_counted() -> None:
-    # 30 % 5xx, and a storm of 20 consecutive 429s (Retry-After: 1) in every 100 requests.
-    storms = Faults(error_rate=0.3, storm_every_requests=100, storm_requests=20, retry_after_s=1, seed=11)
+    # 30 % 5xx before creating, 10 % 5xx after creating (the ambiguous case, settled by the lookup), and a
+    # storm of 20 consecutive 429s (Retry-After: 1) in every 100 requests.
+    storms = Faults(
+        error_rate=0.3,
+        after_error_rate=0.1,
+        storm_every_requests=100,
+        storm_requests=20,
+        retry_after_s=1,
+        seed=11,
+    )
     async with (
         FakeTwilio(faults=storms, callbacks=False) as tw,
-        FakeTencentSms(faults=Faults(error_rate=0.3)) as tc,
+        FakeTencentSms(faults=Faults(error_rate=0.3, after_error_rate=0.1)) as tc,
     ):
         good = [out(i) for i in range(300)]
         bad = [out(900, "12345"), out(901, "+15005550001")]
@@ -122,8 +130,13 @@ async def test_exactly_once_under_30pc_5xx_and_429_storms_and_every_retry_counte
     refused = tw.responses[500] + tw.responses[429]
     assert tw.responses[500] > 50 and tw.responses[429] > 0  # the faults really happened
     failed_over = sum(tc.accepted.values())
-    # Every retryable answer was followed by exactly one retry, or (attempts used up) by the failover.
-    assert retries("twilio-storm") == refused - failed_over
+    found = metric(
+        "warnengine_delivery_ambiguous_total", channel="sms", provider="twilio-storm", outcome="found"
+    )
+    assert found > 10  # 500s after creating happened, and the lookup found each message
+    # Every retryable answer was followed by exactly one retry, or (attempts used up) by the failover; a 500
+    # after creating is not retryable once the lookup found the message.
+    assert retries("twilio-storm") == refused - failed_over - found
     assert metric("warnengine_channel_retries_total", provider="twilio-storm", reason="rate_limited") > 0
     assert (
         metric("warnengine_channel_sends_total", provider="twilio-storm", outcome="ok") == 300 - failed_over
@@ -158,20 +171,51 @@ async def test_failover_carries_traffic_while_primary_is_down_then_the_probe_bri
     assert metric("warnengine_channel_breaker_state", provider="twilio-down") == 0
 
 
-async def test_ambiguous_timeouts_are_never_resent_anywhere() -> None:
+async def test_ambiguous_timeouts_are_looked_up_and_never_resent_anywhere() -> None:
     async with (
         FakeTwilio(faults=Faults(hang_rate=0.3, seed=3), callbacks=False) as tw,
         FakeTencentSms() as tc,
     ):
         batch = [out(i) for i in range(60)]
         results = await send(pool(tw, tc, "hang", read_timeout_s=0.3), batch)
-    ambiguous = [r for r in results if not r.ok]
-    assert ambiguous and all(r.code == "ambiguous" and not r.retryable for r in ambiguous)
+    found = [r for r in results if r.lookup == "found"]
+    assert found and all(r.ok for r in results)  # the hung ones were created, and the lookup says so
+    assert {r.provider_ref for r in found} <= {a.sid for a in tw.log}
     assert all(n == 1 for n in tw.accepted.values()) and sum(tw.accepted.values()) == 60  # each created once
     assert not tc.accepted  # and none sent again at the secondary
-    assert metric("warnengine_channel_sends_total", provider="twilio-hang", outcome="ambiguous") == len(
-        ambiguous
+    assert metric("warnengine_channel_sends_total", provider="twilio-hang", outcome="ok") == 60
+    got = metric(
+        "warnengine_delivery_ambiguous_total", channel="sms", provider="twilio-hang", outcome="found"
     )
+    assert got == len(found)
+
+
+async def test_accepted_then_500_with_the_lookup_down_is_flagged_not_resent_nor_failed_over() -> None:
+    faults = Faults(after_error_rate=1.0, lookup_error_rate=1.0)
+    async with FakeTwilio(faults=faults, callbacks=False) as tw, FakeTencentSms() as tc:
+        results = await send(pool(tw, tc, "unres"), [out(i) for i in range(5)])
+    assert all(r.code == "ambiguous" and r.lookup == "unresolved" and not r.retryable for r in results)
+    assert sum(tw.accepted.values()) == 5 and tw.requests == 5 and tw.lookups == 5  # one POST each
+    assert not tc.accepted  # never failed over: the secondary would text them a second time
+    assert retries("twilio-unres") == 0
+    got = metric(
+        "warnengine_delivery_ambiguous_total", channel="sms", provider="twilio-unres", outcome="unresolved"
+    )
+    assert got == 5
+
+
+async def test_5xx_before_creating_is_looked_up_then_retried_and_delivered_once() -> None:
+    async with FakeTwilio(faults=Faults(error_rate=1.0), callbacks=False) as tw, FakeTencentSms() as tc:
+
+        async def sleep(s: float) -> None:
+            tw.faults = Faults()  # the provider recovers before the retry
+
+        results = await send(pool(tw, tc, "pre5xx", sleep=sleep), [out(i) for i in range(4)])
+    assert all(r.ok and r.lookup is None for r in results)
+    assert sum(tw.accepted.values()) == 4 and all(n == 1 for n in tw.accepted.values()) and not tc.accepted
+    assert tw.requests == 8 and tw.lookups == 4 and retries("twilio-pre5xx") == 4
+    labels = {"channel": "sms", "provider": "twilio-pre5xx", "outcome": "not_found"}
+    assert metric("warnengine_delivery_ambiguous_total", **labels) == 4
 
 
 async def test_bad_input_duplicates_and_expired_each_get_a_result_and_nothing_is_lost() -> None:

@@ -5,6 +5,11 @@ answered with a 5xx *before* anything is created (safe to retry); storms during 
 429 with Retry-After (time windows, or runs of consecutive requests for deterministic tests); `hang_rate`
 of requests that create the message and then never answer (the ambiguous case: the client's read timeout
 fires); `down` stops listening (connection refused).
+
+"Accepted, then failed" (the message is created, visible in the fake's log and its lookup endpoint, and then
+the client gets no success): `after_error_rate` answers `error_status` after creating, `drop_rate` resets
+the connection after creating, `hang_rate` as above. `lookup_error_rate` makes the provider's message
+lookup answer 500, so an ambiguous send cannot be resolved either.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ class Faults:
     retry_after_s: int = 1
     hang_rate: float = 0.0
     hang_s: float = 3600.0
+    after_error_rate: float = 0.0
+    drop_rate: float = 0.0
+    lookup_error_rate: float = 0.0
     seed: int | None = 1
     rng: random.Random = field(init=False)
 
@@ -46,6 +54,25 @@ class Faults:
 
     def hang(self) -> bool:
         return self.hang_rate > 0 and self.rng.random() < self.hang_rate
+
+    def after_create(self) -> str | None:
+        """How a request that has just created its message ends: "error", "drop", "hang" or None (201)."""
+        for kind, rate in (("error", self.after_error_rate), ("drop", self.drop_rate)):
+            if rate > 0 and self.rng.random() < rate:
+                return kind
+        return "hang" if self.hang() else None
+
+    def lookup_error(self) -> bool:
+        return self.lookup_error_rate > 0 and self.rng.random() < self.lookup_error_rate
+
+
+async def drop(request: web.Request, hang_s: float) -> web.StreamResponse:
+    """Reset the client's connection mid-request (after the message was created): it sees a dropped
+    connection, never a status. The handler is cancelled with the connection (handler_cancellation)."""
+    if request.transport is not None:
+        request.transport.abort()
+    await asyncio.sleep(hang_s)
+    raise ConnectionResetError("dropped by the fake")  # not reached: cancelled above
 
 
 class FakeServer:

@@ -1,13 +1,20 @@
-"""A local Tencent Cloud SMS API 3.0 endpoint (SendSms, version 2021-01-11).
+"""A local Tencent Cloud SMS API 3.0 endpoint: SendSms and PullSmsSendStatusByPhoneNumber, version 2021-01-11.
 
 `POST /` with JSON and the common parameters in X-TC-* headers; verifies the TC3-HMAC-SHA256 Authorization
 header itself (canonical request rebuilt from the headers it actually received, so a signer bug fails
 here), the timestamp (±300 s) and the action. Always answers HTTP 200 with `{"Response": {...}}` as Tencent
 does: errors as `Response.Error.{Code, Message}`, per-number results in `Response.SendStatusSet`.
 
+SendSms echoes the request's `SessionContext` in each `SendStatusSet` entry. Every message sent leaves a
+status report (`ReportStatus` SUCCESS, `Description` DELIVRD, with the request's `SessionContext`) that
+PullSmsSendStatusByPhoneNumber returns (`BeginTime`, `Offset` 0, `Limit` ≤ 100, `PhoneNumber`,
+`SmsSdkAppId`, optional `EndTime`, all times UNIX seconds) as `PullSmsSendStatusSet`. Real reports arrive
+when the carrier answers (seconds to minutes); here at once, or after `report_delay_s`.
+
 Faults: `error_rate` → HTTP 500 / 503 (`error_status`) before sending; `storm` windows →
-`RequestLimitExceeded`; `hang_rate` → sends, then never answers; `down` refuses connections.
-`accepted[(phone, "|".join(TemplateParamSet))]` counts messages sent.
+`RequestLimitExceeded`; after sending: `after_error_rate` → HTTP `error_status`, `drop_rate` → connection
+reset, `hang_rate` → never answers; `lookup_error_rate` → the status pull answers `InternalError`; `down`
+refuses connections. `accepted[(phone, "|".join(TemplateParamSet))]` counts messages sent.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.faults import FakeServer, Faults
+from tests.fakes.faults import FakeServer, Faults, drop
 
 SECRET_ID = "AKIDfake0123456789abcdefEXAMPLE"
 SECRET_KEY = "fakeSecretKey0123456789EXAMPLE"
@@ -45,6 +52,7 @@ class FakeTencentSms(FakeServer):
         *,
         faults: Faults | None = None,
         blacklisted: frozenset[str] = frozenset(),
+        report_delay_s: float = 0.0,
     ) -> None:
         app = web.Application()
         app.router.add_post("/", self._handle)
@@ -54,7 +62,10 @@ class FakeTencentSms(FakeServer):
         self.blacklisted = blacklisted
         self.accepted: Counter[tuple[str, str]] = Counter()
         self.requests = 0
+        self.lookups = 0
         self.errors: Counter[str] = Counter()
+        self.report_delay_s = report_delay_s
+        self.reports: list[tuple[float, str, dict[str, Any]]] = []  # (sent at, SmsSdkAppId, report)
 
     async def __aenter__(self) -> FakeTencentSms:
         await self.start()
@@ -107,34 +118,72 @@ class FakeTencentSms(FakeServer):
         bad = self._verify(request, payload)
         if bad:
             return self._error(bad, "The provided credentials could not be validated.")
-        if (
-            request.headers.get("X-TC-Action") != "SendSms"
-            or request.headers.get("X-TC-Version") != "2021-01-11"
+        action = request.headers.get("X-TC-Action")
+        if action not in ("SendSms", "PullSmsSendStatusByPhoneNumber") or (
+            request.headers.get("X-TC-Version") != "2021-01-11"
         ):
             return self._error("InvalidAction", "The action or version is not supported.")
         if f.in_storm(self.elapsed(), self.requests - 1):
             return self._error("RequestLimitExceeded", "Your current request times exceeds the limit.")
+        if action == "PullSmsSendStatusByPhoneNumber":
+            return self._pull(payload)
         if f.error():
             return web.Response(status=f.error_status, text="Internal Server Error")
         try:
             body: dict[str, Any] = json.loads(payload)
             numbers = body["PhoneNumberSet"]
             params = body.get("TemplateParamSet") or []
+            context = str(body.get("SessionContext") or "")
             assert isinstance(numbers, list) and 1 <= len(numbers) <= 200
             assert body.get("SmsSdkAppId") and body.get("TemplateId")
         except (ValueError, KeyError, AssertionError):
             return self._error("InvalidParameter", "The parameter is invalid or missing.")
-        statuses = [self._one(str(n), params) for n in numbers]
-        if f.hang():
+        statuses = [self._one(str(n), params, context, str(body["SmsSdkAppId"])) for n in numbers]
+        # Sent, then the client gets no answer it can use: only a status pull can tell.
+        after = f.after_create()
+        if after == "error":
+            return web.Response(status=f.error_status, text="Internal Server Error")
+        if after == "drop":
+            return await drop(request, f.hang_s)
+        if after == "hang":
             await asyncio.sleep(f.hang_s)
         return web.json_response({"Response": {"SendStatusSet": statuses, "RequestId": _rid()}})
 
-    def _one(self, number: str, params: list[str]) -> dict[str, Any]:
+    def _pull(self, payload: bytes) -> web.Response:
+        """PullSmsSendStatusByPhoneNumber: one number's status reports sent since BeginTime, oldest first."""
+        self.lookups += 1
+        if self.faults.lookup_error():
+            return self._error("InternalError", "An internal error has occurred. Retry your request.")
+        try:
+            body: dict[str, Any] = json.loads(payload)
+            begin, limit, number, app = (
+                int(body["BeginTime"]),
+                int(body["Limit"]),
+                str(body["PhoneNumber"]),
+                str(body["SmsSdkAppId"]),
+            )
+            end = int(body["EndTime"]) if body.get("EndTime") is not None else None
+            assert int(body["Offset"]) == 0 and 1 <= limit <= 100
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return self._error("InvalidParameter", "The parameter is invalid or missing.")
+        now = time.time()
+        found = [
+            r
+            for at, a, r in self.reports
+            if a == app
+            and r["PhoneNumber"] == number
+            and at >= begin
+            and (end is None or at <= end + 1)  # seconds: the report's own second counts
+            and at + self.report_delay_s <= now
+        ]
+        return web.json_response({"Response": {"PullSmsSendStatusSet": found[:limit], "RequestId": _rid()}})
+
+    def _one(self, number: str, params: list[str], context: str, app: str) -> dict[str, Any]:
         status: dict[str, Any] = {
             "SerialNo": "",
             "PhoneNumber": number,
             "Fee": 0,
-            "SessionContext": "",
+            "SessionContext": context,
             "IsoCode": "CN" if number.startswith("+86") else "DEF",
         }
         if not _E164.fullmatch(number):
@@ -149,6 +198,19 @@ class FakeTencentSms(FakeServer):
         text = "".join(params)
         fee = 1 if len(text) <= 70 else -(-len(text) // 67)
         serial = f"2028:{uuid.uuid4().int % 10**20:020d}"
+        now = time.time()
+        country = "86" if number.startswith("+86") else number[1:3]
+        report = {
+            "UserReceiveTime": int(now),
+            "CountryCode": country,
+            "SubscriberNumber": number[1 + len(country) :],
+            "PhoneNumber": number,
+            "SerialNo": serial,
+            "ReportStatus": "SUCCESS",
+            "Description": "DELIVRD",
+            "SessionContext": context,
+        }
+        self.reports.append((now, app, report))
         return {**status, "SerialNo": serial, "Fee": fee, "Code": "Ok", "Message": "send success"}
 
 

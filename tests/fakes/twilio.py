@@ -7,6 +7,12 @@ To, From / MessagingServiceSid, Body, StatusCallback, ValidityPeriod. Answers 20
 After accepting, it POSTs status callbacks (`sent`, then `delivered` or `undelivered`) to StatusCallback,
 signed with X-Twilio-Signature (HMAC-SHA1 of URL + sorted params, base64) by the account's auth token.
 
+`GET /2010-04-01/Accounts/{AccountSid}/Messages.json` lists the account's messages newest first, as Twilio's
+list resource does (`{"messages": [...], "page", "page_size", "next_page_uri", ...}`), filtered by `To`,
+`From` and `DateSent` / `DateSent<` / `DateSent>` (on, on or before, on or after; a date `YYYY-MM-DD` or an
+ISO 8601 instant, as the SDK sends it; a message not yet sent has no `date_sent` and matches no date
+filter), `PageSize` (default 50, at most 1000) and `Page`. That is how a client resolves an ambiguous send.
+
 `accepted[(To, Body)]` counts messages created, so tests can assert exactly-once.
 """
 
@@ -18,6 +24,7 @@ import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from email.utils import formatdate
 from typing import Any
 
@@ -26,7 +33,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.faults import FakeServer, Faults
+from tests.fakes.faults import FakeServer, Faults, drop
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fedcba9876543210" * 2  # 32 hex, like a real auth token
@@ -50,6 +57,30 @@ def error_body(code: int, message: str, status: int) -> dict[str, Any]:
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
         "status": status,
     }
+
+
+_DATE_FILTERS = {"DateSent": "=", "DateSent<": "<=", "DateSent>": ">="}
+
+
+def _when(value: str) -> date | datetime:
+    """A DateSent filter value: `YYYY-MM-DD` (a whole UTC day) or an ISO 8601 instant."""
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _date_matches(sent_at: float | None, op: str, value: date | datetime) -> bool:
+    if sent_at is None:  # not sent yet: no date_sent to compare
+        return False
+    at = datetime.fromtimestamp(sent_at, UTC)
+    if op == "=" or not isinstance(value, datetime):  # a day: compare whole UTC dates
+        day = value.date() if isinstance(value, datetime) else value
+        return _cmp(at.date(), day, op)
+    return _cmp(at, value, op)
+
+
+def _cmp(a: date, b: date, op: str) -> bool:
+    return a <= b if op == "<=" else a >= b if op == ">=" else a == b
 
 
 def _validity_period(form: MultiDictProxy[Any]) -> int | None:
@@ -77,6 +108,7 @@ class FakeTwilio(FakeServer):
     ) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Messages.json", self._list)
         # Not Twilio's: lets a benchmark in another process read and reset the counts.
         app.router.add_get("/_fake/stats", self._stats)
         app.router.add_post("/_fake/reset", self._reset)
@@ -88,6 +120,9 @@ class FakeTwilio(FakeServer):
         self.unsubscribed, self.undeliverable, self.invalid = unsubscribed, undeliverable, invalid
         self.accepted: Counter[tuple[str, str]] = Counter()
         self.log: list[Accepted] = []
+        self.messages: dict[str, dict[str, Any]] = {}  # sid → the Message resource as Twilio shows it
+        self._sent_at: dict[str, float] = {}  # sid → wall time it went to the carrier (date_sent)
+        self.lookups = 0
         self.requests = 0
         self.responses: Counter[int] = Counter()
         self.callback_failures: list[str] = []
@@ -139,11 +174,60 @@ class FakeTwilio(FakeServer):
         sid = "SM" + secrets.token_hex(16)
         self.accepted[(to, body)] += 1
         self.log.append(Accepted(sid, to, body, asyncio.get_running_loop().time(), vp, callback))
+        message = self._message(sid, to, str(sender or ""), str(service or ""), body)
+        self.messages[sid] = message
         if callback and self.callbacks:
             self._spawn(self._callbacks(sid, to, str(sender or ""), str(service or ""), callback))
-        if f.hang():  # created, then the answer never comes: the client cannot know
+        # Created, then the client gets no success: it cannot know without looking the message up.
+        after = f.after_create()
+        if after == "error":
+            return self._error(20500, "Internal Server Error", f.error_status)
+        if after == "drop":
+            return await drop(request, f.hang_s)
+        if after == "hang":
             await asyncio.sleep(f.hang_s)
-        return self._reply(201, self._message(sid, to, str(sender or ""), str(service or ""), body))
+        return self._reply(201, message)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """Twilio's Messages list resource: newest first, filtered and paged."""
+        self.lookups += 1
+        if request.headers.get("Authorization") != self._auth or request.match_info["account"] != (
+            self.account_sid
+        ):
+            return self._error(20003, "Authenticate", 401, **{"WWW-Authenticate": 'Basic realm="Twilio API"'})
+        if self.faults.lookup_error():
+            return self._error(20500, "Internal Server Error", 500)
+        q = request.query
+        try:
+            size = min(int(q.get("PageSize", "50")), 1000)
+            page = int(q.get("Page", "0"))
+            dates = {op: _when(q[k]) for k, op in _DATE_FILTERS.items() if k in q}
+        except ValueError:
+            return self._error(20001, "Invalid parameter")
+        found = [
+            m
+            for sid, m in reversed(self.messages.items())
+            if q.get("To", m["to"]) == m["to"]
+            and q.get("From", m["from"]) == m["from"]
+            and all(_date_matches(self._sent_at.get(sid), op, v) for op, v in dates.items())
+        ]
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        items = found[page * size : (page + 1) * size]
+        more = (page + 1) * size < len(found)
+        return self._reply(
+            200,
+            {
+                "messages": items,
+                "end": page * size + max(len(items) - 1, 0),
+                "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+                "next_page_uri": f"{uri}?PageSize={size}&Page={page + 1}" if more else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_uri": f"{uri}?PageSize={size}&Page={page - 1}" if page else None,
+                "start": page * size,
+                "uri": f"{uri}?PageSize={size}&Page={page}",
+            },
+        )
 
     def _refused(self, request: web.Request) -> web.Response | None:
         """Bad credentials, a storm or an injected server error, before the form is read."""
@@ -218,6 +302,8 @@ class FakeTwilio(FakeServer):
     async def _reset(self, request: web.Request) -> web.Response:
         self.accepted.clear()
         self.log.clear()
+        self.messages.clear()
+        self._sent_at.clear()
         self.requests = 0
         self.responses.clear()
         return web.json_response({})
@@ -243,7 +329,19 @@ class FakeTwilio(FakeServer):
         if to in self.undeliverable:
             final = {"MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "30003"}
         for params in ({"MessageStatus": "sent", "SmsStatus": "sent"}, final):
+            self._advance(sid, params["MessageStatus"])
             await self.post_signed(url, {**common, **params})
+
+    def _advance(self, sid: str, status: str) -> None:
+        """The Message resource follows its callbacks: status, and date_sent once sent."""
+        m = self.messages.get(sid)
+        if m is None:
+            return
+        m["status"] = status
+        m["date_updated"] = formatdate(usegmt=True)
+        if status == "sent":
+            self._sent_at[sid] = datetime.now(UTC).timestamp()
+            m["date_sent"] = m["date_updated"]
 
     async def post_signed(self, url: str, params: dict[str, str], signature: str | None = None) -> int:
         """POST a form the way Twilio calls a webhook; returns the HTTP status (0: not reachable)."""

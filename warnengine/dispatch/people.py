@@ -3,7 +3,9 @@ deliveries of those villages, sent through the channel senders.
 
 The deliveries were planned by the plan stage; this claims the due ones (attempt recorded before the
 send), hands each channel its batch, and records the outcome: accepted → sent, retryable → left pending
-for the next attempt, refused for good (an invalid number) → failed with the reason, for escalation.
+for the next attempt, refused for good (an invalid number) → failed with the reason, for escalation;
+ambiguous (the provider may have sent it, its lookup could not tell) → sent, never resent, with the reason
+`ambiguous` as the duty room's flag.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from warnengine.obs import metrics
 log = structlog.get_logger("warnengine.dispatch")
 
 PEOPLE = (Channel.SMS, Channel.WECHAT, Channel.APP)
+# The reason an ambiguous delivery is recorded with: the duty room's cue to check it by phone.
+AMBIGUOUS_FLAG = "发送结果不明，未重发，请核实 / "
 Send = Callable[[Channel, Sequence[Outgoing]], Awaitable[list[SendResult]]]
 
 
@@ -55,6 +59,7 @@ async def dispatch_people(
     ok: list[str] = []
     retry: dict[str, str] = {}
     final: dict[str, str] = {}
+    unsure: dict[str, str] = {}
     for channel, batch in by_channel.items():
         try:
             results = await send(channel, batch)
@@ -63,9 +68,12 @@ async def dispatch_people(
                 SendResult(o.delivery_id, False, False, f"no {channel.value} provider: {e}") for o in batch
             ]
         for r in results:
-            # Ambiguous (the request went out, no answer came): it may well have been sent. Recorded as
-            # sent, so a later receipt still applies and no second SMS goes out; escalation covers a loss.
-            if r.ok or r.code == "ambiguous":
+            # Ambiguous (the request went out, no answer came, the lookup failed): it may well have been
+            # sent. Recorded as sent, so a later receipt still applies and no second SMS goes out, and
+            # flagged; escalation covers a loss.
+            if r.code == "ambiguous":
+                unsure[r.delivery_id] = f"{AMBIGUOUS_FLAG}{r.reason or 'ambiguous'}"
+            elif r.ok:
                 ok.append(r.delivery_id)
             elif r.retryable:
                 retry[r.delivery_id] = r.reason or "send failed"
@@ -73,13 +81,13 @@ async def dispatch_people(
                 final[r.delivery_id] = r.reason or "refused"
         metrics.DELIVERIES.labels(channel.value, "pool", "sent").inc(sum(r.ok for r in results))
         metrics.DELIVERIES.labels(channel.value, "pool", "failed").inc(sum(not r.ok for r in results))
-    await store.finish_dispatch(ok, retry, [], final)
-    if final or retry:
-        log.warning("people_dispatch_failures", retry=len(retry), failed=len(final))
+    await store.finish_dispatch(ok, retry, [], final, unsure)
+    if final or retry or unsure:
+        log.warning("people_dispatch_failures", retry=len(retry), failed=len(final), ambiguous=len(unsure))
     return DispatchResult(
         len(tasks),
         len(due),
-        len(ok),
+        len(ok) + len(unsure),
         len(final) + len(retry),
         {"total_s": round(time.perf_counter() - t0, 4)},
     )

@@ -9,8 +9,11 @@ most once as far as anyone can tell:
   did not create the message (connection refused, 429, a 5xx the provider itself answered);
 - a delivery moves to the next provider when its retries run out, when the failure was the provider's
   (`provider_fault`: bad credentials, sender not allowed), or when the provider's circuit is open;
-- an ambiguous outcome (sent, then no answer) is final here: reported `ok=False, retryable=False,
-  code="ambiguous"`, never sent again or elsewhere; the provider's status callback settles it.
+- an ambiguous outcome (sent, then no usable answer) is settled by the adapter with the provider's message
+  lookup (channels/ambiguous.py): found is a success, not found is retryable like any failure before
+  creating; unresolved stays `ok=False, retryable=False, code="ambiguous"`: final here, never sent again
+  nor failed over (another provider would text the person a second time). Each is counted in
+  `warnengine_delivery_ambiguous_total` and logged with its delivery id.
 
 The caller records the attempt in the database before calling (design decision 2), so a crash mid-call
 is bounded by the caller's own resend policy, not by this layer.
@@ -272,11 +275,27 @@ class ProviderPool:
             r = by_id.get(o.delivery_id) or _ambiguous(o, "adapter returned no result for it")
             answers[i] = r
             metrics.CHANNEL_SENDS.labels(p.name, _outcome(r)).inc()
+            if r.lookup is not None or r.code == "ambiguous":
+                self._count_ambiguous(p, r)
             if r.ok and r.segments:
                 metrics.SMS_SEGMENTS.labels(p.name).inc(r.segments)
         p.breaker.record(_healthy(list(answers.values())))
         metrics.CHANNEL_BREAKER.labels(p.name).set(p.breaker.state)
         return answers
+
+    def _count_ambiguous(self, p: Provider, r: SendResult) -> None:
+        # An adapter with no lookup reports plain `ambiguous`: as unresolved as a failed lookup.
+        outcome = r.lookup or "unresolved"
+        metrics.DELIVERY_AMBIGUOUS.labels(self.kind.value, p.name, outcome).inc()
+        log.warning(
+            "delivery_ambiguous",
+            delivery_id=r.delivery_id,
+            channel=self.kind.value,
+            provider=p.name,
+            outcome=outcome,
+            provider_ref=r.provider_ref,
+            reason=r.reason,
+        )
 
 
 @dataclass

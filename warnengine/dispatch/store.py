@@ -31,6 +31,7 @@ class DispatchStore(Protocol):
         failures: dict[str, str],
         villages: Sequence[tuple[str, int, str]],
         final: dict[str, str] | None = ...,
+        ambiguous: dict[str, str] | None = ...,
     ) -> None: ...
 
     async def accepted_at(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], float]: ...

@@ -308,6 +308,12 @@ CHANNEL_SENDS = Counter(
     "Per-delivery outcomes of provider calls: ok, retryable (retried or failed over), failed, ambiguous",
     ["provider", "outcome"],
 )
+DELIVERY_AMBIGUOUS = Counter(
+    "warnengine_delivery_ambiguous_total",
+    "Sends whose outcome was ambiguous (request out, no usable answer), by what the provider's lookup said: "
+    "found (sent), not_found (safe to retry), unresolved (not resent; flagged for the duty room)",
+    ["channel", "provider", "outcome"],
+)
 CHANNEL_RETRIES = Counter(
     "warnengine_channel_retries_total",
     "Deliveries sent again to the same provider, by the last attempt's cause (rate_limited, server_error…)",

@@ -116,11 +116,15 @@ class DeliveryQueries(StoreBase):
         failures: dict[str, str],
         villages: Sequence[tuple[str, int, str]],
         final: dict[str, str] | None = None,
+        ambiguous: dict[str, str] | None = None,
     ) -> None:
         """Record what the channel accepted or refused, and the villages whose fan-out is done.
 
         `failures` stay open for the next attempt; `final` ones (an invalid number, an unknown openid)
         are failed for good, with the reason, so escalation can turn to another channel or a visit.
+        `ambiguous` ones (the provider may have sent them; its lookup could not tell) are recorded as sent,
+        so nothing sends them again and a later receipt still applies, with the reason kept as the flag
+        for the duty room; a receipt replaces it.
         """
         now = self.clock.now()
         d = t.deliveries.c
@@ -131,6 +135,13 @@ class DeliveryQueries(StoreBase):
                     update(t.deliveries)
                     .where(d.delivery_id.in_(chunk), d.state == DeliveryState.PENDING.value)
                     .values(state=DeliveryState.SENT.value, sent_at=now)
+                )
+            if ambiguous:
+                await conn.execute(
+                    update(t.deliveries)
+                    .where(d.delivery_id == bindparam("did"), d.state == DeliveryState.PENDING.value)
+                    .values(state=DeliveryState.SENT.value, sent_at=now, reason=bindparam("why")),
+                    [{"did": k, "why": v} for k, v in ambiguous.items()],
                 )
             if failures:  # refused deliveries stay open for the next attempt, with the reason visible
                 await conn.execute(
