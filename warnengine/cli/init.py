@@ -105,11 +105,15 @@ async def _init(args: argparse.Namespace, settings: Settings, out: Run) -> None:
             "WARNENGINE_KAFKA_URL 未设置 / is not set: init prepares a real Kafka "
             "(for one laptop, `warnengine up` starts embedded brokers)"
         ) from None
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its retries; the outcome is said below
+    kafka_log = logging.getLogger("aiokafka")
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)  # its retries; the outcome is said below
     try:
         admin = await connect_admin(bootstrap, args.kafka_timeout)
     except Exception as e:
         raise InitError(f"Kafka 无法连接 / unreachable at {bootstrap}: {e}") from None
+    finally:
+        kafka_log.setLevel(level)
     try:
         brokers = await broker_count(admin)
         try:
