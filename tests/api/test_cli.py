@@ -88,3 +88,34 @@ def test_user_add_token_list(
             await store.close()
 
     asyncio.run(check())
+
+
+def test_user_passwd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        return cli(capsys, monkeypatch, tmp_path, *args, stdin=stdin)
+
+    assert run("add", "wang", "--role", "admin", "--password-stdin", stdin="one-time password\n")[0] == 0
+    assert run("passwd", "wang", "--password-stdin", stdin="short\n")[0] == 2
+    assert run("passwd", "nobody", "--password-stdin", stdin="a long password\n")[0] == 1
+    code, out, err = run("passwd", "wang", "--password-stdin", stdin="a new long password\n")
+    assert code == 0, err
+    assert json.loads(out) == {"user": "wang", "password": "changed"}
+    assert "a new long password" not in out + err
+
+    async def check() -> None:
+        store = Store(connect(f"sqlite+aiosqlite:///{tmp_path / 'warnengine.db'}"), SystemClock())
+        try:
+            user = await store.get_user("wang")
+            assert user is not None
+            assert not await verify_password(user["password_hash"], "one-time password")
+            assert await verify_password(user["password_hash"], "a new long password")
+            assert [e["action"] for e in await store.audit_entries(actor="cli")] == [
+                "user.password",
+                "user.add",
+            ]
+        finally:
+            await store.close()
+
+    asyncio.run(check())

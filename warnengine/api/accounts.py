@@ -91,6 +91,16 @@ async def create_user(store: Store, username: str, password: str, role: ApiRole,
     return await store.add_user(username, await hash_password(password), role.value, display_name or username)
 
 
+async def set_password(store: Store, username: str, password: str) -> bool:
+    """A user's new password (`warnengine user passwd`); False when there is no such user."""
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"password shorter than {MIN_PASSWORD} characters")
+    if await store.get_user(username) is None:
+        return False
+    await store.set_password(username, await hash_password(password))
+    return True
+
+
 async def login(request: web.Request) -> web.Response:
     c = ctx(request)
     b = body(request, LoginIn)

@@ -31,6 +31,10 @@ def add_commands(sub: Any, settings_of: SettingsOf) -> None:
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(fn=lambda a: cmd_user_add(a, settings_of(a)))
+    pw = usub.add_parser("passwd", help="set a user's password (prompted, or read from stdin)")
+    pw.add_argument("name")
+    pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    pw.set_defaults(fn=lambda a: cmd_user_passwd(a, settings_of(a)))
     tok = usub.add_parser("token", help="create an API token for a user; prints it once")
     tok.add_argument("name")
     tok.add_argument("--label", default="cli")
@@ -92,6 +96,29 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
         print(f"warnengine user add: {e}", file=sys.stderr)
         return 2
     print(json.dumps({"user": args.name, "role": args.role}))
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    """A new password, e.g. replacing the one-time password `warnengine init` printed."""
+    from warnengine.api.accounts import set_password
+
+    try:
+        password = _read_password(args.password_stdin)
+
+        async def change(store: Any) -> bool:
+            ok = await set_password(store, args.name, password)
+            if ok:
+                await store.audit("cli", "user.password", args.name, {"remote": "local"})
+            return ok
+
+        if not asyncio.run(_with_store(settings, change)):
+            print(f"warnengine user passwd: no user {args.name}", file=sys.stderr)
+            return 1
+    except ValueError as e:
+        print(f"warnengine user passwd: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({"user": args.name, "password": "changed"}))
     return 0
 
 

@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from warnengine.obs import log as obslog
 from warnengine.settings import Settings
@@ -237,6 +238,15 @@ def cmd_cap(args: argparse.Namespace) -> int:
     return run(args.paths, trust_file=trust_file, as_json=args.json, source=args.source)
 
 
+def _install_commands(sub: Any) -> None:
+    """`warnengine init` (production) and `warnengine keys status|rotate|retire`."""
+    from warnengine.cli.init import add_command as init_command
+    from warnengine.cli.keys import add_commands as keys_commands
+
+    init_command(sub, lambda a: _settings(a, endpoints=False))  # never an embedded broker's endpoints
+    keys_commands(sub, _settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="warnengine", description=__doc__)
     p.add_argument("--data-dir", type=Path, default=None, help="state directory (default: var)")
@@ -248,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-terminals", action="store_true", help="do not simulate the county's terminals")
     up.add_argument("--no-api", action="store_true", help="do not serve the dispatcher API and console")
     up.set_defaults(fn=cmd_up)
+
+    _install_commands(sub)
 
     sub.add_parser(
         "worker", help="run one more pipeline worker (needs WARNENGINE_KAFKA_URL...)"

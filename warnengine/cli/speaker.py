@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="trusted engine public key, repeat during a key rotation: Ed25519 (PEM) or SM2 (PEM or hex), "
         "told apart by content; the terminal accepts only the algorithms it has keys for "
-        "(default: <data-dir>/keys/engine.key.pub)",
+        "(default: the published set <data-dir>/keys/published/ed25519-*.pub, "
+        "else <data-dir>/keys/engine.key.pub)",
     )
     p.add_argument("--sink", default="null", help="null | record:FILE | espeak")
     p.add_argument("--play-seconds", type=float, default=0.0, help="duration of one repeat (null/record)")
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: building the `warnengine` parser must not load paho and cryptography.
     from warnengine.clock import SystemClock
     from warnengine.obs import log as obslog
-    from warnengine.signing import load_verifiers, public_path
+    from warnengine.signing import load_verifiers
+    from warnengine.signing.rotation import trusted_public_keys
     from warnengine.speaker.link import LinkConfig
     from warnengine.speaker.reference import ReferenceTerminal, TerminalConfig
     from warnengine.speaker.sinks import make_sink
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         protocol=args.protocol,
         security=security,
     )
-    keys = args.public_key or [public_path(settings.key_file())]
+    keys = args.public_key or trusted_public_keys(settings, sm2=False)
     journal = args.journal or settings.data_dir / "speaker" / f"{args.device}.journal"
     cfg = TerminalConfig(
         args.device,

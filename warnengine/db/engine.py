@@ -46,3 +46,14 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
+
+
+async def revision(engine: AsyncEngine) -> str | None:
+    """The schema's migration revision (None: an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    def current(conn: Connection) -> str | None:
+        return MigrationContext.configure(conn).get_current_revision()
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(current)

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from warnengine.clock import Clock
 from warnengine.pipeline.resources import client_id
 from warnengine.settings import Settings
-from warnengine.signing import load_verifiers, public_path
+from warnengine.signing import load_verifiers
+from warnengine.signing.rotation import trusted_public_keys
 from warnengine.signing.sm2 import default_backend
 from warnengine.speaker.farm import TerminalFarm
 from warnengine.transport.mqtt import AsyncMqtt, MqttSecurity
@@ -27,13 +28,10 @@ async def start_farm(
     broker with the deploy ACLs the farm needs a user of its own that may read every cmd and write every
     ack and status (a test bench, never production)."""
     host, port = settings.mqtt_host_port()
-    # Simulated terminals trust the engine's Ed25519 key and, when it exists (and SM2 can be verified
-    # here), its SM2 key: one farm plays both kinds of terminal, without checking which each one is.
-    keys = [public_path(settings.key_file())]
-    sm2 = public_path(settings.sm2_key_file())
-    if sm2.exists() and default_backend() is not None:
-        keys.append(sm2)
-    verifier = load_verifiers(keys)
+    # Simulated terminals trust the engine's published keys (every key of a rotation's overlap), Ed25519
+    # and, when SM2 can be verified here, SM2: one farm plays both kinds of terminal, without checking
+    # which each one is.
+    verifier = load_verifiers(trusted_public_keys(settings, sm2=default_backend() is not None))
     sec = security if security is not None else settings.mqtt_security()
     mqtt = AsyncMqtt(host, port, client_id("terminals"), protocol=settings.mqtt_protocol, security=sec)
     await mqtt.connect()
