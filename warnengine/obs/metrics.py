@@ -137,6 +137,7 @@ VISIT_REPORTS_REFUSED = Counter(
 )
 
 # Set by the reconciler (leader) each sweep; pair with RECONCILE_LAST_SWEEP to ignore a former leader.
+READY = Gauge("warnengine_ready", "1 when the worker's /ready checks pass, else 0 (pipeline/health.py)")
 UNREACHED = Gauge(
     "warnengine_deliveries_unreached",
     "Deliveries of warnings in force not yet played, as of the last reconciler sweep",

@@ -10,15 +10,16 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client import Gauge
 from sqlalchemy import text
 
 from channels.base import LinkHealth
+from warnengine.obs.metrics import READY
 from warnengine.pipeline.resources import Resources
 
 log = structlog.get_logger("warnengine.health")
 
-READY = Gauge("warnengine_ready", "1 when the worker's /ready checks pass, else 0")
+__all__ = ["READY", "ReadyChecks"]
+
 RECONCILE_FAILURES_NOT_READY = 3  # consecutive failed reconciler sweeps that make /ready 503
 CHECK_TIMEOUT_S = 1.5
 CHECK_CACHE_S = (

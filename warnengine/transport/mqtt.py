@@ -100,6 +100,7 @@ class AsyncMqtt:
         self._expiry_props: dict[int, Properties] = {}
         self._refused: asyncio.Future[str] | None = None
         self._was_connected = False
+        self._giving_up = False
         self._log = RateLimitedLog(log)
 
     # -- paho thread callbacks ---------------------------------------------------------------------
@@ -169,6 +170,8 @@ class AsyncMqtt:
     # -- asyncio API -------------------------------------------------------------------------------
 
     def _on_connect_fail(self, _c: paho.Client, _u: object) -> None:
+        if self._giving_up:  # connect() already said why; stopping the loop cut paho's next attempt
+            return
         self._log.error("mqtt_connect_failed", error=self._client.last_error, **self._where())
 
     def _where(self) -> dict[str, object]:
@@ -179,6 +182,7 @@ class AsyncMqtt:
         """Connect, or raise MqttError: at once when the broker refuses the CONNECT (bad user name or
         password, not authorised, protocol), else after `timeout` with the last connection error."""
         self._loop = asyncio.get_running_loop()
+        self._giving_up = False
         self._connected = asyncio.Event()
         self._refused = self._loop.create_future()
         props = None
@@ -202,6 +206,7 @@ class AsyncMqtt:
             self._refused.cancel()
             return
         connected.cancel()
+        self._giving_up = True
         await asyncio.to_thread(self._client.loop_stop)
         sock = self._client.socket()  # a half-open attempt (no CONNACK) would leak its descriptor
         if sock is not None:
