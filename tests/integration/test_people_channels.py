@@ -21,7 +21,7 @@ from warnengine.model.warning import chain_id
 from warnengine.wire import topics
 
 
-def channels_file(path: Path, api_base: str) -> Path:
+def channels_file(path: Path, api_base: str, rate_per_s: float = 500) -> Path:
     path.write_text(
         yaml.safe_dump(
             {
@@ -31,7 +31,7 @@ def channels_file(path: Path, api_base: str) -> Path:
                         {
                             "adapter": "sms-twilio",
                             "name": "twilio",
-                            "rate_per_s": 500,
+                            "rate_per_s": rate_per_s,
                             "burst": 50,
                             "params": {
                                 "account_sid_env": "TWILIO_ACCOUNT_SID",

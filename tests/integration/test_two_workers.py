@@ -1,6 +1,8 @@
-"""Two workers in one consumer group; SIGKILL one mid-warning and never restart it: the other takes over
-its partitions and every terminal still plays the warning once. Also runs `promtool check metrics` on the
-live /metrics of each worker."""
+"""Two workers in one consumer group, on SQLite and on PostgreSQL; SIGKILL one mid-warning and never restart
+it: the other takes over its partitions, every terminal still plays the warning once and every person gets
+their SMS once (or the store flags the send a kill left unsure), while residents' replies through the API's
+Twilio webhook, before and during the rebalance, each reach their household. Also runs `promtool check
+metrics` on the live /metrics of each worker."""
 
 from __future__ import annotations
 
@@ -17,8 +19,19 @@ import aiohttp
 import pytest
 
 from tests.integration.conftest import Harness, running_stack
+from tests.integration.sms_world import (
+    SmsWorld,
+    assert_each_text_once,
+    assert_replies_reached_their_households,
+    database,
+    pick_repliers,
+    sms_rows,
+    sms_world,
+    wait_replies_applied,
+)
 from tests.integration.test_pipeline import county_ring
 from warnengine.directory import County
+from warnengine.dispatch.people import IN_FLIGHT, RECORD_EVERY
 from warnengine.embedded.demo import rainstorm_cap
 from warnengine.model.warning import chain_id
 from warnengine.wire import topics
@@ -26,12 +39,18 @@ from warnengine.wire import topics
 PARTITIONS = 4
 
 
-@pytest.fixture
-async def pair(tmp_path: Path, wide_county: tuple[County, Path]) -> AsyncIterator[Harness]:
-    async with running_stack(
-        tmp_path / "var", wide_county[1], resend_after_s=5.0, topic_partitions=PARTITIONS
-    ) as h:
-        yield h
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def pair(
+    request: pytest.FixtureRequest, tmp_path: Path, wide_county: tuple[County, Path]
+) -> AsyncIterator[tuple[Harness, SmsWorld]]:
+    over = await database(request)
+    async with (
+        running_stack(
+            tmp_path / "var", wide_county[1], resend_after_s=5.0, topic_partitions=PARTITIONS, **over
+        ) as h,
+        sms_world(h, tmp_path, rate_per_s=400) as world,
+    ):
+        yield h, world
 
 
 async def scrape(port: int) -> str:
@@ -60,9 +79,9 @@ def promtool_check(text: str) -> None:
 
 
 async def test_survivor_takes_over_a_killed_workers_partitions(
-    pair: Harness, wide_county: tuple[County, Path]
+    pair: tuple[Harness, SmsWorld], wide_county: tuple[County, Path]
 ) -> None:
-    h = pair
+    h, world = pair
     county, _ = wide_county
     devices = {d.device_id for d in county.devices}
     farm = await h.start_farm()
@@ -87,13 +106,19 @@ async def test_survivor_takes_over_a_killed_workers_partitions(
     warning_id = chain_id("demo.meteo.example.cn", identifier)
 
     deadline = time.monotonic() + 60
-    while len(farm.first_command_at) < len(devices) // 10:
-        assert time.monotonic() < deadline, "no commands arrived before the kill"
+    planned = 0
+    while len(farm.first_command_at) < len(devices) // 10 or len(world.twilio.log) < planned // 5 + 1:
+        assert time.monotonic() < deadline, "no commands or SMS arrived before the kill"
+        planned = planned or len(await sms_rows(h, warning_id))
         await asyncio.sleep(0.005)
+    await world.reply(pick_repliers(world, await sms_rows(h, warning_id), 0.05, seed=1))
     h.stack.kill_worker(1)  # SIGKILL, and no restart
     killed_at = time.monotonic()
-    at_kill = len(farm.first_command_at)
+    at_kill, texts_at_kill = len(farm.first_command_at), len(world.twilio.log)
     assert at_kill < len(devices), "the warning finished before the kill; the test proves nothing"
+    assert texts_at_kill < planned, "every SMS went out before the kill; the test proves nothing"
+    # Replies during the rebalance: the channel-event partitions move to the survivor too.
+    await world.reply(pick_repliers(world, await sms_rows(h, warning_id), 0.05, seed=2))
 
     async def survivor_has_all() -> bool:
         text = await scrape(ports[0])
@@ -135,3 +160,19 @@ async def test_survivor_takes_over_a_killed_workers_partitions(
     # Every worker receives every terminal ack (no shared subscription, see settings.py), so the
     # killed worker's persistent MQTT session holding copies costs nothing: all acks reach the record.
     await h.wait_all_played(warning_id, devices, timeout=30)
+
+    async def all_texted() -> bool:
+        return all(r["state"] in ("sent", "acknowledged") for r in await sms_rows(h, warning_id))
+
+    await h.wait_for(all_texted, 60, "every SMS recorded as sent")
+    await world.reply(pick_repliers(world, await sms_rows(h, warning_id), 0.05, seed=3))
+    await wait_replies_applied(h, world, warning_id, 30)
+    rows = await sms_rows(h, warning_id)
+    twice = assert_each_text_once(world, rows)
+    flagged = sum(r["possible_duplicates"] for r in rows)
+    print(
+        f"SMS: {texts_at_kill}/{len(rows)} out at the kill; sent twice: {twice}; flagged: {flagged}; "
+        f"replies: {len(world.replied)}"
+    )
+    assert flagged <= IN_FLIGHT * RECORD_EVERY, f"{flagged} possible duplicates: more than was in flight"
+    await assert_replies_reached_their_households(h, world, warning_id)

@@ -164,6 +164,9 @@ deliveries = Table(
     Column("household_id", String(32)),
     Column("step", Integer, nullable=False, server_default="0"),
     Column("text", Text),  # migration 0005: the message when it is not the warning (visit list, 叫应 call)
+    # Migration 0007: sends of a person's message after an attempt whose outcome was never recorded (the
+    # worker stopped mid-send): the person may have had the message that many extra times.
+    Column("possible_duplicates", Integer, nullable=False, server_default="0"),
     Index("ix_deliveries_warning", "warning_id", "village_code"),
     Index("ix_deliveries_state", "state", "last_attempt_at"),
 )

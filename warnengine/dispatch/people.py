@@ -6,10 +6,17 @@ send), hands each channel its batch, and records the outcome: accepted → sent,
 for the next attempt, refused for good (an invalid number) → failed with the reason, for escalation;
 ambiguous (the provider may have sent it, its lookup could not tell) → sent, never resent, with the reason
 `ambiguous` as the duty room's flag.
+
+Claimed right before they are sent and recorded as they return, `RECORD_EVERY` messages at a time and
+`IN_FLIGHT` such chunks at once, not the whole batch claimed first and recorded once it is all out: the
+Messages APIs have no idempotency key, so a message a crash left without an outcome is sent again (and
+flagged, `deliveries.possible_duplicates`, see the store's claim_due). Small chunks keep that to the few
+messages in flight at the crash instead of a whole batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -28,6 +35,9 @@ log = structlog.get_logger("warnengine.dispatch")
 PEOPLE = (Channel.SMS, Channel.WECHAT, Channel.APP)
 # The reason an ambiguous delivery is recorded with: the duty room's cue to check it by phone.
 AMBIGUOUS_FLAG = "发送结果不明，未重发，请核实 / "
+RECORD_EVERY = 32  # messages claimed, sent and recorded together
+IN_FLIGHT = 8  # such chunks at once (the pools pace them): what a crash can leave unsure
+PENDING = (DeliveryState.PENDING.value,)
 Send = Callable[[Channel, Sequence[Outgoing]], Awaitable[list[SendResult]]]
 
 
@@ -46,7 +56,7 @@ async def dispatch_people(
     targets = [VillageTarget(w.warning_id, w.version, v, ch, [], 0.0) for w, v in tasks for ch in channels]
     # Only pending ones: a sent SMS is not sent again by this stage (the escalation ladder decides that).
     due = await store.claim_due(
-        targets, policy.resend_after_s, policy.max_attempts, states=(DeliveryState.PENDING.value,)
+        targets, policy.resend_after_s, policy.max_attempts, states=PENDING, claim=False
     )
     by_channel: dict[Channel, list[Outgoing]] = {}
     for d in due:
@@ -56,38 +66,82 @@ async def dispatch_people(
             body["text"] = d.text
         out = Outgoing(d.delivery_id, d.recipient, d.village_code, body, d.expires_at)
         by_channel.setdefault(Channel(d.channel), []).append(out)
-    ok: list[str] = []
-    retry: dict[str, str] = {}
-    final: dict[str, str] = {}
-    unsure: dict[str, str] = {}
-    for channel, batch in by_channel.items():
-        try:
-            results = await send(channel, batch)
-        except LookupError as e:  # no provider configured for this channel: say so on every delivery
-            results = [
-                SendResult(o.delivery_id, False, False, f"no {channel.value} provider: {e}") for o in batch
-            ]
-        for r in results:
-            # Ambiguous (the request went out, no answer came, the lookup failed): it may well have been
-            # sent. Recorded as sent, so a later receipt still applies and no second SMS goes out, and
-            # flagged; escalation covers a loss.
-            if r.code == "ambiguous":
-                unsure[r.delivery_id] = f"{AMBIGUOUS_FLAG}{r.reason or 'ambiguous'}"
-            elif r.ok:
-                ok.append(r.delivery_id)
-            elif r.retryable:
-                retry[r.delivery_id] = r.reason or "send failed"
-            else:
-                final[r.delivery_id] = r.reason or "refused"
-        metrics.DELIVERIES.labels(channel.value, "pool", "sent").inc(sum(r.ok for r in results))
-        metrics.DELIVERIES.labels(channel.value, "pool", "failed").inc(sum(not r.ok for r in results))
-    await store.finish_dispatch(ok, retry, [], final, unsure)
-    if final or retry or unsure:
-        log.warning("people_dispatch_failures", retry=len(retry), failed=len(final), ambiguous=len(unsure))
+    sent, failed = await _send_and_record(by_channel, send, store, policy)
     return DispatchResult(
         len(tasks),
         len(due),
-        len(ok) + len(unsure),
-        len(final) + len(retry),
+        sent,
+        failed,
         {"total_s": round(time.perf_counter() - t0, 4)},
     )
+
+
+async def _send_and_record(
+    by_channel: dict[Channel, list[Outgoing]], send: Send, store: DispatchStore, policy: DispatchPolicy
+) -> tuple[int, int]:
+    """Chunks of RECORD_EVERY, IN_FLIGHT at once, each claimed right before it is sent and recorded
+    as soon as it returns. Returns (sent, failed)."""
+    slots = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(channel: Channel, chunk: list[Outgoing]) -> tuple[int, int]:
+        async with slots:
+            mine = await store.claim(
+                [o.delivery_id for o in chunk], PENDING, policy.resend_after_s, policy.max_attempts
+            )
+            chunk = [o for o in chunk if o.delivery_id in mine]  # another worker may have claimed some
+            return await _record(store, channel, await _send_chunk(send, channel, chunk)) if chunk else (0, 0)
+
+    done = await asyncio.gather(
+        *(
+            one(channel, batch[i : i + RECORD_EVERY])
+            for channel, batch in by_channel.items()
+            for i in range(0, len(batch), RECORD_EVERY)
+        ),
+        return_exceptions=True,  # the other chunks still go out and are recorded; then it is raised
+    )
+    counts = [x for x in done if not isinstance(x, BaseException)]
+    errors = [x for x in done if isinstance(x, BaseException)]
+    if errors:
+        raise errors[0]
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+
+async def _record(store: DispatchStore, channel: Channel, results: list[SendResult]) -> tuple[int, int]:
+    # Ambiguous (the request went out, no answer came): it may well have been sent. Recorded as sent, so
+    # a later receipt still applies and no second SMS goes out; escalation covers a loss.
+    # It is flagged (the reason), so the duty room checks it by phone.
+    ok = [r.delivery_id for r in results if r.ok and r.code != "ambiguous"]
+    unsure = {r.delivery_id: f"{AMBIGUOUS_FLAG}{r.reason or 'ambiguous'}" for r in results if _unsure(r)}
+    retry = {r.delivery_id: r.reason or "send failed" for r in results if _retry(r)}
+    final = {r.delivery_id: r.reason or "refused" for r in results if _final(r)}
+    await store.finish_dispatch(ok, retry, [], final, unsure)
+    metrics.DELIVERIES.labels(channel.value, "pool", "sent").inc(sum(r.ok for r in results))
+    metrics.DELIVERIES.labels(channel.value, "pool", "failed").inc(sum(not r.ok for r in results))
+    if retry or final or unsure:
+        log.warning(
+            "people_dispatch_failures",
+            channel=channel.value,
+            retry=len(retry),
+            failed=len(final),
+            ambiguous=len(unsure),
+        )
+    return len(ok) + len(unsure), len(retry) + len(final)
+
+
+def _unsure(r: SendResult) -> bool:
+    return r.code == "ambiguous"
+
+
+async def _send_chunk(send: Send, channel: Channel, batch: list[Outgoing]) -> list[SendResult]:
+    try:
+        return await send(channel, batch)
+    except LookupError as e:  # no provider configured for this channel: say so on every delivery
+        return [SendResult(o.delivery_id, False, False, f"no {channel.value} provider: {e}") for o in batch]
+
+
+def _retry(r: SendResult) -> bool:
+    return not r.ok and r.code != "ambiguous" and r.retryable
+
+
+def _final(r: SendResult) -> bool:
+    return not r.ok and r.code != "ambiguous" and not r.retryable

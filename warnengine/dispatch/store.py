@@ -23,7 +23,12 @@ class DispatchStore(Protocol):
         resend_after: float,
         max_attempts: int,
         states: Sequence[str] = ...,
+        claim: bool = ...,
     ) -> list[DueDelivery]: ...
+
+    async def claim(
+        self, ids: Sequence[str], states: Sequence[str], resend_after: float, max_attempts: int
+    ) -> set[str]: ...
 
     async def finish_dispatch(
         self,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, null, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, null, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import tables as t
@@ -27,6 +27,7 @@ class DeliveryQueries(StoreBase):
         resend_after: float,
         max_attempts: int,
         states: Sequence[str] = OPEN,
+        claim: bool = True,
     ) -> list[DueDelivery]:
         """Create the deliveries of these villages if missing, and claim those due an attempt now.
 
@@ -34,6 +35,12 @@ class DeliveryQueries(StoreBase):
         or last tried `resend_after` ago. Claiming records the attempt before any send (design decision 2),
         so a task Kafka redelivers right after a crash does not re-send what just went out; the
         reconciler re-sends it once `resend_after` has passed without an ack.
+
+        A delivery is claimed only if it is still due when its row is updated: of two workers that
+        selected it at once, one claims it. A message to a person (no command id to recognise a copy by)
+        claimed again while its last attempt left no outcome (still pending, no reason: the worker stopped
+        mid-send) may reach them twice: `possible_duplicates` counts those sends. `claim=False`: only
+        the due ones, for the caller to `claim` a few at a time, right before sending them.
         """
         now = self.clock.now()
         rows = [
@@ -102,13 +109,19 @@ class DeliveryQueries(StoreBase):
                     )
                     for r in res
                 ]
-            for ichunk in chunks([x.delivery_id for x in due]):
-                await conn.execute(
-                    update(t.deliveries)
-                    .where(d.delivery_id.in_(ichunk))
-                    .values(attempts=d.attempts + 1, last_attempt_at=now)
-                )
-        return due
+            if not claim:
+                return due
+            claimed = await _claim(
+                conn, [x.delivery_id for x in due], states, now, resend_after, max_attempts
+            )
+        return [x for x in due if x.delivery_id in claimed]
+
+    async def claim(
+        self, ids: Sequence[str], states: Sequence[str], resend_after: float, max_attempts: int
+    ) -> set[str]:
+        """Claim those of `ids` still due an attempt now (see claim_due); returns the ones claimed."""
+        async with self.engine.begin() as conn:
+            return await _claim(conn, ids, states, self.clock.now(), resend_after, max_attempts)
 
     async def finish_dispatch(
         self,
@@ -248,6 +261,44 @@ class DeliveryQueries(StoreBase):
                 )
             )
             return int(res.rowcount or 0)
+
+
+async def _claim(
+    conn: AsyncConnection,
+    ids: Sequence[str],
+    states: Sequence[str],
+    now: float,
+    resend_after: float,
+    max_attempts: int,
+) -> set[str]:
+    """Record an attempt on those of `ids` still due when their row is updated. On PostgreSQL two workers
+    (a rebalance, the reconciler's re-emit) can select the same delivery at once; the UPDATE re-checks
+    the row after the other's commit, so one of them claims it."""
+    d = t.deliveries.c
+    person = d.channel != Channel.LOUDSPEAKER.value
+    unknown = and_(person, d.attempts > 0, d.state == DeliveryState.PENDING.value, d.reason.is_(None))
+    claimed: set[str] = set()
+    for chunk in chunks(list(ids)):
+        res = await conn.execute(
+            update(t.deliveries)
+            .where(
+                d.delivery_id.in_(chunk),
+                d.state.in_(states),
+                d.expires_at > now,
+                d.attempts < max_attempts,
+                or_(d.last_attempt_at.is_(None), d.last_attempt_at <= now - resend_after),
+            )
+            .values(
+                attempts=d.attempts + 1,
+                last_attempt_at=now,
+                # The new attempt's outcome will say; none recorded by the next claim: it is unknown.
+                reason=case((person, null()), else_=d.reason),
+                possible_duplicates=d.possible_duplicates + case((unknown, 1), else_=0),
+            )
+            .returning(d.delivery_id)
+        )
+        claimed.update(r.delivery_id for r in res)
+    return claimed
 
 
 @dataclass
