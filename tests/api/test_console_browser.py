@@ -17,8 +17,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.api.conftest import PASSWORD
+from tests.api.conftest import PASSWORD, Api
 from tests.api.e2e import live_stack
+from warnengine.api.accounts import create_user
+from warnengine.api.auth import ApiRole
 from warnengine.directory import County
 
 CHROMIUM = "/usr/bin/chromium"
@@ -123,3 +125,57 @@ async def test_dispatcher_composes_approver_releases_live_map_reaches_100(
         ]
         via = await live.harness.store.audit_entries(subject=warning_id, limit=1)
         assert '"via": "session"' in (via[0]["detail"] or "")
+
+
+ONE_TIME, NEW = "printed once 4711", "my own secret 2026"
+
+
+def forced_to_change_then_in(d: WebDriver, url: str) -> int:
+    """Log in with a one-time password: the change form comes first, then the console. Returns how many
+    villages the compose map drew (the console really loaded)."""
+    wait = WebDriverWait(d, 20)
+    d.delete_all_cookies()
+    d.get(url + "/console/")
+    wait.until(ec.visibility_of_element_located((By.ID, "username"))).send_keys("newbie")
+    d.find_element(By.ID, "password").send_keys(ONE_TIME)
+    d.find_element(By.ID, "login-btn").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "old-password"))).send_keys(ONE_TIME)
+    assert not any(d.find_element(By.ID, hidden).is_displayed() for hidden in ("app", "login"))
+    d.find_element(By.ID, "new-password").send_keys(NEW)
+    d.find_element(By.ID, "new-password2").send_keys(NEW + "!")
+    d.find_element(By.ID, "change-btn").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "change-error"), "differ"))
+    d.find_element(By.ID, "new-password2").clear()
+    d.find_element(By.ID, "new-password2").send_keys(ONE_TIME)  # the old one again: the server says no
+    d.find_element(By.ID, "new-password").clear()
+    d.find_element(By.ID, "new-password").send_keys(ONE_TIME)
+    d.find_element(By.ID, "change-btn").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "change-error"), "old one"))
+    for field in ("new-password", "new-password2"):
+        d.find_element(By.ID, field).clear()
+        d.find_element(By.ID, field).send_keys(NEW)
+    d.find_element(By.ID, "change-btn").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "app")))
+    assert not d.find_element(By.ID, "change").is_displayed()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#map path.village")))
+    d.get(url + "/console/")  # a reload keeps the session, now without the form
+    wait.until(ec.visibility_of_element_located((By.ID, "app")))
+    assert not d.find_element(By.ID, "change").is_displayed()
+    return len(d.find_elements(By.CSS_SELECTOR, "#map path.village"))
+
+
+async def test_a_one_time_password_is_changed_before_the_console_opens(
+    api: Api, tmp_path: Path, small_county: County
+) -> None:
+    assert await create_user(api.store, "newbie", ONE_TIME, ApiRole.DISPATCHER, "新人", must_change=True)
+    url = str(api.client.make_url("")).rstrip("/")
+    d = await asyncio.to_thread(browser, tmp_path / "chromium")
+    try:
+        drawn = await asyncio.to_thread(forced_to_change_then_in, d, url)
+    finally:
+        await asyncio.to_thread(d.quit)
+    assert drawn == len([c for c in small_county.cells if c.level == "village"])
+    row = await api.store.get_user("newbie")
+    assert row is not None and row["must_change_password"] is False
+    actions = [e["action"] for e in await api.store.audit_entries(subject="newbie")]
+    assert actions.count("user.password.change") == 1 and "login" in actions

@@ -89,6 +89,16 @@ async def admin_password_ok(db_url: str, user: str, password: str) -> bool:
         await store.close()
 
 
+async def must_change(db_url: str, user: str) -> bool:
+    store = Store(connect(db_url), SystemClock())
+    try:
+        row = await store.get_user(user)
+        assert row is not None
+        return bool(row["must_change_password"])
+    finally:
+        await store.close()
+
+
 def db_url(env: dict[str, str]) -> str:
     return (
         env.get("WARNENGINE_DATABASE_URL")
@@ -122,6 +132,8 @@ def test_init_once_then_nothing(
     assert first["admin"]["created"] and first["admin"]["user"] == "chief" and len(password) >= 20
     assert asyncio.run(admin_password_ok(db_url(env), "chief", password))
     assert not asyncio.run(admin_password_ok(db_url(env), "chief", password + "x"))
+    # One-time indeed: the console lets the admin do nothing before changing it.
+    assert first["admin"]["must_change_password"] and asyncio.run(must_change(db_url(env), "chief"))
     key_bytes = {p.name: p.read_bytes() for p in keys.iterdir() if p.is_file()}
 
     code, second = init_json(capsys, "--admin", "chief")
@@ -136,18 +148,21 @@ def test_init_once_then_nothing(
     assert "password" not in json.dumps(second)
     assert {p.name: p.read_bytes() for p in keys.iterdir() if p.is_file()} == key_bytes
 
-    # The one-time password is replaced with `warnengine user passwd`; afterwards it no longer works.
+    # Or the one-time password is replaced on the command line, `warnengine user passwd --permanent`
+    # (without it the new password would be one-time too); afterwards the old one no longer works.
     monkeypatch.setattr("sys.stdin", io.StringIO("a-new-long-password\n"))
-    code, _, _ = warnengine(capsys, "user", "passwd", "chief", "--password-stdin")
+    code, _, _ = warnengine(capsys, "user", "passwd", "chief", "--password-stdin", "--permanent")
     assert code == 0
     assert not asyncio.run(admin_password_ok(db_url(env), "chief", password))
     assert asyncio.run(admin_password_ok(db_url(env), "chief", "a-new-long-password"))
+    assert not asyncio.run(must_change(db_url(env), "chief"))
 
 
 def test_human_output_says_nothing_changed(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = warnengine(capsys, "init")
     assert code == 0
     assert "[5/5]" in out and "一次性密码" in out and "one-time password" in out
+    assert "change it at the first login" in out
     code, out, _ = warnengine(capsys, "init")
     assert code == 0
     assert [line.split("]")[0] for line in out.splitlines()[:5]] == [f"[{n}/5" for n in range(1, 6)]

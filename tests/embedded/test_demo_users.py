@@ -28,6 +28,7 @@ async def test_created_once_with_a_private_file(tmp_path: Path) -> None:
             user = await store.get_user(name)
             assert user is not None
             assert await verify_password(user["password_hash"], password)
+            assert user["must_change_password"] is False  # a demo: the passwords in the file keep working
         assert "demo-approver" in describe(first)
 
         again = await ensure_demo_users(store, tmp_path)  # a restart: nothing new, nothing reprinted

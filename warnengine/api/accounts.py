@@ -20,7 +20,7 @@ from warnengine.api.auth import (
 )
 from warnengine.api.context import ctx
 from warnengine.api.drafts import Text
-from warnengine.api.errors import ApiError, conflict, not_found
+from warnengine.api.errors import ApiError, bad_request, conflict, not_found
 from warnengine.api.routing import EVERYONE, Op, body, json_out, user
 from warnengine.db.store import Store
 from warnengine.obs import metrics
@@ -39,6 +39,13 @@ class Me(BaseModel):
     role: ApiRole
     display_name: str
     csrf_token: str | None = None  # console sessions: send it back as X-CSRF-Token on every change
+    # A one-time password: until POST /api/v1/me/password, a console session may do nothing else.
+    must_change_password: bool = False
+
+
+class PasswordChangeIn(BaseModel):
+    old_password: Text = Field(min_length=1, max_length=1024)
+    new_password: Text = Field(min_length=MIN_PASSWORD, max_length=1024)
 
 
 class UserIn(BaseModel):
@@ -46,6 +53,8 @@ class UserIn(BaseModel):
     password: Text = Field(min_length=MIN_PASSWORD, max_length=1024)
     role: ApiRole
     display_name: Text = Field(default="", max_length=100)
+    # The admin chose the password, so by default it is one-time: the user changes it at the first login.
+    must_change_password: bool = True
 
     @field_validator("username")
     @classmethod
@@ -58,6 +67,7 @@ class UserOut(BaseModel):
     role: ApiRole
     display_name: str
     active: bool
+    must_change_password: bool = False
 
 
 class UserList(BaseModel):
@@ -83,38 +93,64 @@ def check_username(v: str) -> str:
     return v
 
 
-async def create_user(store: Store, username: str, password: str, role: ApiRole, display_name: str) -> bool:
-    """Shared by the API and `warnengine user add`."""
+def password_problem(username: str, password: str, old: str | None = None) -> str | None:
+    """What is wrong with a new password (Chinese / English), or None: the whole policy, kept minimal."""
+    if len(password) < MIN_PASSWORD:
+        return f"密码至少 {MIN_PASSWORD} 个字符 / password shorter than {MIN_PASSWORD} characters"
+    if password.strip().casefold() == username.casefold():
+        return "密码不能与用户名相同 / password must not be the user name"
+    if old is not None and password == old:
+        return "新密码不能与旧密码相同 / the new password must differ from the old one"
+    return None
+
+
+async def create_user(
+    store: Store, username: str, password: str, role: ApiRole, display_name: str, *, must_change: bool
+) -> bool:
+    """Shared by the API, `warnengine user add`, init and the demo users. `must_change`: the password is
+    one-time, and a console session can do nothing but change it."""
     check_username(username)
-    if len(password) < MIN_PASSWORD:
-        raise ValueError(f"password shorter than {MIN_PASSWORD} characters")
-    return await store.add_user(username, await hash_password(password), role.value, display_name or username)
+    problem = password_problem(username, password)
+    if problem:
+        raise ValueError(problem)
+    return await store.add_user(
+        username, await hash_password(password), role.value, display_name or username, must_change=must_change
+    )
 
 
-async def set_password(store: Store, username: str, password: str) -> bool:
-    """A user's new password (`warnengine user passwd`); False when there is no such user."""
-    if len(password) < MIN_PASSWORD:
-        raise ValueError(f"password shorter than {MIN_PASSWORD} characters")
+async def set_password(
+    store: Store, username: str, password: str, *, must_change: bool, keep_session: str | None = None
+) -> int | None:
+    """A user's new password (`warnengine user passwd`, POST /api/v1/me/password); ends the user's other
+    sessions. None when there is no such user, else how many sessions ended."""
+    problem = password_problem(username, password)
+    if problem:
+        raise ValueError(problem)
     if await store.get_user(username) is None:
-        return False
-    await store.set_password(username, await hash_password(password))
-    return True
+        return None
+    hashed = await hash_password(password)
+    return await store.set_password(username, hashed, must_change=must_change, keep_session=keep_session)
 
 
-async def login(request: web.Request) -> web.Response:
-    c = ctx(request)
-    b = body(request, LoginIn)
-    address = remote_of(request)
-    wait = c.limiter.retry_after(b.username, address)
+async def _limit(request: web.Request, username: str, address: str, action: str) -> None:
+    """429 while the login limiter holds this user or address (logins and password changes alike)."""
+    wait = ctx(request).limiter.retry_after(username, address)
     if wait is not None:
         metrics.API_LOGINS.labels("rate_limited").inc()
-        await audit.record(request, "login.rate_limited", b.username, actor=b.username)
+        await audit.record(request, action, username, actor=username)
         raise ApiError(
             429,
             "rate_limited",
             f"too many failed logins; try again in {int(wait) + 1} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
+
+
+async def login(request: web.Request) -> web.Response:
+    c = ctx(request)
+    b = body(request, LoginIn)
+    address = remote_of(request)
+    await _limit(request, b.username, address, "login.rate_limited")
     row = await c.store.get_user(b.username)
     ok = await verify_password(row["password_hash"] if row else None, b.password)
     if not ok or row is None or not row["active"]:
@@ -128,7 +164,13 @@ async def login(request: web.Request) -> web.Response:
     metrics.API_LOGINS.labels("ok").inc()
     await audit.record(request, "login", b.username, actor=b.username)
     resp = json_out(
-        Me(username=b.username, role=row["role"], display_name=row["display_name"], csrf_token=csrf)
+        Me(
+            username=b.username,
+            role=row["role"],
+            display_name=row["display_name"],
+            csrf_token=csrf,
+            must_change_password=row["must_change_password"],
+        )
     )
     resp.set_cookie(
         SESSION_COOKIE,
@@ -155,18 +197,66 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     u = user(request)
     return json_out(
+        Me(
+            username=u.username,
+            role=u.role,
+            display_name=u.display_name,
+            csrf_token=u.csrf_token,
+            must_change_password=u.must_change_password,
+        )
+    )
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """The caller's own password: the old one proves it is them (a wrong one counts as a failed login);
+    the user's other sessions end, this one stays."""
+    c = ctx(request)
+    b = body(request, PasswordChangeIn)
+    u = user(request)
+    address = remote_of(request)
+    await _limit(request, u.username, address, "user.password.rate_limited")
+    row = await c.store.get_user(u.username)
+    if row is None or not await verify_password(row["password_hash"], b.old_password):
+        c.limiter.failed(u.username, address)
+        await audit.record(request, "user.password.failed", u.username)
+        raise ApiError(403, "wrong_password", "旧密码不对 / the old password is wrong", "old_password")
+    problem = password_problem(u.username, b.new_password, b.old_password)
+    if problem:
+        raise bad_request("weak_password", problem, "new_password")
+    c.limiter.succeeded(u.username)
+    cookie = request.cookies.get(SESSION_COOKIE) if u.via == "session" else None
+    keep = digest(cookie) if cookie else None
+    ended = await set_password(c.store, u.username, b.new_password, must_change=False, keep_session=keep)
+    await audit.record(request, "user.password.change", u.username, sessions_ended=ended or 0)
+    return json_out(
         Me(username=u.username, role=u.role, display_name=u.display_name, csrf_token=u.csrf_token)
     )
 
 
 async def add_user(request: web.Request) -> web.Response:
     b = body(request, UserIn)
-    if not await create_user(ctx(request).store, b.username, b.password, b.role, b.display_name):
+    try:
+        added = await create_user(
+            ctx(request).store,
+            b.username,
+            b.password,
+            b.role,
+            b.display_name,
+            must_change=b.must_change_password,
+        )
+    except ValueError as e:  # the policy beyond the schema's length (the user name as password)
+        raise bad_request("weak_password", str(e), "password") from e
+    if not added:
         raise conflict("user_exists", f"user {b.username} exists")
-    await audit.record(request, "user.add", b.username, role=b.role.value)
-    return json_out(
-        UserOut(username=b.username, role=b.role, display_name=b.display_name or b.username, active=True), 201
+    await audit.record(request, "user.add", b.username, role=b.role.value, one_time=b.must_change_password)
+    out = UserOut(
+        username=b.username,
+        role=b.role,
+        display_name=b.display_name or b.username,
+        active=True,
+        must_change_password=b.must_change_password,
     )
+    return json_out(out, 201)
 
 
 async def list_users(request: web.Request) -> web.Response:
@@ -211,8 +301,35 @@ OPS = [
         EVERYONE,
         status=204,
         response=None,
+        before_password_change=True,
     ),
-    Op("GET", "/api/v1/me", me, "Who am I (and the session's CSRF token)", "session", EVERYONE, response=Me),
+    Op(
+        "GET",
+        "/api/v1/me",
+        me,
+        "Who am I (and the session's CSRF token)",
+        "session",
+        EVERYONE,
+        response=Me,
+        before_password_change=True,
+    ),
+    Op(
+        "POST",
+        "/api/v1/me/password",
+        change_password,
+        "Change my own password (required first when it is one-time)",
+        "session",
+        EVERYONE,
+        body=PasswordChangeIn,
+        response=Me,
+        errors=(429,),
+        before_password_change=True,
+        description=(
+            "Checks the old password (a wrong one is 403 `wrong_password` and counts as a failed login), "
+            f"then the policy (at least {MIN_PASSWORD} characters, not the user name, not the old password: "
+            "400 `weak_password`), clears the one-time flag and ends the user's other sessions."
+        ),
+    ),
     Op("GET", "/api/v1/users", list_users, "Users", "users", frozenset({ApiRole.ADMIN}), response=UserList),
     Op(
         "POST",
@@ -225,6 +342,7 @@ OPS = [
         response=UserOut,
         status=201,
         errors=(409,),
+        description="`must_change_password` (default true): the user must change it at the first login.",
     ),
     Op(
         "POST",

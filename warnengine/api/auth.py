@@ -47,6 +47,10 @@ class User:
     display_name: str
     via: str  # token | session
     csrf_token: str | None = None
+    # A console session whose password is one-time: only changing it, who-am-I and logout are allowed
+    # (routing.py). Tokens are never held back: an admin minted them on purpose, and a held-back session
+    # cannot mint one.
+    must_change_password: bool = False
 
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
@@ -123,7 +127,14 @@ async def authenticate(request: web.Request) -> User | None:
         row = await store.session_user(digest(cookie))
         if row is None:
             raise ApiError(401, "session_expired", "session expired; log in again")
-        user = User(row["username"], ApiRole(row["role"]), row["display_name"], "session", row["csrf_token"])
+        user = User(
+            row["username"],
+            ApiRole(row["role"]),
+            row["display_name"],
+            "session",
+            row["csrf_token"],
+            bool(row["must_change_password"]),
+        )
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(sent.encode(), (user.csrf_token or "").encode()):

@@ -73,6 +73,14 @@ def conflict(code: str, message: str) -> ApiError:
     return ApiError(409, code, message)
 
 
+def password_change_required() -> ApiError:
+    return ApiError(
+        403,
+        "password_change_required",
+        "请先修改一次性密码 / change your one-time password first (POST /api/v1/me/password)",
+    )
+
+
 def from_validation(e: ValidationError, prefix: str = "") -> ApiError:
     """The first problem pydantic found, naming the field as a dotted path (`areas.0.codes.1`)."""
     err = e.errors()[0]

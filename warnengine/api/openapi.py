@@ -25,7 +25,7 @@ _STATUS_TEXT = {
     204: "No content",
     400: "Invalid request: `error.field` names the field",
     401: "Not authenticated",
-    403: "Authenticated but not allowed (role, CSRF, self-approval)",
+    403: "Authenticated but not allowed (role, CSRF, self-approval, one-time password not yet changed)",
     404: "Not found",
     409: "Conflict: wrong state or stale revision",
     413: "Request body too large",

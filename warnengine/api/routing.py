@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from warnengine.api.auth import ApiRole, User, require
 from warnengine.api.context import ctx
-from warnengine.api.errors import ApiError, bad_request, from_validation
+from warnengine.api.errors import ApiError, bad_request, from_validation, password_change_required
 from warnengine.obs import metrics
 from warnengine.wire.safejson import JsonRefused, loads_bounded
 
@@ -50,6 +50,9 @@ class Op:
     errors: tuple[int, ...] = ()  # beyond those every op can return
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
+    # Allowed to a console session that still has to change its one-time password (who am I, logout, the
+    # change itself); every other operation answers 403 password_change_required.
+    before_password_change: bool = False
 
     @property
     def name(self) -> str:
@@ -105,7 +108,9 @@ def wrap(op: Op) -> OpHandler:
         status = 500
         try:
             if op.roles is not None:
-                request[USER] = await require(request, op.roles)
+                request[USER] = who = await require(request, op.roles)
+                if who.must_change_password and not op.before_password_change:
+                    raise password_change_required()
             if op.query is not None:
                 try:
                     request[QUERY] = op.query.model_validate(dict(request.query))

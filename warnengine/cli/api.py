@@ -13,6 +13,9 @@ from typing import Any
 from warnengine.settings import Settings
 
 SettingsOf = Callable[[argparse.Namespace], Settings]
+# Without it a password set here is one-time: whoever chose it is not its user, who must change it at the
+# first console login. With it the password stays (your own account, a script's user that only uses tokens).
+PERMANENT = "the password is not one-time (default: the user must change it at the first console login)"
 
 
 def add_commands(sub: Any, settings_of: SettingsOf) -> None:
@@ -30,10 +33,12 @@ def add_commands(sub: Any, settings_of: SettingsOf) -> None:
     )
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--permanent", action="store_true", help=PERMANENT)
     add.set_defaults(fn=lambda a: cmd_user_add(a, settings_of(a)))
     pw = usub.add_parser("passwd", help="set a user's password (prompted, or read from stdin)")
     pw.add_argument("name")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    pw.add_argument("--permanent", action="store_true", help=PERMANENT)
     pw.set_defaults(fn=lambda a: cmd_user_passwd(a, settings_of(a)))
     tok = usub.add_parser("token", help="create an API token for a user; prints it once")
     tok.add_argument("name")
@@ -84,9 +89,13 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
         password = _read_password(args.password_stdin)
 
         async def add(store: Any) -> bool:
-            ok = await create_user(store, args.name, password, ApiRole(args.role), args.display_name)
+            one_time = not args.permanent
+            ok = await create_user(
+                store, args.name, password, ApiRole(args.role), args.display_name, must_change=one_time
+            )
             if ok:
-                await store.audit("cli", "user.add", args.name, {"role": args.role, "remote": "local"})
+                detail = {"role": args.role, "remote": "local", "one_time": one_time}
+                await store.audit("cli", "user.add", args.name, detail)
             return ok
 
         if not asyncio.run(_with_store(settings, add)):
@@ -95,22 +104,24 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as e:
         print(f"warnengine user add: {e}", file=sys.stderr)
         return 2
-    print(json.dumps({"user": args.name, "role": args.role}))
+    print(json.dumps({"user": args.name, "role": args.role, "must_change_password": not args.permanent}))
     return 0
 
 
 def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
-    """A new password, e.g. replacing the one-time password `warnengine init` printed."""
+    """An admin's reset: a new one-time password (the user's sessions end), or with --permanent a password
+    that stays, e.g. replacing the one-time password `warnengine init` printed without logging in."""
     from warnengine.api.accounts import set_password
 
     try:
         password = _read_password(args.password_stdin)
 
         async def change(store: Any) -> bool:
-            ok = await set_password(store, args.name, password)
-            if ok:
-                await store.audit("cli", "user.password", args.name, {"remote": "local"})
-            return ok
+            ended = await set_password(store, args.name, password, must_change=not args.permanent)
+            if ended is not None:
+                detail = {"remote": "local", "one_time": not args.permanent, "sessions_ended": ended}
+                await store.audit("cli", "user.password", args.name, detail)
+            return ended is not None
 
         if not asyncio.run(_with_store(settings, change)):
             print(f"warnengine user passwd: no user {args.name}", file=sys.stderr)
@@ -118,7 +129,7 @@ def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as e:
         print(f"warnengine user passwd: {e}", file=sys.stderr)
         return 2
-    print(json.dumps({"user": args.name, "password": "changed"}))
+    print(json.dumps({"user": args.name, "password": "changed", "must_change_password": not args.permanent}))
     return 0
 
 

@@ -7,7 +7,8 @@ Against the configured WARNENGINE_KAFKA_URL and WARNENGINE_DATABASE_URL, never e
    (or replicas) are reported, never changed;
 4. signing keys: Ed25519, and SM2 when configured or an SM2 implementation is installed; created only when
    missing (0600), and published for terminals (warnengine.signing.rotation);
-5. the first admin user, with a random one-time password printed once — only when no admin exists.
+5. the first admin user, with a random one-time password printed once — only when no admin exists; the
+   console asks for a new one at the first login (nothing else is allowed until then).
 
 A second run changes nothing and says so. Exit codes: 0 done, 1 done but something needs attention (a
 topic with fewer partitions than configured), 2 bad input (Kafka unreachable, database URL wrong...).
@@ -235,15 +236,17 @@ async def _admin(settings: Settings, name: str, out: Run) -> None:
         if any(u["username"] == name for u in users):
             raise InitError(f"用户 {name} 已存在但不是管理员 / user {name} exists, not an admin: see --admin")
         password = secrets.token_urlsafe(15)  # 20 characters, 120 bits
-        await create_user(store, name, password, ApiRole.ADMIN, "管理员 administrator")
-        await store.audit("init", "user.add", name, {"role": ApiRole.ADMIN.value, "remote": "local"})
+        await create_user(store, name, password, ApiRole.ADMIN, "管理员 administrator", must_change=True)
+        detail = {"role": ApiRole.ADMIN.value, "remote": "local", "one_time": True}
+        await store.audit("init", "user.add", name, detail)
     finally:
         await store.close()
     out.step(
         5,
         "管理员 / admin",
         f"已创建 {name}，一次性密码（只显示这一次）/ created {name}, one-time password (shown once): "
-        f"{password}\n      登录后立即修改 / change it after the first login: warnengine user passwd {name}",
+        f"{password}\n      首次登录控制台时必须修改 / the console makes you change it at the first login "
+        f"(or: warnengine user passwd {name} --permanent)",
         True,
     )
-    out.result["admin"] = {"created": True, "user": name, "password": password}
+    out.result["admin"] = {"created": True, "user": name, "password": password, "must_change_password": True}

@@ -292,6 +292,8 @@ users = Table(
     Column("display_name", Text, nullable=False),
     Column("active", Boolean, nullable=False, server_default=true()),
     Column("created_at", Float, nullable=False),
+    # A one-time password (init, `user add`, an admin's reset): console sessions may only change it (0007).
+    Column("must_change_password", Boolean, nullable=False, server_default=false()),
 )
 
 api_tokens = Table(

@@ -1,6 +1,7 @@
 """Demo users for the embedded default: a dispatcher and an approver (two-person approval needs two), with
-one-time random passwords written to a 0600 file in the data directory. Created once: when any user exists
-nothing is created or reprinted, and `up` only says where the file is."""
+random passwords printed once and written to a 0600 file in the data directory. Created once: when any user
+exists nothing is created or reprinted, and `up` only says where the file is. Not flagged must-change (unlike
+init's admin and `user add`): a local demo's passwords, kept in a file, must keep working as written there."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ async def ensure_demo_users(store: Store, data_dir: Path) -> DemoUsers | None:
         json.dump(record, out, ensure_ascii=False, indent=1)
     os.chmod(path, 0o600)  # an older file may have had other permissions
     for name, role, display in DEMO_USERS:
-        await create_user(store, name, created[name], role, display)
+        await create_user(store, name, created[name], role, display, must_change=False)
         await store.audit("up", "user.add", name, {"role": role.value, "remote": "local", "demo": True})
     return DemoUsers(path, created)
 
@@ -51,6 +52,6 @@ def describe(demo: DemoUsers) -> str:
     """What `up` prints (stderr): the passwords once, afterwards only where they are."""
     if not demo.created:
         return f"演示用户已存在，密码见 / demo users exist; passwords in: {demo.file}"
-    lines = [f"演示用户（一次性密码）/ demo users (one-time passwords), also in {demo.file}:"]
+    lines = [f"演示用户（随机密码）/ demo users (random passwords), also in {demo.file}:"]
     lines += [f"  {name}: {password}" for name, password in demo.created.items()]
     return "\n".join(lines)

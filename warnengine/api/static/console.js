@@ -41,6 +41,14 @@ async function start() {
       await enter(me);
     } catch (e) { text($("#login-error"), e.message); }
   });
+  $("#change-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    text($("#change-error"), "");
+    if ($("#new-password").value !== $("#new-password2").value) return text($("#change-error"), "两次输入的新密码不同 The new passwords differ");
+    try {
+      await enter(await api("POST", "/api/v1/me/password", { old_password: $("#old-password").value, new_password: $("#new-password").value }));
+    } catch (e) { text($("#change-error"), e.message); }
+  });
   $("#logout-btn").addEventListener("click", async () => {
     try { await api("POST", "/api/v1/logout"); } catch (e) { /* already gone */ }
     location.reload();
@@ -52,7 +60,10 @@ async function start() {
 async function enter(me) {
   state.me = me; state.csrf = me.csrf_token;
   text($("#me"), `${me.display_name} (${me.username}, ${me.role})`);
-  $("#login").hidden = true; $("#app").hidden = false; $("#whoami").hidden = false;
+  $("#login").hidden = true; $("#whoami").hidden = false;
+  $("#change").hidden = !me.must_change_password; // a one-time password: nothing else until it is changed
+  if (me.must_change_password) return $("#old-password").focus();
+  $("#app").hidden = false;
   state.grid = await api("GET", "/api/v1/directory/grid");
   setupCompose();
   const canCompose = me.role === "dispatcher" || me.role === "admin";

@@ -19,8 +19,10 @@ FAILED = ("rejected", "failed", "expired", "cancelled")
 class ApiQueries(StoreBase):
     # -- users, tokens, sessions ------------------------------------------------------------------------
 
-    async def add_user(self, username: str, password_hash: str, role: str, display_name: str) -> bool:
-        """False when the name is taken (nothing changed)."""
+    async def add_user(
+        self, username: str, password_hash: str, role: str, display_name: str, *, must_change: bool = False
+    ) -> bool:
+        """False when the name is taken (nothing changed). `must_change`: a one-time password."""
         row = {
             "username": username,
             "password_hash": password_hash,
@@ -28,16 +30,28 @@ class ApiQueries(StoreBase):
             "display_name": display_name,
             "active": True,
             "created_at": self.clock.now(),
+            "must_change_password": must_change,
         }
         async with self.engine.begin() as conn:
             res = await conn.execute(self._insert_ignore(t.users).values(row))
             return bool(res.rowcount)
 
-    async def set_password(self, username: str, password_hash: str) -> None:
+    async def set_password(
+        self, username: str, password_hash: str, *, must_change: bool, keep_session: str | None = None
+    ) -> int:
+        """A new password (one-time when `must_change`); ends the user's sessions but `keep_session` (a
+        session hash) in the same transaction. Returns how many sessions ended."""
+        s = t.sessions.c
         async with self.engine.begin() as conn:
             await conn.execute(
-                update(t.users).where(t.users.c.username == username).values(password_hash=password_hash)
+                update(t.users)
+                .where(t.users.c.username == username)
+                .values(password_hash=password_hash, must_change_password=must_change)
             )
+            ended = delete(t.sessions).where(s.username == username)
+            if keep_session is not None:
+                ended = ended.where(s.session_hash != keep_session)
+            return int((await conn.execute(ended)).rowcount or 0)
 
     async def get_user(self, username: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -48,7 +62,9 @@ class ApiQueries(StoreBase):
         u = t.users.c
         async with self.engine.connect() as conn:
             res = await conn.execute(
-                select(u.username, u.role, u.display_name, u.active, u.created_at).order_by(u.username)
+                select(
+                    u.username, u.role, u.display_name, u.active, u.created_at, u.must_change_password
+                ).order_by(u.username)
             )
             return [dict(r._mapping) for r in res]
 
@@ -101,10 +117,10 @@ class ApiQueries(StoreBase):
             )
 
     async def session_user(self, session_hash: str) -> dict[str, Any] | None:
-        """The active user of a live session, with the session's CSRF token."""
+        """The active user of a live session, with the session's CSRF token and the one-time flag."""
         s, u = t.sessions.c, t.users.c
         q = (
-            select(u.username, u.role, u.display_name, s.csrf_token)
+            select(u.username, u.role, u.display_name, u.must_change_password, s.csrf_token)
             .select_from(t.sessions.join(t.users, s.username == u.username))
             .where(s.session_hash == session_hash, s.expires_at > self.clock.now(), u.active.is_(True))
         )
