@@ -107,7 +107,9 @@ async def test_survivor_takes_over_a_killed_workers_partitions(
 
     deadline = time.monotonic() + 60
     planned = 0
-    while len(farm.first_command_at) < len(devices) // 10 or len(world.twilio.log) < planned // 5 + 1:
+    # Kill as soon as both fan-outs are under way: the loudspeakers' is fast, so waiting for a share of
+    # the SMS as well could let it finish first on a busy machine.
+    while len(farm.first_command_at) < len(devices) // 10 or not world.twilio.log:
         assert time.monotonic() < deadline, "no commands or SMS arrived before the kill"
         planned = planned or len(await sms_rows(h, warning_id))
         await asyncio.sleep(0.005)

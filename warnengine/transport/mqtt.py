@@ -110,7 +110,8 @@ class AsyncMqtt:
         if rc.is_failure:
             self._client.last_error = f"refused: {rc}"
             self._log.error("mqtt_connect_refused", reason=str(rc), hint=_hint(str(rc)), **self._where())
-            if self._loop and self._refused:
+            if self._loop and self._refused and not self._refused.done():
+                self._giving_up = True  # connect() raises with this reason: paho's next try is noise
                 self._loop.call_soon_threadsafe(_settle, self._refused, str(rc))
             return
         self._client.last_error = None
