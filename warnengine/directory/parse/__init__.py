@@ -22,6 +22,8 @@ from warnengine.directory.parse.fields import (
     Problem,
 )
 from warnengine.directory.parse.grid import read_grid
+from warnengine.directory.parse.place import Place
+from warnengine.directory.parse.tables import ReadOptions, find_table, open_table
 from warnengine.directory.parse.households import read_households
 from warnengine.directory.parse.people import read_people
 from warnengine.directory.parse.points import read_points
@@ -40,7 +42,11 @@ __all__ = [
     "POINT_FIELDS",
     "SIG_ALGS",
     "SIG_ALG_FIELD",
+    "Place",
     "Problem",
+    "ReadOptions",
+    "find_table",
+    "open_table",
     "read_devices",
     "read_grid",
     "read_households",
