@@ -233,7 +233,9 @@ def test_optional_device_columns(
 
 
 @pytest.mark.parametrize("header", [",sig_alg,drill_opt_in", ",signature,备注"])
-def test_device_columns_in_any_order_others_ignored(small_county: County, tmp_path: Path, header: str) -> None:
+def test_device_columns_in_any_order_others_ignored(
+    small_county: County, tmp_path: Path, header: str
+) -> None:
     _devices(tmp_path, small_county, f"device_id,cell_code,lon,lat,kind{header}\n")
     assert read_county(tmp_path).devices == []
 

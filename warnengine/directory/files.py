@@ -16,10 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from warnengine.directory.parse import (
-    Place,
-    ReadOptions,
-    find_table,
-    open_table,
     DEVICE_FIELDS,
     DEVICES_FILE,
     GRID_FILE,
@@ -31,7 +27,11 @@ from warnengine.directory.parse import (
     POINT_FIELDS,
     POINTS_FILE,
     SIG_ALG_FIELD,
+    Place,
     Problem,
+    ReadOptions,
+    find_table,
+    open_table,
     read_devices,
     read_grid,
     read_households,

@@ -22,11 +22,11 @@ from warnengine.directory.parse.fields import (
     Problem,
 )
 from warnengine.directory.parse.grid import read_grid
-from warnengine.directory.parse.place import Place
-from warnengine.directory.parse.tables import ReadOptions, find_table, open_table
 from warnengine.directory.parse.households import read_households
 from warnengine.directory.parse.people import read_people
+from warnengine.directory.parse.place import Place
 from warnengine.directory.parse.points import read_points
+from warnengine.directory.parse.tables import ReadOptions, find_table, open_table
 
 __all__ = [
     "DEVICES_FILE",

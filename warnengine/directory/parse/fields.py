@@ -6,8 +6,7 @@ Every check reports a problem as (file, line, message) and goes on; none raises.
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterator
-from pathlib import Path
+from collections.abc import Container
 from typing import NamedTuple, TypeVar, cast, get_args
 
 from warnengine.directory.parse.columns import flag

@@ -196,8 +196,8 @@ def _check_group_suffixes(
     for code, (line, level, _) in declared.items():
         if level is Level.GROUP and len(code) != usual and len(code) in _CODE_LENGTH[Level.GROUP]:
             message = (
-                f"村民小组编号位数与本县其他小组不一致 / group code {code} has a {len(code) - 12}-digit group "
-                f"number; the county's other groups have {usual - 12}"
+                f"村民小组编号位数与本县其他小组不一致 / group code {code} has a {len(code) - 12}-digit "
+                f"group number; the county's other groups have {usual - 12}"
             )
             problems.append(Problem(name, line, message, "code", code))
 

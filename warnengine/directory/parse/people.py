@@ -84,5 +84,8 @@ def _check_home(
     elif hid not in household_cells:
         problems.append(Problem(name, line, f"没有该户 / unknown household {hid}", "household_id", hid))
     elif role is Role.RESIDENT and household_cells[hid] != cell:
-        message = f"居民与其户不在同一网格 / resident's cell {cell} is not their household's cell {household_cells[hid]}"
+        message = (
+            f"居民与其户不在同一网格 / resident's cell {cell} is not their household's cell "
+            f"{household_cells[hid]}"
+        )
         problems.append(Problem(name, line, message, "cell_code", cell))

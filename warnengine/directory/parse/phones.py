@@ -9,6 +9,7 @@ numbers never do (voice calls may use them). Local numbers belong to the default
 from __future__ import annotations
 
 import re
+
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 

@@ -16,7 +16,8 @@ SLACK_DEG = 2e-6
 _HINT = {
     "wgs84": " — 坐标系不对？高德/腾讯坐标请用 --crs gcj02，百度坐标请用 --crs bd09 / "
     "wrong coordinate system? Amap/Tencent coordinates: --crs gcj02, Baidu: --crs bd09",
-    "cgcs2000": " — 坐标系不对？试试 --crs gcj02 或 --crs bd09 / wrong coordinate system? try --crs gcj02 or bd09",
+    "cgcs2000": " — 坐标系不对？试试 --crs gcj02 或 --crs bd09 / "
+    "wrong coordinate system? try --crs gcj02 or bd09",
 }
 
 

@@ -95,7 +95,10 @@ def _scan(path: Path, member: str) -> dict[tuple[int, int], str]:
         for m in _MERGE.finditer(xml):
             c0, r0, c1, r1 = _col(m[1]), int(m[2]), _col(m[3]), int(m[4])
             ref = f"{m[1].decode()}{r0}:{m[3].decode()}{r1}"
-            reason = f"合并单元格 {ref}：请取消合并并在每一行填写 / merged cells {ref}: unmerge and fill in every row"
+            reason = (
+                f"合并单元格 {ref}：请取消合并并在每一行填写 / "
+                f"merged cells {ref}: unmerge them and fill in every row"
+            )
             for r in range(r0, r1 + 1):
                 for c in range(c0, c1 + 1):
                     if (r, c) != (r0, c0):
