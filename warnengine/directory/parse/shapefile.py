@@ -42,8 +42,8 @@ def shapefile_features(path: Path, crs: str | None, encoding: str | None) -> lis
     to = _crs_of(path, crs)
     cpg = path.with_suffix(".cpg")
     if cpg.is_file():
+        # pyshp reads the .cpg too, and warns unless it is given the same name
         encoding = cpg.read_text(encoding="ascii", errors="replace").strip() or encoding
-        encoding = {"936": "gb18030", "gbk": "gb18030", "gb2312": "gb18030"}.get(encoding.lower(), encoding)
     for attempt in [encoding] if encoding else ["utf-8", "gb18030"]:
         try:
             with shapefile.Reader(str(path), encoding=attempt) as reader:
