@@ -41,7 +41,8 @@ def add_commands(sub: Any, settings: Any) -> None:
     gi.set_defaults(fn=lambda a: asyncio.run(_import(a, settings(a))))
     ge = gsub.add_parser("export", help="write the directory in the database to DIR (same files)")
     ge.add_argument("dir", type=Path)
-    ge.set_defaults(fn=lambda a: asyncio.run(_export(a.dir, settings(a))))
+    ge.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="tables as .csv or .xlsx")
+    ge.set_defaults(fn=lambda a: asyncio.run(_export(a.dir, settings(a), a.format)))
 
     pv = sub.add_parser("preview", help="who and what an area would reach, by the dissemination policy")
     where = pv.add_mutually_exclusive_group(required=True)
@@ -158,15 +159,21 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-async def _export(directory: Path, s: Settings) -> int:
+async def _export(directory: Path, s: Settings, fmt: str = "csv") -> int:
     from warnengine.directory import County, write_county
+    from warnengine.directory.export import TABLES, write_county_xlsx
 
     store = await _store(s)
     try:
         county = County(*await store.export_directory())
     finally:
         await store.close()
-    write_county(county, directory)
+    if fmt == "xlsx":
+        write_county_xlsx(county, directory)
+    else:
+        write_county(county, directory)
+        for stem in TABLES:  # a stale workbook would make the next import refuse the folder
+            (directory / f"{stem}.xlsx").unlink(missing_ok=True)
     print(json.dumps({"out": str(directory), **_counts(county)}))
     return 0
 
