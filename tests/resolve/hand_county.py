@@ -15,6 +15,7 @@ lat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from warnengine.resolve.directory import Directory
@@ -68,7 +69,7 @@ POINTS = [("gp1", V1, "滑坡隐患点1号", 114.001, 35.009, "landslide", "p05"
 POINT_HOUSEHOLDS = [("gp1", "h2"), ("gp1", "h3")]
 
 
-def hand_directory(people: list[tuple[object, ...]] | None = None) -> Directory:
+def hand_directory(people: Sequence[Sequence[object]] | None = None) -> Directory:
     cells = [(COUNTY, "county", None, "示范县"), (TOWN, "township", COUNTY, "城关镇")]
     cells += [(v, "village", TOWN, f"村{v[-1]}") for v in (V1, V2, V3, V4)]
     cells += [(g, "group", g[:12], f"组{g[-2:]}") for g in sorted({h[1] for h in HOUSEHOLDS})]

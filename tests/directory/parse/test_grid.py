@@ -27,7 +27,7 @@ def grid(tmp_path: Path, cells: list[tuple[str, str, str | None]], ring: list[li
     return tmp_path
 
 
-TOP = [
+TOP: list[tuple[str, str, str | None]] = [
     ("410526000000", "county", None),
     ("410526100000", "township", "410526000000"),
     ("410526100200", "village", "410526100000"),
@@ -36,13 +36,16 @@ TOP = [
 
 def test_three_digit_groups(tmp_path: Path) -> None:
     problems: list[Problem] = []
-    groups = [("410526100200001", "group", "410526100200"), ("410526100200002", "group", "410526100200")]
+    groups: list[tuple[str, str, str | None]] = [
+        ("410526100200001", "group", "410526100200"),
+        ("410526100200002", "group", "410526100200"),
+    ]
     cells, _ = read_grid(grid(tmp_path, TOP + groups), problems)
     assert problems == [] and len(cells) == 5
 
 
 def test_group_lengths_must_agree_and_prefix_their_village(tmp_path: Path) -> None:
-    groups = [
+    groups: list[tuple[str, str, str | None]] = [
         ("410526100200001", "group", "410526100200"),  # line 5
         ("410526100200002", "group", "410526100200"),  # line 6
         ("41052610020003", "group", "410526100200"),  # line 7: 2 digits among 3-digit groups
@@ -52,7 +55,10 @@ def test_group_lengths_must_agree_and_prefix_their_village(tmp_path: Path) -> No
     problems: list[Problem] = []
     read_grid(grid(tmp_path, TOP + groups), problems)
     got = {(p.line, p.message.split(" / ")[-1]) for p in problems}
-    assert (7, "group code 41052610020003 has a 2-digit group number; the county's other groups have 3") in got
+    assert (
+        7,
+        "group code 41052610020003 has a 2-digit group number; the county's other groups have 3",
+    ) in got
     assert (8, "code 410526100300004 does not start with its parent's prefix 410526100200") in got
     assert any(line == 9 and "must have 14 or 15 digits" in m for line, m in got)
     assert {line for line, _ in got} == {7, 8, 9}

@@ -46,7 +46,12 @@ def write(path: Path, prj: str | None, ring: list[list[float]] = SQUARE, encodin
 def test_read_as_geojson_features(tmp_path: Path, prj: str) -> None:
     [(line, feature)] = shapefile_features(write(tmp_path / "grid.shp", prj), None, None)
     assert line == 1
-    assert feature["properties"] == {"code": "410526000000", "level": "county", "parent": None, "name": "示范县"}
+    assert feature["properties"] == {
+        "code": "410526000000",
+        "level": "county",
+        "parent": None,
+        "name": "示范县",
+    }
     assert feature["geometry"]["type"] == "Polygon"
     assert sorted(map(tuple, feature["geometry"]["coordinates"][0])) == sorted(map(tuple, SQUARE))
 

@@ -11,7 +11,10 @@ from openpyxl import Workbook
 from warnengine.directory.parse import HOUSEHOLD_FIELDS, PEOPLE_FIELDS, Problem, ReadOptions, open_table
 from warnengine.directory.parse.tables import detect_encoding, find_table
 
-ROWS = [["h1", "41052610020001", "114.5", "35.5", "3", "0"], ["h2", "41052610020001", "114.6", "35.6", "2", "1"]]
+ROWS = [
+    ["h1", "41052610020001", "114.5", "35.5", "3", "0"],
+    ["h2", "41052610020001", "114.6", "35.6", "2", "1"],
+]
 CHINESE = ["户号", "所属网格", "经度", "纬度", "人口数", "重点人群"]
 
 

@@ -11,9 +11,10 @@ from warnengine.directory.parse.fields import (
     check_unique,
     read_opt_in,
 )
-from warnengine.directory.parse.phones import PhoneKind, parse_phone
+from warnengine.directory.parse.phones import parse_phone
 from warnengine.directory.parse.tables import Table
 from warnengine.model import Level, Person, Role
+from warnengine.model.grid import PhoneKind
 
 _ROLES = {role.value: role for role in Role} | {k: Role(v) for k, v in ROLE_ALIASES.items()}
 
