@@ -70,7 +70,7 @@ def test_projected_prj_is_refused(tmp_path: Path) -> None:
 
 def test_no_prj_needs_crs(tmp_path: Path) -> None:
     path = write(tmp_path / "grid.shp", None)
-    with pytest.raises(ShapefileError, match="grid.prj is missing"):
+    with pytest.raises(ShapefileError, match=r"grid\.prj is missing"):
         shapefile_features(path, None, None)
     assert shapefile_features(path, "cgcs2000", None)[0][1]["geometry"]["coordinates"][0][0] == SQUARE[0]
 
