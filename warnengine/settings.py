@@ -17,6 +17,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var")
     county_dir: Path = Path("config/county")
+    # Region of phone numbers written without a country code in the directory (ISO 3166, phonenumbers).
+    phone_region: str = "CN"
 
     # Unset URLs: `warnengine up` starts the embedded broker / MQTT broker / SQLite and fills them in.
     kafka_url: str | None = Field(default=None, description="kafka://host:port[;host:port]")

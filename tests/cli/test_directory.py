@@ -67,7 +67,7 @@ def test_import_refuses_a_bad_directory_naming_each_line(
     write_county(small_county, tmp_path)
     people = (tmp_path / "people.csv").read_text(encoding="utf-8").splitlines()
     fields = people[1].split(",")
-    fields[5] = "13800138000"  # not E.164
+    fields[5] = "12345"  # not a phone number
     people[1] = ",".join(fields)
     (tmp_path / "people.csv").write_text("\n".join(people) + "\n", encoding="utf-8")
     points = (tmp_path / "points.csv").read_text(encoding="utf-8").splitlines()
@@ -77,8 +77,9 @@ def test_import_refuses_a_bad_directory_naming_each_line(
     (tmp_path / "points.csv").write_text("\n".join(points) + "\n", encoding="utf-8")
     done = run(imported, "grid", "import", str(tmp_path))
     assert done.returncode == 2
-    assert "people.csv:2: phone '13800138000' is not E.164" in done.stderr
-    assert "points.csv:2: point (100.0, 20.0) is outside its cell" in done.stderr
+    assert "people.csv:2: phone '12345': 号码无效" in done.stderr
+    assert "points.csv:2: 点 (100.0, 20.0) 不在所属网格" in done.stderr
+    assert "point (100.0, 20.0) is outside its cell" in done.stderr
     assert "nothing imported" in done.stderr
 
 

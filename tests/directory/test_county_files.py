@@ -95,13 +95,13 @@ def _write_broken(directory: Path) -> None:
         "h3,41052610020001,abc,35.55,2,0\n"  # line 4: bad number
         "h1,41052610020001,114.55,35.55,2,1\n"  # line 5: duplicate id
         "h4,410526100200,114.55,35.55,2,0\n"  # line 6: a village, not a group
-        "h5,41052610020001,114.55,35.55,two,yes\n",  # line 7: bad members and vulnerable
+        "h5,41052610020001,114.55,35.55,two,maybe\n",  # line 7: bad members and vulnerable
         encoding="utf-8",
     )
     (directory / "people.csv").write_text(
         "person_id,household_id,cell_code,name,role,phone,wechat_openid,app_token\n"
         "p1,h1,41052610020001,王伟,resident,+8613812345678,,\n"
-        "p2,h1,41052610020001,李娜,resident,13812345678,,\n"  # line 3: not E.164
+        "p2,h1,41052610020001,李娜,resident,12345,,\n"  # line 3: not a phone number
         "p3,,410526100200,张强,village_chief,+8613912345678,,\n"  # line 4: unknown role
         "p4,h9,41052610020001,赵敏,resident,,,\n"  # line 5: unknown household
         "p1,,410526000000,刘洋,dispatcher,+8615012345678,,\n"  # line 6: duplicate id
@@ -132,7 +132,7 @@ def test_read_reports_every_problem_with_its_line(tmp_path: Path) -> None:
         ("households.csv", 6, "expected a group"),
         ("households.csv", 7, "bad number in members"),
         ("households.csv", 7, "vulnerable must be 0 or 1"),
-        ("people.csv", 3, "not E.164"),
+        ("people.csv", 3, "phone '12345'"),
         ("people.csv", 4, "unknown role 'village_chief'"),
         ("people.csv", 5, "unknown household h9"),
         ("people.csv", 6, "duplicate person_id p1"),
@@ -141,10 +141,10 @@ def test_read_reports_every_problem_with_its_line(tmp_path: Path) -> None:
         ("devices.csv", 4, "lat 95.0 out of range"),
     ]
     for file, line, text in expected:
-        found = any(f == file and n == line and text in m for f, n, m in problems)
+        found = any(p.file == file and p.line == line and text in p.message for p in problems)
         assert found, (file, line, text, problems)
     assert len(problems) == len(expected), problems  # nothing reported twice, valid rows not reported
-    assert "people.csv:4: unknown role" in str(caught.value)
+    assert "people.csv:4: 未知角色 / unknown role" in str(caught.value)
 
 
 def test_grid_lines_in_pretty_printed_file(small_county: County, tmp_path: Path) -> None:
@@ -155,7 +155,7 @@ def test_grid_lines_in_pretty_printed_file(small_county: County, tmp_path: Path)
     (tmp_path / "grid.geojson").write_text(text, encoding="utf-8")
     with pytest.raises(DirectoryError) as caught:
         read_county(tmp_path)
-    [(file, line, message)] = caught.value.problems
+    [(file, line, message, *_)] = caught.value.problems
     assert file == "grid.geojson" and "unknown parent '999999999999'" in message
     starts = [i for i, s in enumerate(text.splitlines(), 1) if s.strip() == "{"]
     assert line == starts[3]  # the third feature's opening brace (the first "{" is the collection)
@@ -170,7 +170,7 @@ def test_unreadable_files(small_county: County, tmp_path: Path) -> None:
     with pytest.raises(DirectoryError) as caught:
         read_county(tmp_path)
     # Reported once each; households.csv is not flagged for cells the unreadable grid would have held.
-    assert {(f, line) for f, line, _ in caught.value.problems} == {
+    assert {(p.file, p.line) for p in caught.value.problems} == {
         ("grid.geojson", 3),  # where the JSON breaks off
         ("devices.csv", 0),
         ("people.csv", 1),
@@ -201,13 +201,13 @@ def test_sig_alg_is_checked_per_line(small_county: County, tmp_path: Path) -> No
         "spk-1,V,114.55,35.55,loudspeaker,1,sm2-sm3\n"
         "spk-2,V,114.55,35.55,loudspeaker,1,sm2\n"  # line 3: not an algorithm
         "spk-3,V,114.55,35.55,loudspeaker,0,\n"  # empty: the default
-        "spk-4,V,114.55,35.55,loudspeaker,yes,ED25519\n",  # line 5: both optional fields wrong
+        "spk-4,V,114.55,35.55,loudspeaker,maybe,ED25519\n",  # line 5: both optional fields wrong
     )
     with pytest.raises(DirectoryError) as caught:
         read_county(tmp_path)
-    assert caught.value.problems == [
+    assert [p[:3] for p in caught.value.problems] == [
         ("devices.csv", 3, "sig_alg must be ed25519 or sm2-sm3, got 'sm2'"),
-        ("devices.csv", 5, "drill_opt_in must be 0 or 1, got 'yes'"),
+        ("devices.csv", 5, "drill_opt_in must be 0 or 1, got 'maybe'"),
         ("devices.csv", 5, "sig_alg must be ed25519 or sm2-sm3, got 'ED25519'"),
     ]
     assert "devices.csv:3: sig_alg must be" in str(caught.value)
@@ -232,16 +232,21 @@ def test_optional_device_columns(
     assert (device.drill_opt_in, device.sig_alg) == (opt_in, alg)
 
 
-@pytest.mark.parametrize("header", [",sig_alg,drill_opt_in", ",signature", ",sig_alg,sig_alg"])
-def test_device_header_out_of_order_or_unknown(small_county: County, tmp_path: Path, header: str) -> None:
+@pytest.mark.parametrize("header", [",sig_alg,drill_opt_in", ",signature,备注"])
+def test_device_columns_in_any_order_others_ignored(
+    small_county: County, tmp_path: Path, header: str
+) -> None:
     _devices(tmp_path, small_county, f"device_id,cell_code,lon,lat,kind{header}\n")
+    assert read_county(tmp_path).devices == []
+
+
+def test_device_column_given_twice(small_county: County, tmp_path: Path) -> None:
+    _devices(tmp_path, small_county, "device_id,cell_code,lon,lat,kind,sig_alg,签名算法\n")
     with pytest.raises(DirectoryError) as caught:
         read_county(tmp_path)
-    [(file, line, message)] = caught.value.problems
-    assert (file, line) == ("devices.csv", 1)
-    assert message == (
-        "header must be device_id,cell_code,lon,lat,kind (optionally followed by drill_opt_in,sig_alg)"
-    )
+    [problem] = caught.value.problems
+    assert (problem.file, problem.line, problem.column) == ("devices.csv", 1, "sig_alg")
+    assert "column sig_alg given twice" in problem.message
 
 
 def test_sig_alg_round_trip(small_county: County, tmp_path: Path) -> None:

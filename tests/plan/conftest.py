@@ -23,6 +23,7 @@ def directory_of(county: County) -> Directory:
                 p.wechat_openid,
                 p.app_token,
                 p.drill_opt_in,
+                p.phone_kind,
             )
             for p in county.people
         ],

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.resolve.hand_county import COUNTY, V1, V2, hand_directory, square
+from tests.resolve.hand_county import COUNTY, PEOPLE, V1, V2, hand_directory, square
 from warnengine.model import Area, Channel, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.plan.plan import VillagePlan, plan_warning
 from warnengine.plan.policy import DEFAULT, DisseminationPolicy, DisseminationPolicyError, load_policy
@@ -62,6 +62,20 @@ def test_red_reaches_residents_on_every_channel_and_staff_once(directory: Direct
     ids = [d[0] for p in plans for d in p.deliveries]
     assert len(ids) == len(set(ids))
     assert plans[0].devices == ["spk-1"]
+
+
+def test_a_landline_never_gets_sms() -> None:
+    """p10's and p03's numbers are landlines (phone_kind fixed_line): no SMS, the other channels as before;
+    a number of no recorded kind (imported before kinds) still gets SMS."""
+    kinds = {"p10": "fixed_line", "p03": "fixed_line", "p12": "mobile"}
+    rows = [(*row, kinds[str(row[0])]) if row[0] in kinds else row for row in PEOPLE]
+    landlines = hand_directory(rows)
+    got = people(plan(landlines, warning(Area(codes=[V1]))))
+    assert got["p10"] == {Channel.WECHAT} and "p03" not in got  # p03 has nothing else
+    assert got["p12"] == {Channel.SMS, Channel.APP} and Channel.SMS in got["p01"]
+    sms = [d for p in plan(landlines, warning(Area(codes=[V1]))) for d in p.deliveries if d[1] == "sms"]
+    assert not {d[2] for d in sms} & {"+8613800000010", "+8613800000003"}
+    assert landlines.people_at("+8613800000010") == ["p10"]  # still known by its number
 
 
 def test_yellow_reaches_vulnerable_residents_only(directory: Directory) -> None:

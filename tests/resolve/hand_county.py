@@ -15,6 +15,7 @@ lat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from warnengine.resolve.directory import Directory
@@ -68,9 +69,10 @@ POINTS = [("gp1", V1, "滑坡隐患点1号", 114.001, 35.009, "landslide", "p05"
 POINT_HOUSEHOLDS = [("gp1", "h2"), ("gp1", "h3")]
 
 
-def hand_directory() -> Directory:
+def hand_directory(people: Sequence[Sequence[object]] | None = None) -> Directory:
     cells = [(COUNTY, "county", None, "示范县"), (TOWN, "township", COUNTY, "城关镇")]
     cells += [(v, "village", TOWN, f"村{v[-1]}") for v in (V1, V2, V3, V4)]
     cells += [(g, "group", g[:12], f"组{g[-2:]}") for g in sorted({h[1] for h in HOUSEHOLDS})]
     villages = [(v, f"村{v[-1]}", GEOMETRY[v]) for v in (V1, V2, V3, V4)]
-    return Directory.build(villages, cells, HOUSEHOLDS, PEOPLE, DEVICES, POINTS, POINT_HOUSEHOLDS)
+    rows = PEOPLE if people is None else people
+    return Directory.build(villages, cells, HOUSEHOLDS, rows, DEVICES, POINTS, POINT_HOUSEHOLDS)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from warnengine.directory.parse.crs import CRS_CHOICES
 from warnengine.model import Area, Circle, Hazard, Severity, Status
 from warnengine.settings import Settings
 
@@ -17,12 +18,31 @@ def add_commands(sub: Any, settings: Any) -> None:
     """Register the subcommands; `settings(args)` gives the Settings for a parsed command line."""
     grid = sub.add_parser("grid", help="county directory")
     gsub = grid.add_subparsers(dest="grid_command", required=True)
-    gi = gsub.add_parser("import", help="load or update a directory (grid.geojson, *.csv); checks it first")
+    gi = gsub.add_parser(
+        "import",
+        help="load or update a directory (grid.geojson or .shp; tables as .csv or .xlsx); checks it first",
+    )
     gi.add_argument("dir", type=Path)
-    gi.set_defaults(fn=lambda a: asyncio.run(_import(a.dir, settings(a))))
+    gi.add_argument("--encoding", help="CSV (and .dbf) encoding, e.g. gb18030 (default: detected)")
+    gi.add_argument("--sheet", help="the xlsx sheet to read (default: the first)")
+    gi.add_argument(
+        "--crs",
+        choices=CRS_CHOICES,
+        default=None,
+        help="coordinate system of the point files (and of a grid.shp without .prj); default wgs84",
+    )
+    gi.add_argument(
+        "--skip-bad-rows", action="store_true", help="import the good rows; bad ones are listed and audited"
+    )
+    gi.add_argument(
+        "--errors", type=Path, help="where to write the list of problems (default: DIR/import-errors)"
+    )
+    gi.add_argument("--errors-xlsx", action="store_true", help="write the list of problems as .xlsx")
+    gi.set_defaults(fn=lambda a: asyncio.run(_import(a, settings(a))))
     ge = gsub.add_parser("export", help="write the directory in the database to DIR (same files)")
     ge.add_argument("dir", type=Path)
-    ge.set_defaults(fn=lambda a: asyncio.run(_export(a.dir, settings(a))))
+    ge.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="tables as .csv or .xlsx")
+    ge.set_defaults(fn=lambda a: asyncio.run(_export(a.dir, settings(a), a.format)))
 
     pv = sub.add_parser("preview", help="who and what an area would reach, by the dissemination policy")
     where = pv.add_mutually_exclusive_group(required=True)
@@ -84,36 +104,76 @@ def geojson_rings(doc: Any) -> list[list[tuple[float, float]]]:
     return rings
 
 
-async def _import(directory: Path, s: Settings) -> int:
-    from warnengine.directory import DirectoryError, read_county
+async def _import(args: argparse.Namespace, s: Settings) -> int:
+    from warnengine.directory import ReadOptions, check_county
+    from warnengine.directory.errors import summary, write_errors
+    from warnengine.directory.orphans import without_orphans
 
-    try:
-        county = read_county(directory)
-    except DirectoryError as e:
-        for file, line, message in e.problems:
-            print(f"{file}:{line}: {message}", file=sys.stderr)
-        print(f"{len(e.problems)} problem(s); nothing imported", file=sys.stderr)
-        return 2
+    options = ReadOptions(
+        encoding=args.encoding,
+        sheet=args.sheet,
+        crs=args.crs or "wgs84",
+        crs_given=args.crs is not None,
+        phone_region=s.phone_region,
+    )
+
+    def progress(name: str) -> None:
+        print(f"读取 / reading {name} …", file=sys.stderr, flush=True)
+
+    county, problems = check_county(args.dir, options, progress)
+    if problems:
+        if args.skip_bad_rows:
+            county, orphans = without_orphans(county)
+            problems += orphans
+        errors = args.errors or args.dir / ("import-errors.xlsx" if args.errors_xlsx else "import-errors.csv")
+        if args.errors_xlsx and errors.suffix != ".xlsx":
+            errors = errors.with_suffix(".xlsx")
+        try:
+            write_errors(problems, errors)
+            where = f"完整列表 / full list: {errors}"
+        except OSError as e:
+            where = f"无法写入问题列表 / cannot write the list of problems to {errors}: {e}"
+        for line in summary(problems):
+            print(line, file=sys.stderr)
+        print(where, file=sys.stderr)
+        if not args.skip_bad_rows:
+            print(
+                f"{len(problems)} problem(s); nothing imported / 有 {len(problems)} 个问题，未导入任何数据",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"跳过 / skipped {len(problems)} row(s) (--skip-bad-rows)", file=sys.stderr)
     store = await _store(s)
     try:
         await store.import_directory(
-            county.cells, county.households, county.people, county.devices, county.points
+            county.cells,
+            county.households,
+            county.people,
+            county.devices,
+            county.points,
+            skipped=[(p.file, p.line, p.message) for p in problems],
         )
     finally:
         await store.close()
-    print(json.dumps(_counts(county)))
+    print(json.dumps({**_counts(county), "skipped": len(problems)}))
     return 0
 
 
-async def _export(directory: Path, s: Settings) -> int:
+async def _export(directory: Path, s: Settings, fmt: str = "csv") -> int:
     from warnengine.directory import County, write_county
+    from warnengine.directory.export import TABLES, write_county_xlsx
 
     store = await _store(s)
     try:
         county = County(*await store.export_directory())
     finally:
         await store.close()
-    write_county(county, directory)
+    if fmt == "xlsx":
+        write_county_xlsx(county, directory)
+    else:
+        write_county(county, directory)
+        for stem in TABLES:  # a stale workbook would make the next import refuse the folder
+            (directory / f"{stem}.xlsx").unlink(missing_ok=True)
     print(json.dumps({"out": str(directory), **_counts(county)}))
     return 0
 

@@ -48,7 +48,8 @@ people = Table(
     Column("cell_code", String(16), nullable=False, index=True),
     Column("name", Text, nullable=False),
     Column("role", String(16), nullable=False),
-    Column("phone", String(20)),
+    Column("phone", String(20)),  # E.164
+    Column("phone_kind", String(16)),  # mobile | fixed_line (no SMS); NULL: before 0007, taken as mobile
     Column("wechat_openid", String(64)),
     Column("app_token", Text),
     Column("drill_opt_in", Boolean, nullable=False, server_default=false()),  # drills reach only opt-ins

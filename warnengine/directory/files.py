@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,11 @@ from warnengine.directory.parse import (
     POINT_FIELDS,
     POINTS_FILE,
     SIG_ALG_FIELD,
+    Place,
     Problem,
+    ReadOptions,
+    find_table,
+    open_table,
     read_devices,
     read_grid,
     read_households,
@@ -54,7 +58,7 @@ class DirectoryError(Exception):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        shown = "\n".join(f"  {f}:{line}: {msg}" for f, line, msg in problems[:20])
+        shown = "\n".join(f"  {p.file}:{p.line}: {p.message}" for p in problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__(f"{len(problems)} problem(s) in the county directory:\n{shown}{more}")
 
@@ -146,27 +150,66 @@ def write_county(county: County, directory: Path) -> None:
         (directory / POINTS_FILE).unlink(missing_ok=True)  # an export must not keep a stale file
 
 
-def read_county(directory: Path) -> County:
+def read_county(directory: Path, options: ReadOptions | None = None) -> County:
     """Read and validate a county directory; raises DirectoryError listing every problem found."""
-    problems: list[Problem] = []
-    with gc_paused():
-        county = _read(directory, problems)
+    county, problems = check_county(directory, options)
     if problems:
         raise DirectoryError(problems)
     return county
 
 
-def _read(directory: Path, problems: list[Problem]) -> County:
+def check_county(
+    directory: Path, options: ReadOptions | None = None, progress: Callable[[str], None] | None = None
+) -> tuple[County, list[Problem]]:
+    """The county's valid rows and every problem found (`grid import --skip-bad-rows` imports the rows;
+    see `without_orphans`). `progress` is told each file as it is started."""
+    problems: list[Problem] = []
+    with gc_paused():
+        county = _read(directory, options or ReadOptions(), problems, progress or (lambda _: None))
+    return county, problems
+
+
+def _read(
+    directory: Path, options: ReadOptions, problems: list[Problem], progress: Callable[[str], None]
+) -> County:
     # Rows that failed validation still count as declared, so one bad row is reported once and does not
     # also make every row that refers to it fail.
     # A file that cannot be read at all is reported once; references into it are then not checked.
-    cells, levels = read_grid(directory / GRID_FILE, problems)
-    households, household_cells = read_households(directory / HOUSEHOLDS_FILE, levels, problems)
-    people = read_people(directory / PEOPLE_FILE, levels, household_cells, problems)
-    devices = read_devices(directory / DEVICES_FILE, levels, problems)
+    progress("grid")
+    cells, levels = read_grid(
+        directory, problems, options.crs if options.crs_given else None, options.encoding
+    )
+    place = Place({c.code: c for c in cells}, options.crs)
+
+    def table(
+        stem: str, fields: tuple[str, ...], optional: tuple[str, ...] = (), required: bool = True
+    ) -> Any:
+        path = find_table(directory, stem, problems)
+        if path is None:
+            if required:
+                problems.append(
+                    Problem(f"{stem}.csv", 0, f"缺少文件 / file is missing ({stem}.csv or {stem}.xlsx)")
+                )
+            return None
+        progress(path.name)
+        return open_table(path, fields, optional, options, problems)
+
+    households, household_cells = read_households(
+        table("households", HOUSEHOLD_FIELDS), levels, place, problems
+    )
+    people = read_people(
+        table("people", PEOPLE_FIELDS, (OPT_IN_FIELD,)),
+        levels,
+        household_cells,
+        options.phone_region,
+        problems,
+    )
+    devices = read_devices(
+        table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD)), levels, place, problems
+    )
     roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
-    by_code = {c.code: c for c in cells}
-    points = read_points(directory / POINTS_FILE, by_code, levels, household_cells, roles, problems)
+    points_table = table("points", POINT_FIELDS, required=False)
+    points = read_points(points_table, place, levels, household_cells, roles, problems)
     return County(cells=cells, households=households, people=people, devices=devices, points=points)
 
 

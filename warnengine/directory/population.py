@@ -30,6 +30,17 @@ class Draft:
     app_token: str | None = None
 
 
+# Mainland mobile prefixes every number of which libphonenumber's metadata accepts as a mobile.
+_PREFIXES = tuple(
+    str(p)
+    for p in (
+        *range(130, 140), 145, 147, 150, 151, 152, 153, *range(155, 160), 162, 165, 166, 167,
+        *range(170, 174), *range(175, 179), *range(180, 194), *range(195, 200),
+    )
+)  # fmt: skip
+_MOBILE_PREFIXES = frozenset(_PREFIXES)
+
+
 @dataclass
 class Contacts:
     """Phone numbers (unique county-wide), WeChat openids and app push tokens."""
@@ -38,8 +49,10 @@ class Contacts:
     phones: set[str] = field(default_factory=set)
 
     def phone(self) -> str:
-        while True:  # mainland mobile: +86 1[3-9] and 9 digits
+        while True:  # mainland mobile: +86 1[3-9] and 9 digits, in an allocated prefix (phonenumbers)
             number = f"+861{self.rng.randrange(3 * 10**9, 10**10)}"
+            if number[3:6] not in _MOBILE_PREFIXES:  # remapped, not redrawn: the same random stream
+                number = f"+86{_PREFIXES[int(number[6:]) % len(_PREFIXES)]}{number[6:]}"
             if number not in self.phones:
                 self.phones.add(number)
                 return number
@@ -125,6 +138,7 @@ def number(drafts: list[Draft]) -> list[Person]:
             name=d.name,
             role=d.role,
             phone=d.phone,
+            phone_kind="mobile" if d.phone else None,
             wechat_openid=d.wechat_openid,
             app_token=d.app_token,
             drill_opt_in=drill_opt_in(f"p{i:06d}", d.role),

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # How a terminal's commands are signed (warnengine/signing/ ALGS): Ed25519, or SM2 with SM3 for
 # terminals that follow the national emergency-broadcast standards.
 SigAlg = Literal["ed25519", "sm2-sm3"]
+# What a phone number is (warnengine/directory/parse/phones.py): SMS goes to mobiles only.
+PhoneKind = Literal["mobile", "fixed_line"]
 
 
 class Level(StrEnum):
@@ -60,7 +62,8 @@ class Person(BaseModel):
     cell_code: str
     name: str
     role: Role
-    phone: str | None = None
+    phone: str | None = None  # E.164
+    phone_kind: PhoneKind | None = None  # None: recorded before kinds were (taken as a mobile)
     wechat_openid: str | None = None
     app_token: str | None = None
     drill_opt_in: bool = False  # drills (CAP Exercise) and tests reach only people who opted in

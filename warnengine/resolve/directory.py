@@ -18,9 +18,14 @@ from numpy.typing import NDArray
 from warnengine.model import Level, Role
 from warnengine.resolve.index import VillageIndex
 
+_KIND = 8  # people rows: the Contact fields to drill_opt_in, then phone_kind (optional)
+
 
 class Contact(NamedTuple):
-    """One person, as targeting needs them (a tuple: a 500,000-person county stays small in memory)."""
+    """One person, as targeting needs them (a tuple: a 500,000-person county stays small in memory).
+
+    `phone` is the number SMS goes to: a mobile. A landline (phone_kind fixed_line) is kept apart in
+    `landline`, for voice calls, so no plan ever sends it an SMS."""
 
     person_id: str
     household_id: str | None
@@ -30,6 +35,7 @@ class Contact(NamedTuple):
     wechat_openid: str | None
     app_token: str | None
     drill_opt_in: bool
+    landline: str | None = None
 
 
 @dataclass
@@ -99,7 +105,8 @@ class Directory:
         point_households: Iterable[Sequence[Any]],
     ) -> Directory:
         """From rows shaped like `Store.directory_rows` (cells: code, level, parent, name; households:
-        id, cell, lon, lat, members, vulnerable; people: the fields of Contact in order; devices: id,
+        id, cell, lon, lat, members, vulnerable; people: the fields of Contact to drill_opt_in, then
+        phone_kind if known (a fixed_line number is a landline, never SMS); devices: id,
         cell, drill_opt_in; points: the points table's columns; point_households: point id, household)."""
         info = {r[0]: CellInfo(Level(r[1]), r[2], r[3]) for r in cells}
         grouped: dict[str, list[Sequence[Any]]] = {}
@@ -119,7 +126,10 @@ class Directory:
         members: dict[str, list[Contact]] = {}
         staff: dict[str, list[Contact]] = {}
         for row in sorted(people, key=lambda r: r[0]):
-            c = Contact(row[0], row[1], row[2], Role(row[3]), row[4], row[5], row[6], bool(row[7]))
+            phone, landline = row[4], None
+            if len(row) > _KIND and row[_KIND] == "fixed_line":
+                phone, landline = None, row[4]
+            c = Contact(row[0], row[1], row[2], Role(row[3]), phone, row[5], row[6], bool(row[7]), landline)
             if c.household_id:
                 members.setdefault(c.household_id, []).append(c)
             if c.role is not Role.RESIDENT:
@@ -157,7 +167,7 @@ class Directory:
         if self._by_address is None:
             index: dict[str, list[str]] = {}
             for c in self.contacts().values():
-                for addr in (c.phone, c.wechat_openid, c.app_token):
+                for addr in (c.phone, c.wechat_openid, c.app_token, c.landline):
                     if addr:
                         index.setdefault(addr, []).append(c.person_id)
             self._by_address = index

@@ -21,8 +21,10 @@ class DirectoryQueries(StoreBase):
         people: list[Person],
         devices: list[Device],
         points: Sequence[MonitoringPoint] = (),
+        skipped: Sequence[tuple[str, int, str]] = (),
     ) -> None:
         """Load or update a county's directory in place (re-import overwrites by id, in one transaction).
+        `skipped`: the rows `grid import --skip-bad-rows` left out, (file, line, reason), kept in the audit.
 
         Rows absent from the files are kept: a partial import (one township's people) must not erase the
         rest of the county. A point's threatened households are replaced by the imported list.
@@ -51,7 +53,10 @@ class DirectoryQueries(StoreBase):
                     actor="grid import",
                     action="directory.import",
                     subject=None,
-                    detail=json.dumps({**counts, "devices": len(devices), "points": len(points)}),
+                    detail=json.dumps(
+                        {**counts, "devices": len(devices), "points": len(points), **_skipped(skipped)},
+                        ensure_ascii=False,
+                    ),
                 )
             )
 
@@ -118,6 +123,7 @@ class DirectoryQueries(StoreBase):
                             p.wechat_openid,
                             p.app_token,
                             p.drill_opt_in,
+                            p.phone_kind,
                         )
                     )
                 ).all(),
@@ -175,3 +181,12 @@ class DirectoryQueries(StoreBase):
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(t.devices.c.device_id, t.devices.c.cell_code))
             return {r.device_id: r.cell_code for r in rows}
+
+
+_AUDITED = 1000  # skipped rows listed in one audit entry; the count is always whole
+
+
+def _skipped(skipped: Sequence[tuple[str, int, str]]) -> dict[str, Any]:
+    if not skipped:
+        return {}
+    return {"skipped": len(skipped), "skipped_rows": [list(r) for r in skipped[:_AUDITED]]}

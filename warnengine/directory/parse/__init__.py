@@ -24,7 +24,9 @@ from warnengine.directory.parse.fields import (
 from warnengine.directory.parse.grid import read_grid
 from warnengine.directory.parse.households import read_households
 from warnengine.directory.parse.people import read_people
+from warnengine.directory.parse.place import Place
 from warnengine.directory.parse.points import read_points
+from warnengine.directory.parse.tables import ReadOptions, find_table, open_table
 
 __all__ = [
     "DEVICES_FILE",
@@ -40,7 +42,11 @@ __all__ = [
     "POINT_FIELDS",
     "SIG_ALGS",
     "SIG_ALG_FIELD",
+    "Place",
     "Problem",
+    "ReadOptions",
+    "find_table",
+    "open_table",
     "read_devices",
     "read_grid",
     "read_households",

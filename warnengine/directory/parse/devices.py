@@ -1,8 +1,6 @@
-"""devices.csv: the loudspeaker terminals, one per row, each in a village."""
+"""devices(.csv|.xlsx): the loudspeaker terminals, one per row, each in a village, inside it."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from warnengine.directory.parse.fields import (
     DEVICE_FIELDS,
@@ -11,25 +9,25 @@ from warnengine.directory.parse.fields import (
     Problem,
     check_cell,
     check_unique,
-    data_rows,
-    read_coord,
-    read_header,
     read_opt_in,
     read_sig_alg,
 )
+from warnengine.directory.parse.place import Place
+from warnengine.directory.parse.tables import Table
 from warnengine.model import Device, Level
 
 
-def read_devices(path: Path, levels: dict[str, Level] | None, problems: list[Problem]) -> list[Device]:
-    name, out, seen = path.name, [], set[str]()
-    header = read_header(path, DEVICE_FIELDS, problems, (OPT_IN_FIELD, SIG_ALG_FIELD))
-    if header is None:
+def read_devices(
+    table: Table | None, levels: dict[str, Level] | None, place: Place, problems: list[Problem]
+) -> list[Device]:
+    if table is None:
         return []
+    name, header, out, seen = table.name, table.header, [], set[str]()
     width = len(DEVICE_FIELDS)
     # Either optional column may be left out (an absent column has an index past the row's end).
     opt_in_at = header.index(OPT_IN_FIELD) if OPT_IN_FIELD in header else len(header)
     sig_alg_at = header.index(SIG_ALG_FIELD) if SIG_ALG_FIELD in header else len(header)
-    for line, row in data_rows(path, header, problems):
+    for line, row in table.rows:
         did, cell, lon, lat, kind = row[:width]
         here = len(problems)
         opt_in = read_opt_in(row, opt_in_at, True, name, line, problems)
@@ -37,9 +35,11 @@ def read_devices(path: Path, levels: dict[str, Level] | None, problems: list[Pro
         check_unique(did, seen, "device_id", name, line, problems)
         seen.add(did)
         check_cell(cell, Level.VILLAGE, levels, name, line, problems)
-        x, y = read_coord(lon, lat, name, line, problems)
+        x, y, ok = place.coord(lon, lat, name, line, problems)
+        if ok and len(problems) == here:
+            place.inside(cell, x, y, name, line, problems)
         if not kind:
-            problems.append((name, line, "missing kind"))
+            problems.append(Problem(name, line, "缺少类型 / missing kind", "kind"))
         if len(problems) == here:
             out.append(
                 Device(

@@ -5,12 +5,11 @@ Every check reports a problem as (file, line, message) and goes on; none raises.
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Container, Iterator
-from pathlib import Path
-from typing import TypeVar, cast, get_args
+from collections.abc import Container
+from typing import NamedTuple, TypeVar, cast, get_args
 
+from warnengine.directory.parse.columns import flag
 from warnengine.model import Level
 from warnengine.model.grid import SigAlg
 
@@ -41,54 +40,32 @@ SIG_ALGS = get_args(SigAlg)  # ed25519 (the default) | sm2-sm3
 
 PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 
-Problem = tuple[str, int, str]
+
+class Problem(NamedTuple):
+    """One problem of the directory: where (file, line: a CSV line or spreadsheet row, 0 for the whole
+    file), why, and if it is about one cell, its column and value (what the error file lists)."""
+
+    file: str
+    line: int
+    message: str
+    column: str = ""
+    value: str = ""
+
+
 _Num = TypeVar("_Num", int, float)
-
-
-def read_header(
-    path: Path, header: tuple[str, ...], problems: list[Problem], optional: tuple[str, ...] = ()
-) -> tuple[str, ...] | None:
-    """The file's header if `path` exists and has `header` followed by any of `optional`, in that
-    order; else None, reported."""
-    if not path.is_file():
-        problems.append((path.name, 0, "file is missing"))
-        return None
-    with open(path, encoding="utf-8", newline="") as f:
-        found = tuple(next(csv.reader(f), ()))
-    if found[: len(header)] != header or list(found[len(header) :]) != [
-        f for f in optional if f in found[len(header) :]
-    ]:
-        extra = f" (optionally followed by {','.join(optional)})" if optional else ""
-        problems.append((path.name, 1, f"header must be {','.join(header)}{extra}"))
-        return None
-    return found
-
-
-def data_rows(
-    path: Path, header: tuple[str, ...], problems: list[Problem]
-) -> Iterator[tuple[int, list[str]]]:
-    """(line, fields) of each data row with the right number of fields; reports the others."""
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        next(reader, None)
-        for row in reader:
-            if len(row) != len(header):
-                if any(row):
-                    message = f"expected {len(header)} fields, got {len(row)}"
-                    problems.append((path.name, reader.line_num, message))
-                continue
-            yield reader.line_num, row
 
 
 def read_opt_in(
     row: list[str], width: int, default: bool, name: str, line: int, problems: list[Problem]
 ) -> bool:
-    """The optional drill_opt_in field after the first `width` fields."""
+    """The optional drill_opt_in field after the first `width` fields (是/否 as well as 1/0)."""
     if len(row) == width or row[width] == "":
         return default
-    if row[width] not in ("0", "1"):
-        problems.append((name, line, f"drill_opt_in must be 0 or 1, got {row[width]!r}"))
-    return row[width] == "1"
+    value = flag(row[width])
+    if value not in ("0", "1"):
+        message = f"drill_opt_in must be 0 or 1, got {row[width]!r}"
+        problems.append(Problem(name, line, message, OPT_IN_FIELD, row[width]))
+    return value == "1"
 
 
 def read_sig_alg(row: list[str], index: int, name: str, line: int, problems: list[Problem]) -> SigAlg:
@@ -96,7 +73,8 @@ def read_sig_alg(row: list[str], index: int, name: str, line: int, problems: lis
     if len(row) <= index or row[index] == "":
         return "ed25519"
     if row[index] not in SIG_ALGS:
-        problems.append((name, line, f"sig_alg must be {' or '.join(SIG_ALGS)}, got {row[index]!r}"))
+        message = f"sig_alg must be {' or '.join(SIG_ALGS)}, got {row[index]!r}"
+        problems.append(Problem(name, line, message, SIG_ALG_FIELD, row[index]))
         return "ed25519"
     return cast(SigAlg, row[index])
 
@@ -105,9 +83,9 @@ def check_unique(
     value: str, seen: Container[str], field: str, name: str, line: int, problems: list[Problem]
 ) -> None:
     if not value:
-        problems.append((name, line, f"missing {field}"))
+        problems.append(Problem(name, line, f"缺少 / missing {field}", field))
     elif value in seen:
-        problems.append((name, line, f"duplicate {field} {value}"))
+        problems.append(Problem(name, line, f"重复的编号 / duplicate {field} {value}", field, value))
 
 
 def check_cell(
@@ -123,18 +101,19 @@ def check_cell(
         return
     actual = levels.get(code)
     if actual is None:
-        problems.append((name, line, f"unknown cell {code!r}"))
+        problems.append(Problem(name, line, f"网格中没有该编码 / unknown cell {code!r}", "cell_code", code))
     elif level is not None and actual is not level:
-        problems.append((name, line, f"cell {code} is a {actual.value}, expected a {level.value}"))
+        message = f"网格级别不对 / cell {code} is a {actual.value}, expected a {level.value}"
+        problems.append(Problem(name, line, message, "cell_code", code))
 
 
 def read_coord(lon: str, lat: str, name: str, line: int, problems: list[Problem]) -> tuple[float, float]:
     x = read_number(lon, float, "lon", name, line, problems)
     y = read_number(lat, float, "lat", name, line, problems)
     if x is not None and not -180 <= x <= 180:
-        problems.append((name, line, f"lon {x} out of range"))
+        problems.append(Problem(name, line, f"经度超出范围 / lon {x} out of range", "lon", lon))
     if y is not None and not -90 <= y <= 90:
-        problems.append((name, line, f"lat {y} out of range"))
+        problems.append(Problem(name, line, f"纬度超出范围 / lat {y} out of range", "lat", lat))
     return x or 0.0, y or 0.0
 
 
@@ -144,9 +123,9 @@ def read_number(
     try:
         value = kind(text)
     except ValueError:
-        problems.append((name, line, f"bad number in {field}: {text!r}"))
+        problems.append(Problem(name, line, f"不是数字 / bad number in {field}: {text!r}", field, text))
         return None
     if value != value or value in (float("inf"), float("-inf")):  # NaN / inf parse as floats
-        problems.append((name, line, f"bad number in {field}: {text!r}"))
+        problems.append(Problem(name, line, f"不是数字 / bad number in {field}: {text!r}", field, text))
         return None
     return value

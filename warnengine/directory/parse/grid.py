@@ -1,4 +1,9 @@
-"""grid.geojson: one feature per cell (county, township, village, group), each under its parent."""
+"""grid.geojson or grid.shp: one feature per cell (county, township, village, group), each under its parent.
+
+Codes are checked by structure: townships and villages are 12-digit 统计用区划代码 under their parent's
+prefix; a group is its village's code plus a 2- or 3-digit suffix, the same length across the county.
+A boundary must be a valid polygon: a self-intersecting one is reported with where it crosses itself.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from warnengine.directory.parse.fields import Problem
+import shapely
+from shapely.geometry import shape
+
+from warnengine.directory.parse.fields import GRID_FILE, Problem
+from warnengine.directory.parse.shapefile import ShapefileError, shapefile_features
 from warnengine.model import Cell, Level
 
 _PARENT_LEVEL = {Level.TOWNSHIP: Level.COUNTY, Level.VILLAGE: Level.TOWNSHIP, Level.GROUP: Level.VILLAGE}
 # Digits of the parent's code a child's code must start with (统计用区划代码 prefixes; groups are ours).
 _PREFIX = {Level.TOWNSHIP: 6, Level.VILLAGE: 9, Level.GROUP: 12}
-_CODE_LENGTH = {Level.COUNTY: 12, Level.TOWNSHIP: 12, Level.VILLAGE: 12, Level.GROUP: 14}
+_CODE_LENGTH = {Level.COUNTY: (12,), Level.TOWNSHIP: (12,), Level.VILLAGE: (12,), Level.GROUP: (14, 15)}
+SHAPEFILE = "grid.shp"
 
 _LEVELS: dict[Any, Level] = {level.value: level for level in Level}
 
@@ -43,21 +53,41 @@ def _features_with_lines(text: str) -> list[tuple[int, Any]]:
     return list(zip(lines, features, strict=True))
 
 
-def read_grid(path: Path, problems: list[Problem]) -> tuple[list[Cell], dict[str, Level] | None]:
-    """The valid cells, and the level of every code declared with a known level (None: unreadable)."""
-    name = path.name
+def _features(
+    directory: Path, crs: str | None, encoding: str | None, problems: list[Problem]
+) -> tuple[str, list[tuple[int, Any]]] | None:
+    geojson, shp = directory / GRID_FILE, directory / SHAPEFILE
+    if shp.is_file() and geojson.is_file():
+        message = "grid.geojson 与 grid.shp 只能留一个 / both grid.geojson and grid.shp: keep one"
+        problems.append(Problem(SHAPEFILE, 0, message))
+        return None
     try:
-        features = _features_with_lines(path.read_text(encoding="utf-8"))
+        if shp.is_file():
+            return SHAPEFILE, shapefile_features(shp, crs, encoding)
+        return GRID_FILE, _features_with_lines(geojson.read_text(encoding="utf-8"))
+    except ShapefileError as exc:
+        problems.append(Problem(SHAPEFILE, 0, str(exc)))
     except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        problems.append((name, getattr(exc, "lineno", 0), f"cannot read grid: {exc}"))
+        problems.append(Problem(GRID_FILE, getattr(exc, "lineno", 0), f"cannot read grid: {exc}"))
+    return None
+
+
+def read_grid(
+    directory: Path, problems: list[Problem], crs: str | None = None, encoding: str | None = None
+) -> tuple[list[Cell], dict[str, Level] | None]:
+    """The valid cells, and the level of every code declared with a known level (None: unreadable).
+    `crs` is what --crs said (a shapefile without .prj is read in it), `encoding` the DBF's."""
+    found = _features(directory, crs, encoding, problems)
+    if found is None:
         return [], None
+    name, features = found
     cells: list[Cell] = []
     seen: dict[str, int] = {}
     declared: dict[str, tuple[int, Level, Any]] = {}  # code -> (line, level, parent)
     for line, feature in features:
         props = feature.get("properties") if isinstance(feature, dict) else None
         if not isinstance(props, dict):
-            problems.append((name, line, "feature has no properties"))
+            problems.append(Problem(name, line, "feature has no properties"))
             continue
         code, parent, cell_name = props.get("code"), props.get("parent"), props.get("name")
         level = _LEVELS.get(props.get("level"))
@@ -75,6 +105,7 @@ def read_grid(path: Path, problems: list[Problem]) -> tuple[list[Cell], dict[str
     # Parents may come after their children in a hand-edited file, so check them once all are known.
     for code, (line, level, parent) in declared.items():
         _check_parent(code, level, parent, declared, name, line, problems)
+    _check_group_suffixes(declared, name, problems)
     return cells, {code: level for code, (_, level, _) in declared.items()}
 
 
@@ -89,15 +120,20 @@ def _check_feature(
 ) -> None:
     """One feature's level, code, name, parent and geometry, each on its own."""
     if level is None:
-        problems.append((name, line, f"unknown level {props.get('level')!r}"))
+        problems.append(Problem(name, line, f"unknown level {props.get('level')!r}"))
     _check_code(props.get("code"), level, seen, name, line, problems)
     cell_name, parent = props.get("name"), props.get("parent")
     if not isinstance(cell_name, str) or not cell_name:
-        problems.append((name, line, "missing name"))
+        problems.append(Problem(name, line, "missing name"))
     if parent is not None and not isinstance(parent, str):
-        problems.append((name, line, f"bad parent {parent!r}"))
+        problems.append(Problem(name, line, f"bad parent {parent!r}"))
     if not _valid_geometry(feature.get("geometry")):
-        problems.append((name, line, "geometry must be a GeoJSON Polygon or MultiPolygon"))
+        problems.append(Problem(name, line, "geometry must be a GeoJSON Polygon or MultiPolygon"))
+    else:
+        reason = shapely.is_valid_reason(shape(feature["geometry"]))
+        if reason != "Valid Geometry":
+            message = f"边界无效（自相交？）/ invalid boundary: {reason}"
+            problems.append(Problem(name, line, message, "geometry", str(props.get("code"))))
 
 
 def _check_code(
@@ -105,11 +141,15 @@ def _check_code(
 ) -> None:
     """Digits, as many as the level's codes have, not declared before."""
     if not isinstance(code, str) or not code.isdigit():
-        problems.append((name, line, f"bad code {code!r}"))
-    elif level is not None and len(code) != _CODE_LENGTH[level]:
-        problems.append((name, line, f"{level.value} code {code} must have {_CODE_LENGTH[level]} digits"))
+        problems.append(Problem(name, line, f"bad code {code!r}"))
+    elif level is not None and len(code) not in _CODE_LENGTH[level]:
+        digits = " or ".join(str(n) for n in _CODE_LENGTH[level])
+        message = f"编码位数不对 / {level.value} code {code} must have {digits} digits"
+        if level is Level.GROUP:
+            message += " (its village's 12 and a 2- or 3-digit group number)"
+        problems.append(Problem(name, line, message, "code", code))
     elif code in seen:
-        problems.append((name, line, f"duplicate code {code} (first on line {seen[code]})"))
+        problems.append(Problem(name, line, f"duplicate code {code} (first on line {seen[code]})"))
 
 
 def _check_parent(
@@ -123,15 +163,15 @@ def _check_parent(
 ) -> None:
     if level is Level.COUNTY:
         if parent is not None:
-            problems.append((name, line, f"county {code} must have a null parent"))
+            problems.append(Problem(name, line, f"county {code} must have a null parent"))
         return
     if parent not in declared:
-        problems.append((name, line, f"unknown parent {parent!r} of {code}"))
+        problems.append(Problem(name, line, f"unknown parent {parent!r} of {code}"))
         return
     parent_level, expected, prefix = declared[parent][1], _PARENT_LEVEL[level], parent[: _PREFIX[level]]
     if parent_level is not expected:
         problems.append(
-            (
+            Problem(
                 name,
                 line,
                 f"parent {parent} of {level.value} {code} is a {parent_level.value}, "
@@ -139,7 +179,27 @@ def _check_parent(
             )
         )
     elif not code.startswith(prefix):
-        problems.append((name, line, f"code {code} does not start with its parent's prefix {prefix}"))
+        problems.append(Problem(name, line, f"code {code} does not start with its parent's prefix {prefix}"))
+
+
+def _check_group_suffixes(
+    declared: dict[str, tuple[int, Level, Any]], name: str, problems: list[Problem]
+) -> None:
+    """Group numbers have one length across the county: the rows that differ from the most are reported."""
+    lengths: dict[int, int] = {}
+    for code, (_, level, _) in declared.items():
+        if level is Level.GROUP and len(code) in _CODE_LENGTH[Level.GROUP]:
+            lengths[len(code)] = lengths.get(len(code), 0) + 1
+    if len(lengths) < 2:
+        return
+    usual = max(lengths, key=lambda n: (lengths[n], -n))
+    for code, (line, level, _) in declared.items():
+        if level is Level.GROUP and len(code) != usual and len(code) in _CODE_LENGTH[Level.GROUP]:
+            message = (
+                f"村民小组编号位数与本县其他小组不一致 / group code {code} has a {len(code) - 12}-digit "
+                f"group number; the county's other groups have {usual - 12}"
+            )
+            problems.append(Problem(name, line, message, "code", code))
 
 
 def _valid_geometry(geometry: Any) -> bool:

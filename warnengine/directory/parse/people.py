@@ -1,37 +1,36 @@
-"""people.csv: residents, cadres and point leads, each in a cell; a resident in their household's."""
+"""people(.csv|.xlsx): residents, cadres and point leads, each in a cell; a resident in their
+household's. Phones in any common spelling, stored as E.164 with their kind (mobile / fixed_line)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from warnengine.directory.parse.columns import ROLE_ALIASES
 from warnengine.directory.parse.fields import (
-    OPT_IN_FIELD,
     PEOPLE_FIELDS,
-    PHONE_RE,
     Problem,
     check_cell,
     check_unique,
-    data_rows,
-    read_header,
     read_opt_in,
 )
+from warnengine.directory.parse.phones import parse_phone
+from warnengine.directory.parse.tables import Table
 from warnengine.model import Level, Person, Role
+from warnengine.model.grid import PhoneKind
 
-_ROLES = {role.value: role for role in Role}
+_ROLES = {role.value: role for role in Role} | {k: Role(v) for k, v in ROLE_ALIASES.items()}
 
 
 def read_people(
-    path: Path,
+    table: Table | None,
     levels: dict[str, Level] | None,
     household_cells: dict[str, str] | None,
+    region: str,
     problems: list[Problem],
 ) -> list[Person]:
-    name, out, seen = path.name, [], set[str]()
-    header = read_header(path, PEOPLE_FIELDS, problems, (OPT_IN_FIELD,))
-    if header is None:
+    if table is None:
         return []
+    name, out, seen = table.name, [], set[str]()
     width = len(PEOPLE_FIELDS)
-    for line, row in data_rows(path, header, problems):
+    for line, row in table.rows:
         pid, hid, cell, pname, role, phone, openid, token = row[:width]
         here = len(problems)
         opt_in = read_opt_in(row, width, False, name, line, problems)
@@ -40,21 +39,17 @@ def read_people(
         check_cell(cell, None, levels, name, line, problems)
         role_ = _ROLES.get(role)
         if role_ is None:
-            problems.append((name, line, f"unknown role {role!r}"))
+            problems.append(Problem(name, line, f"未知角色 / unknown role {role!r}", "role", role))
         if not pname:
-            problems.append((name, line, "missing name"))
-        if phone and not PHONE_RE.match(phone):
-            problems.append((name, line, f"phone {phone!r} is not E.164 (+8613812345678)"))
-        if role_ is Role.RESIDENT and not hid:
-            problems.append((name, line, "a resident needs a household_id"))
-        elif household_cells is None or not hid:
-            pass
-        elif hid not in household_cells:
-            problems.append((name, line, f"unknown household {hid}"))
-        elif role_ is Role.RESIDENT and household_cells[hid] != cell:
-            problems.append(
-                (name, line, f"resident's cell {cell} is not their household's cell {household_cells[hid]}")
-            )
+            problems.append(Problem(name, line, "缺少姓名 / missing name", "name"))
+        number: tuple[str, PhoneKind] | None = None
+        if phone:
+            parsed = parse_phone(phone, region)
+            if isinstance(parsed, str):
+                problems.append(Problem(name, line, f"phone {phone!r}: {parsed}", "phone", phone))
+            else:
+                number = parsed
+        _check_home(role_, hid, cell, household_cells, name, line, problems)
         if len(problems) == here:
             assert role_ is not None
             out.append(
@@ -64,10 +59,34 @@ def read_people(
                     cell_code=cell,
                     name=pname,
                     role=role_,
-                    phone=phone or None,
+                    phone=number[0] if number else None,
+                    phone_kind=number[1] if number else None,
                     wechat_openid=openid or None,
                     app_token=token or None,
                     drill_opt_in=opt_in,
                 )
             )
     return out
+
+
+def _check_home(
+    role: Role | None,
+    hid: str,
+    cell: str,
+    household_cells: dict[str, str] | None,
+    name: str,
+    line: int,
+    problems: list[Problem],
+) -> None:
+    if role is Role.RESIDENT and not hid:
+        problems.append(Problem(name, line, "居民需要户号 / a resident needs a household_id", "household_id"))
+    elif household_cells is None or not hid:
+        pass
+    elif hid not in household_cells:
+        problems.append(Problem(name, line, f"没有该户 / unknown household {hid}", "household_id", hid))
+    elif role is Role.RESIDENT and household_cells[hid] != cell:
+        message = (
+            f"居民与其户不在同一网格 / resident's cell {cell} is not their household's cell "
+            f"{household_cells[hid]}"
+        )
+        problems.append(Problem(name, line, message, "cell_code", cell))

@@ -1,0 +1,61 @@
+"""`grid import --skip-bad-rows`: the valid rows of a directory that has bad ones, without the rows that
+depend on a skipped one (a person of a skipped household, a household of a skipped cell…), each of
+those listed as skipped too, so nothing half-imported refers to what is not there."""
+
+from __future__ import annotations
+
+from warnengine.directory.files import County
+from warnengine.directory.parse import Problem
+from warnengine.model import Level
+
+_ORDER = (Level.COUNTY, Level.TOWNSHIP, Level.VILLAGE, Level.GROUP)
+
+
+def _skipped(table: str, column: str, value: str, missing: str) -> Problem:
+    message = f"跳过：引用了被跳过或不存在的行 {missing} / skipped: refers to a skipped row {missing}"
+    return Problem(table, 0, message, column, value)
+
+
+def without_orphans(county: County) -> tuple[County, list[Problem]]:
+    """`county` less every row that refers to a row it lacks, and why each was left out."""
+    out: list[Problem] = []
+    kept: set[str] = set()
+    cells = []
+    for level in _ORDER:
+        for c in (c for c in county.cells if c.level is level):
+            if c.parent is None or c.parent in kept:
+                kept.add(c.code)
+                cells.append(c)
+            else:
+                out.append(_skipped("grid", "code", c.code, f"parent {c.parent}"))
+    households = [h for h in county.households if h.cell_code in kept]
+    out += [
+        _skipped("households", "household_id", h.household_id, f"cell {h.cell_code}")
+        for h in county.households
+        if h.cell_code not in kept
+    ]
+    homes = {h.household_id for h in households}
+    people = []
+    for p in county.people:
+        if p.cell_code not in kept:
+            out.append(_skipped("people", "person_id", p.person_id, f"cell {p.cell_code}"))
+        elif p.household_id is not None and p.household_id not in homes:
+            out.append(_skipped("people", "person_id", p.person_id, f"household {p.household_id}"))
+        else:
+            people.append(p)
+    devices = [d for d in county.devices if d.cell_code in kept]
+    out += [
+        _skipped("devices", "device_id", d.device_id, f"cell {d.cell_code}")
+        for d in county.devices
+        if d.cell_code not in kept
+    ]
+    leads = {p.person_id for p in people}
+    points = []
+    for m in county.points:
+        lost = [h for h in m.households if h not in homes]
+        if m.cell_code not in kept or (m.lead_person_id and m.lead_person_id not in leads) or lost:
+            what = f"cell {m.cell_code}, lead {m.lead_person_id or '-'}, households {';'.join(lost) or '-'}"
+            out.append(_skipped("points", "point_id", m.point_id, what))
+        else:
+            points.append(m)
+    return County(cells, households, people, devices, points), out

@@ -1,0 +1,76 @@
+"""Column names as counties write them: the project's own names, or a common Chinese header.
+
+One table (`ALIASES`) lists them; docs/operations.md shows it. A header cell is matched after NFKC
+normalisation (full-width letters and brackets become ASCII), case folding, and dropping spaces, a
+required-field star and a bracketed note: "手机号码（必填）*" is 手机号码. Values of the role and the 0/1
+columns may be written in Chinese as well (居民, 网格长…; 是/否).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "person_id": ("人员编号", "人员id", "人员代码"),
+    "household_id": ("户号", "户编号", "家庭编号", "户id"),
+    "cell_code": ("所属网格", "网格编码", "网格代码", "所属网格编码", "区划代码", "村组编码"),
+    "name": ("姓名", "名称", "隐患点名称"),
+    "role": ("角色", "身份", "人员类别"),
+    "phone": ("手机号", "手机号码", "联系电话", "电话", "电话号码"),
+    "wechat_openid": ("微信openid", "openid"),
+    "app_token": ("app令牌", "推送令牌"),
+    "lon": ("经度", "longitude", "lng", "x"),
+    "lat": ("纬度", "latitude", "y"),
+    "members": ("人口数", "家庭人口", "人数", "户人口"),
+    "vulnerable": ("重点人群", "特殊群体", "弱势群体", "脆弱户"),
+    "device_id": ("设备编号", "终端编号", "终端id"),
+    "kind": ("类型", "设备类型", "灾害类型", "隐患类型"),
+    "point_id": ("隐患点编号", "监测点编号"),
+    "lead_person_id": ("监测责任人", "责任人编号", "监测人编号"),
+    "households": ("威胁户", "受威胁户", "受威胁户号"),
+    "drill_opt_in": ("参与演练", "演练"),
+    "sig_alg": ("签名算法",),
+}
+
+ROLE_ALIASES = {
+    "居民": "resident",
+    "村民": "resident",
+    "网格长": "grid_head",
+    "网格员": "grid_member",
+    "专职网格员": "grid_member",
+    "调度员": "dispatcher",
+    "值班员": "dispatcher",
+    "信息员": "info_officer",
+    "灾害信息员": "info_officer",
+    "村民小组长": "group_leader",
+    "组长": "group_leader",
+    "监测员": "point_lead",
+    "隐患点监测员": "point_lead",
+    "监测责任人": "point_lead",
+}
+
+FLAG_ALIASES = {"是": "1", "否": "0", "y": "1", "n": "0", "yes": "1", "no": "0", "true": "1", "false": "0"}
+
+_NOTE = re.compile(r"\(.*\)$")
+
+
+def normalise(header: str) -> str:
+    """A header cell as compared: NFKC, lower case, no spaces, no trailing star or (note)."""
+    text = unicodedata.normalize("NFKC", header).strip().lower()
+    text = "".join(text.split()).strip("*")
+    return _NOTE.sub("", text).strip("*")
+
+
+def lookup(fields: tuple[str, ...]) -> dict[str, str]:
+    """Normalised header text → field name, for the fields one table has."""
+    out = {normalise(f): f for f in fields}
+    for f in fields:
+        for alias in ALIASES.get(f, ()):
+            out.setdefault(normalise(alias), f)
+    return out
+
+
+def flag(text: str) -> str:
+    """A 0/1 field as written: 是/否 and yes/no mean 1/0; anything else is left for the check."""
+    return FLAG_ALIASES.get(text.lower(), text)
