@@ -206,6 +206,22 @@ class FakeFcm(FakeServer):
             token = msg["token"]
         except (ValueError, KeyError, TypeError):
             return fcm_error(400, "Invalid JSON payload received.", "INVALID_ARGUMENT")
+        refused = self._refuse(msg, token)
+        if refused is not None:
+            return refused
+        if token in self.apns_tokens and self.apns_broken:
+            return fcm_error(401, "Auth error from APNS or Web Push Service", "THIRD_PARTY_AUTH_ERROR")
+        if body.get("validate_only") is True:
+            self.validated += 1
+            return web.json_response({"name": f"projects/{PROJECT}/messages/fake_message_id"})
+        self.delivered[token] += 1
+        self.messages.append(msg)
+        if f.hang():
+            await asyncio.sleep(f.hang_s)
+        return web.json_response({"name": f"projects/{PROJECT}/messages/0:{secrets.randbelow(10**16)}"})
+
+    def _refuse(self, msg: dict[str, Any], token: Any) -> web.Response | None:
+        """FCM's refusal of this message, before anything is delivered, or None."""
         ttl = msg.get("android", {}).get("ttl")
         if ttl is not None and not _TTL.fullmatch(str(ttl)):
             return fcm_error(
@@ -221,13 +237,4 @@ class FakeFcm(FakeServer):
             return fcm_error(
                 400, "The registration token is not a valid FCM registration token", "INVALID_ARGUMENT"
             )
-        if token in self.apns_tokens and self.apns_broken:
-            return fcm_error(401, "Auth error from APNS or Web Push Service", "THIRD_PARTY_AUTH_ERROR")
-        if body.get("validate_only") is True:
-            self.validated += 1
-            return web.json_response({"name": f"projects/{PROJECT}/messages/fake_message_id"})
-        self.delivered[token] += 1
-        self.messages.append(msg)
-        if f.hang():
-            await asyncio.sleep(f.hang_s)
-        return web.json_response({"name": f"projects/{PROJECT}/messages/0:{secrets.randbelow(10**16)}"})
+        return None
