@@ -216,9 +216,9 @@ class FakeWeChat(FakeServer):
             return self._err(40037, "invalid template_id")
         if not isinstance(data, dict) or not all(isinstance(v, dict) and "value" in v for v in data.values()):
             return self._err(47003, "argument invalid! data.value invalid")
-        bad = [k for k, v in data.items() if field_invalid(str(k), v["value"])]
-        if bad:
-            return self._err(47003, f"argument invalid! data.{bad[0]}.value invalid")
+        invalid = [k for k, v in data.items() if field_invalid(str(k), v["value"])]
+        if invalid:
+            return self._err(47003, f"argument invalid! data.{invalid[0]}.value invalid")
         if openid not in self.followers and openid not in self.unfollowed:
             return self._err(40003, "invalid openid")
         if openid in self.unfollowed:
