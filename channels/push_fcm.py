@@ -8,7 +8,14 @@ acknowledgement through the API.
 Errors (the FcmError `errorCode` in `error.details`, else `error.status`):
 UNREGISTERED, INVALID_ARGUMENT, SENDER_ID_MISMATCH → final for that delivery; QUOTA_EXCEEDED (429),
 UNAVAILABLE (503), INTERNAL (500) → retryable after Retry-After; 401 UNAUTHENTICATED → refresh the token
-once and resend; THIRD_PARTY_AUTH_ERROR (APNs/Web Push credentials) → provider fault.
+once and resend. Not every 401 is our OAuth token: THIRD_PARTY_AUTH_ERROR is also HTTP 401 ("APNs
+certificate or web push auth key was invalid or missing",
+https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode) and is a provider fault, never a refresh.
+A project the service account may not send for answers 403 PERMISSION_DENIED: a provider fault
+(configuration).
+
+FCM refuses payloads over 4096 bytes ("This includes both the keys and the values"): the text is cut
+(on a character boundary, with "…") until notification + data fit, with room to spare.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from channels.people_http import (
     record,
     retry_after,
     transport_failure,
+    truncate_utf8,
 )
 from channels.tokens import FcmTokenSource, TokenError, TokenService
 from warnengine.clock import Clock, SystemClock
@@ -41,6 +49,8 @@ log = obslog.get("warnengine.channels.fcm")
 
 API_BASE = "https://fcm.googleapis.com"
 MAX_TTL_S = 2419200  # FCM keeps a message at most 28 days
+MAX_PAYLOAD = 4096  # bytes, keys and values (FCM ErrorCode reference, "Message too big")
+PAYLOAD_BUDGET = MAX_PAYLOAD - 256  # what we fill: the JSON encoding and platform keys stay under the limit
 
 # FCM error code → (code label, retryable, provider_fault)
 _ERRORS: dict[str, tuple[str, bool, bool]] = {
@@ -89,6 +99,15 @@ class FcmChannel(HttpAdapter):
         self._http: aiohttp.ClientSession | None = None
 
     def message(self, o: Outgoing, m: Message, ttl: int) -> dict[str, Any]:
+        """The v1 message, its text cut so the payload stays within FCM's 4096 bytes."""
+        msg = self._message(o, m, m.text, ttl)
+        size = payload_size(msg["message"])
+        if size > PAYLOAD_BUDGET:
+            room = len(m.text.encode()) - (size - PAYLOAD_BUDGET)
+            msg = self._message(o, m, truncate_utf8(m.text, max(0, room)), ttl)
+        return msg
+
+    def _message(self, o: Outgoing, m: Message, text: str, ttl: int) -> dict[str, Any]:
         data = {  # FCM data values must be strings
             "delivery_id": o.delivery_id,
             "warning_id": m.warning_id,
@@ -99,7 +118,7 @@ class FcmChannel(HttpAdapter):
         return {
             "message": {
                 "token": o.recipient,
-                "notification": {"title": m.title, "body": m.text},
+                "notification": {"title": truncate_utf8(m.title, 512), "body": text},
                 "data": data,
                 "android": {
                     "ttl": f"{ttl}s",
@@ -128,7 +147,7 @@ class FcmChannel(HttpAdapter):
         body = self.message(o, m, min(ttl, MAX_TTL_S))
         try:
             status, headers, data = await self.tokens.call(
-                self.source, lambda t: self._post(t, body), lambda out: out[0] == 401
+                self.source, lambda t: self._post(t, body), _oauth_rejected
             )
         except TokenError as e:
             code = "server_error" if e.retryable else "auth"
@@ -163,6 +182,23 @@ class FcmChannel(HttpAdapter):
         headers = {"Authorization": f"Bearer {token}"}
         async with self._http.post(self._url, json=body, headers=headers) as resp:
             return resp.status, resp.headers, await read_json(resp)
+
+
+def _oauth_rejected(out: tuple[int, Any, dict[str, Any] | None]) -> bool:
+    """A 401 about our OAuth token (refresh and resend once), not THIRD_PARTY_AUTH_ERROR (APNs/Web Push
+    credentials, also 401: resending cannot help)."""
+    if out[0] != 401:
+        return False
+    err = out[2].get("error") if out[2] else None
+    return _fcm_code(err) in (None, "UNAUTHENTICATED")
+
+
+def payload_size(msg: dict[str, Any]) -> int:
+    """An upper bound of FCM's payload size: the compact JSON of the parts the limit counts."""
+    parts = {k: msg.get(k) for k in ("notification", "data")}
+    parts["android"] = (msg.get("android") or {}).get("notification")
+    parts["apns"] = (msg.get("apns") or {}).get("payload")
+    return len(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def _key_file(value: dict[str, Any] | str) -> dict[str, Any]:

@@ -5,8 +5,16 @@ TemplateId, SignName, TemplateParamSet) and the common parameters in headers (X-
 X-TC-Timestamp, X-TC-Region), signed with TC3-HMAC-SHA256: a canonical request (method, URI `/`, empty query,
 the signed headers content-type, host and x-tc-action, the SHA-256 of the body) hashed into a string to sign
 with the credential scope `<UTC date>/sms/tc3_request`, keyed by HMAC-chaining "TC3"+SecretKey over the date,
-the service and "tc3_request". Mainland SMS must use an approved template and signature: the delivery's
-`body["template_params"]` if given, else `[body["text"]]` into a one-variable template.
+the service and "tc3_request". Mainland SMS must use an approved template and signature, and Tencent does
+not approve an all-variable "{1}" template (channels/sms_tencent_template.py): with `template` configured,
+each delivery fills its variables (`template_params`: area, title, severity, hazard, instruction, each cut
+to `variable_max` characters), validated at start; `body["template_params"]` overrides; without `template`
+the legacy `[body["text"]]` is sent (and `warnengine channels check` reports the template).
+
+Per-number refusals: a blocked number (FailedOperation.PhoneNumberOnBlacklist / …InBlacklist, the resident
+unsubscribed or is on the carrier's do-not-disturb list) → `unsubscribed`, final; any LimitExceeded (the
+number's or the application's daily/frequency limits, which are Tencent console settings Twilio does not
+share) → a provider fault, so the delivery fails over instead of being "rejected".
 
 The answer is per number (`SendStatusSet[].Code`, "Ok" when accepted), so one request carries many
 deliveries and still yields one result each. Request-level errors (`Response.Error.Code`) apply to all.
@@ -38,6 +46,7 @@ import aiohttp
 import structlog
 
 from channels import ambiguous
+from channels import sms_tencent_template as tpl
 from channels.base import Outgoing, SendResult
 from channels.sms_text import is_e164, segments, sms_text
 from warnengine.clock import Clock, SystemClock
@@ -58,6 +67,7 @@ PULL_RATE_PER_S = 20.0  # PullSmsSendStatusByPhoneNumber's documented request li
 _NUMBER_CODES: dict[str, tuple[str, bool]] = {
     "InvalidParameterValue.IncorrectPhoneNumber": ("invalid_number", False),
     "FailedOperation.PhoneNumberInBlacklist": ("unsubscribed", False),
+    "FailedOperation.PhoneNumberOnBlacklist": ("unsubscribed", False),  # the SendSms API's own spelling
     "LimitExceeded.PhoneNumberDailyLimit": ("recipient_limit", True),
     "LimitExceeded.PhoneNumberOneHourLimit": ("recipient_limit", True),
     "LimitExceeded.PhoneNumberThirtySecondLimit": ("recipient_limit", True),
@@ -127,6 +137,10 @@ class TencentSms:
         wall: Callable[[], float] = time.time,
         lookup_skew_s: float = 120.0,
         report_wait_s: float = 0.0,
+        template: str | None = None,  # the approved template's text, e.g. "{1}发布{2}，请{3}。"
+        template_params: Sequence[str] = ("area", "title", "instruction"),
+        variable_max: int = 12,  # characters per variable (12 for personal certification; see console)
+        area: str = "",  # the issuing county's name, for an `area` variable
     ) -> None:
         self.name = name
         self.batch_size = batch_size
@@ -147,6 +161,10 @@ class TencentSms:
         self._pull_lock = asyncio.Lock()  # paces status pulls: one start per 1/PULL_RATE_PER_S
         self._next_pull = 0.0
         self._session: aiohttp.ClientSession | None = None
+        if template is not None:
+            tpl.validate(template, list(template_params), int(variable_max))
+        self.template, self._tparams = template, tuple(template_params)
+        self._vmax, self._area = int(variable_max), area
 
     async def start(self) -> None:
         if self._session is None:
@@ -199,6 +217,8 @@ class TencentSms:
         given = o.body.get("template_params")
         if isinstance(given, list) and all(isinstance(p, str) for p in given):
             return tuple(given)
+        if self.template is not None:
+            return tpl.values(o.body, self._tparams, self._vmax, self._area)
         text = sms_text(o.body)
         return (text,) if text is not None else None
 
@@ -273,7 +293,10 @@ class TencentSms:
                 )
             else:
                 code = str(s.get("Code"))
-                label, fault = _NUMBER_CODES.get(code, ("rejected", False))
+                default = (
+                    ("quota_exceeded", True) if code.startswith("LimitExceeded") else ("rejected", False)
+                )
+                label, fault = _NUMBER_CODES.get(code, default)
                 out[o.delivery_id] = _fail(
                     o, label, f"tencent {code}: {s.get('Message')}", provider_fault=fault
                 )
@@ -345,6 +368,8 @@ def _request_error(batch: list[Outgoing], error: dict[str, Any], request_id: Any
     reason = f"tencent {code}: {message} (RequestId {request_id})"
     if code.startswith("RequestLimitExceeded"):  # no Retry-After in API 3.0: the backoff paces us
         return _all(batch, "rate_limited", reason, retryable=True)
+    if code.startswith("LimitExceeded"):  # the account's daily/frequency limits: Twilio does not share them
+        return _all(batch, "quota_exceeded", reason, provider_fault=True)
     if code.startswith("InternalError") and code not in _NOT_SENT_INTERNAL:
         return _all(batch, "ambiguous", f"ambiguous: {reason}")
     if code in _NOT_SENT_INTERNAL or code.startswith(_PROVIDER_PREFIXES):

@@ -63,6 +63,12 @@ _FINAL: dict[int, tuple[str, bool]] = {
 }
 
 
+def error_label(code: int) -> tuple[str, bool]:
+    """(code label, provider_fault) of a Twilio error code, whether it came back from the create or later
+    in a `failed` status callback (a Messaging Service reports 21610/21211 that way)."""
+    return _FINAL.get(code, ("rejected", False))
+
+
 @dataclass
 class _Seen:
     """The last HTTP response's headers in this task: the SDK's exception drops them (Retry-After)."""

@@ -8,8 +8,16 @@
   text and sender; `ack_hint` says whether it is one of the usual acknowledgements ("1", "收到", "ok"…),
   the ack stage decides. Answers empty TwiML (no auto-reply).
 
-Both verify X-Twilio-Signature (HMAC-SHA1 of the URL Twilio called + the sorted form fields, keyed by the
-auth token) with the SDK's RequestValidator: missing or wrong → 403 before any field is read. Then bad
+Both verify X-Twilio-Signature (HMAC of the URL Twilio called + the sorted form fields) with the SDK's
+RequestValidator: missing or wrong → 403 before any field is read. Without
+X-Twilio-Webhooks-Signature-Settings the key is the auth token and the hash SHA-1; with it (a Webhook Rule
+signs with a SharedKey, https://www.twilio.com/docs/usage/webhooks/webhook-shared-keys) the key is that
+SharedKey's secret, looked up by the header's `key=` id in `shared_keys` (several, for a rotation), and the
+hash the header's `algorithm`; an unknown key id → 403.
+
+A `failed`/`undelivered` callback's ErrorCode is labelled like a synchronous refusal (channels/sms_twilio.py
+error_label): with a Messaging Service, 21610 (unsubscribed) and 21211 (invalid number) arrive only this
+way, so the reason starts with the same label ("unsubscribed: failed (twilio error 21610)"). Then bad
 fields → 400 with a JSON error. The URL is rebuilt from the configured public base + the raw path, since
 behind a proxy the URL the app sees is not the one Twilio signed.
 """
@@ -18,7 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -27,6 +35,7 @@ from multidict import MultiDictProxy
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator, get_signature_algorithm
 
 from channels.base import ChannelEvent
+from channels.sms_twilio import error_label
 from warnengine.clock import Clock, SystemClock
 from warnengine.model import DeliveryState
 
@@ -117,6 +126,7 @@ def twilio_routes(
     prefix: str = "/webhooks/twilio",
     provider: str = "twilio",
     clock: Clock | None = None,
+    shared_keys: Mapping[str, str] | None = None,  # SharedKey id → secret (Webhook Rules signing)
 ) -> list[web.RouteDef]:
     """Routes for an aiohttp app; `public_base` is the scheme://host[:port] Twilio is given for us."""
     validator = RequestValidator(auth_token)
@@ -127,8 +137,8 @@ def twilio_routes(
         signature = request.headers.get(SIGNATURE_HEADER)
         form = await request.post()
         url = f"{base}{request.raw_path}" if base else str(request.url)
-        algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
-        if not signature or not validator.validate(url, form, signature, algorithm):
+        settings = request.headers.get("X-Twilio-Webhooks-Signature-Settings")
+        if not signature or not _signed(validator, shared_keys or {}, settings, url, form, signature):
             log.warning("twilio_webhook_forbidden", path=request.path, signed=bool(signature))
             raise web.HTTPForbidden(
                 text='{"error": "invalid X-Twilio-Signature"}', content_type="application/json"
@@ -146,7 +156,7 @@ def twilio_routes(
         except _BadField as e:
             return _bad(request, str(e))
         if state in _STATES:
-            reason = f"{state} (twilio error {code})" if _STATES[state] is DeliveryState.FAILED else None
+            reason = _failure(state, code) if _STATES[state] is DeliveryState.FAILED else None
             await deliver(
                 [
                     ChannelEvent(
@@ -181,6 +191,42 @@ def twilio_routes(
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
     return [web.post(f"{prefix}/status", status), web.post(f"{prefix}/inbound", inbound)]
+
+
+def _signed(
+    validator: RequestValidator,
+    shared_keys: Mapping[str, str],
+    settings: str | None,
+    url: str,
+    form: MultiDictProxy[Any],
+    signature: str,
+) -> bool:
+    """The auth token's signature, or, with a Signature-Settings header, the named SharedKey's."""
+    check = validator
+    if settings:
+        key_id = _shared_key_id(settings)
+        secret = shared_keys.get(key_id or "")
+        if secret is None:
+            log.warning("twilio_webhook_unknown_shared_key", key_id=key_id)
+            return False
+        check = RequestValidator(secret)
+    try:
+        return bool(check.validate(url, form, signature, get_signature_algorithm(settings)))
+    except ValueError:  # an algorithm the SDK does not know
+        return False
+
+
+def _failure(state: str, code: Any) -> str:
+    label = error_label(int(code))[0] if code is not None else "failed"
+    return f"{label}: {state} (twilio error {code})"
+
+
+def _shared_key_id(settings: str) -> str | None:
+    for part in settings.split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip() == "key":
+            return value.strip()
+    return None
 
 
 def _bad(request: web.Request, error: str) -> web.Response:

@@ -1,7 +1,12 @@
 """One access-token service for every provider that wants a short-lived bearer token.
 
-- WeChat Official Account: `GET /cgi-bin/token?grant_type=client_credential&appid=&secret=`
-  → `{"access_token", "expires_in": 7200}`.
+- WeChat Official Account: `POST /cgi-bin/stable_token` `{grant_type, appid, secret, force_refresh: false}`
+  → `{"access_token", "expires_in"}` (getStableAccessToken,
+  https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken). In normal mode every
+  caller gets the same token while it is valid, so any number of worker processes share one token without
+  coordinating. The classic `GET /cgi-bin/token` (`endpoint="token"`) issues a new token on every call and
+  the previous one dies five minutes later: several workers fetching on their own keep invalidating each
+  other (40001); it is kept only for accounts that cannot use the stable endpoint.
 - WeCom: `GET /cgi-bin/gettoken?corpid=&corpsecret=` → `{"errcode": 0, "access_token", "expires_in"}`.
 - FCM: OAuth2 JWT bearer grant (RFC 7523): an RS256 assertion signed with the service account's key,
   POSTed to its `token_uri` → `{"access_token", "expires_in", "token_type": "Bearer"}`.
@@ -94,14 +99,20 @@ class WeChatOATokenSource:
     secret: str
     base_url: str = "https://api.weixin.qq.com"
     provider: str = "wechat-oa"
+    endpoint: str = "stable"  # "stable": /cgi-bin/stable_token, shared across processes; "token": classic
 
     @property
     def key(self) -> str:
         return f"{self.provider}:{self.appid}"
 
     async def fetch(self, http: aiohttp.ClientSession, now: float) -> tuple[str, float]:
-        params = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
-        req = http.get(f"{self.base_url.rstrip('/')}/cgi-bin/token", params=params)
+        base = self.base_url.rstrip("/")
+        if self.endpoint == "token":
+            params = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
+            req = http.get(f"{base}/cgi-bin/token", params=params)
+        else:  # normal mode, never force_refresh: forcing would invalidate every other worker's token
+            body = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
+            req = http.post(f"{base}/cgi-bin/stable_token", json={**body, "force_refresh": False})
         return _wx_token(self.provider, await _get_json(self.provider, req))
 
 

@@ -12,12 +12,25 @@ resident refused this subscription template. Residents acknowledge by replying t
 "收到"); the optional `detail_url` is only a link, and opening it is never an acknowledgement.
 
 Template `data` keys depend on the template registered in the account's back office; `fields` maps each
-key to one of title, text, severity, hazard, expires and the value is cut to WeChat's per-type limit.
+key to one of title, text, severity, hazard, expires. WeChat checks each value against its key's type
+(https://developers.weixin.qq.com/doc/offiaccount/Subscription_Messages/api.html, 参数值内容限制) and
+answers 47003 otherwise, so every value is fitted first: control characters (newlines) become spaces;
+`thing` ≤ 20 characters; `phrase` ≤ 5 Chinese characters only (severity as 红色预警…, never an English word;
+anything else non-Chinese becomes 预警); `character_string` ≤ 32 ASCII characters; `time` as
+"YYYY-MM-DD HH:MM". If WeChat still refuses the data (47003) or the template (40037), the account's
+configuration is at fault, not the resident: a provider fault, final here, so the delivery fails over and
+escalates to the person's next channel instead of ending silently. 45009 (the API's daily quota) is also
+a provider fault and not retried: the quota does not come back within a warning's lifetime.
+
+The access token comes from /cgi-bin/stable_token by default (channels/tokens.py): one token per app that
+every worker shares.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -46,16 +59,20 @@ PATHS = {"template": "/cgi-bin/message/template/send", "subscribe": "/cgi-bin/me
 DEFAULT_FIELDS = {"thing1": "title", "phrase2": "severity", "thing3": "text", "time4": "expires"}
 # Value limits by key type in WeChat's category templates (characters).
 _TYPE_LIMITS = {"thing": 20, "phrase": 5, "character_string": 32, "short_thing": 5, "const": 20}
+_SEVERITY_PHRASE = {"blue": "蓝色预警", "yellow": "黄色预警", "orange": "橙色预警", "red": "红色预警"}
+_NOT_CJK = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fff]")
+_NOT_ASCII = re.compile(r"[^\x21-\x7e]")
 
 # errcode → (code label, retryable, provider_fault). Unlisted errcodes are final rejections.
 _ERRORS: dict[int, tuple[str, bool, bool]] = {
     -1: ("server_error", True, True),
-    45009: ("rate_limited", True, False),  # API daily/frequency quota
+    45011: ("rate_limited", True, False),  # per-minute frequency limit: slow down, retry
+    45009: ("quota_exceeded", False, True),  # the API's daily quota: gone for today, fail over
     43004: ("not_following", False, False),
     43101: ("not_subscribed", False, False),
     40003: ("invalid_recipient", False, False),
     40037: ("bad_template", False, True),
-    47003: ("bad_body", False, False),  # data does not fit the template's field rules
+    47003: ("bad_template_data", False, True),  # data does not fit the template's fields: our config
     48001: ("auth", False, True),  # API not authorised for this account
     40164: ("auth", False, True),  # our IP is not whitelisted
 }
@@ -82,10 +99,11 @@ class WeChatOAChannel(WeChatApiAdapter):
         connect_timeout_s: float = 3.0,
         read_timeout_s: float = 10.0,
         tz: str = "Asia/Shanghai",  # residents read local time
+        token_endpoint: Literal["stable", "token"] = "stable",
     ) -> None:
         self.name, self.batch_size, self.rate_per_s = name, batch_size, rate_per_s
         self._tz = ZoneInfo(tz)
-        self.source = WeChatOATokenSource(appid, secret, base_url=api_base)
+        self.source = WeChatOATokenSource(appid, secret, base_url=api_base, endpoint=token_endpoint)
         self._own_tokens = tokens is None
         self.tokens = tokens or TokenService()
         self._url = api_base.rstrip("/") + PATHS[mode]
@@ -100,7 +118,7 @@ class WeChatOAChannel(WeChatApiAdapter):
         values = {
             "title": m.title,
             "text": m.text,
-            "severity": m.severity_zh,
+            "severity": _SEVERITY_PHRASE.get(m.severity, m.severity_zh),
             "hazard": m.hazard,
             "expires": expires,
         }
@@ -151,8 +169,16 @@ class WeChatOAChannel(WeChatApiAdapter):
 
 
 def _fit(key: str, value: str) -> str:
+    """`value` made acceptable for a field of `key`'s type (WeChat answers 47003 otherwise)."""
     kind = key.rstrip("0123456789")
-    limit = _TYPE_LIMITS.get(kind, 200)
+    value = " ".join("".join(" " if unicodedata.category(c)[0] == "C" else c for c in value).split())
+    if kind == "phrase":  # at most 5 Chinese characters, nothing else
+        value = _NOT_CJK.sub("", value)[:5] or "预警"
+    elif kind == "character_string":
+        return (_NOT_ASCII.sub("", value) or "-")[:32]
+    limit = _TYPE_LIMITS.get(kind, 20)
+    if not value:
+        return "-"
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 

@@ -60,7 +60,7 @@ async def test_batches_per_number_results_and_bad_numbers(fake: FakeTencentSms) 
         await a.stop()
     assert [r.delivery_id for r in rs] == [o.delivery_id for o in batch]
     assert all(r.ok and r.provider_ref and r.segments == 1 for r in rs[:250])
-    assert rs[250].code == "unsubscribed" and "PhoneNumberInBlacklist" in (rs[250].reason or "")
+    assert rs[250].code == "unsubscribed" and "PhoneNumberOnBlacklist" in (rs[250].reason or "")
     assert rs[251].code == "invalid_number" and fake.requests == 2  # 200, then 52 (the repeat has no twin)
     assert rs[252].ok  # same number again (another delivery): its own request, answered by number
     assert fake.accepted[("+8613800000001", TEXT)] == 2 and sum(fake.accepted.values()) == 251

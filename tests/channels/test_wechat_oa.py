@@ -73,7 +73,7 @@ async def test_template_message_fields_and_one_delivery_each(fake: FakeWeChat, t
     assert body["template_id"] == TEMPLATE_ID and body["url"] == "https://warn.example.gov.cn/w/w-410526-0001"
     data = body["data"]
     assert data["thing1"]["value"] == "山洪灾害红色预警"
-    assert data["phrase2"]["value"] == "红色"
+    assert data["phrase2"]["value"] == "红色预警"
     assert len(data["thing3"]["value"]) == 20 and data["thing3"]["value"].endswith("…")  # cut to thing's 20
     assert data["time4"]["value"] == "2027-01-15 17:00"  # expiry in Beijing time
     assert fake.token_calls["oa"] == 1

@@ -14,9 +14,8 @@ from channels.base import ChannelEvent
 from channels.wechat_crypto import WXBizMsgCrypt
 from channels.wechat_webhook import wechat_oa_routes, wecom_routes
 from tests.fakes.faults import FakeServer
-from tests.fakes.wechat import (
-    CORPID,
-    OA_APPID,
+from tests.fakes.wechat import CORPID, OA_APPID
+from tests.fakes.wechat_callbacks import (
     encrypted_post,
     oa_event_xml,
     oa_query,

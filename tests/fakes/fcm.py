@@ -5,9 +5,22 @@
   hour and not expired on the injected clock; answers `{"access_token", "expires_in", "token_type"}` or
   400 `{"error": "invalid_grant", "error_description"}`.
 - `POST /v1/projects/{project}/messages:send`: Bearer token; one `message.token`; `android.ttl` as
-  "<seconds>s"; data values strings. Errors are google.rpc bodies with an FcmError detail: 404
-  UNREGISTERED, 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 429 QUOTA_EXCEEDED (+ Retry-After) in storms,
-  `error_status` (500 INTERNAL / 503 UNAVAILABLE) for injected errors, before anything is delivered.
+  "<seconds>s"; data values strings; `validate_only` checks everything and delivers nothing. Errors are
+  google.rpc bodies with an FcmError detail: 404 UNREGISTERED, 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED,
+  429 QUOTA_EXCEEDED (+ Retry-After) in storms, `error_status` (500 INTERNAL / 503 UNAVAILABLE) for
+  injected errors, before anything is delivered.
+
+Strict like FCM (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode and
+https://firebase.google.com/docs/cloud-messaging/error-codes):
+- "THIRD_PARTY_AUTH_ERROR (HTTP error code = 401) APNs certificate or web push auth key was invalid or
+  missing": for a token in `apns_tokens` while `apns_broken` is set, with a perfectly valid OAuth token. A
+  client that refreshes its OAuth token on every 401 sends twice for nothing.
+- A token for a project the service account may not use: 403 with `status` PERMISSION_DENIED and no
+  FcmError detail (SENDER_ID_MISMATCH is a registration token of another sender, not a wrong project; the
+  exact body for a wrong project is not documented, so the fake answers the plain google.rpc denial).
+- "Message too big: ... 4096 bytes for most messages ... This includes both the keys and the values":
+  counted here, strictly, as the UTF-8 bytes of every key and value in `notification`, `data`,
+  `android.notification` and `apns.payload` → 400 INVALID_ARGUMENT.
 
 `delivered[token]` counts messages accepted per registration token.
 """
@@ -35,6 +48,23 @@ SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 _TTL = re.compile(r"\d+(\.\d{1,9})?s")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}
 _STATUS |= {500: "INTERNAL", 503: "UNAVAILABLE", 403: "PERMISSION_DENIED"}
+MAX_PAYLOAD = 4096  # bytes of keys and values (FCM ErrorCode reference, "Message too big")
+
+
+def payload_bytes(msg: dict[str, Any]) -> int:
+    """The size FCM's limit applies to, counted strictly: every key and string value (recursively) of the
+    notification, data, android.notification and apns.payload parts, in UTF-8."""
+
+    def size(v: Any) -> int:
+        if isinstance(v, dict):
+            return sum(len(str(k).encode()) + size(x) for k, x in v.items())
+        if isinstance(v, list):
+            return sum(size(x) for x in v)
+        return len(str(v).encode())
+
+    parts = [msg.get("notification"), msg.get("data")]
+    parts += [(msg.get("android") or {}).get("notification"), (msg.get("apns") or {}).get("payload")]
+    return sum(size(p) for p in parts if p)
 
 
 def service_account(token_uri: str, key: rsa.RSAPrivateKey | None = None) -> dict[str, Any]:
@@ -90,6 +120,9 @@ class FakeFcm(FakeServer):
         self.delivered: Counter[str] = Counter()
         self.messages: list[dict[str, Any]] = []
         self.requests = 0
+        self.validated = 0  # validate_only requests that passed
+        self.apns_tokens: set[str] = set()  # iOS devices: need the project's APNs credentials...
+        self.apns_broken = False  # ...which are missing or expired: THIRD_PARTY_AUTH_ERROR (401)
 
     async def __aenter__(self) -> FakeFcm:
         await self.start()
@@ -158,7 +191,7 @@ class FakeFcm(FakeServer):
         if not auth.startswith("Bearer ") or exp is None or exp <= self.clock.now():
             return fcm_error(401, "Request had invalid authentication credentials.")
         if request.match_info["project"] != PROJECT:
-            return fcm_error(403, "Permission denied on project", "SENDER_ID_MISMATCH")
+            return fcm_error(403, "Permission 'cloudmessaging.messages.create' denied on resource")
         f = self.faults
         if f.latency_s:
             await asyncio.sleep(f.latency_s)
@@ -173,6 +206,22 @@ class FakeFcm(FakeServer):
             token = msg["token"]
         except (ValueError, KeyError, TypeError):
             return fcm_error(400, "Invalid JSON payload received.", "INVALID_ARGUMENT")
+        refused = self._refuse(msg, token)
+        if refused is not None:
+            return refused
+        if token in self.apns_tokens and self.apns_broken:
+            return fcm_error(401, "Auth error from APNS or Web Push Service", "THIRD_PARTY_AUTH_ERROR")
+        if body.get("validate_only") is True:
+            self.validated += 1
+            return web.json_response({"name": f"projects/{PROJECT}/messages/fake_message_id"})
+        self.delivered[token] += 1
+        self.messages.append(msg)
+        if f.hang():
+            await asyncio.sleep(f.hang_s)
+        return web.json_response({"name": f"projects/{PROJECT}/messages/0:{secrets.randbelow(10**16)}"})
+
+    def _refuse(self, msg: dict[str, Any], token: Any) -> web.Response | None:
+        """FCM's refusal of this message, before anything is delivered, or None."""
         ttl = msg.get("android", {}).get("ttl")
         if ttl is not None and not _TTL.fullmatch(str(ttl)):
             return fcm_error(
@@ -180,14 +229,12 @@ class FakeFcm(FakeServer):
             )
         if any(not isinstance(v, str) for v in msg.get("data", {}).values()):
             return fcm_error(400, "Invalid value at 'message.data[0].value' (TYPE_STRING)")
+        if payload_bytes(msg) > MAX_PAYLOAD:
+            return fcm_error(400, "Message is too big", "INVALID_ARGUMENT")
         if token in self.unregistered:
             return fcm_error(404, "Requested entity was not found.", "UNREGISTERED")
         if token not in self.registered:
             return fcm_error(
                 400, "The registration token is not a valid FCM registration token", "INVALID_ARGUMENT"
             )
-        self.delivered[token] += 1
-        self.messages.append(msg)
-        if f.hang():
-            await asyncio.sleep(f.hang_s)
-        return web.json_response({"name": f"projects/{PROJECT}/messages/0:{secrets.randbelow(10**16)}"})
+        return None

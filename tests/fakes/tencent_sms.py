@@ -15,6 +15,12 @@ Faults: `error_rate` → HTTP 500 / 503 (`error_status`) before sending; `storm`
 `RequestLimitExceeded`; after sending: `after_error_rate` → HTTP `error_status`, `drop_rate` → connection
 reset, `hang_rate` → never answers; `lookup_error_rate` → the status pull answers `InternalError`; `down`
 refuses connections. `accepted[(phone, "|".join(TemplateParamSet))]` counts messages sent.
+
+Strict mode (`templates` given: TemplateId → approved text) enforces Tencent's template, variable, blacklist
+and limit rules (tests/fakes/tencent_rules.py, with the documentation cited there), and answers
+DescribeSmsTemplateList (`TemplateIdSet`, `International`) with `DescribeTemplateStatusSet` entries
+(`TemplateId`, `StatusCode` 0 approved / 1 in review / -1 rejected, `TemplateContent`, `ReviewReply`), as
+https://www.tencentcloud.com/document/api/382/40524 describes. Without `templates`, any TemplateId goes.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.faults import FakeServer, Faults, drop
+from tests.fakes.tencent_rules import approvable, template_error
 
 SECRET_ID = "AKIDfake0123456789abcdefEXAMPLE"
 SECRET_KEY = "fakeSecretKey0123456789EXAMPLE"
@@ -53,6 +60,10 @@ class FakeTencentSms(FakeServer):
         faults: Faults | None = None,
         blacklisted: frozenset[str] = frozenset(),
         report_delay_s: float = 0.0,
+        templates: dict[str, str] | None = None,  # strict: the approved templates, TemplateId → text
+        variable_max: int = 12,
+        number_daily_limit: int | None = None,
+        app_daily_limit: int | None = None,
     ) -> None:
         app = web.Application()
         app.router.add_post("/", self._handle)
@@ -66,6 +77,12 @@ class FakeTencentSms(FakeServer):
         self.errors: Counter[str] = Counter()
         self.report_delay_s = report_delay_s
         self.reports: list[tuple[float, str, dict[str, Any]]] = []  # (sent at, SmsSdkAppId, report)
+        if templates and not all(approvable(t) for t in templates.values()):
+            raise ValueError("Tencent would not approve one of these templates (all-variable or adjacent)")
+        self.templates, self.variable_max = templates, variable_max
+        self.pending_templates: dict[str, str] = {}  # submitted, still in review (StatusCode 1)
+        self.number_daily_limit, self.app_daily_limit = number_daily_limit, app_daily_limit
+        self.sent_today: Counter[str] = Counter()
 
     async def __aenter__(self) -> FakeTencentSms:
         await self.start()
@@ -119,14 +136,18 @@ class FakeTencentSms(FakeServer):
         if bad:
             return self._error(bad, "The provided credentials could not be validated.")
         action = request.headers.get("X-TC-Action")
-        if action not in ("SendSms", "PullSmsSendStatusByPhoneNumber") or (
-            request.headers.get("X-TC-Version") != "2021-01-11"
-        ):
+        reads = {
+            "PullSmsSendStatusByPhoneNumber": self._pull,
+            "DescribeSmsTemplateList": self._describe_templates,
+        }
+        if (action != "SendSms" and action not in reads) or request.headers.get(
+            "X-TC-Version"
+        ) != "2021-01-11":
             return self._error("InvalidAction", "The action or version is not supported.")
         if f.in_storm(self.elapsed(), self.requests - 1):
             return self._error("RequestLimitExceeded", "Your current request times exceeds the limit.")
-        if action == "PullSmsSendStatusByPhoneNumber":
-            return self._pull(payload)
+        if action in reads:
+            return reads[action](payload)
         if f.error():
             return web.Response(status=f.error_status, text="Internal Server Error")
         try:
@@ -138,6 +159,9 @@ class FakeTencentSms(FakeServer):
             assert body.get("SmsSdkAppId") and body.get("TemplateId")
         except (ValueError, KeyError, AssertionError):
             return self._error("InvalidParameter", "The parameter is invalid or missing.")
+        refused = self._strict(body, params, len(numbers))
+        if refused is not None:
+            return self._error(refused, "The request does not match Tencent's rules.")
         statuses = [self._one(str(n), params, context, str(body["SmsSdkAppId"])) for n in numbers]
         # Sent, then the client gets no answer it can use: only a status pull can tell.
         after = f.after_create()
@@ -148,6 +172,45 @@ class FakeTencentSms(FakeServer):
         if after == "hang":
             await asyncio.sleep(f.hang_s)
         return web.json_response({"Response": {"SendStatusSet": statuses, "RequestId": _rid()}})
+
+    def _strict(self, body: dict[str, Any], params: list[str], n: int) -> str | None:
+        """Strict mode: the request-level refusal for this SendSms, or None."""
+        if self.templates is None:
+            return None
+        content = self.templates.get(str(body.get("TemplateId")))
+        if content is None:
+            return "FailedOperation.TemplateIncorrectOrUnapproved"
+        bad = template_error(content, [str(p) for p in params], self.variable_max, str(body.get("SignName")))
+        if bad is not None:
+            return bad
+        if self.app_daily_limit is not None and sum(self.sent_today.values()) + n > self.app_daily_limit:
+            return "LimitExceeded.AppDailyLimit"
+        return None
+
+    def _describe_templates(self, payload: bytes) -> web.Response:
+        try:
+            body: dict[str, Any] = json.loads(payload)
+            ids = [str(int(i)) for i in body["TemplateIdSet"]]
+            assert int(body["International"]) in (0, 1) and 1 <= len(ids) <= 100
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return self._error("InvalidParameter", "The parameter is invalid or missing.")
+        known = {**self.pending_templates, **(self.templates or {})}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            return self._error("FailedOperation.TemplateIdNotExist", f"template {missing[0]} does not exist")
+        rows = [
+            {
+                "TemplateId": int(i),
+                "International": 0,
+                "StatusCode": 0 if i in (self.templates or {}) else 1,
+                "ReviewReply": "",
+                "TemplateName": f"warning-{i}",
+                "CreateTime": 1700000000,
+                "TemplateContent": known[i],
+            }
+            for i in ids
+        ]
+        return web.json_response({"Response": {"DescribeTemplateStatusSet": rows, "RequestId": _rid()}})
 
     def _pull(self, payload: bytes) -> web.Response:
         """PullSmsSendStatusByPhoneNumber: one number's status reports sent since BeginTime, oldest first."""
@@ -191,9 +254,12 @@ class FakeTencentSms(FakeServer):
         if number in self.blacklisted:
             return {
                 **status,
-                "Code": "FailedOperation.PhoneNumberInBlacklist",
+                "Code": "FailedOperation.PhoneNumberOnBlacklist",
                 "Message": "number blacklisted",
             }
+        if self.number_daily_limit is not None and self.sent_today[number] >= self.number_daily_limit:
+            return {**status, "Code": "LimitExceeded.PhoneNumberDailyLimit", "Message": "daily limit"}
+        self.sent_today[number] += 1
         self.accepted[(number, "|".join(params))] += 1
         text = "".join(params)
         fee = 1 if len(text) <= 70 else -(-len(text) // 67)

@@ -14,6 +14,16 @@ ISO 8601 instant, as the SDK sends it; a message not yet sent has no `date_sent`
 filter), `PageSize` (default 50, at most 1000) and `Page`. That is how a client resolves an ambiguous send.
 
 `accepted[(To, Body)]` counts messages created, so tests can assert exactly-once.
+
+Strict like Twilio:
+- With a Messaging Service, an unsubscribed (21610) or invalid (21211) recipient is not refused by the
+  create: the message is accepted (201, `accepted`) and fails later, reported as a `failed` status
+  callback with that ErrorCode ("Messaging Services ... the request is accepted and the failure is
+  reported asynchronously", https://www.twilio.com/docs/messaging/services and
+  https://www.twilio.com/docs/api/errors/21610). With a From number they stay synchronous 400s.
+- Webhook Rules (https://www.twilio.com/docs/usage/webhooks/webhook-shared-keys): with `shared_key` =
+  (key id, secret, algorithm) set, callbacks are signed with the SharedKey secret and that algorithm and
+  carry `X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=<alg>`; the auth token no longer signs.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
@@ -34,6 +44,7 @@ from multidict import MultiDictProxy
 from twilio.request_validator import RequestValidator
 
 from tests.fakes.faults import FakeServer, Faults, drop
+from tests.fakes.twilio_dates import DATE_FILTERS, date_matches, when
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fedcba9876543210" * 2  # 32 hex, like a real auth token
@@ -57,30 +68,6 @@ def error_body(code: int, message: str, status: int) -> dict[str, Any]:
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
         "status": status,
     }
-
-
-_DATE_FILTERS = {"DateSent": "=", "DateSent<": "<=", "DateSent>": ">="}
-
-
-def _when(value: str) -> date | datetime:
-    """A DateSent filter value: `YYYY-MM-DD` (a whole UTC day) or an ISO 8601 instant."""
-    if len(value) == 10:
-        return date.fromisoformat(value)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _date_matches(sent_at: float | None, op: str, value: date | datetime) -> bool:
-    if sent_at is None:  # not sent yet: no date_sent to compare
-        return False
-    at = datetime.fromtimestamp(sent_at, UTC)
-    if op == "=" or not isinstance(value, datetime):  # a day: compare whole UTC dates
-        day = value.date() if isinstance(value, datetime) else value
-        return _cmp(at.date(), day, op)
-    return _cmp(at, value, op)
-
-
-def _cmp(a: date, b: date, op: str) -> bool:
-    return a <= b if op == "<=" else a >= b if op == ">=" else a == b
 
 
 def _validity_period(form: MultiDictProxy[Any]) -> int | None:
@@ -109,6 +96,7 @@ class FakeTwilio(FakeServer):
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
         app.router.add_get("/2010-04-01/Accounts/{account}/Messages.json", self._list)
+        app.router.add_get("/2010-04-01/Accounts/{account}.json", self._account)
         # Not Twilio's: lets a benchmark in another process read and reset the counts.
         app.router.add_get("/_fake/stats", self._stats)
         app.router.add_post("/_fake/reset", self._reset)
@@ -128,6 +116,7 @@ class FakeTwilio(FakeServer):
         self.callback_failures: list[str] = []
         self._auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self._validator = RequestValidator(auth_token)
+        self.shared_key: tuple[str, str, str] | None = None  # (key id, secret, algorithm): Webhook Rules
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
 
@@ -164,7 +153,8 @@ class FakeTwilio(FakeServer):
         to, body = str(form.get("To", "")), str(form.get("Body", ""))
         sender, service = form.get("From"), form.get("MessagingServiceSid")
         invalid = self._invalid(to, body, sender, service)
-        if invalid is not None:
+        late = invalid is not None and service and self._late_code(to) is not None
+        if invalid is not None and not late:
             return invalid
         try:
             vp = _validity_period(form)
@@ -188,6 +178,13 @@ class FakeTwilio(FakeServer):
             await asyncio.sleep(f.hang_s)
         return self._reply(201, message)
 
+    async def _account(self, request: web.Request) -> web.Response:
+        """The Account resource: the cheapest authenticated read (`status` active)."""
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        return self._reply(200, {"sid": self.account_sid, "status": "active", "type": "Full"})
+
     async def _list(self, request: web.Request) -> web.Response:
         """Twilio's Messages list resource: newest first, filtered and paged."""
         self.lookups += 1
@@ -201,7 +198,7 @@ class FakeTwilio(FakeServer):
         try:
             size = min(int(q.get("PageSize", "50")), 1000)
             page = int(q.get("Page", "0"))
-            dates = {op: _when(q[k]) for k, op in _DATE_FILTERS.items() if k in q}
+            dates = {op: when(q[k]) for k, op in DATE_FILTERS.items() if k in q}
         except ValueError:
             return self._error(20001, "Invalid parameter")
         found = [
@@ -209,7 +206,7 @@ class FakeTwilio(FakeServer):
             for sid, m in reversed(self.messages.items())
             if q.get("To", m["to"]) == m["to"]
             and q.get("From", m["from"]) == m["from"]
-            and all(_date_matches(self._sent_at.get(sid), op, v) for op, v in dates.items())
+            and all(date_matches(self._sent_at.get(sid), op, v) for op, v in dates.items())
         ]
         uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         items = found[page * size : (page + 1) * size]
@@ -326,11 +323,21 @@ class FakeTwilio(FakeServer):
         if service:
             common["MessagingServiceSid"] = service
         final = {"MessageStatus": "delivered", "SmsStatus": "delivered"}
+        late = self._late_code(to) if service else None
+        if late is not None:  # a Messaging Service reports these after accepting
+            self._advance(sid, "failed")
+            await self.post_signed(url, {**common, "MessageStatus": "failed", "ErrorCode": late})
+            return
         if to in self.undeliverable:
             final = {"MessageStatus": "undelivered", "SmsStatus": "undelivered", "ErrorCode": "30003"}
         for params in ({"MessageStatus": "sent", "SmsStatus": "sent"}, final):
             self._advance(sid, params["MessageStatus"])
             await self.post_signed(url, {**common, **params})
+
+    def _late_code(self, to: str) -> str | None:
+        if not _E164.fullmatch(to) or to in self.invalid:
+            return "21211"
+        return "21610" if to in self.unsubscribed else None
 
     def _advance(self, sid: str, status: str) -> None:
         """The Message resource follows its callbacks: status, and date_sent once sent."""
@@ -347,9 +354,16 @@ class FakeTwilio(FakeServer):
         """POST a form the way Twilio calls a webhook; returns the HTTP status (0: not reachable)."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        sig = signature if signature is not None else self._validator.compute_signature(url, params)
+        headers = {}
+        if self.shared_key is not None:
+            key_id, secret, alg = self.shared_key
+            sig = RequestValidator(secret).compute_signature(url, params, alg)
+            headers["X-Twilio-Webhooks-Signature-Settings"] = f"key={key_id},algorithm={alg}"
+        else:
+            sig = self._validator.compute_signature(url, params)
+        headers["X-Twilio-Signature"] = sig if signature is None else signature
         try:
-            async with self._session.post(url, data=params, headers={"X-Twilio-Signature": sig}) as r:
+            async with self._session.post(url, data=params, headers=headers) as r:
                 await r.read()
                 if r.status >= 300:
                     self.callback_failures.append(f"{r.status} {url}")

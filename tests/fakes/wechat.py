@@ -1,10 +1,22 @@
 """Local WeChat Official Account + WeCom APIs (one server, real paths), and signed callbacks for tests.
 
-OA (api.weixin.qq.com): `GET /cgi-bin/token`, `POST /cgi-bin/message/template/send`,
+OA (api.weixin.qq.com): `GET /cgi-bin/token`, `POST /cgi-bin/stable_token`,
+`POST /cgi-bin/message/template/send`,
 `POST /cgi-bin/message/subscribe/bizsend`. WeCom (qyapi.weixin.qq.com): `GET /cgi-bin/gettoken`,
 `POST /cgi-bin/message/send`, `POST /cgi-bin/webhook/send?key=` (group robot, 20 messages/min per key).
 Answers are HTTP 200 with `{"errcode", "errmsg", …}` like WeChat's; token errors 40001/40014/42001;
-rate limits as errcode 45009 (what WeChat sends, rather than HTTP 429). Tokens expire on the injected clock.
+rate limits as errcode 45011 (OA, per minute) or 45009 (WeCom; and the OA's daily quota), as WeChat sends
+them rather than HTTP 429. Tokens expire on the injected clock.
+
+Strict like WeChat:
+- `GET /cgi-bin/token` (https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html):
+  each fetch issues a new token, and the previous ones stay valid only 5 more minutes (on the injected
+  clock): several processes fetching independently invalidate each other (40001).
+- `POST /cgi-bin/stable_token` (https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken):
+  JSON `{grant_type, appid, secret, force_refresh}`; isolated from `/cgi-bin/token`. Normal mode returns the
+  current token while it is valid ("有效期内重复调用该接口不会更新"), and a new one in its last 5 minutes
+  with the old one still valid to its end; `force_refresh` invalidates the current one (20 a day).
+- template/subscription `data` values are checked per key type (tests/fakes/wechat_oa_rules.py): 47003.
 
 Faults (tests/fakes/faults.py) apply to the send endpoints: `error_rate` answers HTTP `error_status` before
 anything is delivered; a storm answers errcode 45009; `hang_rate` delivers, then never answers.
@@ -19,12 +31,11 @@ import secrets
 import time
 from collections import Counter, deque
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
-from channels.wechat_crypto import WXBizMsgCrypt, signature
 from tests.fakes.faults import FakeServer, Faults
+from tests.fakes.wechat_oa_rules import field_invalid
 from warnengine.clock import Clock, SystemClock
 
 OA_APPID, OA_SECRET = "wx0123456789abcdef", "oa-secret-0123456789abcdef01234567"
@@ -49,6 +60,7 @@ class FakeWeChat(FakeServer):
     ) -> None:
         app = web.Application()
         app.router.add_get("/cgi-bin/token", self._oa_token)
+        app.router.add_post("/cgi-bin/stable_token", self._oa_stable_token)
         app.router.add_post("/cgi-bin/message/template/send", self._template_send)
         app.router.add_post("/cgi-bin/message/subscribe/bizsend", self._subscribe_send)
         app.router.add_get("/cgi-bin/gettoken", self._wecom_token)
@@ -67,6 +79,10 @@ class FakeWeChat(FakeServer):
         self.token_delay_s = 0.0  # a slow token endpoint makes concurrent refreshes overlap
         self.tokens: dict[str, tuple[str, float]] = {}  # token → (account, expires_at)
         self.token_calls: Counter[str] = Counter()
+        self.stable: tuple[str, float] | None = None  # the OA's stable token, expires_at
+        self.force_refreshes = 0
+        self.stable_calls = 0
+        self.daily_quota_exhausted = False  # OA sends answer 45009 (the API's daily quota is spent)
         self.delivered: Counter[tuple[str, str]] = Counter()
         self.requests: Counter[str] = Counter()
         self.task_ids: set[str] = set()
@@ -90,15 +106,22 @@ class FakeWeChat(FakeServer):
     def expire_all_tokens(self) -> None:
         """Every issued token now answers 42001 (what a server-side rotation looks like to a client)."""
         self.tokens = {t: (acct, self.clock.now() - 1) for t, (acct, _) in self.tokens.items()}
+        self.stable = None
 
     def revoke_all_tokens(self) -> None:
-        """Every issued token now answers 40001 (another process fetched a new one)."""
+        """Every issued token now answers 40001 (another process fetched a new one, or force-refreshed)."""
         self.tokens.clear()
+        self.stable = None
 
     async def _issue(self, account: str) -> web.Response:
         self.token_calls[account] += 1
         if self.token_delay_s:
             await asyncio.sleep(self.token_delay_s)
+        if account == "oa":  # a new /cgi-bin/token token: the previous ones live 5 more minutes
+            grace = self.clock.now() + 300
+            self.tokens = {
+                t: (a, min(exp, grace) if a == "oa" else exp) for t, (a, exp) in self.tokens.items()
+            }
         token = f"{account}-{secrets.token_hex(16)}"
         self.tokens[token] = (account, self.clock.now() + self.token_ttl_s)
         return web.json_response(
@@ -121,8 +144,13 @@ class FakeWeChat(FakeServer):
         f = self.faults
         if f.latency_s:
             await asyncio.sleep(f.latency_s)
-        if f.in_storm(self.elapsed()):
+        oa = kind in ("template", "subscribe")
+        if oa and self.daily_quota_exhausted:
             return self._err(45009, "reach max api daily quota limit")
+        if f.in_storm(self.elapsed()):  # OA: the per-minute frequency limit; WeCom: 45009 for both
+            if oa:
+                return self._err(45011, "api minute-quota reach limit, mustslower retry next minute")
+            return self._err(45009, "api freq out of limit")
         if f.error():
             return web.Response(status=f.error_status, text="<html>502 Bad Gateway</html>")
         return None
@@ -150,6 +178,31 @@ class FakeWeChat(FakeServer):
             return self._err(40125, "invalid appsecret")
         return await self._issue("oa")
 
+    async def _oa_stable_token(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        if body is None:
+            return self._err(47001, "data format error")
+        if body.get("grant_type") != "client_credential":
+            return self._err(40002, "invalid grant_type")
+        if body.get("appid") != OA_APPID:
+            return self._err(40013, "invalid appid")
+        if body.get("secret") != OA_SECRET:
+            return self._err(40125, "invalid appsecret")
+        self.token_calls["oa"] += 1
+        self.stable_calls += 1
+        now = self.clock.now()
+        if body.get("force_refresh") is True:
+            self.force_refreshes += 1
+            if self.stable is not None:
+                self.tokens.pop(self.stable[0], None)
+            self.stable = None
+        if self.stable is None or self.stable[1] - now <= 300:
+            token = f"oa-stable-{secrets.token_hex(16)}"
+            self.stable = (token, now + self.token_ttl_s)
+            self.tokens[token] = ("oa", now + self.token_ttl_s)
+        token, exp = self.stable
+        return web.json_response({"access_token": token, "expires_in": int(exp - now)})
+
     async def _oa_send(self, request: web.Request, kind: str) -> web.Response:
         if (bad := self._check_token(request, "oa")) is not None:
             return bad
@@ -163,6 +216,9 @@ class FakeWeChat(FakeServer):
             return self._err(40037, "invalid template_id")
         if not isinstance(data, dict) or not all(isinstance(v, dict) and "value" in v for v in data.values()):
             return self._err(47003, "argument invalid! data.value invalid")
+        invalid = [k for k, v in data.items() if field_invalid(str(k), v["value"])]
+        if invalid:
+            return self._err(47003, f"argument invalid! data.{invalid[0]}.value invalid")
         if openid not in self.followers and openid not in self.unfollowed:
             return self._err(40003, "invalid openid")
         if openid in self.unfollowed:
@@ -294,61 +350,3 @@ class FakeWeChat(FakeServer):
 
     def count(self, recipient: str) -> int:
         return sum(n for (r, _), n in self.delivered.items() if r == recipient)
-
-
-# -- callbacks WeChat would send us -----------------------------------------------------------------------
-
-
-def oa_query(token: str, timestamp: int, nonce: str = "nonce123", **extra: str) -> dict[str, str]:
-    """The query string of a plain-mode OA callback (GET verification or POST message)."""
-    return {
-        "signature": signature(token, str(timestamp), nonce),
-        "timestamp": str(timestamp),
-        "nonce": nonce,
-        **extra,
-    }
-
-
-def oa_text_xml(openid: str, content: str, created: int, msg_id: int = 1234567890123456) -> str:
-    return (
-        f"<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName>"
-        f"<FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{created}</CreateTime>"
-        f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
-        f"<MsgId>{msg_id}</MsgId></xml>"
-    )
-
-
-def oa_event_xml(openid: str, event: str, created: int, **fields: str) -> str:
-    extra = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
-    return (
-        f"<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName>"
-        f"<FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{created}</CreateTime>"
-        f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>{extra}</xml>"
-    )
-
-
-def wecom_card_click_xml(userid: str, key: str, task_id: str, created: int) -> str:
-    return (
-        f"<xml><ToUserName><![CDATA[{CORPID}]]></ToUserName><FromUserName><![CDATA[{userid}]]></FromUserName>"
-        f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-        f"<Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey>"
-        f"<TaskId><![CDATA[{task_id}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>"
-        f"<ResponseCode><![CDATA[{secrets.token_urlsafe(16)}]]></ResponseCode><AgentID>{AGENT_ID}</AgentID></xml>"
-    )
-
-
-def encrypted_post(
-    crypt: WXBizMsgCrypt, plain_xml: str, timestamp: int, nonce: str = "n0nce"
-) -> tuple[str, str]:
-    """(query string, body) of an encrypted callback as WeCom (or an OA in safe mode) posts it."""
-    enc = crypt.encrypt(plain_xml)
-    query = {
-        "msg_signature": crypt.sign(str(timestamp), nonce, enc),
-        "timestamp": str(timestamp),
-        "nonce": nonce,
-    }
-    body = (
-        f"<xml><ToUserName><![CDATA[{crypt.receive_id}]]></ToUserName>"
-        f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID><Encrypt><![CDATA[{enc}]]></Encrypt></xml>"
-    )
-    return urlencode(query), body

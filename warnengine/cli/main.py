@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from warnengine.cli.channels_check import add_commands as channels_commands
 from warnengine.obs import log as obslog
 from warnengine.settings import Settings
 
@@ -303,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     from warnengine.cli.report import add_commands as report_commands
 
     report_commands(sub, _settings)
+    channels_commands(sub, _settings)
     from warnengine.cli.simulate import add_commands as sim_commands
 
     sim_commands(sub, _settings)
