@@ -1,4 +1,5 @@
-"""What the Tencent SMS fake pushes to the business's callback URLs, as Tencent does.
+"""What the Tencent SMS fake pushes to the business's callback URLs, as Tencent does (and the background
+pusher the WeChat fake shares).
 
 - Status reports (短信下发状态通知, https://www.tencentcloud.com/document/product/382/43547): a JSON array of
   `user_receive_time` ("YYYY-MM-DD HH:MM:SS", Beijing time), `nationcode`, `mobile` (without the country
@@ -61,10 +62,16 @@ class CallbackPusher:
         await self.post(url, body)
 
     async def post(self, url: str, body: Any) -> int:
+        """POST `body` as JSON, or a str as XML (WeChat's callbacks); returns the HTTP status (0: none)."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
+        kw: dict[str, Any] = (
+            {"data": body.encode(), "headers": {"Content-Type": "text/xml"}}
+            if isinstance(body, str)
+            else {"json": body}
+        )
         try:
-            async with self._session.post(url, json=body) as r:
+            async with self._session.post(url, **kw) as r:
                 await r.read()
                 status = r.status
         except aiohttp.ClientError:
