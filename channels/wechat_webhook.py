@@ -5,7 +5,9 @@ Official Account (`wechat_oa_routes`), the "server configuration" URL:
   `signature == sha1(sorted(token, timestamp, nonce))`.
 - `POST` XML pushed by WeChat: a resident's text message → `kind="reply"` (sender = openid, `ack_hint`
   for "1", "收到", "ok"…); TEMPLATESENDJOBFINISH → `kind="status"` for the template message's MsgID
-  (`provider_ref`; delivered, or failed when the user blocked it). Plain mode checks `signature`; safe mode
+  (`provider_ref`, `sender` the openid; `success` → delivered, `failed:user block` / `failed: system
+  failed` → failed "user block" / "system failed"); the ack stage maps the MsgID back to the
+  delivery through deliveries.provider_ref. Plain mode checks `signature`; safe mode
   (`encrypt_type=aes`) checks `msg_signature` over the `<Encrypt>` element and decrypts it.
 
 WeCom app (`wecom_routes`), always encrypted (WXBizMsgCrypt, receive id = CorpID):
@@ -122,11 +124,25 @@ def _events(provider: str, msg: Element, clock: Clock) -> list[ChannelEvent]:
         status, ref = _text(msg, "Status"), _text(msg, "MsgID") or _text(msg, "MsgId")
         if not ref:
             raise _Reject(400, "malformed", "TEMPLATESENDJOBFINISH without MsgID")
+        # Mapped back by the MsgID stored at dispatch (deliveries.provider_ref); FromUserName is the openid
+        # it went to, which the ack stage checks is that delivery's recipient.
         if status == "success":
-            return [ChannelEvent(provider, "status", at, state=DeliveryState.DELIVERED, provider_ref=ref)]
+            return [
+                ChannelEvent(
+                    provider, "status", at, state=DeliveryState.DELIVERED, provider_ref=ref, sender=sender
+                )
+            ]
         reason = status.removeprefix("failed:").strip() or "failed"
         return [
-            ChannelEvent(provider, "status", at, state=DeliveryState.FAILED, reason=reason, provider_ref=ref)
+            ChannelEvent(
+                provider,
+                "status",
+                at,
+                state=DeliveryState.FAILED,
+                reason=reason[:200],
+                provider_ref=ref,
+                sender=sender,
+            )
         ]
     return []  # subscribe, VIEW (a link opened: never an ack), enter_agent, LOCATION…
 

@@ -42,3 +42,27 @@ async def test_no_secret_no_route(sqlite_store: Store, tmp_path: Path) -> None:
     app = create_app(sqlite_store, api_settings(tmp_path), RecordingPublisher(), env={})
     async with TestClient(TestServer(app)) as client, client.post("/webhooks/twilio/status") as r:
         assert r.status == 404
+
+
+async def test_tencent_reports_need_the_path_token(sqlite_store: Store, tmp_path: Path) -> None:
+    publisher = RecordingPublisher()
+    token = "t" * 24
+    app = create_app(
+        sqlite_store, api_settings(tmp_path), publisher, env={"TENCENT_SMS_CALLBACK_TOKEN": token}
+    )
+    report = {"nationcode": "86", "mobile": "13800000001", "report_status": "SUCCESS", "sid": "2028:1"}
+    async with TestClient(TestServer(app)) as client:
+        async with client.post(f"/webhooks/tencent-sms/{'x' * 24}/status", json=[report]) as r:
+            assert r.status == 403
+        async with client.post(f"/webhooks/tencent-sms/{token}/status", json=[report]) as r:
+            assert r.status == 200 and (await r.json()) == {"result": 0, "errmsg": "OK"}
+    [(topic, _, value)] = publisher.sent
+    [parsed] = decode_channel_events(value)
+    assert (topic, parsed.provider, parsed.provider_ref, parsed.sender, parsed.state) == (
+        topics.CHANNEL_EVENTS, "tencent", "2028:1", "+8613800000001", DeliveryState.DELIVERED
+    )  # fmt: skip
+    short = create_app(
+        sqlite_store, api_settings(tmp_path), publisher, env={"TENCENT_SMS_CALLBACK_TOKEN": "abc"}
+    )
+    async with TestClient(TestServer(short)) as client, client.post("/webhooks/tencent-sms/abc/status") as r:
+        assert r.status == 404  # a guessable token mounts nothing

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
 from channels.base import ChannelEvent
+from channels.config import PoolConfig, ProviderConfig, RetryConfig
 from channels.wechat_crypto import WXBizMsgCrypt
 from channels.wechat_webhook import wechat_oa_routes, wecom_routes
 from tests.fakes.faults import FakeServer
-from tests.fakes.wechat import CORPID, OA_APPID
+from tests.fakes.wechat import CORPID, OA_APPID, OA_SECRET, TEMPLATE_ID, FakeWeChat
 from tests.fakes.wechat_callbacks import (
     encrypted_post,
     oa_event_xml,
@@ -22,8 +26,16 @@ from tests.fakes.wechat_callbacks import (
     oa_text_xml,
     wecom_card_click_xml,
 )
+from tests.plan.conftest import planned_village
+from warnengine.acks.people import REF_MISMATCH, apply_channel_events
 from warnengine.clock import ManualClock
-from warnengine.model import DeliveryState
+from warnengine.db import tables as t
+from warnengine.db.store import Store
+from warnengine.directory import County
+from warnengine.dispatch.people import dispatch_people
+from warnengine.dispatch.sender import Senders, build_pool
+from warnengine.dispatch.stage import DispatchPolicy
+from warnengine.model import Channel, DeliveryState
 
 NOW = 1_800_000_000
 TOKEN = "oa-callback-token"
@@ -232,7 +244,7 @@ async def test_card_sent_by_the_adapter_is_acked_by_its_button(
     from channels.base import Outgoing
     from channels.tokens import TokenService
     from channels.wecom_app import WeComAppChannel
-    from tests.fakes.wechat import AGENT_ID, CORP_SECRET, FakeWeChat
+    from tests.fakes.wechat import AGENT_ID, CORP_SECRET
 
     clock = ManualClock(NOW)
     async with FakeWeChat(clock=clock, staff={"grid0001"}) as wx:
@@ -261,3 +273,62 @@ async def test_card_sent_by_the_adapter_is_acked_by_its_button(
     assert (await post(http, f"{server.base_url}/webhooks/wecom?{query}", xml))[0] == 200
     [e] = sink.events
     assert e.sender == "grid0001" and e.provider_ref == card["task_id"] and e.ack_hint
+
+
+async def test_template_receipts_reach_the_deliveries_by_msgid(
+    store: Store, small_county: County, sink: Sink
+) -> None:
+    """The OA adapter's sends store WeChat's msgid; the fake then pushes TEMPLATESENDJOBFINISH to our
+    route, and the ack stage maps each MsgID back: success → delivered, user block → failed with it. A
+    receipt naming a msgid for another openid is not applied."""
+    w, directory = await planned_village(store, small_county, "w-oa-receipts", ("wechat",))
+    d = t.deliveries.c
+    query = select(t.deliveries).where(d.warning_id == w.warning_id, d.channel == "wechat")
+
+    async def wechat_rows() -> dict[str, Any]:
+        async with store.engine.connect() as conn:
+            return {r.delivery_id: r for r in await conn.execute(query)}
+
+    planned = sorted(await wechat_rows())
+    first = (await wechat_rows())[planned[0]]
+    app = web.Application()
+    app.add_routes(wechat_oa_routes(TOKEN, sink))  # the system clock: the fake signs with the time now
+    ours = FakeServer(app)
+    await ours.start()
+    openids = {r.recipient for r in (await wechat_rows()).values()}
+    wx = FakeWeChat(
+        followers=openids,
+        blocked={first.recipient},
+        oa_callback=f"{ours.base_url}/webhooks/wechat/oa",
+        oa_callback_token=TOKEN,
+    )
+    params = {"appid": OA_APPID, "secret": OA_SECRET, "template_id": TEMPLATE_ID}
+    try:
+        async with wx:
+            cfg = PoolConfig(
+                Channel.WECHAT,
+                [ProviderConfig("wechat-oa", "wechat-oa", {**params, "api_base": wx.base_url})],
+                RetryConfig(attempts=2, initial_s=0.01, max_s=0.05, jitter_s=0.01),
+            )
+            senders = Senders({Channel.WECHAT: build_pool(cfg, clock=store.clock)})
+            policy = DispatchPolicy(command_ttl_s=3600, resend_after_s=60, max_attempts=3)
+            village = w.areas[0].codes[0]
+            try:
+                res = await dispatch_people([(w, village)], store, senders, policy, (Channel.WECHAT,))
+            finally:
+                await senders.stop()
+            await wx.callbacks.settle()
+    finally:
+        await ours.stop()
+    rows = await wechat_rows()
+    assert res.sent == len(rows) == len(sink.events) > 1 and {s for s, _ in wx.callbacks.pushed} == {200}
+    assert all(r.provider_ref for r in rows.values())
+    counts = await apply_channel_events(sink.events, store, directory)
+    assert counts["applied"] == len(rows)
+    rows = await wechat_rows()
+    assert (rows[first.delivery_id].state, rows[first.delivery_id].reason) == ("failed", "user block")
+    assert {r.state for k, r in rows.items() if k != first.delivery_id} == {"delivered"}
+    other = rows[planned[1]]
+    someone = "oSomeoneElse00000000000001"
+    stray = dataclasses.replace(sink.events[0], provider_ref=other.provider_ref, sender=someone)
+    assert (await apply_channel_events([stray], store, directory))[REF_MISMATCH] == 1

@@ -90,6 +90,39 @@ def test_channels_without_credentials_are_disabled_with_the_reason(tmp_path: Pat
     assert list(senders.pools) == [Channel.SMS] and skipped == {}
 
 
+def test_a_provider_without_credentials_is_disabled_not_its_channel(tmp_path: Path) -> None:
+    """SMS with Twilio credentials missing but Tencent's present keeps SMS, through Tencent; app push with
+    neither FCM nor JPush credentials is off whole, with both reasons."""
+    path = tmp_path / "channels.yaml"
+    twilio = {"account_sid_env": "NO_SUCH_SID", "auth_token_env": "NO_SUCH", "from_": "+15005550006"}
+    tencent = {
+        "secret_id_env": "TC_ID",
+        "secret_key_env": "TC_KEY",
+        "sdk_app_id": SDK_APP_ID,
+        "template_id": "1",
+        "sign_name": "应急",
+    }
+    app = [
+        {"adapter": "fcm", "name": "fcm", "params": {"project_id": "p", "service_account_env": "NO_FCM_KEY"}},
+        {"adapter": "jpush", "name": "jpush", "params": {"app_key_env": "NO_JPUSH", "master_secret": "x"}},
+    ]
+    data = {
+        "sms": {
+            "providers": [
+                {"adapter": "sms-twilio", "name": "twilio", "params": twilio},
+                {"adapter": "sms-tencent", "name": "tencent", "params": tencent},
+            ]
+        },
+        "app": {"providers": app},
+    }
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    senders, skipped = Senders.available(path, env={"TC_ID": SECRET_ID, "TC_KEY": SECRET_KEY})
+    assert list(senders.pools) == [Channel.SMS]
+    assert [p.name for p in senders.pools[Channel.SMS].providers] == ["tencent"]
+    assert set(skipped) == {"sms/twilio", "app"} and "NO_SUCH_SID" in skipped["sms/twilio"]
+    assert "NO_FCM_KEY" in skipped["app"] and "NO_JPUSH" in skipped["app"]
+
+
 @pytest.mark.parametrize("lookup_down", [False, True])
 async def test_accepted_then_500_reaches_the_record_once_found_or_flagged(
     store: Store, small_county: County, lookup_down: bool

@@ -16,6 +16,11 @@ Faults: `error_rate` → HTTP 500 / 503 (`error_status`) before sending; `storm`
 reset, `hang_rate` → never answers; `lookup_error_rate` → the status pull answers `InternalError`; `down`
 refuses connections. `accepted[(phone, "|".join(TemplateParamSet))]` counts messages sent.
 
+Callbacks (tests/fakes/tencent_callbacks.py): with `status_callback` set, each SendSms request's status
+reports are POSTed there as one JSON array (after `report_delay_s`), SUCCESS/DELIVRD, or FAIL with the
+`(errmsg, description)` of `report_failures[number]`; `reply(number, text)` POSTs a resident's reply to
+`reply_callback`. `callbacks.pushed` keeps each (HTTP status, body); `callbacks.settle()` waits for them.
+
 Strict mode (`templates` given: TemplateId → approved text) enforces Tencent's template, variable, blacklist
 and limit rules (tests/fakes/tencent_rules.py, with the documentation cited there), and answers
 DescribeSmsTemplateList (`TemplateIdSet`, `International`) with `DescribeTemplateStatusSet` entries
@@ -39,6 +44,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.faults import FakeServer, Faults, drop
+from tests.fakes.tencent_callbacks import CallbackPusher, reply_body, status_report
 from tests.fakes.tencent_rules import approvable, template_error
 
 SECRET_ID = "AKIDfake0123456789abcdefEXAMPLE"
@@ -64,6 +70,9 @@ class FakeTencentSms(FakeServer):
         variable_max: int = 12,
         number_daily_limit: int | None = None,
         app_daily_limit: int | None = None,
+        status_callback: str | None = None,
+        reply_callback: str | None = None,
+        report_failures: dict[str, tuple[str, str]] | None = None,  # number → (errmsg, description)
     ) -> None:
         app = web.Application()
         app.router.add_post("/", self._handle)
@@ -83,6 +92,18 @@ class FakeTencentSms(FakeServer):
         self.pending_templates: dict[str, str] = {}  # submitted, still in review (StatusCode 1)
         self.number_daily_limit, self.app_daily_limit = number_daily_limit, app_daily_limit
         self.sent_today: Counter[str] = Counter()
+        self.status_callback, self.reply_callback = status_callback, reply_callback
+        self.report_failures = report_failures or {}
+        self.callbacks = CallbackPusher()
+
+    async def reply(self, number: str, text: str, sign: str = "县应急管理局") -> int:
+        """A resident answers from `number`: Tencent POSTs the reply to the reply callback URL."""
+        assert self.reply_callback, "no reply_callback configured"
+        return await self.callbacks.post(self.reply_callback, reply_body(number, text, sign))
+
+    async def stop(self) -> None:
+        await self.callbacks.close()
+        await super().stop()
 
     async def __aenter__(self) -> FakeTencentSms:
         await self.start()
@@ -163,6 +184,7 @@ class FakeTencentSms(FakeServer):
         if refused is not None:
             return self._error(refused, "The request does not match Tencent's rules.")
         statuses = [self._one(str(n), params, context, str(body["SmsSdkAppId"])) for n in numbers]
+        self._push_reports(statuses)
         # Sent, then the client gets no answer it can use: only a status pull can tell.
         after = f.after_create()
         if after == "error":
@@ -172,6 +194,19 @@ class FakeTencentSms(FakeServer):
         if after == "hang":
             await asyncio.sleep(f.hang_s)
         return web.json_response({"Response": {"SendStatusSet": statuses, "RequestId": _rid()}})
+
+    def _push_reports(self, statuses: list[dict[str, Any]]) -> None:
+        """The status reports of one SendSms, as one callback (Tencent batches them)."""
+        if not self.status_callback:
+            return
+        now = time.time()
+        pushed = [
+            status_report(s["PhoneNumber"], s["SerialNo"], self.report_failures.get(s["PhoneNumber"]), now)
+            for s in statuses
+            if s["Code"] == "Ok"
+        ]
+        if pushed:
+            self.callbacks.spawn(self.status_callback, pushed, self.report_delay_s)
 
     def _strict(self, body: dict[str, Any], params: list[str], n: int) -> str | None:
         """Strict mode: the request-level refusal for this SendSms, or None."""
@@ -266,14 +301,15 @@ class FakeTencentSms(FakeServer):
         serial = f"2028:{uuid.uuid4().int % 10**20:020d}"
         now = time.time()
         country = "86" if number.startswith("+86") else number[1:3]
+        failure = self.report_failures.get(number)
         report = {
             "UserReceiveTime": int(now),
             "CountryCode": country,
             "SubscriberNumber": number[1 + len(country) :],
             "PhoneNumber": number,
             "SerialNo": serial,
-            "ReportStatus": "SUCCESS",
-            "Description": "DELIVRD",
+            "ReportStatus": "FAIL" if failure else "SUCCESS",
+            "Description": failure[0] if failure else "DELIVRD",
             "SessionContext": context,
         }
         self.reports.append((now, app, report))

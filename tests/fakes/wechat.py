@@ -18,6 +18,12 @@ Strict like WeChat:
   with the old one still valid to its end; `force_refresh` invalidates the current one (20 a day).
 - template/subscription `data` values are checked per key type (tests/fakes/wechat_oa_rules.py): 47003.
 
+Template receipts: with `oa_callback` (our OA callback URL) and `oa_callback_token` set, each template
+message sent is followed by the TEMPLATESENDJOBFINISH event WeChat pushes (plain mode, signed with the
+token; https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Message_Interface.html
+"事件推送"): `MsgID` the send's msgid, `Status` `success`, `failed:user block` for openids in `blocked`
+(the user refused template messages) or `failed: system failed` for those in `system_failed`.
+
 Faults (tests/fakes/faults.py) apply to the send endpoints: `error_rate` answers HTTP `error_status` before
 anything is delivered; a storm answers errcode 45009; `hang_rate` delivers, then never answers.
 `delivered[(recipient, content)]` counts what reached a person or group, so tests can assert exactly-once.
@@ -35,6 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.faults import FakeServer, Faults
+from tests.fakes.tencent_callbacks import CallbackPusher
 from tests.fakes.wechat_oa_rules import field_invalid
 from warnengine.clock import Clock, SystemClock
 
@@ -57,6 +64,10 @@ class FakeWeChat(FakeServer):
         robots: set[str] | None = None,  # robot webhook keys
         token_ttl_s: int = 7200,
         robot_limit: int = 20,
+        oa_callback: str | None = None,
+        oa_callback_token: str = "",
+        blocked: set[str] | None = None,
+        system_failed: set[str] | None = None,
     ) -> None:
         app = web.Application()
         app.router.add_get("/cgi-bin/token", self._oa_token)
@@ -89,13 +100,37 @@ class FakeWeChat(FakeServer):
         self.sent_bodies: list[dict[str, Any]] = []
         self._robot_window: dict[str, deque[float]] = {}
         self._dedupe: dict[tuple[str, str], float] = {}
+        self.oa_callback, self.oa_callback_token = oa_callback, oa_callback_token
+        self.blocked, self.system_failed = blocked or set(), system_failed or set()
+        self.callbacks = CallbackPusher()
 
     async def __aenter__(self) -> FakeWeChat:
         await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.callbacks.close()
         await self.stop()
+
+    def _job_finish(self, openid: str, msgid: int) -> None:
+        """The TEMPLATESENDJOBFINISH push that follows a template message, signed (plain mode)."""
+        if not self.oa_callback:
+            return
+        from urllib.parse import urlencode
+
+        from tests.fakes.wechat_callbacks import oa_event_xml, oa_query
+
+        status = (
+            "failed:user block"
+            if openid in self.blocked
+            else "failed: system failed"
+            if openid in self.system_failed
+            else "success"
+        )
+        now = int(time.time())
+        xml = oa_event_xml(openid, "TEMPLATESENDJOBFINISH", now, MsgID=str(msgid), Status=status)
+        url = f"{self.oa_callback}?{urlencode(oa_query(self.oa_callback_token, now))}"
+        self.callbacks.spawn(url, xml, 0.0)
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -227,8 +262,11 @@ class FakeWeChat(FakeServer):
             return self._err(43101, "user refuse to accept the msg")
         self.delivered[(openid, json.dumps(data, ensure_ascii=False, sort_keys=True))] += 1
         self.sent_bodies.append(body)
+        msgid = int(time.time() * 1000) + len(self.sent_bodies)
+        if kind == "template":
+            self._job_finish(str(openid), msgid)
         await self._maybe_hang()
-        return self._err(0, "ok", msgid=int(time.time() * 1000) + len(self.sent_bodies))
+        return self._err(0, "ok", msgid=msgid)
 
     async def _template_send(self, request: web.Request) -> web.Response:
         return await self._oa_send(request, "template")

@@ -33,12 +33,14 @@ def directory_of(county: County) -> Directory:
     )
 
 
-async def planned_village(store: Any, county: County, warning_id: str) -> tuple[Any, Directory]:
-    """The county imported and a red flood warning over its first village planned (every resident by SMS,
-    WeChat and app): what the ack and dispatch tests start from."""
+async def planned_village(
+    store: Any, county: County, warning_id: str, channels: tuple[str, ...] = ("sms",)
+) -> tuple[Any, Directory]:
+    """The county imported and a red flood warning over its first village planned (every resident on
+    `channels`, SMS by default): what the ack and dispatch tests start from."""
     from datetime import UTC, datetime
 
-    from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
+    from warnengine.model import Area, Channel, Hazard, HazardWarning, MsgType, Severity, Status
     from warnengine.plan.policy import DisseminationPolicy, Residents, Rule
     from warnengine.plan.stage import plan_deliveries
 
@@ -62,7 +64,15 @@ async def planned_village(store: Any, county: County, warning_id: str) -> tuple[
     await store.save_warning(w)
     directory = directory_of(county)
     policy = DisseminationPolicy(
-        rules=(Rule(name="t", hazards=("any",), severities=(Severity.RED,), residents=Residents.ALL),)
+        rules=(
+            Rule(
+                name="t",
+                hazards=("any",),
+                severities=(Severity.RED,),
+                residents=Residents.ALL,
+                channels=tuple(Channel(c) for c in channels),
+            ),
+        )
     )
     assert await plan_deliveries(w, directory, policy, store, 3600) == [village]
     return w, directory

@@ -4,6 +4,7 @@ state. Only a human action acknowledges (a reply, a button, the app); a provider
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import unicodedata
 from collections.abc import Sequence
@@ -16,10 +17,13 @@ from warnengine.model.records import Acknowledged
 from warnengine.obs import metrics
 from warnengine.plan.plan import person_delivery_id
 from warnengine.resolve.directory import Directory
+from warnengine.wire import records
 from warnengine.wire.records import AppAck, ChannelEvent
 
 log = structlog.get_logger("warnengine.acks")
 
+UNKNOWN_REF = "unknown_provider_ref"  # a receipt for a reference no delivery was sent under
+REF_MISMATCH = "provider_ref_recipient_mismatch"  # a receipt whose number is not the delivery's recipient
 REPLY_WINDOW_S = 3 * 24 * 3600.0  # a reply can answer any warning resolved in the last three days
 # A reply is matched by computing the ids of the deliveries it can answer (person × live version × step
 # that sent messages), so no index on recipients slows down planning.
@@ -35,12 +39,14 @@ _REPLY_CHANNELS = {
 async def apply_channel_events(
     events: Sequence[ChannelEvent], store: AcksStore, directory: Directory
 ) -> dict[str, int]:
+    events, refused = await _by_provider_ref(events, store)
     statuses = [
         (e.delivery_id, e.state, e.at, e.reason)
         for e in events
         if e.kind == "status" and e.delivery_id and e.state is not None
     ]
     counts = await store.apply_statuses(statuses)
+    counts.update({k: n for k, n in refused.items() if n})
     replies = [e for e in events if e.kind == "reply" and e.sender]
     acks = [e for e in replies if e.ack_hint]
     if acks:
@@ -61,6 +67,44 @@ async def apply_channel_events(
     if stray:  # one line per batch, without the senders' numbers
         log.info("channel_events_not_applied", **stray)
     return counts
+
+
+async def _by_provider_ref(
+    events: Sequence[ChannelEvent], store: AcksStore
+) -> tuple[list[ChannelEvent], dict[str, int]]:
+    """Receipts that name only the provider's reference (a Tencent report's `sid`, a WeChat
+    TEMPLATESENDJOBFINISH's MsgID) get the delivery sent under it (deliveries.provider_ref, channel by
+    provider). One whose reference no delivery has (`unknown_provider_ref`: forged, another account's, or
+    a send never recorded) or whose reported number is not that delivery's recipient
+    (`provider_ref_recipient_mismatch`) is dead-lettered with the reason, counted, never applied."""
+    by_ref = [e for e in events if e.kind == "status" and not e.delivery_id and e.provider_ref]
+    if not by_ref:
+        return list(events), {}
+    keys = [(_channel_of(e).value, e.provider_ref or "") for e in by_ref]
+    found = await store.deliveries_by_ref(keys)
+    out = [e for e in events if not (e.kind == "status" and not e.delivery_id and e.provider_ref)]
+    refused = {UNKNOWN_REF: 0, REF_MISMATCH: 0}
+    for e, key in zip(by_ref, keys, strict=True):
+        hit = found.get(key)
+        if hit is not None and (e.sender is None or e.sender == hit[1]):
+            out.append(dataclasses.replace(e, delivery_id=hit[0]))
+            continue
+        reason = UNKNOWN_REF if hit is None else REF_MISMATCH
+        refused[reason] += 1
+        metrics.ACKS_REJECTED.labels(reason).inc()
+        detail = (
+            f"{e.provider} receipt {e.state.value if e.state else '?'} for reference {e.provider_ref}: "
+            + (
+                "no delivery was sent under it (未找到对应投递，未采用)"
+                if hit is None
+                else f"it reports another number than delivery {hit[0]}'s recipient (号码不符，未采用)"
+            )
+        )
+        payload = records.encode_channel_events([e])
+        await store.dead_letter("acks", reason, detail, payload, e.provider, e.provider_ref)
+    if any(refused.values()):
+        log.warning("receipts_not_applied", **{k: n for k, n in refused.items() if n})
+    return out, refused
 
 
 async def _acknowledge_replies(

@@ -10,6 +10,11 @@ JSON list of ChannelEvent per callback) for the pipeline; the API records nothin
 | /webhooks/twilio/* | TWILIO_AUTH_TOKEN | WARNENGINE_PUBLIC_URL (the base Twilio was given) |
 | /webhooks/wechat/oa | WECHAT_OA_TOKEN | WECHAT_OA_APPID, WECHAT_OA_AES_KEY (safe mode) |
 | /webhooks/wecom | WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID | |
+| /webhooks/tencent-sms/<token>/* | TENCENT_SMS_CALLBACK_TOKEN (16+ chars) | TENCENT_SMS_CALLBACK_ALLOW |
+
+Tencent signs nothing it pushes, so its routes are mounted only with a secret path token (see
+channels/sms_tencent_webhook.py); a token too short or an allow-list that does not parse mounts nothing
+and says why in the log.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ log = obslog.get("warnengine.api.webhooks")
 def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -> Sequence[web.RouteDef]:
     env = os.environ if env is None else env
     try:
+        from channels import sms_tencent_webhook as tencent
         from channels import sms_twilio_webhook as twilio
         from channels import wechat_webhook as wechat
     except ImportError:  # a build without the channels work: nothing to mount
@@ -54,6 +60,12 @@ def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -
         routes += wechat.wecom_routes(
             env["WECOM_TOKEN"], env["WECOM_AES_KEY"], env["WECOM_CORPID"], on_events
         )
+    if env.get("TENCENT_SMS_CALLBACK_TOKEN"):
+        allow = [a.strip() for a in env.get("TENCENT_SMS_CALLBACK_ALLOW", "").split(",") if a.strip()]
+        try:
+            routes += tencent.tencent_routes(env["TENCENT_SMS_CALLBACK_TOKEN"], on_events, allow_from=allow)
+        except ValueError as e:  # never the token itself in the log
+            log.error("webhooks_tencent_not_mounted", error=str(e).split(":")[0][:200])
     if routes:
         log.info("webhooks_mounted", paths=sorted({str(getattr(r, "path", "")) for r in routes}))
     return routes

@@ -168,7 +168,11 @@ deliveries = Table(
     # Migration 0007: sends of a person's message after an attempt whose outcome was never recorded (the
     # worker stopped mid-send): the person may have had the message that many extra times.
     Column("possible_duplicates", Integer, nullable=False, server_default="0"),
+    # Migration 0010: the provider's reference for the accepted send (Tencent SerialNo, WeChat MsgID,
+    # Twilio SID), by which a receipt that names only that reference finds its delivery.
+    Column("provider_ref", String(64)),
     Index("ix_deliveries_warning", "warning_id", "village_code"),
+    Index("ix_deliveries_provider_ref", "provider_ref"),
     Index("ix_deliveries_state", "state", "last_attempt_at"),
 )
 

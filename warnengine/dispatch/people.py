@@ -114,7 +114,10 @@ async def _record(store: DispatchStore, channel: Channel, results: list[SendResu
     unsure = {r.delivery_id: f"{AMBIGUOUS_FLAG}{r.reason or 'ambiguous'}" for r in results if _unsure(r)}
     retry = {r.delivery_id: r.reason or "send failed" for r in results if _retry(r)}
     final = {r.delivery_id: r.reason or "refused" for r in results if _final(r)}
-    await store.finish_dispatch(ok, retry, [], final, unsure)
+    # The provider's reference of each accepted send: a receipt naming only it (Tencent's `sid`, WeChat's
+    # MsgID) maps back by it.
+    refs = {r.delivery_id: r.provider_ref for r in results if r.ok and r.provider_ref}
+    await store.finish_dispatch(ok, retry, [], final, unsure, refs)
     metrics.DELIVERIES.labels(channel.value, "pool", "sent").inc(sum(r.ok for r in results))
     metrics.DELIVERIES.labels(channel.value, "pool", "failed").inc(sum(not r.ok for r in results))
     if retry or final or unsure:

@@ -37,6 +37,7 @@ class DispatchStore(Protocol):
         villages: Sequence[tuple[str, int, str]],
         final: dict[str, str] | None = ...,
         ambiguous: dict[str, str] | None = ...,
+        refs: dict[str, str] | None = ...,
     ) -> None: ...
 
     async def accepted_at(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], float]: ...

@@ -112,7 +112,8 @@ ACKS = Counter(
 ACKS_REJECTED = Counter(
     "warnengine_acks_rejected_total",
     "Terminal acks and status reports refused, never applied, by reason (ack_device_mismatch: an ack on "
-    "another terminal's topic; status_unknown_device, status_topic_mismatch)",
+    "another terminal's topic; status_unknown_device, status_topic_mismatch; unknown_provider_ref: a "
+    "provider receipt for a reference no delivery was sent under; provider_ref_recipient_mismatch)",
     ["reason"],
 )
 TIME_TO_ACK = Histogram(

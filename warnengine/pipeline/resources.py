@@ -164,8 +164,12 @@ class Resources:
             )
             return
         senders, skipped = Senders.available(s.channels_file, clock=self.clock)
-        for channel, reason in skipped.items():
-            log.warning("channel_disabled", channel=channel, reason=reason)
+        for key, reason in skipped.items():  # "sms": the whole channel; "app/jpush": one provider of it
+            channel, _, provider = key.partition("/")
+            if provider:
+                log.warning("channel_provider_disabled", channel=channel, provider=provider, reason=reason)
+            else:
+                log.warning("channel_disabled", channel=channel, reason=reason)
         await senders.start()
         self.senders = senders
         self.people_channels = tuple(senders.pools)

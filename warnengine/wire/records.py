@@ -79,8 +79,10 @@ class AppAck(BaseModel):
 class ChannelEvent:
     """What a provider tells us after a send, parsed from its callback (webhook).
 
-    `status`: the provider's delivery receipt for one of our deliveries (we put the delivery id into the
-    callback URL, so no lookup by provider reference is needed). `reply`: a human answered (an SMS reply,
+    `status`: the provider's delivery receipt for one of our deliveries: by `delivery_id` where we put it
+    into the callback URL (Twilio), else by `provider_ref` (Tencent's `sid`, WeChat's MsgID), which the ack
+    stage maps back through deliveries.provider_ref; `sender`, when set on a status, is the number the
+    provider reports, which must be that delivery's recipient. `reply`: a human answered (an SMS reply,
     a WeChat message or button); `sender` is the phone / openid it came from, matched to the newest open
     delivery to that address by the ack stage. A link being opened is never an ack (scanners open links).
     """

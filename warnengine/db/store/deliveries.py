@@ -130,8 +130,13 @@ class DeliveryQueries(StoreBase):
         villages: Sequence[tuple[str, int, str]],
         final: dict[str, str] | None = None,
         ambiguous: dict[str, str] | None = None,
+        refs: dict[str, str] | None = None,
     ) -> None:
         """Record what the channel accepted or refused, and the villages whose fan-out is done.
+
+        `refs` (delivery id → the provider's message reference: Tencent SerialNo, WeChat MsgID…) are
+        kept with the deliveries, so a receipt that names only that reference maps back (see
+        PeopleQueries.deliveries_by_ref).
 
         `failures` stay open for the next attempt; `final` ones (an invalid number, an unknown openid)
         are failed for good, with the reason, so escalation can turn to another channel or a visit.
@@ -155,6 +160,13 @@ class DeliveryQueries(StoreBase):
                     .where(d.delivery_id == bindparam("did"), d.state == DeliveryState.PENDING.value)
                     .values(state=DeliveryState.SENT.value, sent_at=now, reason=bindparam("why")),
                     [{"did": k, "why": v} for k, v in ambiguous.items()],
+                )
+            if refs:
+                await conn.execute(
+                    update(t.deliveries)
+                    .where(d.delivery_id == bindparam("did"))
+                    .values(provider_ref=bindparam("ref")),
+                    [{"did": k, "ref": v[:64]} for k, v in refs.items()],
                 )
             if failures:  # refused deliveries stay open for the next attempt, with the reason visible
                 await conn.execute(

@@ -95,6 +95,27 @@ class PeopleQueries(StoreBase):
                 )
         return counts
 
+    async def deliveries_by_ref(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, str]]:
+        """(channel, provider reference) → (delivery id, recipient) of the deliveries a provider accepted
+        under that reference (finish_dispatch's `refs`); references no delivery of that channel has are
+        absent. A reference is unique per provider, the channel keeps two providers' apart."""
+        d = t.deliveries.c
+        out: dict[tuple[str, str], tuple[str, str]] = {}
+        by_channel: dict[str, list[str]] = {}
+        for channel, ref in keys:
+            by_channel.setdefault(channel, []).append(ref)
+        async with self.engine.connect() as conn:
+            for channel, refs in sorted(by_channel.items()):
+                for chunk in chunks(sorted(set(refs))):
+                    query = select(d.channel, d.provider_ref, d.delivery_id, d.recipient).where(
+                        d.provider_ref.in_(chunk), d.channel == channel
+                    )
+                    for r in await conn.execute(query):
+                        out[(r.channel, r.provider_ref)] = (r.delivery_id, r.recipient)
+        return out
+
     async def _lookup(
         self, conn: AsyncConnection, ids: Sequence[str]
     ) -> dict[str, tuple[str, str, str | None]]:
