@@ -115,6 +115,7 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
         crs=args.crs or "wgs84",
         crs_given=args.crs is not None,
         phone_region=s.phone_region,
+        time_zone=s.time_zone,
     )
 
     def progress(name: str) -> None:

@@ -18,7 +18,7 @@ from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import DeliveryState
 from warnengine.model.records import Acknowledged
 
-CALL_STEP = 50  # escalate.ladder.CALL_STEP: the step of 叫应 calls to superiors
+CALL_STEP = 50  # escalate.rows.CALL_STEP: the step of 叫应 calls to superiors
 _SQLITE_CHUNK = 5000  # ids per primary-key IN lookup (SQLite allows 32,766 variables; PostgreSQL far more)
 _PG_CHUNK = 20_000  # ids per PostgreSQL array parameter
 # A delivery no answer changes any more (a provider's "failed" does not stop a human's answer).
