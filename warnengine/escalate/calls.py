@@ -6,8 +6,8 @@ from typing import Protocol
 
 import structlog
 
-from warnengine.escalate.duty import OnDuty, next_calls
-from warnengine.escalate.rows import CALL_STEP, _rows
+from warnengine.escalate.duty import OnDuty, Target, next_calls
+from warnengine.escalate.rows import CALL_STEP, CALL_STEPS, _rows
 from warnengine.escalate.store import EscalateStore
 from warnengine.model import HazardWarning
 from warnengine.model.records import DutyCall
@@ -25,20 +25,22 @@ class Counts(Protocol):
     duty_calls: int
 
 
+Due = tuple[Contact, Target, int, list[str]]  # silent person, whom to call, rung, who was called before
+
+
 async def call_superiors(
     store: EscalateStore, duty: OnDuty, w: HazardWarning, rule: Rule, now: float, counts: Counts
 ) -> list[tuple[object, ...]]:
     """叫应: staff silent past `staff_ack_min` → the first on their duty chain gets a call naming them;
-    a call unanswered for as long again → the next on the chain (escalate/duty.py)."""
+    a call unanswered for as long again → the next on the chain (escalate/duty.py). Each target gets one
+    message per sweep naming everyone they are called about; its step is CALL_STEP + the number of 叫应
+    they had before, so a second 叫应 to the same person is a message of its own."""
     window = rule.staff_ack_min * 60
-    rows: list[tuple[object, ...]] = []
-    calls: list[DutyCall] = []
-    for person, target, rung, before in await next_calls(store, duty, w.warning_id, window, CALL_STEP):
-        calls.append(
-            DutyCall(person.person_id, target.contact.person_id, rung, target.cell_code, target.post, now)
-        )
-        text = _call_text(duty, person, rule, [c.target_id for c in before])
-        rows += _rows(w, target.contact, rule.channels, CALL_STEP, target.cell_code[:12], None, text, now)
+    before = await store.duty_calls(w.warning_id)
+    due = [
+        (p, to, rung, [c.target_id for c in prior]) for p, to, rung, prior in next_calls(duty, before, window)
+    ]
+    due = await _answered_filter(store, w.warning_id, due, before)
     silent = await store.unanswered_staff(w.warning_id, w.version, now - window)
     people = duty.directory.contacts()
     first: list[tuple[str, str | None]] = []
@@ -47,9 +49,12 @@ async def call_superiors(
         to = next(iter(duty.chain(who)), None) if who else None
         first.append((pid, to.contact.person_id if to else None))
         if to is not None and who is not None:
-            calls.append(DutyCall(pid, to.contact.person_id, 0, to.cell_code, to.post, now))
-            text = _call_text(duty, who, rule, [])
-            rows += _rows(w, to.contact, rule.channels, CALL_STEP, to.cell_code[:12], None, text, now)
+            due.append((who, to, 0, []))
+    calls = [
+        DutyCall(p.person_id, to.contact.person_id, rung, to.cell_code, to.post, now)
+        for p, to, rung, _ in due
+    ]
+    rows = _messages(duty, w, rule, due, before, now)
     await store.save_plan(rows, [])
     if first:
         await store.record_staff_calls(w.warning_id, first, now)
@@ -62,6 +67,35 @@ async def call_superiors(
             metrics.DUTY_CALLS.labels(c.post or "none").inc()
         log.info("duty_calls", calls=[(c.person_id, c.target_id, c.rung, c.post) for c in calls])
     counts.duty_calls += len(calls)
+    return rows
+
+
+async def _answered_filter(
+    store: EscalateStore, warning_id: str, due: list[Due], before: list[DutyCall]
+) -> list[Due]:
+    """The chains still open: neither the silent person nor anyone called about them has answered."""
+    if not due:
+        return []
+    spoke = await store.answered(warning_id, sorted({p.person_id for p, _, _, _ in due}))
+    confirmed = await store.answered(warning_id, sorted({c.target_id for c in before}), CALL_STEP)
+    return [d for d in due if d[0].person_id not in spoke and not confirmed.intersection(d[3])]
+
+
+def _messages(
+    duty: OnDuty, w: HazardWarning, rule: Rule, due: list[Due], before: list[DutyCall], now: float
+) -> list[tuple[object, ...]]:
+    by_target: dict[str, list[Due]] = {}
+    for d in due:
+        by_target.setdefault(d[1].contact.person_id, []).append(d)
+    had: dict[str, int] = {}
+    for c in before:
+        had[c.target_id] = had.get(c.target_id, 0) + 1
+    rows: list[tuple[object, ...]] = []
+    for tid, mine in by_target.items():
+        to = mine[0][1]
+        step = CALL_STEP + min(had.get(tid, 0), CALL_STEPS - 1)
+        text = " ".join(_call_text(duty, p, rule, prior) for p, _, _, prior in mine)
+        rows += _rows(w, to.contact, rule.channels, step, to.cell_code[:12], None, text, now)
     return rows
 
 

@@ -13,9 +13,8 @@ It stops the moment the silent person or anyone called about them acknowledges a
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Set
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import structlog
 
@@ -86,34 +85,18 @@ class OnDuty:
         return list(out.values())
 
 
-class DutyLadderStore(Protocol):
-    async def duty_calls(self, warning_id: str) -> list[DutyCall]: ...
-
-    async def answered(
-        self, warning_id: str, person_ids: Sequence[str], step: int | None = None
-    ) -> set[str]: ...
-
-
-async def next_calls(
-    store: DutyLadderStore, duty: OnDuty, warning_id: str, window_s: float, call_step: int
+def next_calls(
+    duty: OnDuty, calls: list[DutyCall], window_s: float
 ) -> list[tuple[Contact, Target, int, list[DutyCall]]]:
-    """The 叫应 due now on chains already started: (silent person, next target, rung, calls so far)."""
-    calls = await store.duty_calls(warning_id)
-    if not calls:
-        return []
+    """The 叫应 due now on chains already started (`calls`: all of the warning's): (silent person, next
+    target, rung, calls so far), for chains whose last call is `window_s` old. Whether anyone answered is
+    the caller's to check."""
     by_person: dict[str, list[DutyCall]] = {}
     for c in calls:
         by_person.setdefault(c.person_id, []).append(c)
-    silent = sorted(by_person)
-    spoke = await store.answered(warning_id, silent)
-    targets = sorted({c.target_id for c in calls})
-    confirmed = await store.answered(warning_id, targets, call_step)
     people = duty.directory.contacts()
     due: list[tuple[Contact, Target, int, list[DutyCall]]] = []
-    for pid in silent:
-        mine = by_person[pid]
-        if pid in spoke or any(c.target_id in confirmed for c in mine):
-            continue  # someone answered: the ladder stops for this person
+    for pid, mine in sorted(by_person.items()):
         last = max(mine, key=lambda c: c.rung)
         person = people.get(pid)
         if person is None or duty.at - last.called_at < window_s:

@@ -7,6 +7,7 @@ from warnengine.plan.plan import ADDRESS_FIELD, person_delivery_id
 from warnengine.resolve.directory import Contact
 
 CALL_STEP = 50  # the step number of 叫应 calls to superiors (ladder steps are 1..n)
+CALL_STEPS = 40  # a person's k-th 叫应 of a warning is step CALL_STEP + k (k < CALL_STEPS)
 
 
 def _best(c: Contact) -> tuple[Channel, ...]:

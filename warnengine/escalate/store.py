@@ -49,5 +49,5 @@ class EscalateStore(Protocol):
     async def record_duty_calls(self, warning_id: str, calls: Sequence[DutyCall]) -> None: ...
 
     async def answered(
-        self, warning_id: str, person_ids: Sequence[str], step: int | None = None
+        self, warning_id: str, person_ids: Sequence[str], min_step: int | None = None
     ) -> set[str]: ...

@@ -111,9 +111,11 @@ class DutyQueries(StoreBase):
             for chunk in chunks(rows):
                 await conn.execute(self._insert_ignore(t.duty_calls), list(chunk))
 
-    async def answered(self, warning_id: str, person_ids: Sequence[str], step: int | None = None) -> set[str]:
+    async def answered(
+        self, warning_id: str, person_ids: Sequence[str], min_step: int | None = None
+    ) -> set[str]:
         """Of `person_ids`, those who have acknowledged a delivery of the warning (any version; of ladder
-        step `step` only if given: a 叫应 is answered by acknowledging the 叫应)."""
+        steps from `min_step` if given: a 叫应 is answered by acknowledging a 叫应, steps 50…)."""
         d = t.deliveries.c
         out: set[str] = set()
         async with self.engine.connect() as conn:
@@ -123,8 +125,8 @@ class DutyQueries(StoreBase):
                     .distinct()
                     .where(d.warning_id == warning_id, d.person_id.in_(chunk), d.acked_at.is_not(None))
                 )
-                if step is not None:
-                    query = query.where(d.step == step)
+                if min_step is not None:
+                    query = query.where(d.step >= min_step)
                 res = await conn.execute(query)
                 out |= {r[0] for r in res}
         return out
