@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,27 +70,6 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def holders_now(board: Any, cells: list[str], at: float, tz: ZoneInfo) -> dict[str, Any]:
-    """What `duty now` prints: per cell, each post's holders (person, role, shift end), and the gaps."""
-    out: dict[str, Any] = {}
-    for cell in cells:
-        posts: dict[str, list[dict[str, str]]] = {}
-        for shift in board.on_duty(cell, at):
-            posts.setdefault(shift.post.value, []).append(
-                {
-                    "person_id": shift.person_id,
-                    "role": shift.role.value,
-                    "until": datetime.fromtimestamp(shift.end, tz).isoformat(timespec="minutes"),
-                }
-            )
-        out[cell] = posts
-    return {
-        "at": datetime.fromtimestamp(at, tz).isoformat(timespec="minutes"),
-        "cells": out,
-        "gaps": [c for c in cells if not out[c]],
-    }
-
-
 async def _now(args: argparse.Namespace, s: Settings) -> int:
     from warnengine.cli.directory import _store
     from warnengine.directory.parse.duty import parse_time
@@ -107,7 +85,7 @@ async def _now(args: argparse.Namespace, s: Settings) -> int:
     finally:
         await store.close()
     cells = [args.cell] if args.cell else sorted(board.rostered)
-    out = holders_now(board, cells, at, tz)
+    out = board.report(cells, at, tz)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from enum import StrEnum
+from typing import Any
 
 from warnengine.model.grid import Role
 
@@ -65,3 +67,21 @@ class DutyBoard:
     def gaps(self, at: float) -> list[str]:
         """Rostered cells with nobody on duty at `at`."""
         return sorted(c for c in self.rostered if not self.on_duty(c, at))
+
+    def report(self, cells: Iterable[str], at: float, tz: tzinfo) -> dict[str, Any]:
+        """Who holds each post of `cells` at `at` (person, role, shift end in `tz`), and the gaps: what
+        `warnengine duty now --json` prints and GET /api/v1/duty answers."""
+        out: dict[str, dict[str, list[dict[str, str]]]] = {}
+        for cell in cells:
+            posts: dict[str, list[dict[str, str]]] = {}
+            for shift in self.on_duty(cell, at):
+                posts.setdefault(shift.post.value, []).append(
+                    {"person_id": shift.person_id, "role": shift.role.value, "until": stamp(shift.end, tz)}
+                )
+            out[cell] = posts
+        return {"at": stamp(at, tz), "cells": out, "gaps": [c for c, posts in out.items() if not posts]}
+
+
+def stamp(at: float, tz: tzinfo) -> str:
+    """A time as the county reads it: ISO 8601 to the minute with its offset (2026-06-01T20:00+08:00)."""
+    return datetime.fromtimestamp(at, tz).isoformat(timespec="minutes")

@@ -69,7 +69,7 @@ def test_bad_rows_are_each_reported_and_nothing_is_kept(tmp_path: Path) -> None:
         "410526100001,grid_head,B,p1,2026-06-01 20:00,2026-06-01 08:00\n"  # 7: inverted
         "410526100001,grid_head,B,p2,soon,2026-06-01 08:00\n"  # 8: not a time
         "410526100001,居民,B,p2,2026-06-01 08:00,2026-06-01 09:00\n"  # 9: a resident holds no post
-        "410526100001,grid_head,A,p3,2026-06-01 08:00,2026-06-01 12:00\n"  # 10
+        "410526100001,grid_head,A,p3,2026-06-01 08:00,2026-06-01 12:00\n"  # 10: overlaps row 5
         "410526100001,grid_head,A,p3,2026-06-01 13:00,2026-06-01 20:00\n",  # 11: gap in post A
         encoding="utf-8",
     )
@@ -83,6 +83,7 @@ def test_bad_rows_are_each_reported_and_nothing_is_kept(tmp_path: Path) -> None:
         (7, "end"),
         (8, "start"),
         (9, "role"),
+        (10, "start"),  # row 5's person is unknown, but its shift still holds the post
         (11, "start"),
     ]
     assert "60" in next(p.message for p in problems if p.line == 11)  # the gap's minutes

@@ -21,9 +21,13 @@ def _shift(r: Any) -> Shift:
 
 class DutyQueries(StoreBase):
     async def replace_roster(
-        self, shifts: Sequence[Shift], cells: Sequence[str] | None = None, actor: str = "duty import"
+        self,
+        shifts: Sequence[Shift],
+        cells: Sequence[str] | None = None,
+        actor: str | None = "duty import",
     ) -> None:
-        """The roster of `cells` (None: the whole county) becomes `shifts`, in one transaction; audited."""
+        """The roster of `cells` (None: the whole county) becomes `shifts`, in one transaction; audited
+        as `actor` (None: the caller audits, as the API does with the request's origin)."""
         d = t.duty_shifts.c
         rows = [
             {
@@ -44,6 +48,8 @@ class DutyQueries(StoreBase):
                     await conn.execute(delete(t.duty_shifts).where(d.cell_code.in_(chunk)))
             for chunk in chunks(rows):
                 await conn.execute(t.duty_shifts.insert(), list(chunk))
+            if actor is None:
+                return
             detail = {"shifts": len(rows), "cells": sorted(cells) if cells is not None else "all"}
             await conn.execute(
                 t.audit_log.insert().values(

@@ -66,7 +66,8 @@ def read_duty(
     if table is None:
         return []
     name = table.name
-    found: list[tuple[int, Shift]] = []
+    declared: list[tuple[int, Shift]] = []
+    good: set[int] = set()
     for line, row in table.rows:
         cell, role, post, person, start, end = row[: len(DUTY_FIELDS)]
         here = len(problems)
@@ -89,11 +90,15 @@ def read_duty(
         if times[0] is not None and times[1] is not None and times[1] <= times[0]:
             message = f"结束时间不晚于开始时间 / the shift ends ({end}) before it starts ({start})"
             problems.append(Problem(name, line, message, "end", end))
-        if len(problems) == here:
-            assert role_ is not None and post_ is not None and times[0] is not None and times[1] is not None
-            found.append((line, Shift(cell, role_, post_, person, times[0], times[1])))
-    check_overlaps(found, name, problems)
-    return [s for _, s in found]
+        start_, end_ = times
+        if role_ is not None and post_ is not None and start_ is not None and end_ is not None:
+            # A row with an unknown person still holds its post: its overlaps are reported too.
+            declared.append((line, Shift(cell, role_, post_, person, start_, end_)))
+            if len(problems) == here:
+                good.add(line)
+    check_overlaps(declared, name, problems)
+    bad = {p.line for p in problems if p.file == name}
+    return [s for line, s in declared if line in good and line not in bad]
 
 
 def check_overlaps(found: list[tuple[int, Shift]], name: str, problems: list[Problem]) -> None:
