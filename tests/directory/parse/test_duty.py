@@ -131,7 +131,8 @@ def test_the_county_directory_reads_and_writes_its_roster(small_county: County, 
 def test_the_county_time_zone_is_a_setting(zone: str, tmp_path: Path) -> None:
     path = tmp_path / "duty.csv"
     path.write_text(
-        "cell_code,role,post,person_id,start,end\n410526100001,grid_head,A,p1,2026-06-01 08:00,2026-06-01 20:00\n"
+        "cell_code,role,post,person_id,start,end\n"
+        "410526100001,grid_head,A,p1,2026-06-01 08:00,2026-06-01 20:00\n"
     )
     problems: list[Problem] = []
     table = open_table(path, DUTY_FIELDS, (), ReadOptions(time_zone=zone), problems, TIME_FIELDS)
