@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     county_dir: Path = Path("config/county")
     # Region of phone numbers written without a country code in the directory (ISO 3166, phonenumbers).
     phone_region: str = "CN"
+    # The county's time zone (IANA): roster times without an offset, `duty now`, reports.
+    time_zone: str = "Asia/Shanghai"
 
     # Unset URLs: `warnengine up` starts the embedded broker / MQTT broker / SQLite and fills them in.
     kafka_url: str | None = Field(default=None, description="kafka://host:port[;host:port]")
@@ -97,6 +99,17 @@ class Settings(BaseSettings):
                 "WARNENGINE_KAFKA_URL is not set (run `warnengine up` for the embedded broker)"
             )
         return ",".join(u.removeprefix("kafka://") for u in self.kafka_url.split(";"))
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Asia/Shanghai)") from e
+        return v
 
     @field_validator("mqtt_url")
     @classmethod

@@ -24,6 +24,7 @@ async def test_preview_counts_the_directory_under_the_area(api_both: Api, small_
     assert (p["townships"], p["villages"], p["devices"]) == (1, len(villages), len(devices))
     assert p["households"] == sum(1 for h in small_county.households if h.cell_code[:12] in villages)
     assert p["by_channel"]["loudspeaker"] == len(devices) and p["flagged"] is False
+    assert (p["unreachable"], p["unreachable_count"]) == ([], 0)  # every responsible person has a phone
     status, w = await api.call(
         "POST",
         "/api/v1/warnings",

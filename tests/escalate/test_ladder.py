@@ -15,7 +15,8 @@ from warnengine.clock import Clock, ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.escalate.ladder import CALL_STEP, SweepCounts, _share, escalate
+from warnengine.escalate.ladder import SweepCounts, _share, escalate
+from warnengine.escalate.rows import CALL_STEP
 from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
 from warnengine.model.records import VisitTask
 from warnengine.plan.policy import load_policy

@@ -29,6 +29,15 @@ class PreviewIn(BaseModel):
     drill: bool = False
 
 
+class Unreachable(BaseModel):
+    person_id: str
+    role: str
+    cell_code: str
+    cell_name: str
+    reason: str
+    other_channels: list[str] = Field(default_factory=list)  # wechat / app: a message still reaches them
+
+
 class Preview(BaseModel):
     model_config = ConfigDict(extra="allow")  # the planner may count more than these
 
@@ -43,6 +52,10 @@ class Preview(BaseModel):
     rule: str | None = None  # the planner's policy rule that applied
     problems: list[str] = Field(default_factory=list)  # what was wrong with the area
     flagged: bool = False  # reaches nobody: never released silently
+    # Pre-flight: responsible persons (grid staff of the reached cells and above) with no phone on record
+    # (warnengine/plan/preflight.py), the first 200; `unreachable_count` counts them all.
+    unreachable: list[Unreachable] = Field(default_factory=list)
+    unreachable_count: int = 0
 
 
 async def _preview(

@@ -115,6 +115,7 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
         crs=args.crs or "wgs84",
         crs_given=args.crs is not None,
         phone_region=s.phone_region,
+        time_zone=s.time_zone,
     )
 
     def progress(name: str) -> None:
@@ -153,6 +154,8 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
             county.points,
             skipped=[(p.file, p.line, p.message) for p in problems],
         )
+        if county.shifts:  # duty.csv / duty.xlsx: the roster is replaced with the file's
+            await store.replace_roster(county.shifts, actor="grid import")
     finally:
         await store.close()
     print(json.dumps({**_counts(county), "skipped": len(problems)}))
@@ -227,4 +230,5 @@ def _counts(county: Any) -> dict[str, int]:
         "people": len(county.people),
         "devices": len(county.devices),
         "points": len(county.points),
+        "shifts": len(county.shifts),
     }

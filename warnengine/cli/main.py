@@ -240,12 +240,15 @@ def cmd_cap(args: argparse.Namespace) -> int:
 
 
 def _install_commands(sub: Any) -> None:
-    """`warnengine init` (production) and `warnengine keys status|rotate|retire`."""
+    """`warnengine init` (production), `warnengine keys status|rotate|retire`, `warnengine duty`."""
     from warnengine.cli.init import add_command as init_command
     from warnengine.cli.keys import add_commands as keys_commands
 
     init_command(sub, lambda a: _settings(a, endpoints=False))  # never an embedded broker's endpoints
     keys_commands(sub, _settings)
+    from warnengine.cli.duty import add_commands as duty_commands
+
+    duty_commands(sub, _settings)  # `warnengine duty import|now`
 
 
 def build_parser() -> argparse.ArgumentParser:

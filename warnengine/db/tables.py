@@ -362,3 +362,29 @@ warning_approvals = Table(
     Column("reason", Text),
     Column("at", Float, nullable=False),
 )
+
+# The duty roster (值班表, migration 0010): who holds which post of a cell, [starts_at, ends_at) engine
+# time; and every 叫应 of the duty ladder: whom a silent person's call went to, in order.
+duty_shifts = Table(
+    "duty_shifts",
+    metadata,
+    Column("cell_code", String(16), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("post", String(8), primary_key=True),  # A | B | deputy
+    Column("starts_at", Float, primary_key=True),
+    Column("ends_at", Float, nullable=False),
+    Column("person_id", String(32), nullable=False),
+    Index("ix_duty_shifts_ends", "ends_at"),
+)
+
+duty_calls = Table(
+    "duty_calls",
+    metadata,
+    Column("warning_id", String(32), primary_key=True),
+    Column("person_id", String(32), primary_key=True),  # the silent person
+    Column("target_id", String(32), primary_key=True),  # who was called about them
+    Column("rung", Integer, nullable=False),  # 0 the first call, 1 the next…
+    Column("cell_code", String(16), nullable=False),  # the target's cell
+    Column("post", String(8)),  # the post the target held; NULL: nobody on duty, from the directory
+    Column("called_at", Float, nullable=False),
+)

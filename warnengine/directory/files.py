@@ -12,8 +12,10 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from warnengine.directory.parse import (
     DEVICE_FIELDS,
@@ -38,7 +40,9 @@ from warnengine.directory.parse import (
     read_people,
     read_points,
 )
+from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
 from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
+from warnengine.model.duty import Shift
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class County:
     people: list[Person]
     devices: list[Device]
     points: list[MonitoringPoint] = field(default_factory=list)
+    shifts: list[Shift] = field(default_factory=list)  # duty(.csv|.xlsx), the roster; optional
 
 
 class DirectoryError(Exception):
@@ -63,8 +68,9 @@ class DirectoryError(Exception):
         super().__init__(f"{len(problems)} problem(s) in the county directory:\n{shown}{more}")
 
 
-def write_county(county: County, directory: Path) -> None:
-    """Write the files into `directory` (created if needed), coordinates rounded to 6 decimals."""
+def write_county(county: County, directory: Path, time_zone: str = "Asia/Shanghai") -> None:
+    """Write the files into `directory` (created if needed), coordinates rounded to 6 decimals, roster
+    times in `time_zone` with their offset."""
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / GRID_FILE, "w", encoding="utf-8") as f:
         # One feature per line: diffs stay readable and read errors can name the line.
@@ -148,6 +154,18 @@ def write_county(county: County, directory: Path) -> None:
         )
     else:
         (directory / POINTS_FILE).unlink(missing_ok=True)  # an export must not keep a stale file
+    if county.shifts:
+        tz = ZoneInfo(time_zone)
+        _write_csv(
+            directory / f"{DUTY_STEM}.csv",
+            DUTY_FIELDS,
+            (
+                (s.cell_code, s.role.value, s.post.value, s.person_id, _stamp(s.start, tz), _stamp(s.end, tz))
+                for s in county.shifts
+            ),
+        )
+    else:
+        (directory / f"{DUTY_STEM}.csv").unlink(missing_ok=True)
 
 
 def read_county(directory: Path, options: ReadOptions | None = None) -> County:
@@ -182,7 +200,11 @@ def _read(
     place = Place({c.code: c for c in cells}, options.crs)
 
     def table(
-        stem: str, fields: tuple[str, ...], optional: tuple[str, ...] = (), required: bool = True
+        stem: str,
+        fields: tuple[str, ...],
+        optional: tuple[str, ...] = (),
+        required: bool = True,
+        dates: tuple[str, ...] = (),
     ) -> Any:
         path = find_table(directory, stem, problems)
         if path is None:
@@ -192,7 +214,7 @@ def _read(
                 )
             return None
         progress(path.name)
-        return open_table(path, fields, optional, options, problems)
+        return open_table(path, fields, optional, options, problems, dates)
 
     households, household_cells = read_households(
         table("households", HOUSEHOLD_FIELDS), levels, place, problems
@@ -210,7 +232,13 @@ def _read(
     roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
     points_table = table("points", POINT_FIELDS, required=False)
     points = read_points(points_table, place, levels, household_cells, roles, problems)
-    return County(cells=cells, households=households, people=people, devices=devices, points=points)
+    duty_table = table(DUTY_STEM, DUTY_FIELDS, required=False, dates=TIME_FIELDS)
+    shifts = read_duty(duty_table, levels, roles, ZoneInfo(options.time_zone), problems)
+    return County(cells, households, people, devices, points, shifts)
+
+
+def _stamp(at: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(at, tz).isoformat(timespec="minutes")
 
 
 def _round_coords(coords: Any) -> Any:

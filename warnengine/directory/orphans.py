@@ -58,4 +58,10 @@ def without_orphans(county: County) -> tuple[County, list[Problem]]:
             out.append(_skipped("points", "point_id", m.point_id, what))
         else:
             points.append(m)
-    return County(cells, households, people, devices, points), out
+    shifts = [x for x in county.shifts if x.cell_code in kept and x.person_id in leads]
+    out += [
+        _skipped("duty", "person_id", x.person_id, f"cell {x.cell_code}, person {x.person_id}")
+        for x in county.shifts
+        if x.cell_code not in kept or x.person_id not in leads
+    ]
+    return County(cells, households, people, devices, points, shifts), out

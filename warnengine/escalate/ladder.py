@@ -23,18 +23,19 @@ from hashlib import sha256
 
 import structlog
 
+from warnengine.escalate.calls import call_superiors
+from warnengine.escalate.duty import OnDuty
+from warnengine.escalate.rows import _best, _rows
 from warnengine.escalate.store import EscalateStore
 from warnengine.escalate.visit_text import visit_text
-from warnengine.model import Channel, HazardWarning, Level, Role, Status
+from warnengine.model import HazardWarning, Role, Status
 from warnengine.model.records import VisitTask
 from warnengine.obs import metrics
-from warnengine.plan.plan import ADDRESS_FIELD, person_delivery_id
 from warnengine.plan.policy import DisseminationPolicy, Residents, Rule, Step
 from warnengine.resolve.directory import Contact, Directory
 
 log = structlog.get_logger("warnengine.escalate")
 
-CALL_STEP = 50  # the step number of 叫应 calls to superiors (ladder steps are 1..n)
 EmitVillage = Callable[[str, int, str], Awaitable[None]]
 
 
@@ -42,6 +43,8 @@ EmitVillage = Callable[[str, int, str], Awaitable[None]]
 class SweepCounts:
     loudspeaker_reached: int = 0
     staff_called: int = 0
+    duty_calls: int = 0
+    duty_gaps: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     deliveries: int = 0
 
@@ -51,6 +54,10 @@ async def escalate(
 ) -> SweepCounts:
     now = store.clock.now()
     counts = SweepCounts()
+    board = await store.duty_board(now)
+    counts.duty_gaps = board.gaps(now)
+    metrics.DUTY_GAPS.set(len(counts.duty_gaps))
+    duty = OnDuty(directory, board, now)
     for live in await store.live_for_escalation(now):
         w = live.warning
         rule = policy.rule_for(w.hazard, w.severity, w.event)
@@ -58,12 +65,12 @@ async def escalate(
             if rule.loudspeaker and rule.loudspeaker_reaches_household:
                 counts.loudspeaker_reached += await store.reach_by_loudspeaker(w.warning_id, w.version, now)
             rows: list[tuple[object, ...]] = []
-            rows += await _call_superiors(store, directory, w, rule, now, counts)
+            rows += await call_superiors(store, duty, w, rule, now, counts)
             elapsed = now - live.resolved_at
             for number, step in enumerate(rule.ladder, start=1):
                 if number in live.steps_done or elapsed < step.after_min * 60:
                     continue
-                new, households = await _run_step(store, directory, w, rule, number, step, now)
+                new, households = await _run_step(store, duty, w, rule, number, step, now)
                 rows += new
                 await store.save_plan(new, [])
                 await store.record_step(w.warning_id, w.version, number, step.action, households, now)
@@ -78,48 +85,23 @@ async def escalate(
     return counts
 
 
-async def _call_superiors(
-    store: EscalateStore, directory: Directory, w: HazardWarning, rule: Rule, now: float, counts: SweepCounts
-) -> list[tuple[object, ...]]:
-    """叫应: staff silent past `staff_ack_min` → their superior gets a call naming them (once per warning)."""
-    silent = await store.unanswered_staff(w.warning_id, w.version, now - rule.staff_ack_min * 60)
-    if not silent:
-        return []
-    people = directory.contacts()
-    calls: list[tuple[str, str | None]] = []
-    rows: list[tuple[object, ...]] = []
-    for pid in silent:
-        person = people.get(pid)
-        boss = _superior(directory, person) if person else None
-        calls.append((pid, boss.person_id if boss else None))
-        if boss is not None and person is not None:
-            minutes = int(rule.staff_ack_min)
-            text = f"叫应：{pid}（{person.role.value}）{minutes}分钟内未确认收到预警，请立即联系。"
-            rows += _rows(w, boss, rule.channels, CALL_STEP, boss.cell_code[:12], None, text, now)
-    await store.save_plan(rows, [])
-    await store.record_staff_calls(w.warning_id, calls, now)
-    counts.staff_called += len(calls)
-    metrics.STAFF_CALLS.inc(len(calls))
-    log.warning("staff_not_answering", staff=silent, superiors=[c[1] for c in calls])
-    return rows
-
-
 async def _run_step(
     store: EscalateStore,
-    directory: Directory,
+    duty: OnDuty,
     w: HazardWarning,
     rule: Rule,
     number: int,
     step: Step,
     now: float,
 ) -> tuple[list[tuple[object, ...]], int]:
+    directory = duty.directory
     unreached = await store.unreached_households(w.warning_id)
     if step.action == "resend":
         return _resend(directory, w, rule, number, step, unreached, now), len(unreached)
     if step.action == "visit":
-        tasks = await _create_visits(store, directory, w, unreached, now)
+        tasks = await _create_visits(store, duty, w, unreached, now)
     else:  # escalate: unconfirmed visits go up one level
-        tasks = await _escalate_visits(store, directory, w, step, now)
+        tasks = await _escalate_visits(store, duty, w, step, now)
     return _visit_messages(directory, w, number, tasks, now), sum(len(t.households) for t in tasks)
 
 
@@ -149,21 +131,21 @@ def _resend(
 
 async def _create_visits(
     store: EscalateStore,
-    directory: Directory,
+    duty: OnDuty,
     w: HazardWarning,
     unreached: list[tuple[str, str, str, bool]],
     now: float,
 ) -> list[VisitTask]:
     """A visit step: door-to-door tasks for the unreached households."""
     # Visitors who did not answer their own 叫应 are not sent: their share goes to others at once.
-    tasks = _visit_tasks(directory, w, unreached, await store.silent_staff(w.warning_id))
+    tasks = _visit_tasks(duty, w, unreached, await store.silent_staff(w.warning_id))
     await store.create_visit_tasks(tasks, now)
     metrics.VISIT_TASKS.labels("created").inc(len(tasks))
     return tasks
 
 
 async def _escalate_visits(
-    store: EscalateStore, directory: Directory, w: HazardWarning, step: Step, now: float
+    store: EscalateStore, duty: OnDuty, w: HazardWarning, step: Step, now: float
 ) -> list[VisitTask]:
     """An escalate step: unconfirmed visits go up one level; returns them with their new visitor."""
     assert step.to is not None
@@ -174,7 +156,7 @@ async def _escalate_visits(
         # Unconfirmed only: a visitor who has reported a household is at work and keeps the task.
         if all(outcome is not None for _, _, outcome in task.households):
             continue
-        boss, level = _next_visitor(directory, task, step.to, silent)
+        boss, level = _next_visitor(duty, task, step.to, silent)
         if boss is not None and boss.person_id != task.assignee:
             moves.append((task.task_id, boss.person_id, level))
             tasks.append(_with_assignee(task, boss.person_id, level))
@@ -204,11 +186,12 @@ def _visit_messages(
 
 
 def _visit_tasks(
-    directory: Directory, w: HazardWarning, unreached: list[tuple[str, str, str, bool]], silent: set[str]
+    duty: OnDuty, w: HazardWarning, unreached: list[tuple[str, str, str, bool]], silent: set[str]
 ) -> list[VisitTask]:
     """Door-to-door work per village, shared so it ends soonest: the village's group leaders and grid
     members who answered their own 叫应 split its unreached households evenly (see `_share`); a village
-    with nobody on record to go gets its grid head."""
+    with nobody on record to go gets its grid head (the one on duty, see escalate/duty.py)."""
+    directory = duty.directory
     villages: dict[str, list[tuple[str, str, bool]]] = {}
     for hid, village, group, vulnerable in unreached:
         villages.setdefault(village, []).append((group, hid, vulnerable))
@@ -218,7 +201,7 @@ def _visit_tasks(
         leader_of = {
             g: leader.person_id
             for g in sorted({g for g, _, _ in homes})
-            if (leader := _staff_of(directory, g, Role.GROUP_LEADER, silent)) is not None
+            if (leader := duty.first(g, Role.GROUP_LEADER, silent)) is not None
         }
         helpers = [
             s.person_id
@@ -227,9 +210,7 @@ def _visit_tasks(
         ]
         visitors = list(dict.fromkeys([*leader_of.values(), *helpers]))
         if not visitors:
-            head = _staff_of(directory, village, Role.GRID_HEAD, silent) or _staff_of(
-                directory, village, Role.GRID_HEAD
-            )
+            head = duty.first(village, Role.GRID_HEAD, silent) or duty.first(village, Role.GRID_HEAD)
             tasks += _tasks_by_group(w, village, head.person_id if head else None, 1, homes)
             continue
         for who, mine in _share(homes, leader_of, visitors).items():
@@ -300,19 +281,17 @@ def _with_assignee(task: VisitTask, who: str, level: int) -> VisitTask:
     )
 
 
-def _next_visitor(
-    directory: Directory, task: VisitTask, role: Role, silent: Set[str]
-) -> tuple[Contact | None, int]:
+def _next_visitor(duty: OnDuty, task: VisitTask, role: Role, silent: Set[str]) -> tuple[Contact | None, int]:
     """Who an unconfirmed visit goes to, and at which level: the ladder's role for the task's cell, passing
     over anyone who has not answered their own 叫应 to the township's dispatcher, then to whoever is on
     record (a silent visitor is still better named than none)."""
-    township = _cell_for(directory, task, Role.DISPATCHER)
-    chain = [(_cell_for(directory, task, role), role, 1 if role is Role.GRID_HEAD else 2)]
+    township = _cell_for(duty.directory, task, Role.DISPATCHER)
+    chain = [(_cell_for(duty.directory, task, role), role, 1 if role is Role.GRID_HEAD else 2)]
     if role is Role.GRID_HEAD:
         chain.append((township, Role.DISPATCHER, 2))
     for skip in (silent, frozenset()):
         for cell, who, level in chain:
-            boss = _staff_of(directory, cell, who, skip)
+            boss = duty.first(cell, who, skip)
             if boss is not None:
                 return boss, level
     return None, chain[0][2]
@@ -324,66 +303,3 @@ def _cell_for(directory: Directory, task: VisitTask, role: Role) -> str:
         cell = directory.cells.get(task.village_code)
         return cell.parent if cell and cell.parent else task.village_code
     return task.village_code
-
-
-def _staff_of(directory: Directory, cell: str, role: Role, silent: Set[str] = frozenset()) -> Contact | None:
-    return next(
-        (s for s in directory.staff.get(cell, []) if s.role is role and s.person_id not in silent), None
-    )
-
-
-def _superior(directory: Directory, person: Contact) -> Contact | None:
-    """The grid head one level up: a group's leader answers to the village's grid head, a village's
-    staff to the township's, a township's to the county's; dispatchers of a township likewise upwards."""
-    chain = directory.above(person.cell_code)
-    own = directory.cells.get(person.cell_code)
-    start = 1
-    if own is not None and own.level is not Level.GROUP and person.role is not Role.GRID_HEAD:
-        start = 0  # a grid member answers first to the grid head of their own cell
-    for cell in chain[start:]:
-        boss = _staff_of(directory, cell, Role.GRID_HEAD)
-        if boss is not None and boss.person_id != person.person_id:
-            return boss
-    return None
-
-
-def _best(c: Contact) -> tuple[Channel, ...]:
-    """A visitor's best channel: the phone first (it rings), then WeChat, then the app."""
-    return tuple(ch for ch in (Channel.SMS, Channel.WECHAT, Channel.APP) if c[ADDRESS_FIELD[ch]])[:1]
-
-
-def _rows(
-    w: HazardWarning,
-    c: Contact,
-    channels: tuple[Channel, ...],
-    step: int,
-    village: str,
-    household: str | None,
-    text: str | None,
-    now: float,
-) -> list[tuple[object, ...]]:
-    expires = w.expires.timestamp() if w.expires else now + 6 * 3600
-    out: list[tuple[object, ...]] = []
-    for ch in channels:
-        addr = c[ADDRESS_FIELD[ch]]
-        if addr:
-            did = person_delivery_id(w.warning_id, w.version, c.person_id, ch.value, step)
-            out.append(
-                (
-                    did,
-                    w.warning_id,
-                    w.version,
-                    village,
-                    ch.value,
-                    addr,
-                    "pending",
-                    0,
-                    now,
-                    expires,
-                    c.person_id,
-                    household,
-                    step,
-                    text,
-                )
-            )
-    return out

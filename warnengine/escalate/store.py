@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from warnengine.clock import Clock
-from warnengine.model.records import LiveVersion, VisitTask
+from warnengine.model.duty import DutyBoard
+from warnengine.model.records import DutyCall, LiveVersion, VisitTask
 
 
 class EscalateStore(Protocol):
@@ -40,3 +41,13 @@ class EscalateStore(Protocol):
     async def visit_tasks(self, warning_id: str, states: Sequence[str] = ...) -> list[VisitTask]: ...
 
     async def reassign_visits(self, moves: Sequence[tuple[str, str | None, int]], now: float) -> None: ...
+
+    async def duty_board(self, at: float) -> DutyBoard: ...
+
+    async def duty_calls(self, warning_id: str) -> list[DutyCall]: ...
+
+    async def record_duty_calls(self, warning_id: str, calls: Sequence[DutyCall]) -> None: ...
+
+    async def answered(
+        self, warning_id: str, person_ids: Sequence[str], min_step: int | None = None
+    ) -> set[str]: ...

@@ -87,3 +87,15 @@ class VisitTask:
     level: int
     state: str
     households: tuple[tuple[str, bool, str | None], ...]  # (household, vulnerable, outcome)
+
+
+@dataclass(frozen=True)
+class DutyCall:
+    """One 叫应 of the duty ladder: `target_id` was called about the silent `person_id`; rung 0 first."""
+
+    person_id: str
+    target_id: str
+    rung: int
+    cell_code: str
+    post: str | None  # A | B | deputy; None: nobody on duty, the directory's grid head
+    called_at: float

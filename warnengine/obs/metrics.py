@@ -55,6 +55,19 @@ ESCALATION_STEPS = Counter(
 STAFF_CALLS = Counter(
     "warnengine_staff_calls_total", "Superiors called because staff did not acknowledge (叫应)"
 )
+DUTY_GAPS = Gauge(
+    "warnengine_duty_gaps",
+    "Cells the duty roster names with nobody on duty now (calls fall back to the directory)",
+)
+DUTY_FALLBACKS = Counter(
+    "warnengine_duty_fallbacks_total",
+    "Ladder look-ups of a rostered cell with nobody on duty (directory used)",
+)
+DUTY_CALLS = Counter(
+    "warnengine_duty_calls_total",
+    "叫应 calls of the duty ladder, by post called (none: from the directory)",
+    ["post"],
+)
 DELIVERIES_PLANNED = Counter(
     "warnengine_deliveries_planned_total", "Deliveries planned (people and terminals) by the resolve stage"
 )

@@ -13,6 +13,7 @@ from typing import Any
 from warnengine.model import Area, Channel, Hazard, HazardWarning, Level, MsgType, Severity, Status
 from warnengine.plan.plan import plan_warning
 from warnengine.plan.policy import DEFAULT, DisseminationPolicy
+from warnengine.plan.preflight import unreachable_staff
 from warnengine.resolve.directory import Directory
 from warnengine.resolve.targets import resolve_areas
 
@@ -64,6 +65,7 @@ def preview_reach(
         p for v in villages if (p := directory.cells[v].parent if v in directory.cells else None) is not None
     }
     counts = {ch: len(ids) for ch, ids in sorted(by_channel.items())}
+    unreachable, unreachable_count = unreachable_staff(directory, villages | groups)
     if devices:
         counts[Channel.LOUDSPEAKER.value] = devices
     return {
@@ -78,6 +80,8 @@ def preview_reach(
         "rule": rule.name,
         "problems": reach.problems,
         "flagged": not villages,
+        "unreachable": unreachable,  # pre-flight: responsible persons no call can reach
+        "unreachable_count": unreachable_count,
     }
 
 

@@ -237,6 +237,13 @@ async function preview() {
     box.replaceChildren(table);
     if (p.flagged) box.append(el("p", { class: "error" }, "此范围无人可达 This area reaches nobody"));
     for (const pr of p.problems || []) box.append(el("p", { class: "error" }, pr));
+    if (p.unreachable_count) {  // pre-flight: responsible persons no call can reach
+      const list = el("ul", { id: "preview-unreachable" });
+      for (const u of p.unreachable || []) {
+        list.append(el("li", {}, `${u.cell_name} ${u.person_id} (${u.role}): ${u.reason}`));
+      }
+      box.append(el("p", { class: "error" }, `${p.unreachable_count} 名责任人无法电话叫应 / responsible persons without a phone`), list);
+    }
   } catch (e) { box.replaceChildren(el("p", { class: "error" }, e.message)); }
 }
 

@@ -9,6 +9,7 @@ from warnengine.db.store.closure import ClosureQueries
 from warnengine.db.store.deliveries import DeliveryQueries
 from warnengine.db.store.devices import DeviceQueries
 from warnengine.db.store.directory import DirectoryQueries
+from warnengine.db.store.duty import DutyQueries
 from warnengine.db.store.escalation import EscalationQueries
 from warnengine.db.store.people import PeopleQueries
 from warnengine.db.store.plan import PlanQueries
@@ -38,6 +39,7 @@ class Store(
     PeopleQueries,
     EscalationQueries,
     ClosureQueries,
+    DutyQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

@@ -18,7 +18,8 @@ from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import DeliveryState
 from warnengine.model.records import Acknowledged
 
-CALL_STEP = 50  # escalate.ladder.CALL_STEP: the step of 叫应 calls to superiors
+CALL_STEP = 50  # escalate.rows.CALL_STEP: the step of 叫应 calls to superiors
+CALL_STEPS = 40  # escalate.rows.CALL_STEPS: a person's k-th 叫应 of a warning is step CALL_STEP + k
 _SQLITE_CHUNK = 5000  # ids per primary-key IN lookup (SQLite allows 32,766 variables; PostgreSQL far more)
 _PG_CHUNK = 20_000  # ids per PostgreSQL array parameter
 # A delivery no answer changes any more (a provider's "failed" does not stop a human's answer).
@@ -241,7 +242,8 @@ class PeopleQueries(StoreBase):
 
     async def recent_versions(self, since: float) -> list[tuple[str, int, tuple[int, ...]]]:
         """Warning versions resolved since `since` and still live, each with the steps that sent messages
-        (0, the ladder steps that ran, and 50 when superiors were called): what a reply can answer.
+        (0, the ladder steps that ran, and 50… when superiors were called: a 叫应 target's k-th is
+        50 + k): what a reply can answer.
         One query: it runs once per batch of acknowledgements."""
         w, s, c = t.warnings.c, t.escalation_steps.c, t.staff_calls.c
         called = select(c.warning_id).where(c.warning_id == w.warning_id).exists()
@@ -261,7 +263,7 @@ class PeopleQueries(StoreBase):
                 if r.step is not None:
                     have.add(r.step)
                 if r.called:
-                    have.add(CALL_STEP)
+                    have.update(range(CALL_STEP, CALL_STEP + CALL_STEPS))
         return [(wid, v, tuple(sorted(st))) for (wid, v), st in steps.items()]
 
 

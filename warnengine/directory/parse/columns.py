@@ -31,6 +31,26 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "households": ("威胁户", "受威胁户", "受威胁户号"),
     "drill_opt_in": ("参与演练", "演练"),
     "sig_alg": ("签名算法",),
+    # duty(.csv|.xlsx), the roster (值班表)
+    "post": ("岗位", "岗次", "值班岗位", "ab岗"),
+    "start": ("开始时间", "上岗时间", "值班开始", "接班时间", "起始时间"),
+    "end": ("结束时间", "下岗时间", "值班结束", "交班时间", "截止时间"),
+}
+
+POST_ALIASES = {
+    "a": "A",
+    "a岗": "A",
+    "a角": "A",
+    "主岗": "A",
+    "b": "B",
+    "b岗": "B",
+    "b角": "B",
+    "副岗": "B",
+    "deputy": "deputy",
+    "副职": "deputy",
+    "副网格长": "deputy",
+    "带班": "deputy",
+    "带班领导": "deputy",
 }
 
 ROLE_ALIASES = {

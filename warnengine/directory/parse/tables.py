@@ -20,7 +20,7 @@ from charset_normalizer import from_bytes
 
 from warnengine.directory.parse.columns import lookup, normalise
 from warnengine.directory.parse.fields import Problem
-from warnengine.directory.parse.xlsx import RawRow, xlsx_rows
+from warnengine.directory.parse.xlsx import DATE_REASON, RawRow, xlsx_rows
 
 SUFFIXES = (".csv", ".xlsx")
 _HEADER_SEARCH = 10  # rows looked at for the header (a roster often has a title row or two above it)
@@ -38,6 +38,7 @@ class ReadOptions:
     crs: str = "wgs84"
     phone_region: str = "CN"
     crs_given: bool = False  # --crs on the command line: a shapefile without .prj is read in it
+    time_zone: str = "Asia/Shanghai"  # the county's: roster times without an offset are in it
 
 
 @dataclass
@@ -67,8 +68,10 @@ def open_table(
     optional: tuple[str, ...],
     options: ReadOptions,
     problems: list[Problem],
+    dates: tuple[str, ...] = (),
 ) -> Table | None:
-    """The table at `path` (a .csv or .xlsx), or None if it cannot be read or lacks a column (reported)."""
+    """The table at `path` (a .csv or .xlsx), or None if it cannot be read or lacks a column (reported).
+    Spreadsheet date cells are refused (an id or phone typed as a date) except in the `dates` fields."""
     name = path.name
     raw = (
         _csv_rows(path, options, problems)
@@ -97,7 +100,8 @@ def open_table(
         return None
     header = (*fields, *(o for o in optional if o in index))
     at = [index[f] for f in header]
-    return Table(name, header, _project(name, raw, at, len(cells), path.suffix == ".csv", header, problems))
+    rows = _project(name, raw, at, len(cells), path.suffix == ".csv", header, problems, dates)
+    return Table(name, header, rows)
 
 
 def _matches(cells: list[str], names: dict[str, str]) -> int:
@@ -149,6 +153,7 @@ def _project(
     strict_width: bool,
     header: tuple[str, ...],
     problems: list[Problem],
+    dates: tuple[str, ...] = (),
 ) -> Iterator[tuple[int, list[str]]]:
     for line, cells, issues in raw:
         if not any(cells):
@@ -159,7 +164,11 @@ def _project(
         n = len(cells)
         values = [cells[i] if i < n else "" for i in at]
         if issues:
-            bad = [(f, issues[i]) for f, i in zip(header, at, strict=True) if i in issues]
+            bad = [
+                (f, issues[i])
+                for f, i in zip(header, at, strict=True)
+                if i in issues and not (f in dates and issues[i][1] == DATE_REASON)
+            ]
             for field, (value, reason) in bad:
                 problems.append(Problem(name, line, reason, field, value))
             if bad:

@@ -25,6 +25,11 @@ _MERGE = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 _FORMULA = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?>\s*<f(?:[^>]*?/>|[^>]*>[^<]*</f>)\s*(<v>[^<])?')
 _EXACT = 2.0**53  # integral floats below this are exact integers
 _DATES = (dt.datetime, dt.date, dt.time, dt.timedelta)
+# The reason a date cell is flagged with; a table whose column holds times (the roster) accepts it.
+DATE_REASON = (
+    "Excel 把该值存成了日期，请把该列设为文本后重新输入 / "
+    "Excel stored this value as a date: format the column as text and type it again"
+)
 
 
 def xlsx_rows(path: Path, sheet: str | None, problems: list[Problem]) -> Iterator[RawRow] | None:
@@ -70,11 +75,7 @@ def _rows(wb: Any, ws: Any, flagged: dict[tuple[int, int], str]) -> Iterator[Raw
                 elif isinstance(v, _DATES):
                     texts.append(str(v))
                     issues = issues or {}
-                    issues[col] = (
-                        str(v),
-                        "Excel 把该值存成了日期，请把该列设为文本后重新输入 / "
-                        "Excel stored this value as a date: format the column as text and type it again",
-                    )
+                    issues[col] = (str(v), DATE_REASON)
                 else:
                     texts.append(str(v))
             yield line, texts, issues
