@@ -114,5 +114,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(e.status, code, message, None, headers)
     except Exception:
         # The message says nothing about internals; the log has the traceback.
-        log.exception("api_internal_error", path=request.path, method=request.method)
+        log.exception("api_internal_error", path=_route_of(request), method=request.method)
         return error_response(500, "internal_error", "internal error; the server log has details")
+
+
+def _route_of(request: web.Request) -> str:
+    """The route's template, not the path: a path may hold a secret (a provider callback's URL token)."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
