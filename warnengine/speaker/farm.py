@@ -80,6 +80,8 @@ class TerminalFarm:
             await self._serve()
         finally:
             beat.cancel()
+            # The farm owns its client (start_farm made it): a stopped farm must not keep reconnecting.
+            await self._mqtt.disconnect()
 
     async def _serve(self) -> None:
         while True:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,15 @@ class AsyncMqtt:
 
     # -- paho thread callbacks ---------------------------------------------------------------------
 
+    def _call_soon(self, fn: Callable[..., object], *args: object) -> None:
+        """Hand work to the asyncio loop; a client whose loop has ended (its owner never disconnected
+        it) must not raise in paho's thread on every reconnect."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # closed between the check and the call
+            loop.call_soon_threadsafe(fn, *args)
+
     def _on_connect(self, client: paho.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
         set_no_delay(client)
         if rc.is_failure:
@@ -112,7 +122,7 @@ class AsyncMqtt:
             self._log.error("mqtt_connect_refused", reason=str(rc), hint=_hint(str(rc)), **self._where())
             if self._loop and self._refused and not self._refused.done():
                 self._giving_up = True  # connect() raises with this reason: paho's next try is noise
-                self._loop.call_soon_threadsafe(_settle, self._refused, str(rc))
+                self._call_soon(_settle, self._refused, str(rc))
             return
         self._client.last_error = None
         if self._was_connected:
@@ -121,7 +131,7 @@ class AsyncMqtt:
         for topic, qos in self._subscriptions.items():
             client.subscribe(topic, qos)
         if self._loop and self._connected:
-            self._loop.call_soon_threadsafe(self._connected.set)
+            self._call_soon(self._connected.set)
 
     def _on_disconnect(self, _c: paho.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
         if self._connected and self._connected.is_set() and rc.is_failure:
@@ -130,7 +140,7 @@ class AsyncMqtt:
             # Closed before any CONNACK: typically a plain client at a TLS listener (or the reverse).
             self._client.last_error = f"connection closed before CONNACK ({rc}); TLS on one side only?"
         if self._loop and self._connected:
-            self._loop.call_soon_threadsafe(self._connected.clear)
+            self._call_soon(self._connected.clear)
 
     def _on_publish(self, _c: paho.Client, _u: object, mid: int, _rc: ReasonCode, _p: object) -> None:
         with self._lock:
@@ -142,7 +152,7 @@ class AsyncMqtt:
             wake = not self._wake_scheduled
             self._wake_scheduled = True
         if wake and self._loop:
-            self._loop.call_soon_threadsafe(self._drain)
+            self._call_soon(self._drain)
 
     def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
         m = Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain))
@@ -151,7 +161,7 @@ class AsyncMqtt:
             wake = not self._wake_scheduled
             self._wake_scheduled = True
         if wake and self._loop:
-            self._loop.call_soon_threadsafe(self._drain)
+            self._call_soon(self._drain)
 
     def _drain(self) -> None:
         """On the event loop: everything paho handed over since the last wake-up, in order.
