@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     command_ttl_s: float = 6 * 3600  # loudspeaker command lifetime when a warning names no expiry
     resend_after_s: float = 30.0  # re-send a command that no terminal has acknowledged by then
     max_attempts: int = 10
+    # One signed command per whole cell (county, township, village) on its group topic; false: one per
+    # terminal, as before (a broker whose ACL does not yet let terminals read their group topics).
+    group_commands: bool = True
     reconcile_interval_s: float = 5.0
     reconcile_grace_s: float = 10.0  # a stage unfinished for this long is re-emitted
     clock_speed: float = 1.0

@@ -23,6 +23,7 @@ from warnengine.normalise.stage import accept_feed, digest
 from warnengine.obs import metrics
 from warnengine.pipeline.guard import guarded
 from warnengine.pipeline.pipeline import Pipeline, key_text
+from warnengine.pipeline.speakers import eew_fast_path, is_eew, speak_by_groups
 from warnengine.plan.stage import plan_deliveries
 from warnengine.wire import records, topics
 
@@ -52,8 +53,12 @@ def add_agents(p: Pipeline) -> None:
 def _normalise_agent(p: Pipeline) -> None:
     rt = p.rt
 
+    async def first(w: HazardWarning, verdict: str) -> None:
+        if verdict != "superseded" and is_eew(w):  # recorded; the feed record and the plan can wait
+            await eew_fast_path(p, w)
+
     async def accept(raw: bytes, source: str) -> None:
-        w, verdict = await accept_feed(raw, source, rt.store, rt.feed_policy)
+        w, verdict = await accept_feed(raw, source, rt.store, rt.feed_policy, first)
         with structlog.contextvars.bound_contextvars(warning_id=w.warning_id):
             log.info(
                 "warning_accepted",
@@ -86,10 +91,12 @@ def _resolve_agent(p: Pipeline) -> None:
         w = records.decode_warning(raw)
         early: set[str] = set()
 
-        async def speakers_first(villages: list[str]) -> None:
-            # The loudspeakers start while the people's plan is written.
-            await p.emit_villages(w.warning_id, w.version, villages)
-            early.update(villages)
+        async def speakers_first(speakers: list[tuple[str, list[str]]]) -> None:
+            # The loudspeakers start while the people's plan is written: whole cells by group command
+            # from here, the other villages per terminal from the dispatch stage.
+            left = await speak_by_groups(p, w, speakers)
+            await p.emit_villages(w.warning_id, w.version, left)
+            early.update(v for v, _ in speakers)
 
         villages = await plan_deliveries(
             w, rt.directory, rt.dissemination, rt.store, p.settings.command_ttl_s, speakers_first

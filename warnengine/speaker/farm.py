@@ -18,7 +18,7 @@ from warnengine.signing import CommandVerifier
 from warnengine.speaker.command import read_command
 from warnengine.speaker.terminal import TerminalLogic, Verdict
 from warnengine.transport.mqtt import AsyncMqtt, Message
-from warnengine.wire.loudspeaker import device_topic, parse_topic
+from warnengine.wire.loudspeaker import cells_of, device_topic, parse_group_topic, parse_topic
 
 log = structlog.get_logger("warnengine.speaker")
 
@@ -35,7 +35,12 @@ class TerminalFarm:
     ) -> None:
         self.villages = dict(devices)
         self.offline = set(offline)
-        self.terminals = {d: TerminalLogic(d, verifier, clock) for d in self.villages}
+        self.terminals = {d: TerminalLogic(d, verifier, clock, village=v) for d, v in self.villages.items()}
+        # cell code (county, township, village) → the devices under it, for group commands
+        self.under: dict[str, list[str]] = {}
+        for d, v in sorted(self.villages.items()):
+            for cell in cells_of(v):
+                self.under.setdefault(cell, []).append(d)
         self._clock = clock
         self._mqtt = mqtt
         self._play = play_seconds
@@ -74,7 +79,10 @@ class TerminalFarm:
             )
 
     async def run(self, heartbeat_s: float = 30.0) -> None:
-        await self._mqtt.subscribe("warn/v1/+/+/+/+/cmd", 1)
+        # Every terminal's own topic and every village's group topic (`group` in the device place), then
+        # every township's and the county's group topics: three filters that never overlap.
+        for topic in ("warn/v1/+/+/+/+/cmd", "warn/v1/+/+/group/cmd", "warn/v1/+/group/cmd"):
+            await self._mqtt.subscribe(topic, 1)
         beat = asyncio.create_task(self._heartbeat(heartbeat_s))
         try:
             await self._serve()
@@ -90,15 +98,22 @@ class TerminalFarm:
                 log.error("farm_command_failed", topic=msg.topic, error=repr(e))
 
     async def _receive(self, msg: Message) -> None:
+        cell = parse_group_topic(msg.topic)
+        if cell is not None:
+            cmd = read_command(msg.payload)  # read once; each terminal verifies the command itself
+            for device in self.under.get(cell, []):
+                await self._receive_at(self.villages[device], device, cmd)
+            return
         where = parse_topic(msg.topic)
         if where is None:
             return
-        village, device, _ = where
+        await self._receive_at(where[0], where[1], read_command(msg.payload))
+
+    async def _receive_at(self, village: str, device: str, cmd: dict[str, object] | str) -> None:
         logic = self.terminals.get(device)
         if logic is None or device in self.offline:
             self.unknown_devices += logic is None
             return
-        cmd = read_command(msg.payload)
         if isinstance(cmd, str):
             logic.state.received += 1
             logic.state.rejected += 1
@@ -109,7 +124,7 @@ class TerminalFarm:
         self.arrivals.setdefault(str(cmd.get("warning_id")), {}).setdefault(device, time.time())
         if self.on_command is not None:
             self.on_command(device, cmd)
-        task = asyncio.create_task(self._handle_safely(logic, village, device, cmd))
+        task = asyncio.create_task(self._handle_safely(logic, village, device, dict(cmd)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

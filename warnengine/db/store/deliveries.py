@@ -16,7 +16,7 @@ from warnengine.model import (
     DeliveryState,
     SpeakerAck,
 )
-from warnengine.model.delivery import delivery_id
+from warnengine.model.delivery import delivery_id, parse_command_id
 from warnengine.model.records import AckTiming, DueDelivery, VillageTarget
 
 
@@ -196,6 +196,7 @@ class DeliveryQueries(StoreBase):
         counts = {"applied": 0, "duplicate": 0, "stale": 0, "unknown_delivery": 0, "device_mismatch": 0}
         if not acks:
             return counts
+        acks = [_by_delivery(a) for a in acks]
         now = self.clock.now()
         async with self.engine.begin() as conn:
             targets = await self._ack_targets(conn, sorted({a.cmd_id for a in acks}))
@@ -341,6 +342,16 @@ def _judge(
             }
         )
     return ack_rows, moves
+
+
+def _by_delivery(ack: SpeakerAck) -> SpeakerAck:
+    """An ack of a warning version's command (a group command or its per-terminal re-send) names the
+    delivery of the terminal whose ack topic it came from; an ack naming a delivery id stays as it is."""
+    named = parse_command_id(ack.cmd_id)
+    if named is None or not ack.device_id:
+        return ack
+    did = delivery_id(named[0], named[1], ack.device_id, Channel.LOUDSPEAKER)
+    return ack.model_copy(update={"cmd_id": did})
 
 
 def _from_recipient(target: _Target, ack: SpeakerAck) -> bool:
