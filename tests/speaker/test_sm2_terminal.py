@@ -98,9 +98,7 @@ async def test_dispatch_to_mixed_terminals_over_mqtt(
                 )
             res = await dispatch_loudspeakers([(w, village)], store, channel, signers, POLICY)
             assert res.sent == len(devices)
-            cmd = command_id(
-                w.warning_id, w.version
-            )  # per warning version; topics name terminals
+            cmd = command_id(w.warning_id, w.version)  # per warning version; topics name terminals
             assert {d.recipient for d in await _deliveries(store, w.warning_id)} == set(devices)
             for device in devices:
                 await engine.wait(lambda d=device: ("played", None) in engine.states(d, cmd), timeout=10)

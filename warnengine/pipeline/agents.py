@@ -18,7 +18,7 @@ from warnengine.acks.stage import apply_speaker_acks
 from warnengine.dispatch.people import dispatch_people
 from warnengine.dispatch.stage import dispatch_loudspeakers
 from warnengine.errors import BadInput
-from warnengine.model import HazardWarning, SpeakerAck
+from warnengine.model import HazardWarning, MsgType, SpeakerAck
 from warnengine.normalise.stage import accept_feed, digest
 from warnengine.obs import metrics
 from warnengine.pipeline.guard import guarded
@@ -101,6 +101,10 @@ def _resolve_agent(p: Pipeline) -> None:
         villages = await plan_deliveries(
             w, rt.directory, rt.dissemination, rt.store, p.settings.command_ttl_s, speakers_first
         )
+        if w.msg_type == MsgType.CANCEL:  # the stop for every terminal of the villages reached, by cell
+            await speak_by_groups(
+                p, w, [(v, [d for d, _ in rt.directory.devices.get(v, [])]) for v in villages]
+            )
         # Again where there are people's deliveries to send.
         again = [v for v in villages if v not in early or rt.people_channels]
         await p.emit_villages(w.warning_id, w.version, again)

@@ -47,6 +47,7 @@ class TerminalFarm:
         self.first_command_at: dict[str, float] = {}  # device → wall time of its first command
         self.command_ids: dict[str, list[str]] = {}  # device → ids received, in order
         self.arrivals: dict[str, dict[str, float]] = {}  # warning id → device → wall time of first command
+        self.via: dict[str, list[str]] = {}  # device → per command, the cell of its group topic or "own"
         self.unknown_devices = 0
         # Called with (device, command) as each parsed command arrives, before it is verified: lets a
         # benchmark time command → ack per terminal without a second subscriber doubling the broker's load.
@@ -102,18 +103,19 @@ class TerminalFarm:
         if cell is not None:
             cmd = read_command(msg.payload)  # read once; each terminal verifies the command itself
             for device in self.under.get(cell, []):
-                await self._receive_at(self.villages[device], device, cmd)
+                await self._receive_at(self.villages[device], device, cmd, cell)
             return
         where = parse_topic(msg.topic)
         if where is None:
             return
-        await self._receive_at(where[0], where[1], read_command(msg.payload))
+        await self._receive_at(where[0], where[1], read_command(msg.payload), "own")
 
-    async def _receive_at(self, village: str, device: str, cmd: dict[str, object] | str) -> None:
+    async def _receive_at(self, village: str, device: str, cmd: dict[str, object] | str, via: str) -> None:
         logic = self.terminals.get(device)
         if logic is None or device in self.offline:
             self.unknown_devices += logic is None
             return
+        self.via.setdefault(device, []).append(via)
         if isinstance(cmd, str):
             logic.state.received += 1
             logic.state.rejected += 1
