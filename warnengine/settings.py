@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -56,6 +57,11 @@ class Settings(BaseSettings):
     escalate_interval_s: float = 15.0  # how often the leader runs the escalation ladder (engine clock)
 
     app_id: str = "warnengine"
+    # What a worker runs (docs/operations.md, "Process roles"): "all"; or "dispatch" (feeds → plan →
+    # commands, the reconciler and escalation) and "acks" (the MQTT ack and status bridges, every ack
+    # stream) in separate processes, so a fan-out is not slowed by its own acknowledgements. Each role
+    # is its own Kafka consumer group: run "all" workers, or "dispatch" and "acks" workers, not a mix.
+    worker_role: Literal["all", "dispatch", "acks"] = "all"
     worker_id: str | None = None  # stable per worker slot: MQTT sessions (queued acks) survive a restart
     topic_partitions: int = 8
     session_timeout_s: float = 6.0
@@ -79,6 +85,10 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 5.0
     reconcile_grace_s: float = 10.0  # a stage unfinished for this long is re-emitted
     clock_speed: float = 1.0
+
+    def group_id(self) -> str:
+        """The Faust app id, hence the Kafka consumer group, of this worker's role."""
+        return self.app_id if self.worker_role == "all" else f"{self.app_id}-{self.worker_role}"
 
     def db_url(self) -> str:
         if self.database_url:

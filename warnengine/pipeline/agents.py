@@ -32,10 +32,17 @@ T = TypeVar("T")
 Parse = Callable[[bytes], Awaitable[list[T]]]
 
 
-def add_agents(p: Pipeline) -> None:
-    _normalise_agent(p)
-    _resolve_agent(p)
-    _batch_agent(p, p.village_tasks, "dispatch", _village_task(p), _dispatch(p))
+def add_agents(p: Pipeline, dispatch: bool = True, acks: bool = True) -> None:
+    """`dispatch`: feed → warning → village tasks → commands; `acks`: the three acknowledgement streams."""
+    if dispatch:
+        _normalise_agent(p)
+        _resolve_agent(p)
+        _batch_agent(p, p.village_tasks, "dispatch", _village_task(p), _dispatch(p))
+    if acks:
+        _ack_agents(p)
+
+
+def _ack_agents(p: Pipeline) -> None:
     rt = p.rt
     _batch_agent(p, p.acks, "acks", _speaker_acks, lambda acks: apply_speaker_acks(acks, rt.store))
     _batch_agent(  # provider receipts and replies (webhooks on the API) → deliveries and households
