@@ -92,7 +92,13 @@ async def dispatch_groups(
         VillageTarget(w.warning_id, w.version, v, Channel.LOUDSPEAKER, list(targeted[v]), expires_at)
         for v in villages
     ]
-    due = await store.claim_due(targets, policy.resend_after_s, policy.max_attempts)
+    # A new warning's deliveries are written already claimed, in one statement; only when some existed
+    # (the resolve stage after the earthquake fast path, a redelivery) are the due ones claimed as usual.
+    due = await store.claim_new(targets)
+    if len(due) < sum(len(tg.recipients) for tg in targets):
+        have = {d.delivery_id for d in due}
+        more = await store.claim_due(targets, policy.resend_after_s, policy.max_attempts)
+        due += [d for d in more if d.delivery_id not in have]
     t_claim = time.perf_counter()
     now = store.clock.now()
     groups, singles = await _group_commands(w, cover, targeted, due, signers, now, expires_at)

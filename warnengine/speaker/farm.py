@@ -1,7 +1,11 @@
 """Simulated terminals for a whole county over one MQTT connection (the embedded default and tests).
 
-Each device keeps its own TerminalLogic (signature, expiry, replay, duplicate checks); only the MQTT
+Each device keeps its own TerminalLogic (signature, expiry, replay, duplicate and cell checks); only the MQTT
 connection is shared. The reference terminal (`warnengine speaker`) runs the same logic per device.
+
+A group command reaches every simulated terminal under its cell as the same bytes. Real terminals verify it
+at once, each on its own CPU; the farm runs them all on one, so the signature verdict of identical bytes is
+computed once and shared (`SharedVerdicts`): any difference in any field is verified afresh.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import structlog
 
@@ -21,6 +26,26 @@ from warnengine.transport.mqtt import AsyncMqtt, Message
 from warnengine.wire.loudspeaker import cells_of, device_topic, parse_group_topic, parse_topic
 
 log = structlog.get_logger("warnengine.speaker")
+
+
+class SharedVerdicts:
+    """A verifier that remembers the verdict on the last commands it saw, keyed by their every field."""
+
+    def __init__(self, verifier: CommandVerifier, size: int = 64) -> None:
+        self._verifier = verifier
+        self._size = size
+        self._seen: dict[str, str | None] = {}
+
+    def verify(self, command: dict[str, Any]) -> str | None:
+        try:
+            key = json.dumps(command, sort_keys=True, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return self._verifier.verify(command)
+        if key not in self._seen:
+            if len(self._seen) >= self._size:
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[key] = self._verifier.verify(command)
+        return self._seen[key]
 
 
 class TerminalFarm:
@@ -35,7 +60,8 @@ class TerminalFarm:
     ) -> None:
         self.villages = dict(devices)
         self.offline = set(offline)
-        self.terminals = {d: TerminalLogic(d, verifier, clock, village=v) for d, v in self.villages.items()}
+        shared = SharedVerdicts(verifier)
+        self.terminals = {d: TerminalLogic(d, shared, clock, village=v) for d, v in self.villages.items()}
         # cell code (county, township, village) → the devices under it, for group commands
         self.under: dict[str, list[str]] = {}
         for d, v in sorted(self.villages.items()):
@@ -44,6 +70,7 @@ class TerminalFarm:
         self._clock = clock
         self._mqtt = mqtt
         self._play = play_seconds
+        self.report_playing = False  # also ack `playing` (as the reference terminal does) between the two
         self.first_command_at: dict[str, float] = {}  # device → wall time of its first command
         self.command_ids: dict[str, list[str]] = {}  # device → ids received, in order
         self.arrivals: dict[str, dict[str, float]] = {}  # warning id → device → wall time of first command
@@ -148,6 +175,8 @@ class TerminalFarm:
             await self._ack(village, device, cmd_id, d.state or "received", "duplicate")
             return
         await self._ack(village, device, cmd_id, "received")
+        if self.report_playing:
+            await self._ack(village, device, cmd_id, "playing")
         if self._play:
             await asyncio.sleep(self._play)
         logic.finished(cmd_id, "played")
