@@ -14,8 +14,9 @@ The limit, measured in the same run on the same brokers once the warnings are do
 same exchange without the engine — produce one message on a Kafka topic; a consumer (the engine's long-poll
 setting) takes it and publishes one QoS 1 command-sized message on the county's group topic; a responder
 subscribed there answers for every terminal with `received`, `playing` and `played` ack-sized QoS 1 messages
-on that terminal's ack topic (the farm's acks); a collector waits for the last `playing`. No database, no
-signature, no verification: ratio = our p99 ÷ raw p99 (goal: p99 ≤ 1.0 s and ratio ≤ 1.5).
+on that terminal's ack topic (the farm's acks); a collector waits for the last `playing` while a second
+subscriber reads every ack too (the engine's ack bridge; in the real run the watch is the other). No
+database, no signature, no verification: ratio = our p99 ÷ raw p99 (goal: p99 ≤ 1.0 s and ratio ≤ 1.5).
 
 The farm runs every terminal in this process; it verifies a group command's identical bytes once for all
 of them (terminals verify in parallel, each on its own CPU), each terminal still checks expiry, nonce, cell.
@@ -203,7 +204,7 @@ async def raw_fanout(bootstrap: str, port: int, county: County, fetch_wait_ms: i
     acks = [tag + device_topic(d.cell_code, d.device_id, "ack") for d in county.devices]
     group = tag + group_topic(county_code)
     done = threading.Event()
-    ready = [threading.Event(), threading.Event()]
+    ready = [threading.Event(), threading.Event(), threading.Event()]
     count = 0
     lock = threading.Lock()
 
@@ -226,10 +227,14 @@ async def raw_fanout(bootstrap: str, port: int, county: County, fetch_wait_ms: i
         _client("raw-acks", port),
         _client("raw-eng", port),
     )
+    # The engine reads every ack, and so does the benchmark's watch: two subscribers, as in the real run.
+    mirror = _client("raw-ack-bridge", port)
     responder.on_message, collector.on_message = answer, collect
     responder.on_subscribe = lambda *_a: ready[0].set()
     collector.on_subscribe = lambda *_a: ready[1].set()
-    for c in (responder, collector, engine):
+    mirror.on_subscribe = lambda *_a: ready[2].set()
+    clients = (responder, collector, engine, mirror)
+    for c in clients:
         c.loop_start()
     topic = f"bench-raw-eew-{time.time_ns()}"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
@@ -243,6 +248,7 @@ async def raw_fanout(bootstrap: str, port: int, county: County, fetch_wait_ms: i
     try:
         responder.subscribe(group, 1)
         collector.subscribe(tag + "warn/v1/+/+/+/+/ack", 1)
+        mirror.subscribe(tag + "warn/v1/+/+/+/+/ack", 1)
         if not all([await asyncio.to_thread(e.wait, 10) for e in ready]):
             raise TimeoutError("raw: no SUBACK")
         await asyncio.sleep(0.5)
@@ -256,7 +262,7 @@ async def raw_fanout(bootstrap: str, port: int, county: County, fetch_wait_ms: i
     finally:
         await consumer.stop()
         await producer.stop()
-        for c in (responder, collector, engine):
+        for c in clients:
             c.disconnect()
             c.loop_stop()
 
