@@ -24,7 +24,7 @@ from warnengine.obs import metrics
 from warnengine.pipeline.guard import guarded
 from warnengine.pipeline.pipeline import Pipeline, key_text
 from warnengine.pipeline.speakers import eew_fast_path, is_eew, speak_by_groups
-from warnengine.plan.stage import plan_deliveries
+from warnengine.plan.stage import plan_deliveries, speaker_rows
 from warnengine.wire import records, topics
 
 log = structlog.get_logger("warnengine.app")
@@ -100,9 +100,15 @@ def _resolve_agent(p: Pipeline) -> None:
 
         async def speakers_first(speakers: list[tuple[str, list[str]]]) -> None:
             # The loudspeakers start while the people's plan is written: whole cells by group command
-            # from here, the other villages per terminal from the dispatch stage.
-            left = await speak_by_groups(p, w, speakers)
-            await p.emit_villages(w.warning_id, w.version, left)
+            # from here (their deliveries written claimed), the other villages' deliveries recorded here
+            # and sent per terminal by the dispatch stage.
+            left = set(await speak_by_groups(p, w, speakers))
+            rest = [(v, ds) for v, ds in speakers if v in left]
+            if rest:
+                now = rt.store.clock.now()
+                expires = w.expires.timestamp() if w.expires else now + p.settings.command_ttl_s
+                await rt.store.save_plan(speaker_rows(w, rest, now, expires), [])
+            await p.emit_villages(w.warning_id, w.version, [v for v, _ in rest])
             early.update(v for v, _ in speakers)
 
         villages = await plan_deliveries(
