@@ -120,6 +120,7 @@ class Stack:
             WARNENGINE_DATABASE_URL=s.db_url(),
             WARNENGINE_SESSION_TIMEOUT_S=str(s.session_timeout_s),
             WARNENGINE_RESEND_AFTER_S=str(s.resend_after_s),
+            WARNENGINE_GROUP_COMMANDS=str(s.group_commands).lower(),
             WARNENGINE_RECONCILE_INTERVAL_S=str(s.reconcile_interval_s),
             WARNENGINE_RECONCILE_GRACE_S=str(s.reconcile_grace_s),
             WARNENGINE_TOPIC_PARTITIONS=str(s.topic_partitions),
