@@ -70,7 +70,8 @@ def pct(xs: list[float], p: float) -> float:
 
 
 class AckWatch:
-    """Every terminal ack, as the engine's side of the broker sees it: first `received`/`played` per id."""
+    """Every terminal ack, as the engine's side of the broker sees it: first `received`/`played` per
+    terminal and command id (`device/cmd_id`: a group command's id is the same at every terminal)."""
 
     def __init__(self) -> None:
         self.received: dict[str, float] = {}
@@ -82,10 +83,11 @@ class AckWatch:
         while True:
             msg = await mqtt.messages.get()
             at = time.time()
-            if parse_topic(msg.topic) is None:
+            where = parse_topic(msg.topic)
+            if where is None:
                 continue
             ack = json.loads(msg.payload)
-            state, cmd_id = ack.get("state"), str(ack.get("cmd_id"))
+            state, cmd_id = ack.get("state"), f"{where[1]}/{ack.get('cmd_id')}"
             if state == "received":
                 self.received.setdefault(cmd_id, at)
             elif state == "played":
@@ -195,15 +197,15 @@ async def all_played(store: Store, warning_id: str, devices: int, timeout: float
 
 
 class Commands:
-    """Every command a simulated terminal got, first arrival per id: (warning id, arrival, issued_at)."""
+    """Every command a terminal got, first arrival per `device/id`: (warning id, arrival, issued_at)."""
 
     def __init__(self) -> None:
         self.seen: dict[str, tuple[str, float, float]] = {}
 
-    def on_command(self, _device: str, cmd: dict[str, object]) -> None:
+    def on_command(self, device: str, cmd: dict[str, object]) -> None:
         issued = cmd.get("issued_at")
         self.seen.setdefault(
-            str(cmd.get("id")),
+            f"{device}/{cmd.get('id')}",
             (
                 str(cmd.get("warning_id")),
                 time.time(),

@@ -9,7 +9,15 @@ from typing import Any, Protocol, runtime_checkable
 from warnengine.model import Channel
 from warnengine.wire.records import ChannelEvent
 
-__all__ = ["ChannelAdapter", "ChannelEvent", "LinkHealth", "Outgoing", "SendResult"]
+__all__ = [
+    "ChannelAdapter",
+    "ChannelEvent",
+    "GroupChannel",
+    "GroupOutgoing",
+    "LinkHealth",
+    "Outgoing",
+    "SendResult",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,24 @@ class SendResult:
     # provider: "found" (ok, provider_ref from the lookup), "not_found" (nothing was created: retryable),
     # "unresolved" (the lookup failed too: code="ambiguous", final, never sent again). None: not ambiguous.
     lookup: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupOutgoing:
+    """One signed command for every terminal under a cell (a county, township or village code)."""
+
+    cell: str
+    body: dict[str, Any]
+    expires_at: float
+
+
+@runtime_checkable
+class GroupChannel(Protocol):
+    """A loudspeaker channel that can also publish group commands (channels/loudspeaker.py)."""
+
+    async def send_groups(self, batch: Sequence[GroupOutgoing]) -> list[str | None]:
+        """Publish each group command once. Per input, in order: None if the broker took it, else why not."""
+        ...
 
 
 @runtime_checkable

@@ -10,11 +10,11 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-from channels.base import Outgoing, SendResult
+from channels.base import GroupOutgoing, Outgoing, SendResult
 from warnengine.clock import Clock, SystemClock
 from warnengine.model import Channel
 from warnengine.transport.mqtt import AsyncMqtt, MqttSecurity
-from warnengine.wire.loudspeaker import device_topic
+from warnengine.wire.loudspeaker import device_topic, group_topic
 
 
 class LoudspeakerChannel:
@@ -50,25 +50,29 @@ class LoudspeakerChannel:
 
     async def send_batch(self, batch: Sequence[Outgoing]) -> list[SendResult]:
         """Publish every command at QoS 1 (MQTT 5 expiry = time left) and wait for the broker's PUBACKs."""
-        now = self._clock.now()
-        futs = []
-        for o in batch:
-            ttl = max(1, int(o.expires_at - now))
-            payload = json.dumps(o.body, ensure_ascii=False, separators=(",", ":")).encode()
-            futs.append(
-                self._mqtt.publish_nowait(
-                    device_topic(o.village_code, o.recipient, "cmd"), payload, 1, expiry_s=ttl
-                )
-            )
-        results: list[SendResult] = []
-        done = (
-            await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True), self._timeout)
-            if futs
-            else []
+        done = await self._publish(
+            [(device_topic(o.village_code, o.recipient, "cmd"), o.body, o.expires_at) for o in batch]
         )
+        results: list[SendResult] = []
         for o, r in zip(batch, done, strict=True):
             if isinstance(r, BaseException):
                 results.append(SendResult(o.delivery_id, ok=False, retryable=True, reason=str(r)))
             else:
                 results.append(SendResult(o.delivery_id, ok=True))
         return results
+
+    async def send_groups(self, batch: Sequence[GroupOutgoing]) -> list[str | None]:
+        """Publish each group command on its cell's group topic (QoS 1, MQTT 5 expiry), wait for PUBACKs."""
+        done = await self._publish([(group_topic(g.cell), g.body, g.expires_at) for g in batch])
+        return [str(r) or type(r).__name__ if isinstance(r, BaseException) else None for r in done]
+
+    async def _publish(self, items: list[tuple[str, dict[str, object], float]]) -> list[object]:
+        now = self._clock.now()
+        futs = []
+        for topic, body, expires_at in items:
+            ttl = max(1, int(expires_at - now))
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            futs.append(self._mqtt.publish_nowait(topic, payload, 1, expiry_s=ttl))
+        if not futs:
+            return []
+        return list(await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True), self._timeout))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -60,6 +61,11 @@ class Settings(BaseSettings):
     escalate_interval_s: float = 15.0  # how often the leader runs the escalation ladder (engine clock)
 
     app_id: str = "warnengine"
+    # What a worker runs (docs/operations.md, "Process roles"): "all"; or "dispatch" (feeds → plan →
+    # commands, the reconciler and escalation) and "acks" (the MQTT ack and status bridges, every ack
+    # stream) in separate processes, so a fan-out is not slowed by its own acknowledgements. Each role
+    # is its own Kafka consumer group: run "all" workers, or "dispatch" and "acks" workers, not a mix.
+    worker_role: Literal["all", "dispatch", "acks"] = "all"
     worker_id: str | None = None  # stable per worker slot: MQTT sessions (queued acks) survive a restart
     topic_partitions: int = 8
     session_timeout_s: float = 6.0
@@ -77,9 +83,16 @@ class Settings(BaseSettings):
     command_ttl_s: float = 6 * 3600  # loudspeaker command lifetime when a warning names no expiry
     resend_after_s: float = 30.0  # re-send a command that no terminal has acknowledged by then
     max_attempts: int = 10
+    # One signed command per whole cell (county, township, village) on its group topic; false: one per
+    # terminal, as before (a broker whose ACL does not yet let terminals read their group topics).
+    group_commands: bool = True
     reconcile_interval_s: float = 5.0
     reconcile_grace_s: float = 10.0  # a stage unfinished for this long is re-emitted
     clock_speed: float = 1.0
+
+    def group_id(self) -> str:
+        """The Faust app id, hence the Kafka consumer group, of this worker's role."""
+        return self.app_id if self.worker_role == "all" else f"{self.app_id}-{self.worker_role}"
 
     def db_url(self) -> str:
         if self.database_url:

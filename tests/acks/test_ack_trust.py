@@ -23,7 +23,17 @@ from warnengine.acks.stage import apply_speaker_acks
 from warnengine.db import tables as t
 from warnengine.db.store import Store, VillageTarget
 from warnengine.devices.acks import LoudspeakerAckListener
-from warnengine.model import AckState, Area, Channel, Hazard, HazardWarning, MsgType, Severity, SpeakerAck
+from warnengine.model import (
+    AckState,
+    Area,
+    Channel,
+    Hazard,
+    HazardWarning,
+    MsgType,
+    Severity,
+    SpeakerAck,
+    command_id,
+)
 from warnengine.model import Status as WStatus
 from warnengine.transport.mqtt import AsyncMqtt
 from warnengine.wire.loudspeaker import BadAck, device_topic
@@ -147,3 +157,25 @@ async def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.02)
+
+
+async def test_a_group_commands_ack_counts_only_for_the_terminal_of_its_topic(store: Store) -> None:
+    """A group command's ack carries the warning version's command id: the device of the ack's topic says
+    whose delivery it is, so it moves that terminal's delivery and no other; a terminal the warning was not
+    for has no delivery to move, and an ack with no topic device names none."""
+    speakers = await _sent(store, "G1", Channel.LOUDSPEAKER, ["spk-1", "spk-2"])
+    cmd = command_id("w-G1", 1)
+    now = store.clock.now()
+    counts = await apply_speaker_acks(
+        [
+            SpeakerAck(cmd_id=cmd, state=AckState.PLAYED, at=now, device_id="spk-1"),
+            SpeakerAck(cmd_id=cmd, state=AckState.PLAYED, at=now, device_id="spk-outside"),
+            SpeakerAck(cmd_id=cmd, state=AckState.PLAYED, at=now, device_id=None),
+        ],
+        store,
+    )
+    assert (counts["applied"], counts["unknown_delivery"]) == (1, 2)
+    assert await _state(store, speakers["spk-1"]) == "played"
+    assert await _state(store, speakers["spk-2"]) == "sent"
+    assert await _evidence(store, speakers["spk-1"]) == [("played", "applied")]
+    assert await _evidence(store, speakers["spk-2"]) == []

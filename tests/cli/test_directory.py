@@ -14,6 +14,7 @@ from tests.plan.conftest import directory_of
 from warnengine.directory import County, read_county, write_county
 from warnengine.model import Area
 from warnengine.resolve.targets import resolve_areas
+from warnengine.wire.loudspeaker import group_topics
 
 
 def run(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -149,3 +150,17 @@ def test_sig_alg_survives_import_and_export(small_county: County, tmp_path: Path
         .splitlines()[0]
         .endswith(",drill_opt_in,sig_alg")
     )
+
+
+def test_grid_acl_gives_each_terminal_its_three_group_topics(imported: Path, small_county: County) -> None:
+    done = run(imported, "grid", "acl")
+    assert done.returncode == 0, done.stderr
+    stanzas: dict[str, list[str]] = {}
+    user = ""
+    for line in done.stdout.splitlines():
+        if line.startswith("user "):
+            user = line.removeprefix("user ")
+            stanzas[user] = []
+        elif line.startswith("topic read "):
+            stanzas[user].append(line.removeprefix("topic read "))
+    assert stanzas == {d.device_id: group_topics(d.cell_code) for d in small_county.devices}

@@ -51,7 +51,7 @@ async def test_worker_on_a_tls_broker_with_passwords_and_acls(
     pw = tmp_path / "engine-password"
     pw.write_text(password_of(ENGINE_USER) + "\n")
     (tmp_path / "mqtt").mkdir()
-    with secure_mosquitto(tmp_path / "mqtt", list(devices)) as b:
+    with secure_mosquitto(tmp_path / "mqtt", list(devices), groups=devices) as b:  # + `grid acl`
         async with (
             running_stack(
                 tmp_path / "var",

@@ -43,7 +43,9 @@ PARTITIONS = 4
 async def pair(
     request: pytest.FixtureRequest, tmp_path: Path, wide_county: tuple[County, Path]
 ) -> AsyncIterator[tuple[Harness, SmsWorld]]:
-    over = await database(request)
+    # Per-terminal commands: a county-wide group command is one publish, over before any kill; the kill
+    # must land in the middle of a fan-out by village tasks (what targeted subsets and re-sends use).
+    over = {**await database(request), "group_commands": False}
     async with (
         running_stack(
             tmp_path / "var", wide_county[1], resend_after_s=5.0, topic_partitions=PARTITIONS, **over

@@ -35,7 +35,8 @@ from warnengine.model.warning import chain_id
 async def crash_harness(
     request: pytest.FixtureRequest, tmp_path: Path, wide_county: tuple[County, Path]
 ) -> AsyncIterator[tuple[Harness, SmsWorld]]:
-    over = await database(request)
+    # Per-terminal commands, so the kill lands mid fan-out (a group command is one publish).
+    over = {**await database(request), "group_commands": False}
     async with (
         running_stack(tmp_path / "var", wide_county[1], resend_after_s=5.0, **over) as h,
         sms_world(h, tmp_path, rate_per_s=400) as world,

@@ -18,6 +18,7 @@ from warnengine.clock import SystemClock
 from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.dispatch.stage import dispatch_loudspeakers
+from warnengine.model import command_id
 from warnengine.signing import CommandVerifier, Signers, load_or_create_signer, load_verifiers, public_path
 from warnengine.signing.sm2 import Sm2Signer, load_or_create_sm2_signer
 from warnengine.speaker.link import LinkConfig
@@ -97,9 +98,10 @@ async def test_dispatch_to_mixed_terminals_over_mqtt(
                 )
             res = await dispatch_loudspeakers([(w, village)], store, channel, signers, POLICY)
             assert res.sent == len(devices)
-            ids = {d.recipient: d.delivery_id for d in await _deliveries(store, w.warning_id)}
+            cmd = command_id(w.warning_id, w.version)  # per warning version; topics name terminals
+            assert {d.recipient for d in await _deliveries(store, w.warning_id)} == set(devices)
             for device in devices:
-                await engine.wait(lambda d=device: ("played", None) in engine.states(d, ids[d]), timeout=10)
+                await engine.wait(lambda d=device: ("played", None) in engine.states(d, cmd), timeout=10)
             rejected = [a for a in engine.acks if a["device"] in devices and a["state"] == "rejected"]
             assert rejected == []
     finally:

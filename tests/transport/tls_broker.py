@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from tests.transport.pki import Ca, Pair
 from warnengine.embedded.brokers import free_port, mosquitto_binary, spawn, wait_port
 from warnengine.transport.mqtt import MqttSecurity
+from warnengine.wire.loudspeaker import group_acl
 
 ACL = Path(__file__).parents[2] / "deploy" / "mosquitto" / "warnengine.acl"
 ENGINE_USER = "warnengine"
@@ -56,7 +57,11 @@ class SecureBroker:
 
 
 @contextmanager
-def secure_mosquitto(d: Path, users: list[str]) -> Iterator[SecureBroker]:
+def secure_mosquitto(
+    d: Path, users: list[str], groups: dict[str, str] | None = None
+) -> Iterator[SecureBroker]:
+    """`groups` (device → village): the deploy ACL plus `warnengine grid acl`'s stanzas for them, as an
+    operator appends them; without, the deploy ACL file alone."""
     binary = mosquitto_binary()
     if not binary:
         pytest.fail("mosquitto is not installed (Debian package mosquitto)")
@@ -75,11 +80,15 @@ def secure_mosquitto(d: Path, users: list[str]) -> Iterator[SecureBroker]:
             f"tls_version tlsv1.2\n{extra}"
         )
 
+    acl = ACL
+    if groups is not None:
+        acl = d / "warnengine.acl"
+        acl.write_text(ACL.read_text() + "\n" + group_acl(groups.items()))
     conf = d / "mosquitto.conf"
     conf.write_text(
         # As root, Mosquitto would switch to the mosquitto user and lose access to the test's files.
         "user root\npersistence false\nset_tcp_nodelay true\nlog_dest stdout\nlog_type all\n"
-        f"per_listener_settings false\nallow_anonymous false\npassword_file {pw}\nacl_file {ACL}\n"
+        f"per_listener_settings false\nallow_anonymous false\npassword_file {pw}\nacl_file {acl}\n"
         + tls(ports[0], server)
         + f"listener {ports[1]} 127.0.0.1\n"
         + tls(ports[2], server, "require_certificate true\n")

@@ -52,9 +52,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         stack = Stack(_settings(args, endpoints=False))
         try:
             await stack.prepare()
-            for n in range(args.workers):
-                stack.start_worker(n)
-            for n in range(args.workers):
+            roles = worker_roles(args.workers, args.roles)
+            for n, role in enumerate(roles):
+                stack.start_worker(n, role)
+            for n in range(len(roles)):
                 await stack.wait_ready(n)
             supervisor = stack.supervise()
             if not args.no_terminals:
@@ -113,10 +114,32 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+ROLES = ("all", "dispatch", "acks")
+UP_ROLES = "all"  # what `up` runs on 2 cores when --roles is not given: measured, docs/operations.md
+
+
+def worker_roles(workers: int, roles: str | None) -> list[str]:
+    """The role of each worker `up` starts: --roles as given, else `workers` of role UP_ROLES."""
+    if not roles:
+        return [UP_ROLES] * workers
+    out = [r.strip() for r in roles.split(",") if r.strip()]
+    bad = [r for r in out if r not in ROLES]
+    if bad or not out:
+        raise SystemExit(f"--roles: unknown role {bad or roles!r}; choose from {', '.join(ROLES)} (未知角色)")
+    if "all" in out and len(set(out)) > 1:
+        raise SystemExit("--roles: either all, or dispatch and acks, not a mix (角色不可混用)")
+    if "all" not in out and set(out) != {"dispatch", "acks"}:
+        raise SystemExit("--roles: a split needs at least one dispatch and one acks worker (需调度与确认)")
+    return out
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from warnengine.pipeline.worker import run_worker
 
-    run_worker(_settings(args))
+    settings = _settings(args)
+    if args.role:
+        settings = settings.model_copy(update={"worker_role": args.role})
+    run_worker(settings)
     return 0
 
 
@@ -251,23 +274,37 @@ def _install_commands(sub: Any) -> None:
     duty_commands(sub, _settings)  # `warnengine duty import|now`
 
 
+def _worker_commands(sub: Any) -> None:
+    """`warnengine up` and `warnengine worker`, with their process roles."""
+    up = sub.add_parser("up", help="run everything; embedded broker, MQTT and SQLite where no URL is set")
+    up.add_argument("--workers", type=int, default=1)
+    up.add_argument(
+        "--roles",
+        default=None,
+        help="one role per worker, comma-separated (e.g. dispatch,acks); default: --workers of role all",
+    )
+    up.add_argument("--no-terminals", action="store_true", help="do not simulate the county's terminals")
+    up.add_argument("--no-api", action="store_true", help="do not serve the dispatcher API and console")
+    up.set_defaults(fn=cmd_up)
+
+    wk = sub.add_parser("worker", help="run one more pipeline worker (needs WARNENGINE_KAFKA_URL...)")
+    wk.add_argument(
+        "--role",
+        choices=ROLES,
+        default=None,
+        help="all (default, WARNENGINE_WORKER_ROLE); dispatch: feeds to commands; acks: acks in",
+    )
+    wk.set_defaults(fn=cmd_worker)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="warnengine", description=__doc__)
     p.add_argument("--data-dir", type=Path, default=None, help="state directory (default: var)")
     p.add_argument("--county", type=Path, default=None, help="county directory (default: config/county)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="run everything; embedded broker, MQTT and SQLite where no URL is set")
-    up.add_argument("--workers", type=int, default=1)
-    up.add_argument("--no-terminals", action="store_true", help="do not simulate the county's terminals")
-    up.add_argument("--no-api", action="store_true", help="do not serve the dispatcher API and console")
-    up.set_defaults(fn=cmd_up)
-
+    _worker_commands(sub)
     _install_commands(sub)
-
-    sub.add_parser(
-        "worker", help="run one more pipeline worker (needs WARNENGINE_KAFKA_URL...)"
-    ).set_defaults(fn=cmd_worker)
 
     demo = sub.add_parser("demo", help="one red rainstorm warning end to end; prints a JSON summary")
     demo.add_argument("--timeout", type=float, default=120.0)

@@ -37,8 +37,11 @@ def speaker_body(
     expires_at: float,
     device: str | None = None,
     village: str | None = None,
+    group: str | None = None,
 ) -> dict[str, Any]:
-    """The command before signing (`speaker_command`)."""
+    """The command before signing (`speaker_command`). `delivery_id` is the command's id: the dispatch
+    stages pass `command_id(warning_id, version)`. `group`: a group command for every terminal under
+    that cell (then no `device` nor `village`)."""
     cancel = w.msg_type == MsgType.CANCEL
     text = "" if cancel else w.broadcast_text()
     if w.status == Status.EXERCISE and not cancel:
@@ -56,6 +59,7 @@ def speaker_body(
         nonce=secrets.token_hex(12),
         device=device,
         village=village,
+        group=group,
     )
     return cmd.model_dump(exclude={"sig", "key_id", "alg"}, exclude_none=True)
 

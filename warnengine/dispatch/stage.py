@@ -17,7 +17,7 @@ import structlog
 from channels.base import ChannelAdapter, Outgoing
 from warnengine.dispatch.compose import speaker_body
 from warnengine.dispatch.store import DispatchStore
-from warnengine.model import Channel, HazardWarning, MsgType
+from warnengine.model import Channel, HazardWarning, MsgType, command_id
 from warnengine.model.records import DueDelivery, VillageTarget
 from warnengine.obs import metrics
 from warnengine.signing import ED25519, Signer, Signers, SigningUnavailable
@@ -87,7 +87,7 @@ async def dispatch_loudspeakers(
     for start in range(0, len(due), channel.batch_size):
         chunk = due[start : start + channel.batch_size]
         t_sign = time.perf_counter()
-        signed = await _sign(chunk, warnings, signers, now, failed)
+        signed = await sign_commands(chunk, warnings, signers, now, failed)
         phases["sign_s"] += time.perf_counter() - t_sign
         batch = [
             Outgoing(d.delivery_id, d.recipient, d.village_code, signed[d.delivery_id], d.expires_at)
@@ -122,7 +122,7 @@ async def dispatch_loudspeakers(
     )
 
 
-async def _sign(
+async def sign_commands(
     chunk: Sequence[DueDelivery],
     warnings: dict[tuple[str, int], HazardWarning],
     signers: Signers,
@@ -139,7 +139,10 @@ async def _sign(
     slow: list[tuple[str, dict[str, Any], str]] = []
     for d in chunk:
         w = warnings[(d.warning_id, d.version)]
-        body = speaker_body(w, d.delivery_id, now, d.expires_at, d.recipient, d.village_code)
+        # The warning version's command id, as a group command's: a terminal that played the group
+        # command recognises this re-send as the same command, and its ack names its own delivery.
+        cmd_id = command_id(w.warning_id, w.version)
+        body = speaker_body(w, cmd_id, now, d.expires_at, d.recipient, d.village_code)
         alg = d.sig_alg or ED25519  # a terminal no longer in the directory keeps the default
         if alg == ED25519:
             signed[d.delivery_id] = signers.sign(body, alg)

@@ -35,6 +35,7 @@ class Stack:
         self.brokers: EmbeddedBrokers | None = None
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.worker_ports: dict[int, int] = {}
+        self.worker_roles: dict[int, str] = {}  # slot → role ("all" unless set by start_worker)
         self.extra_env: dict[str, str] = {}
         self.supervisor: Supervisor | None = None
 
@@ -119,6 +120,7 @@ class Stack:
             WARNENGINE_DATABASE_URL=s.db_url(),
             WARNENGINE_SESSION_TIMEOUT_S=str(s.session_timeout_s),
             WARNENGINE_RESEND_AFTER_S=str(s.resend_after_s),
+            WARNENGINE_GROUP_COMMANDS=str(s.group_commands).lower(),
             WARNENGINE_RECONCILE_INTERVAL_S=str(s.reconcile_interval_s),
             WARNENGINE_RECONCILE_GRACE_S=str(s.reconcile_grace_s),
             WARNENGINE_TOPIC_PARTITIONS=str(s.topic_partitions),
@@ -131,7 +133,10 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def start_worker(self, n: int) -> subprocess.Popen[bytes]:
+    def start_worker(self, n: int, role: str | None = None) -> subprocess.Popen[bytes]:
+        """Worker slot `n` (same port and MQTT session ids when restarted), with its role: "all",
+        "dispatch" or "acks" (Settings.worker_role); a restart keeps the slot's role."""
+        role = self.worker_roles[n] = role or self.worker_roles.get(n) or self.settings.worker_role
         port = self.worker_ports.get(n)
         if port is None:
             wanted = self.settings.web_port + n
@@ -140,6 +145,7 @@ class Stack:
         env = self.env()
         env["WARNENGINE_WEB_PORT"] = str(port)
         env["WARNENGINE_WORKER_ID"] = f"{self.settings.app_id}-{n}"
+        env["WARNENGINE_WORKER_ROLE"] = role
         proc = spawn(
             [sys.executable, "-m", "warnengine", "worker"],
             self.settings.data_dir / "logs" / f"worker-{n}.log",

@@ -6,7 +6,9 @@ from warnengine.model.delivery import (
     DeliveryState,
     SpeakerAck,
     SpeakerCommand,
+    command_id,
     delivery_id,
+    parse_command_id,
 )
 from warnengine.model.grid import Cell, Device, Household, Level, MonitoringPoint, Person, Role
 from warnengine.model.warning import (
@@ -39,5 +41,7 @@ __all__ = [
     "SpeakerAck",
     "SpeakerCommand",
     "Status",
+    "command_id",
     "delivery_id",
+    "parse_command_id",
 ]

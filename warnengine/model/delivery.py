@@ -92,6 +92,21 @@ def delivery_id_from(prefix: str, recipient: str, channel: str) -> str:
     return "d-" + hashlib.sha256(f"{prefix}{recipient}\x1f{channel}".encode()).hexdigest()[:20]
 
 
+def command_id(warning_id: str, version: int) -> str:
+    """The id of every loudspeaker command of one warning version, group or per terminal, first send or
+    re-send: a terminal plays a warning version once, and its ack (the id plus the device of its own ack
+    topic) names its delivery, `delivery_id(warning_id, version, device, "loudspeaker")`."""
+    return f"w{version}:{warning_id}"
+
+
+def parse_command_id(cmd_id: str) -> tuple[str, int] | None:
+    """(warning_id, version) of a `command_id`, or None (an older command's id is its delivery id)."""
+    head, sep, warning_id = cmd_id.partition(":")
+    if not sep or not warning_id or head[:1] != "w" or not head[1:].isdigit():
+        return None
+    return warning_id, int(head[1:])
+
+
 class SpeakerCommand(BaseModel):
     """A command to one terminal. `sig` covers the canonical bytes of every other field."""
 
@@ -110,6 +125,7 @@ class SpeakerCommand(BaseModel):
     nonce: str
     device: str | None = None  # signed: a command captured at one terminal is refused by every other
     village: str | None = None
+    group: str | None = None  # signed: a group command, for every terminal under this cell (12-digit code)
     alg: str | None = None  # absent: Ed25519; "sm2-sm3": SM2 with SM3 (set by the signer, signed)
     key_id: str = ""
     sig: str = ""

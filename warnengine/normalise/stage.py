@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -28,9 +29,14 @@ class FeedPolicy:
 
 
 async def accept_feed(
-    raw: bytes, source: str, store: NormaliseStore, policy: FeedPolicy | None = None
+    raw: bytes,
+    source: str,
+    store: NormaliseStore,
+    policy: FeedPolicy | None = None,
+    first: Callable[[HazardWarning, str], Awaitable[None]] | None = None,
 ) -> tuple[HazardWarning, str]:
-    """Parse, check, record. Raises FeedError/BadInput for bad input.
+    """Parse, check, record. Raises FeedError/BadInput for bad input. `first(warning, verdict)` runs as
+    soon as the warning version is recorded, before the feed message's record (the earthquake fast path).
 
     Returns the warning and the store's verdict (new, duplicate, superseded, cancel). A duplicate is
     still handed on, because downstream stages are idempotent and a redelivery must finish the job; a
@@ -45,6 +51,8 @@ async def accept_feed(
     if not w.has_area and w.msg_type != MsgType.CANCEL:
         raise BadInput("no_area", f"warning {w.identifier!r} names no polygon, circle or area code")
     verdict = await store.save_warning(w)
+    if first is not None:
+        await first(w, verdict)
     await store.record_feed(digest(raw), source, verdict, w.warning_id, w.version)
     metrics.FEED_MESSAGES.labels(source, "accepted" if verdict != "duplicate" else "duplicate").inc()
     if verdict != "duplicate":

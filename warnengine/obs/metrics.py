@@ -85,6 +85,16 @@ DELIVERIES = Counter(
     "Delivery attempts by channel, provider and outcome (sent, failed)",
     ["channel", "provider", "outcome"],
 )
+GROUP_COMMANDS = Counter(
+    "warnengine_group_commands_total",
+    "Group commands published (one signed command for every terminal of a county, township or village)",
+    ["level"],
+)
+EEW_FAST_SECONDS = Histogram(
+    "warnengine_eew_fast_path_seconds",
+    "Earthquake early warning: feed message taken to its loudspeaker group commands published",
+    buckets=LATENCY_BUCKETS,
+)
 DELIVERY_RETRIES = Counter(
     "warnengine_delivery_retries_total",
     "Delivery attempts after the first (no ack in time, or the channel refused)",

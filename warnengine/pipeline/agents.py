@@ -18,12 +18,13 @@ from warnengine.acks.stage import apply_speaker_acks
 from warnengine.dispatch.people import dispatch_people
 from warnengine.dispatch.stage import dispatch_loudspeakers
 from warnengine.errors import BadInput
-from warnengine.model import HazardWarning, SpeakerAck
+from warnengine.model import HazardWarning, MsgType, SpeakerAck
 from warnengine.normalise.stage import accept_feed, digest
 from warnengine.obs import metrics
 from warnengine.pipeline.guard import guarded
 from warnengine.pipeline.pipeline import Pipeline, key_text
-from warnengine.plan.stage import plan_deliveries
+from warnengine.pipeline.speakers import eew_fast_path, is_eew, speak_by_groups
+from warnengine.plan.stage import plan_deliveries, speaker_rows
 from warnengine.wire import records, topics
 
 log = structlog.get_logger("warnengine.app")
@@ -31,10 +32,17 @@ T = TypeVar("T")
 Parse = Callable[[bytes], Awaitable[list[T]]]
 
 
-def add_agents(p: Pipeline) -> None:
-    _normalise_agent(p)
-    _resolve_agent(p)
-    _batch_agent(p, p.village_tasks, "dispatch", _village_task(p), _dispatch(p))
+def add_agents(p: Pipeline, dispatch: bool = True, acks: bool = True) -> None:
+    """`dispatch`: feed → warning → village tasks → commands; `acks`: the three acknowledgement streams."""
+    if dispatch:
+        _normalise_agent(p)
+        _resolve_agent(p)
+        _batch_agent(p, p.village_tasks, "dispatch", _village_task(p), _dispatch(p))
+    if acks:
+        _ack_agents(p)
+
+
+def _ack_agents(p: Pipeline) -> None:
     rt = p.rt
     _batch_agent(p, p.acks, "acks", _speaker_acks, lambda acks: apply_speaker_acks(acks, rt.store))
     _batch_agent(  # provider receipts and replies (webhooks on the API) → deliveries and households
@@ -52,8 +60,12 @@ def add_agents(p: Pipeline) -> None:
 def _normalise_agent(p: Pipeline) -> None:
     rt = p.rt
 
+    async def first(w: HazardWarning, verdict: str) -> None:
+        if verdict != "superseded" and is_eew(w):  # recorded; the feed record and the plan can wait
+            await eew_fast_path(p, w)
+
     async def accept(raw: bytes, source: str) -> None:
-        w, verdict = await accept_feed(raw, source, rt.store, rt.feed_policy)
+        w, verdict = await accept_feed(raw, source, rt.store, rt.feed_policy, first)
         with structlog.contextvars.bound_contextvars(warning_id=w.warning_id):
             log.info(
                 "warning_accepted",
@@ -86,14 +98,26 @@ def _resolve_agent(p: Pipeline) -> None:
         w = records.decode_warning(raw)
         early: set[str] = set()
 
-        async def speakers_first(villages: list[str]) -> None:
-            # The loudspeakers start while the people's plan is written.
-            await p.emit_villages(w.warning_id, w.version, villages)
-            early.update(villages)
+        async def speakers_first(speakers: list[tuple[str, list[str]]]) -> None:
+            # The loudspeakers start while the people's plan is written: whole cells by group command
+            # from here (their deliveries written claimed), the other villages' deliveries recorded here
+            # and sent per terminal by the dispatch stage.
+            left = set(await speak_by_groups(p, w, speakers))
+            rest = [(v, ds) for v, ds in speakers if v in left]
+            if rest:
+                now = rt.store.clock.now()
+                expires = w.expires.timestamp() if w.expires else now + p.settings.command_ttl_s
+                await rt.store.save_plan(speaker_rows(w, rest, now, expires), [])
+            await p.emit_villages(w.warning_id, w.version, [v for v, _ in rest])
+            early.update(v for v, _ in speakers)
 
         villages = await plan_deliveries(
             w, rt.directory, rt.dissemination, rt.store, p.settings.command_ttl_s, speakers_first
         )
+        if w.msg_type == MsgType.CANCEL:  # the stop for every terminal of the villages reached, by cell
+            await speak_by_groups(
+                p, w, [(v, [d for d, _ in rt.directory.devices.get(v, [])]) for v in villages]
+            )
         # Again where there are people's deliveries to send.
         again = [v for v in villages if v not in early or rt.people_channels]
         await p.emit_villages(w.warning_id, w.version, again)

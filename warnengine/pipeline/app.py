@@ -40,9 +40,10 @@ def build_pipeline(
     the ack and device bridges, the reconciler and escalation timers — for the caller to drive."""
     set_fetch_max_wait(settings.fetch_max_wait_ms)
     p = Pipeline(settings, _faust_app(settings), resources or Resources(settings, clock))
-    add_agents(p)
+    role = settings.worker_role
+    add_agents(p, dispatch=role in ("all", "dispatch"), acks=role in ("all", "acks"))
     if live:
-        add_live_services(p)
+        add_live_services(p, bridges=role in ("all", "acks"), timers=role in ("all", "dispatch"))
     _directory_refresher(p)
     _pages(p)
     return p
@@ -51,7 +52,7 @@ def build_pipeline(
 def _faust_app(settings: Settings) -> faust.App:
     check_kafka_limits(settings)
     return faust.App(
-        settings.app_id,
+        settings.group_id(),
         broker=settings.kafka_url,
         store="memory://",
         datadir=str(settings.data_dir / f"faust-{settings.web_port}"),

@@ -21,10 +21,13 @@ from warnengine.wire.loudspeaker import BadAck
 log = structlog.get_logger("warnengine.app")
 
 
-def add_live_services(p: Pipeline) -> None:
-    _ack_bridge(p)
-    _device_bridge(p)
-    _leader_timers(p)
+def add_live_services(p: Pipeline, bridges: bool = True, timers: bool = True) -> None:
+    """`bridges`: MQTT acks and status in (the acks role); `timers`: reconciler, escalation (dispatch)."""
+    if bridges:
+        _ack_bridge(p)
+        _device_bridge(p)
+    if timers:
+        _leader_timers(p)
 
 
 def _ack_bridge(p: Pipeline) -> None:

@@ -32,11 +32,12 @@ async def plan_deliveries(
     policy: DisseminationPolicy,
     store: PlanStore,
     default_ttl_s: float,
-    on_speakers: Callable[[list[str]], Awaitable[None]] | None = None,
+    on_speakers: Callable[[list[tuple[str, list[str]]]], Awaitable[None]] | None = None,
 ) -> list[str]:
     """Villages of `w`, recorded idempotently; [] when it was superseded meanwhile or targets nobody.
 
-    The terminals' deliveries are written first and `on_speakers` is told their villages, so the
+    The terminals' deliveries are written first — by `on_speakers`, when given, which is told them (village,
+    terminals) and records them itself (the pipeline's group commands write them already claimed) — so the
     loudspeakers start within a second while the people's plan (hundreds of thousands of rows in a large
     county) is computed and written; the returned villages then carry the people's deliveries.
     """
@@ -51,10 +52,10 @@ async def plan_deliveries(
     now = store.clock.now()
     expires = w.expires.timestamp() if w.expires else now + default_ttl_s
     speakers = speaker_targets(w, reach, directory, rule)
-    if speakers:
+    if speakers and on_speakers is not None:
+        await on_speakers(speakers)
+    elif speakers:
         await store.save_plan(speaker_rows(w, speakers, now, expires), [])
-        if on_speakers is not None:
-            await on_speakers([v for v, _ in speakers])
     # Written in slices while the next one is computed: the database works (in its thread or server)
     # while Python plans, and memory stays bounded however large the county.
     villages: list[str] = []

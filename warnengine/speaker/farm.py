@@ -1,7 +1,11 @@
 """Simulated terminals for a whole county over one MQTT connection (the embedded default and tests).
 
-Each device keeps its own TerminalLogic (signature, expiry, replay, duplicate checks); only the MQTT
+Each device keeps its own TerminalLogic (signature, expiry, replay, duplicate and cell checks); only the MQTT
 connection is shared. The reference terminal (`warnengine speaker`) runs the same logic per device.
+
+A group command reaches every simulated terminal under its cell as the same bytes. Real terminals verify it
+at once, each on its own CPU; the farm runs them all on one, so the signature verdict of identical bytes is
+computed once and shared (`SharedVerdicts`): any difference in any field is verified afresh.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import structlog
 
@@ -18,9 +23,29 @@ from warnengine.signing import CommandVerifier
 from warnengine.speaker.command import read_command
 from warnengine.speaker.terminal import TerminalLogic, Verdict
 from warnengine.transport.mqtt import AsyncMqtt, Message
-from warnengine.wire.loudspeaker import device_topic, parse_topic
+from warnengine.wire.loudspeaker import cells_of, device_topic, parse_group_topic, parse_topic
 
 log = structlog.get_logger("warnengine.speaker")
+
+
+class SharedVerdicts:
+    """A verifier that remembers the verdict on the last commands it saw, keyed by their every field."""
+
+    def __init__(self, verifier: CommandVerifier, size: int = 64) -> None:
+        self._verifier = verifier
+        self._size = size
+        self._seen: dict[str, str | None] = {}
+
+    def verify(self, command: dict[str, Any]) -> str | None:
+        try:
+            key = json.dumps(command, sort_keys=True, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return self._verifier.verify(command)
+        if key not in self._seen:
+            if len(self._seen) >= self._size:
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[key] = self._verifier.verify(command)
+        return self._seen[key]
 
 
 class TerminalFarm:
@@ -35,13 +60,21 @@ class TerminalFarm:
     ) -> None:
         self.villages = dict(devices)
         self.offline = set(offline)
-        self.terminals = {d: TerminalLogic(d, verifier, clock) for d in self.villages}
+        shared = SharedVerdicts(verifier)
+        self.terminals = {d: TerminalLogic(d, shared, clock, village=v) for d, v in self.villages.items()}
+        # cell code (county, township, village) → the devices under it, for group commands
+        self.under: dict[str, list[str]] = {}
+        for d, v in sorted(self.villages.items()):
+            for cell in cells_of(v):
+                self.under.setdefault(cell, []).append(d)
         self._clock = clock
         self._mqtt = mqtt
         self._play = play_seconds
+        self.report_playing = False  # also ack `playing` (as the reference terminal does) between the two
         self.first_command_at: dict[str, float] = {}  # device → wall time of its first command
         self.command_ids: dict[str, list[str]] = {}  # device → ids received, in order
         self.arrivals: dict[str, dict[str, float]] = {}  # warning id → device → wall time of first command
+        self.via: dict[str, list[str]] = {}  # device → per command, the cell of its group topic or "own"
         self.unknown_devices = 0
         # Called with (device, command) as each parsed command arrives, before it is verified: lets a
         # benchmark time command → ack per terminal without a second subscriber doubling the broker's load.
@@ -74,7 +107,10 @@ class TerminalFarm:
             )
 
     async def run(self, heartbeat_s: float = 30.0) -> None:
-        await self._mqtt.subscribe("warn/v1/+/+/+/+/cmd", 1)
+        # Every terminal's own topic and every village's group topic (`group` in the device place), then
+        # every township's and the county's group topics: three filters that never overlap.
+        for topic in ("warn/v1/+/+/+/+/cmd", "warn/v1/+/+/group/cmd", "warn/v1/+/group/cmd"):
+            await self._mqtt.subscribe(topic, 1)
         beat = asyncio.create_task(self._heartbeat(heartbeat_s))
         try:
             await self._serve()
@@ -92,15 +128,23 @@ class TerminalFarm:
                 log.error("farm_command_failed", topic=msg.topic, error=repr(e))
 
     async def _receive(self, msg: Message) -> None:
+        cell = parse_group_topic(msg.topic)
+        if cell is not None:
+            cmd = read_command(msg.payload)  # read once; each terminal verifies the command itself
+            for device in self.under.get(cell, []):
+                await self._receive_at(self.villages[device], device, cmd, cell)
+            return
         where = parse_topic(msg.topic)
         if where is None:
             return
-        village, device, _ = where
+        await self._receive_at(where[0], where[1], read_command(msg.payload), "own")
+
+    async def _receive_at(self, village: str, device: str, cmd: dict[str, object] | str, via: str) -> None:
         logic = self.terminals.get(device)
         if logic is None or device in self.offline:
             self.unknown_devices += logic is None
             return
-        cmd = read_command(msg.payload)
+        self.via.setdefault(device, []).append(via)
         if isinstance(cmd, str):
             logic.state.received += 1
             logic.state.rejected += 1
@@ -111,7 +155,7 @@ class TerminalFarm:
         self.arrivals.setdefault(str(cmd.get("warning_id")), {}).setdefault(device, time.time())
         if self.on_command is not None:
             self.on_command(device, cmd)
-        task = asyncio.create_task(self._handle_safely(logic, village, device, cmd))
+        task = asyncio.create_task(self._handle_safely(logic, village, device, dict(cmd)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -133,6 +177,8 @@ class TerminalFarm:
             await self._ack(village, device, cmd_id, d.state or "received", "duplicate")
             return
         await self._ack(village, device, cmd_id, "received")
+        if self.report_playing:
+            await self._ack(village, device, cmd_id, "playing")
         if self._play:
             await asyncio.sleep(self._play)
         logic.finished(cmd_id, "played")

@@ -24,7 +24,7 @@ from warnengine.speaker.link import LinkConfig, TerminalLink, open_link
 from warnengine.speaker.playback import Player, PlayEvent, PlayItem, Sink
 from warnengine.speaker.terminal import TerminalLogic, Verdict
 from warnengine.transport.mqtt import Message, MqttError, Will
-from warnengine.wire.loudspeaker import device_topic
+from warnengine.wire.loudspeaker import device_topic, group_topics
 
 log = structlog.get_logger("warnengine.speaker")
 
@@ -84,6 +84,8 @@ class ReferenceTerminal:
         will = Will(self.topic("status"), json.dumps(will_body).encode(), qos=1, retain=True)
         self._link = await open_link(self.cfg.link, will)
         await self.link.subscribe(self.topic("cmd"), 1)
+        for topic in group_topics(self.cfg.village):  # one command for every terminal of a cell
+            await self.link.subscribe(topic, 1)
         await self._publish_status()  # the first one waits: `online` is retained before any command
         self._tasks = [
             asyncio.create_task(self._commands()),

@@ -12,6 +12,7 @@ from typing import Any
 from warnengine.clock import Clock
 from warnengine.signing import CommandVerifier
 from warnengine.speaker.journal import Remembered, ReplayJournal
+from warnengine.wire.loudspeaker import covers
 
 ACTIONS = frozenset({"play", "stop", "test", "volume"})
 
@@ -117,6 +118,15 @@ class TerminalLogic:
             return "wrong_device"
         if self._village and cmd.get("village") not in (None, self._village):
             return "wrong_village"
+        return self._check_group(cmd.get("group"))
+
+    def _check_group(self, group: object) -> str | None:
+        """A group command (signed `group` cell) must be for a cell this terminal is under; a terminal that
+        does not know its village cannot tell, so it refuses every group command."""
+        if group is None:
+            return None
+        if not isinstance(group, str) or not self._village or not covers(group, self._village):
+            return "wrong_group"
         return None
 
     def progress(self, cmd_id: str, state: str) -> None:

@@ -4,12 +4,17 @@ terminal's ack is read. The engine (channels/loudspeaker.py, warnengine/devices)
 
 Topics: warn/v1/<county>/<township>/<village>/<device>/cmd (commands, QoS 1, MQTT 5 expiry),
 .../ack (terminal acks), .../status (retained health). Codes are 12-digit administrative codes.
+
+Group topics carry one signed command for every terminal under a cell: warn/v1/<county>/group/cmd,
+warn/v1/<county>/<township>/group/cmd and warn/v1/<county>/<township>/<village>/group/cmd. A terminal
+subscribes to its own topic and its three cells' group topics, and still acks on its own ack topic.
+"group" is therefore not a device id.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from pydantic import ValidationError
 
@@ -17,6 +22,61 @@ from warnengine.model import SpeakerAck
 from warnengine.transport.mqtt import Message
 
 PREFIX = "warn/v1"
+GROUP = "group"  # the device segment of a village's group topic: never a device id
+
+
+def cells_of(village_code: str) -> tuple[str, str, str]:
+    """(county, township, village) codes of a village: the cells whose group topics reach its terminals."""
+    return village_code[:6] + "000000", village_code[:9] + "000", village_code
+
+
+def cell_level(cell: str) -> str:
+    """ "county", "township" or "village" for a 12-digit code, by its trailing zeros."""
+    if cell[6:] == "000000":
+        return "county"
+    return "township" if cell[9:] == "000" else "village"
+
+
+def group_topic(cell: str) -> str:
+    """The group command topic of a county, township or village code."""
+    county, township, village = cells_of(cell)
+    level = cell_level(cell)
+    if level == "county":
+        return f"{PREFIX}/{county}/{GROUP}/cmd"
+    if level == "township":
+        return f"{PREFIX}/{county}/{township}/{GROUP}/cmd"
+    return f"{PREFIX}/{county}/{township}/{village}/{GROUP}/cmd"
+
+
+def group_topics(village_code: str) -> list[str]:
+    """The three group topics a terminal of this village subscribes to (county, township, village)."""
+    return [group_topic(c) for c in cells_of(village_code)]
+
+
+def parse_group_topic(topic: str) -> str | None:
+    """The cell code of a group topic, or None when `topic` is not exactly one."""
+    parts = topic.split("/")
+    if len(parts) < 5 or f"{parts[0]}/{parts[1]}" != PREFIX or parts[-2:] != [GROUP, "cmd"]:
+        return None
+    cell = parts[-3]
+    if len(cell) != 12 or not cell.isdigit() or group_topic(cell) != topic:
+        return None
+    return cell
+
+
+def covers(cell: str, village_code: str) -> bool:
+    """Whether a group command for `cell` is for the terminals of `village_code`."""
+    return cell in cells_of(village_code)
+
+
+def group_acl(devices: Iterable[tuple[str, str]]) -> str:
+    """Mosquitto ACL stanzas letting each terminal (user name = device id) read its cells' group topics
+    and no other cell's: `%u` patterns cannot say which village a user is in, so these are generated from
+    the directory (`warnengine grid acl`) and appended to deploy/mosquitto/warnengine.acl."""
+    out = []
+    for device, village in sorted(devices):
+        out.append(f"user {device}\n" + "".join(f"topic read {t}\n" for t in group_topics(village)))
+    return "\n".join(out)
 
 
 def device_topic(village_code: str, device_id: str, leaf: str) -> str:
@@ -29,7 +89,7 @@ def parse_topic(topic: str) -> tuple[str, str, str] | None:
     """(village_code, device_id, leaf) of a contract topic, or None — also when the county and township
     levels are not the ones the village code implies, or the device id is empty: one terminal, one topic."""
     parts = topic.split("/")
-    if len(parts) != 7 or f"{parts[0]}/{parts[1]}" != PREFIX or not parts[5]:
+    if len(parts) != 7 or f"{parts[0]}/{parts[1]}" != PREFIX or not parts[5] or parts[5] == GROUP:
         return None
     if device_topic(parts[4], parts[5], parts[6]) != topic:
         return None

@@ -11,6 +11,7 @@ from warnengine.db.store.devices import DeviceQueries
 from warnengine.db.store.directory import DirectoryQueries
 from warnengine.db.store.duty import DutyQueries
 from warnengine.db.store.escalation import EscalationQueries
+from warnengine.db.store.groups import GroupQueries
 from warnengine.db.store.people import PeopleQueries
 from warnengine.db.store.plan import PlanQueries
 from warnengine.db.store.reconcile import ReconcileQueries
@@ -31,6 +32,7 @@ class Store(
     DirectoryQueries,
     WarningQueries,
     DeliveryQueries,
+    GroupQueries,
     ReconcileQueries,
     ReportQueries,
     DeviceQueries,

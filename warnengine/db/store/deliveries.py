@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, null, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import tables as t
+from warnengine.db.store.ack_judge import AckTarget, by_delivery, judge
 from warnengine.db.store.base import OPEN, UNFINISHED, StoreBase, chunks
 from warnengine.model import (
     Channel,
@@ -208,10 +208,11 @@ class DeliveryQueries(StoreBase):
         counts = {"applied": 0, "duplicate": 0, "stale": 0, "unknown_delivery": 0, "device_mismatch": 0}
         if not acks:
             return counts
+        acks = [by_delivery(a) for a in acks]
         now = self.clock.now()
         async with self.engine.begin() as conn:
             targets = await self._ack_targets(conn, sorted({a.cmd_id for a in acks}))
-            ack_rows, moves = _judge(acks, targets, now, counts, mismatched)
+            ack_rows, moves = judge(acks, targets, now, counts, mismatched)
             await self._record_acks(conn, ack_rows, counts)
             if moves:
                 await _move_forward(conn, moves)
@@ -223,11 +224,11 @@ class DeliveryQueries(StoreBase):
                     played.append(AckTiming(channel, severity, sent_at, accepted_at, now))
         return counts
 
-    async def _ack_targets(self, conn: AsyncConnection, ids: list[str]) -> dict[str, _Target]:
+    async def _ack_targets(self, conn: AsyncConnection, ids: list[str]) -> dict[str, AckTarget]:
         """Each acked delivery that exists: its state, channel, recipient and, when its warning is known,
         (channel, severity, sent_at, received_at)."""
         d, w = t.deliveries.c, t.warnings.c
-        targets: dict[str, _Target] = {}
+        targets: dict[str, AckTarget] = {}
         for chunk in chunks(ids):
             res = await conn.execute(
                 select(d.delivery_id, d.state, d.channel, d.recipient, d.sent_at, w.severity, w.received_at)
@@ -243,7 +244,7 @@ class DeliveryQueries(StoreBase):
                 timing = (
                     (r.channel, r.severity, r.sent_at, r.received_at) if r.received_at is not None else None
                 )
-                targets[r.delivery_id] = _Target(r.state, r.channel, r.recipient, timing)
+                targets[r.delivery_id] = AckTarget(r.state, r.channel, r.recipient, timing)
         return targets
 
     async def _record_acks(
@@ -311,66 +312,6 @@ async def _claim(
         )
         claimed.update(r.delivery_id for r in res)
     return claimed
-
-
-@dataclass
-class _Target:
-    state: str
-    channel: str
-    recipient: str
-    timing: tuple[str, str, float | None, float] | None
-
-
-def _judge(
-    acks: list[SpeakerAck],
-    targets: dict[str, _Target],
-    now: float,
-    counts: dict[str, int],
-    mismatched: list[tuple[SpeakerAck, str]] | None,
-) -> tuple[list[dict[str, Any]], dict[str, tuple[str, float, str | None]]]:
-    """The `acks` rows to keep and the moves to make; mismatched acks counted and handed back."""
-    ack_rows = []
-    moves: dict[str, tuple[str, float, str | None]] = {}
-    for a in acks:
-        target = targets.get(a.cmd_id)
-        if target is not None and not _from_recipient(target, a):
-            counts["device_mismatch"] += 1
-            if mismatched is not None:
-                mismatched.append((a, target.recipient))
-            continue
-        verdict = _ack_verdict(target.state if target else None, a)
-        if target is not None and verdict == "applied":
-            target.state = a.state.value
-            moves[a.cmd_id] = (a.state.value, a.at, a.reason)
-        ack_rows.append(
-            {
-                "delivery_id": a.cmd_id,
-                "state": a.state.value,
-                "reason": a.reason,
-                "at": a.at,
-                "received_at": now,
-                "verdict": verdict,
-            }
-        )
-    return ack_rows, moves
-
-
-def _from_recipient(target: _Target, ack: SpeakerAck) -> bool:
-    """The ack came over the topic of the terminal the command was for (a loudspeaker delivery)."""
-    return target.channel == Channel.LOUDSPEAKER.value and ack.device_id == target.recipient
-
-
-def _ack_verdict(state: str | None, ack: SpeakerAck) -> str:
-    """unknown_delivery, stale (the delivery is final or already as far), or applied."""
-    if state is None:
-        return "unknown_delivery"
-    cur = DeliveryState(state)
-    new = DeliveryState(ack.state.value)
-    if new == DeliveryState.REJECTED and cur.rank >= DeliveryState.RECEIVED.rank:
-        # The terminal took this command already: a later rejection is about another copy
-        # (a replay, a forgery), kept in the acks table as evidence, not the delivery's fate.
-        return "stale"
-    return "stale" if cur.final or new.rank <= cur.rank else "applied"
 
 
 async def _move_forward(conn: AsyncConnection, moves: dict[str, tuple[str, float, str | None]]) -> None:
