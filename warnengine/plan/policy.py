@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from warnengine.model import Channel, Hazard, Role, Severity
 
-PEOPLE_CHANNELS = (Channel.SMS, Channel.WECHAT, Channel.APP)
+PEOPLE_CHANNELS = (Channel.SMS, Channel.WECHAT, Channel.APP, Channel.VOICE)
 
 
 class Residents(StrEnum):
@@ -33,7 +33,7 @@ class Step(BaseModel):
         if self.action == "escalate" and self.to is None:
             raise ValueError("an escalate step needs `to` (a grid role)")
         if any(c not in PEOPLE_CHANNELS for c in self.switch_to):
-            raise ValueError("switch_to takes sms, wechat or app")
+            raise ValueError("switch_to takes sms, wechat, app or voice")
         return self
 
 
@@ -55,7 +55,7 @@ class Rule(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Rule:
         if any(c not in PEOPLE_CHANNELS for c in self.channels):
-            raise ValueError("channels takes sms, wechat or app (loudspeakers: `loudspeaker: true`)")
+            raise ValueError("channels takes sms, wechat, app or voice (loudspeakers: `loudspeaker: true`)")
         if Role.RESIDENT in self.staff_roles:
             raise ValueError("residents are chosen by `residents`, not staff_roles")
         times = [s.after_min for s in self.ladder]
