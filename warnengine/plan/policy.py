@@ -50,6 +50,11 @@ class Rule(BaseModel):
     loudspeaker: bool = True
     loudspeaker_reaches_household: bool = False
     staff_ack_min: float = Field(default=5, gt=0)
+    # 叫应 by phone: each person on the duty chain is called this many times within `duty_call_window_min`
+    # (勉县: three calls in five minutes) before the next post; 0: the 叫应 is a message only, and the next
+    # post is called after another `staff_ack_min`.
+    duty_voice_calls: int = Field(default=0, ge=0, le=10)
+    duty_call_window_min: float = Field(default=5, gt=0)
     ladder: tuple[Step, ...] = ()
 
     @model_validator(mode="after")
