@@ -175,8 +175,9 @@ async def test_each_answer_keeps_its_own_time_in_a_batch(store: Store, small_cou
 
 
 async def test_pressing_1_on_a_call_acknowledges_its_delivery(store: Store, small_county: County) -> None:
-    """The voice webhook's ACKNOWLEDGED status (the person pressed 1) acknowledges that delivery and
-    reaches the household; pressing 1 again, or for a delivery that does not exist, is recorded, not applied."""
+    """The voice webhook's ACKNOWLEDGED status (the person pressed 1) acknowledges that delivery
+    and reaches the household; pressing 1 again, or for a delivery that does not exist, is recorded, not
+    applied."""
     w, directory = await planned_village(store, small_county, "w-voice", ("voice",))
     calls = [
         d
