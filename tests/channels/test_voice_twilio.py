@@ -35,7 +35,7 @@ _ENDS = {"completed", "busy", "no-answer", "failed"}
 
 
 def outcome_count(outcome: str) -> float:
-    return metrics.VOICE_CALLS.labels("twilio-voice", outcome)._value.get()
+    return float(metrics.VOICE_CALLS.labels("twilio-voice", outcome)._value.get())
 
 
 async def test_each_outcome_is_recorded_and_press_1_acknowledges(voice_app: App) -> None:

@@ -54,5 +54,5 @@ def test_routes_are_the_documented_paths() -> None:
     async def sink(events: object) -> None:
         return None
 
-    paths = {r.path for r in twilio_voice_routes("t", sink)}  # type: ignore[attr-defined]
+    paths = {r.path for r in twilio_voice_routes("t", sink)}
     assert paths == {"/webhooks/twilio/voice/status", "/webhooks/twilio/voice/gather"}

@@ -76,6 +76,10 @@ class FakeTwilioVoice(FakeTwilio):
         self.calls: dict[str, PlacedCall] = {}
         self.gathers: list[tuple[int, str]] = []  # (HTTP status, body) of each Gather action POST
 
+    async def __aenter__(self) -> FakeTwilioVoice:
+        await self.start()
+        return self
+
     def _outcome(self, to: str) -> str:
         o = self.outcomes.get(to, self.default_outcome)
         if isinstance(o, list):
