@@ -138,7 +138,7 @@ def twilio_routes(
         form = await request.post()
         url = f"{base}{request.raw_path}" if base else str(request.url)
         settings = request.headers.get("X-Twilio-Webhooks-Signature-Settings")
-        if not signature or not _signed(validator, shared_keys or {}, settings, url, form, signature):
+        if not signature or not signed(validator, shared_keys or {}, settings, url, form, signature):
             log.warning("twilio_webhook_forbidden", path=request.path, signed=bool(signature))
             raise web.HTTPForbidden(
                 text='{"error": "invalid X-Twilio-Signature"}', content_type="application/json"
@@ -193,7 +193,7 @@ def twilio_routes(
     return [web.post(f"{prefix}/status", status), web.post(f"{prefix}/inbound", inbound)]
 
 
-def _signed(
+def signed(
     validator: RequestValidator,
     shared_keys: Mapping[str, str],
     settings: str | None,

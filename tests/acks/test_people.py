@@ -172,3 +172,39 @@ async def test_each_answer_keeps_its_own_time_in_a_batch(store: Store, small_cou
             store, t.warning_households, warning_id=w.warning_id, household_id=d["household_id"]
         )
         assert (row["acked_at"], home["reached_at"]) == (at, at)
+
+
+async def test_pressing_1_on_a_call_acknowledges_its_delivery(store: Store, small_county: County) -> None:
+    """The voice webhook's ACKNOWLEDGED status (the person pressed 1) acknowledges that delivery
+    and reaches the household; pressing 1 again, or for a delivery that does not exist, is recorded, not
+    applied."""
+    w, directory = await planned_village(store, small_county, "w-voice", ("voice",))
+    calls = [
+        d
+        for d in await rows(store, t.deliveries, warning_id=w.warning_id, channel="voice")
+        if d["household_id"]
+    ]
+    assert calls
+    call = calls[0]
+
+    def pressed(did: str, at: float) -> ChannelEvent:
+        return ChannelEvent(
+            "twilio-voice",
+            "status",
+            at,
+            delivery_id=did,
+            state=DeliveryState.ACKNOWLEDGED,
+            reason="pressed 1",
+        )
+
+    counts = await apply_channel_events([pressed(call["delivery_id"], 30.0)], store, directory)
+    assert counts["acknowledged"] == 1
+    [d] = await rows(store, t.deliveries, delivery_id=call["delivery_id"])
+    assert (d["state"], d["acked_at"]) == ("acknowledged", 30.0)
+    [h] = await rows(store, t.warning_households, warning_id=w.warning_id, household_id=call["household_id"])
+    assert (h["state"], h["reached_by"]) == ("reached", "voice")
+    again = await apply_channel_events(
+        [pressed(call["delivery_id"], 31.0), pressed("d-nope", 31.0)], store, directory
+    )
+    assert again["acknowledged"] == 0
+    assert again["pressed_duplicate"] == 1 and again["pressed_unknown_delivery"] == 1

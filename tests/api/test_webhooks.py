@@ -38,6 +38,30 @@ async def test_twilio_status_callback_becomes_a_channel_event(sqlite_store: Stor
     assert (parsed.delivery_id, parsed.state, parsed.kind) == ("dl-1", DeliveryState.DELIVERED, "status")
 
 
+async def test_a_key_press_on_a_call_is_published_as_an_acknowledgement(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    publisher = RecordingPublisher()
+    env = {"TWILIO_AUTH_TOKEN": TOKEN, "WARNENGINE_PUBLIC_URL": "https://warn.example.gov.cn"}
+    app = create_app(sqlite_store, api_settings(tmp_path), publisher, env=env)
+    form = {"CallSid": "CA" + "b" * 32, "CallStatus": "in-progress", "Digits": "1"}
+    path = "/webhooks/twilio/voice/gather?d=dl-2"
+    signature = RequestValidator(TOKEN).compute_signature("https://warn.example.gov.cn" + path, form)
+    async with TestClient(TestServer(app)) as client:
+        async with client.post(path, data=form, headers={"X-Twilio-Signature": "forged"}) as r:
+            assert r.status == 403
+        async with client.post(path, data=form, headers={"X-Twilio-Signature": signature}) as r:
+            assert r.status == 200, await r.text()
+    [(topic, _, value)] = publisher.sent
+    [parsed] = decode_channel_events(value)
+    assert topic == topics.CHANNEL_EVENTS
+    assert (parsed.delivery_id, parsed.state, parsed.provider) == (
+        "dl-2",
+        DeliveryState.ACKNOWLEDGED,
+        "twilio-voice",
+    )
+
+
 async def test_no_secret_no_route(sqlite_store: Store, tmp_path: Path) -> None:
     app = create_app(sqlite_store, api_settings(tmp_path), RecordingPublisher(), env={})
     async with TestClient(TestServer(app)) as client, client.post("/webhooks/twilio/status") as r:

@@ -145,3 +145,21 @@ def test_a_manual_loudspeaker_broadcast_reaches_terminals_only(directory: Direct
         "spk-4",
     ]
     assert POLICY.rule_for(w.hazard, w.severity, w.event).name == "loudspeaker-broadcast"
+
+
+def test_a_landline_is_called_never_texted() -> None:
+    """Voice in the policy: a landline-only person (phone_kind fixed_line) gets a call on the landline and
+    no SMS; a person with a mobile is called on the mobile."""
+    kinds = {"p10": "fixed_line", "p03": "fixed_line"}
+    rows = [(*row, kinds[str(row[0])]) if row[0] in kinds else row for row in PEOPLE]
+    landlines = hand_directory(rows)
+    [red] = [r for r in POLICY.rules if r.name == "red"]
+    policy = DisseminationPolicy(rules=(red.model_copy(update={"channels": (Channel.SMS, Channel.VOICE)}),))
+    plans = plan(landlines, warning(Area(codes=[V1])), policy)
+    got = people(plans)
+    assert Channel.VOICE in got["p10"] and Channel.SMS not in got["p10"]
+    assert got["p03"] == {Channel.VOICE}
+    assert got["p01"] >= {Channel.SMS, Channel.VOICE}
+    by = {(d[3], d[1]): d[2] for p in plans for d in p.deliveries}
+    assert by[("p10", "voice")] == "+8613800000010" and by[("p03", "voice")] == "+8613800000003"
+    assert by[("p01", "voice")] == by[("p01", "sms")]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import structlog
 
 from warnengine.acks.store import AcksStore
-from warnengine.model import Channel
+from warnengine.model import Channel, DeliveryState
 from warnengine.model.records import Acknowledged
 from warnengine.obs import metrics
 from warnengine.plan.plan import person_delivery_id
@@ -45,7 +45,11 @@ async def apply_channel_events(
         for e in events
         if e.kind == "status" and e.delivery_id and e.state is not None
     ]
-    counts = await store.apply_statuses(statuses)
+    # A key press on a call ("press 1") acknowledges its delivery like a reply does.
+    pressed = [(d, at) for d, st, at, _ in statuses if st is DeliveryState.ACKNOWLEDGED]
+    counts = await store.apply_statuses([s for s in statuses if s[1] is not DeliveryState.ACKNOWLEDGED])
+    if pressed:
+        counts.update(await _acknowledge_pressed(pressed, store))
     counts.update({k: n for k, n in refused.items() if n})
     replies = [e for e in events if e.kind == "reply" and e.sender]
     acks = [e for e in replies if e.ack_hint]
@@ -150,6 +154,16 @@ async def _acknowledge_replies(
     }
 
 
+async def _acknowledge_pressed(pressed: list[tuple[str, float]], store: AcksStore) -> dict[str, int]:
+    """Deliveries acknowledged on the provider's side (a call's "press 1"); those that change nothing (a
+    closed or unknown delivery) are recorded with the reason, never applied."""
+    done = await store.acknowledge(pressed)
+    _observe(done)
+    moved = {a.delivery_id for a in done}
+    stray = await store.record_unapplied([(d, t) for d, t in pressed if d not in moved])
+    return {"acknowledged": len(done), **{f"pressed_{k}": n for k, n in stray.items()}}
+
+
 async def apply_app_acks(acks: Sequence[AppAck], store: AcksStore) -> int:
     """App acknowledgements (wire/records.py AppAck): by delivery id, or by warning and person. Those that
     change nothing are recorded with the reason (`acks`, verdict), counted and logged, never applied."""
@@ -185,7 +199,14 @@ async def apply_app_acks(acks: Sequence[AppAck], store: AcksStore) -> int:
     return len(done)
 
 
-_NOT_APPLIED = ("reply_no_change", "reply_unknown_sender", "unknown_delivery", "stale")
+_NOT_APPLIED = (
+    "reply_no_change",
+    "reply_unknown_sender",
+    "unknown_delivery",
+    "stale",
+    "pressed_unknown_delivery",
+    "pressed_closed",
+)
 VISIT_DONE = frozenset({"完成", "已完成", "已入户", "入户完成", "done"})
 
 

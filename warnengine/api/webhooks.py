@@ -1,4 +1,5 @@
-"""Provider callbacks (Twilio SMS status and replies, WeChat Official Account, WeCom) on the API's app.
+"""Provider callbacks (Twilio SMS status and replies, Twilio Voice call status and key presses, WeChat
+Official Account, WeCom) on the API's app.
 
 The routes live beside their adapters (channels/sms_twilio_webhook.py, channels/wechat_webhook.py); each
 is mounted only when its secret is in the environment, because a callback whose signature cannot be
@@ -7,7 +8,7 @@ JSON list of ChannelEvent per callback) for the pipeline; the API records nothin
 
 | routes | needs | optional |
 |---|---|---|
-| /webhooks/twilio/* | TWILIO_AUTH_TOKEN | WARNENGINE_PUBLIC_URL (the base Twilio was given) |
+| /webhooks/twilio/* (SMS, voice/*) | TWILIO_AUTH_TOKEN | WARNENGINE_PUBLIC_URL (the base Twilio was given) |
 | /webhooks/wechat/oa | WECHAT_OA_TOKEN | WECHAT_OA_APPID, WECHAT_OA_AES_KEY (safe mode) |
 | /webhooks/wecom | WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID | |
 | /webhooks/tencent-sms/<token>/* | TENCENT_SMS_CALLBACK_TOKEN (16+ chars) | TENCENT_SMS_CALLBACK_ALLOW |
@@ -37,6 +38,7 @@ def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -
     try:
         from channels import sms_tencent_webhook as tencent
         from channels import sms_twilio_webhook as twilio
+        from channels import voice_twilio_webhook as twilio_voice
         from channels import wechat_webhook as wechat
     except ImportError:  # a build without the channels work: nothing to mount
         return []
@@ -46,9 +48,9 @@ def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -
 
     routes: list[web.RouteDef] = []
     if env.get("TWILIO_AUTH_TOKEN"):
-        routes += twilio.twilio_routes(
-            env["TWILIO_AUTH_TOKEN"], on_events, public_base=env.get("WARNENGINE_PUBLIC_URL") or None
-        )
+        public = env.get("WARNENGINE_PUBLIC_URL") or None
+        routes += twilio.twilio_routes(env["TWILIO_AUTH_TOKEN"], on_events, public_base=public)
+        routes += twilio_voice.twilio_voice_routes(env["TWILIO_AUTH_TOKEN"], on_events, public_base=public)
     if env.get("WECHAT_OA_TOKEN"):
         routes += wechat.wechat_oa_routes(
             env["WECHAT_OA_TOKEN"],

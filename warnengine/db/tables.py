@@ -387,4 +387,6 @@ duty_calls = Table(
     Column("cell_code", String(16), nullable=False),  # the target's cell
     Column("post", String(8)),  # the post the target held; NULL: nobody on duty, from the directory
     Column("called_at", Float, nullable=False),
+    Column("tries", Integer, nullable=False, server_default="1"),  # phone 叫应: calls to this target
+    Column("last_called_at", Float),  # the latest of those calls; NULL: only the first
 )

@@ -32,7 +32,7 @@ from warnengine.obs import metrics
 
 log = structlog.get_logger("warnengine.dispatch")
 
-PEOPLE = (Channel.SMS, Channel.WECHAT, Channel.APP)
+PEOPLE = (Channel.SMS, Channel.WECHAT, Channel.APP, Channel.VOICE)
 # The reason an ambiguous delivery is recorded with: the duty room's cue to check it by phone.
 AMBIGUOUS_FLAG = "发送结果不明，未重发，请核实 / "
 RECORD_EVERY = 32  # messages claimed, sent and recorded together

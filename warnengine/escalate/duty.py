@@ -9,6 +9,10 @@ their chain (their cell's duty when they are not its head, then each cell above:
 or, with nobody on duty, its grid head). A call unanswered for another `staff_ack_min` → the next on the
 chain, worked out again at that moment, so a shift that changed in between sends it to the new holder.
 It stops the moment the silent person or anyone called about them acknowledges a 叫应.
+
+By phone (the rule's `duty_voice_calls` > 0, `repeat_calls`): each one on the chain is called that many
+times within `duty_call_window_min` (three calls in five minutes) before the next post is; pressing 1 on
+any of the calls (or any other acknowledgement of a 叫应) stops the chain.
 """
 
 from __future__ import annotations
@@ -105,4 +109,29 @@ def next_calls(
         target = next((x for x in duty.chain(person) if x.contact.person_id not in called), None)
         if target is not None:
             due.append((person, target, last.rung + 1, mine))
+    return due
+
+
+def repeat_calls(
+    duty: OnDuty, calls: list[DutyCall], window_s: float, tries: int
+) -> list[tuple[Contact, Target, int, list[DutyCall]]]:
+    """Phone 叫应 (policy `duty_voice_calls`): the last one called on each chain is called again, up to
+    `tries` calls spread over `window_s` (three in five minutes: at 0, 100 and 200 s), until the window is
+    over and `next_calls` moves on. Whether anyone answered is the caller's to check."""
+    if tries <= 1:
+        return []
+    gap = window_s / tries
+    by_person: dict[str, list[DutyCall]] = {}
+    for c in calls:
+        by_person.setdefault(c.person_id, []).append(c)
+    people = duty.directory.contacts()
+    due: list[tuple[Contact, Target, int, list[DutyCall]]] = []
+    for pid, mine in sorted(by_person.items()):
+        last = max(mine, key=lambda c: c.rung)
+        person, target = people.get(pid), people.get(last.target_id)
+        if person is None or target is None or last.tries >= tries:
+            continue
+        if duty.at - last.called_at >= window_s or duty.at - (last.last_called_at or last.called_at) < gap:
+            continue
+        due.append((person, Target(target, last.cell_code, last.post), last.rung, mine))
     return due

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from warnengine.model import Channel, HazardWarning
-from warnengine.plan.plan import ADDRESS_FIELD, person_delivery_id
+from warnengine.plan.plan import address, person_delivery_id
 from warnengine.resolve.directory import Contact
 
 CALL_STEP = 50  # the step number of 叫应 calls to superiors (ladder steps are 1..n)
@@ -12,7 +12,7 @@ CALL_STEPS = 40  # a person's k-th 叫应 of a warning is step CALL_STEP + k (k 
 
 def _best(c: Contact) -> tuple[Channel, ...]:
     """A visitor's best channel: the phone first (it rings), then WeChat, then the app."""
-    return tuple(ch for ch in (Channel.SMS, Channel.WECHAT, Channel.APP) if c[ADDRESS_FIELD[ch]])[:1]
+    return tuple(ch for ch in (Channel.SMS, Channel.WECHAT, Channel.APP) if address(c, ch))[:1]
 
 
 def _rows(
@@ -28,7 +28,7 @@ def _rows(
     expires = w.expires.timestamp() if w.expires else now + 6 * 3600
     out: list[tuple[object, ...]] = []
     for ch in channels:
-        addr = c[ADDRESS_FIELD[ch]]
+        addr = address(c, ch)
         if addr:
             did = person_delivery_id(w.warning_id, w.version, c.person_id, ch.value, step)
             out.append(

@@ -15,6 +15,7 @@ class Channel(StrEnum):
     WECHAT_GROUP = "wechat_group"  # a village group's WeCom robot: reaches a group, nobody can ack it
     WECOM = "wecom"  # WeCom app messages to staff (grid members, dispatchers) by WeCom userid
     APP = "app"
+    VOICE = "voice"  # a phone call (mobile or landline): the text spoken, "press 1 to confirm"
     VISIT = "visit"
 
 

@@ -99,3 +99,5 @@ class DutyCall:
     cell_code: str
     post: str | None  # A | B | deputy; None: nobody on duty, the directory's grid head
     called_at: float
+    tries: int = 1  # phone 叫应: calls placed to this target about this person (policy duty_voice_calls)
+    last_called_at: float | None = None  # the latest of them (None: only the first)

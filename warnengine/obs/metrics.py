@@ -358,3 +358,9 @@ CHANNEL_BREAKER = Gauge(
 SMS_SEGMENTS = Counter(
     "warnengine_sms_segments_total", "SMS segments accepted by the provider (what is billed)", ["provider"]
 )
+VOICE_CALLS = Counter(
+    "warnengine_voice_calls_total",
+    "Voice calls by provider and outcome (refused, busy, no_answer, failed, canceled, answered, confirmed,"
+    " other_key)",
+    ["provider", "outcome"],
+)

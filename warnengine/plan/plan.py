@@ -30,7 +30,9 @@ class VillagePlan:
 
 
 # The Contact field holding each people channel's address.
-ADDRESS_FIELD = {Channel.SMS: 4, Channel.WECHAT: 5, Channel.APP: 6}
+# Voice calls the mobile, else the landline (people.phone_kind fixed_line): VOICE_SLOT stands for both.
+VOICE_SLOT = -1
+ADDRESS_FIELD = {Channel.SMS: 4, Channel.WECHAT: 5, Channel.APP: 6, Channel.VOICE: VOICE_SLOT}
 
 
 def person_delivery_id(warning_id: str, version: int, person_id: str, channel: str, step: int = 0) -> str:
@@ -40,7 +42,14 @@ def person_delivery_id(warning_id: str, version: int, person_id: str, channel: s
 
 def address(c: Contact, channel: Channel) -> str | None:
     slot = ADDRESS_FIELD.get(channel)
-    return None if slot is None else cast(str | None, c[slot])
+    return None if slot is None else _at(c, slot)
+
+
+def _at(c: Contact, slot: int) -> str | None:
+    """The contact's address in `slot`; a landline only ever for voice."""
+    if slot == VOICE_SLOT:
+        return c.phone or c.landline
+    return cast(str | None, c[slot])
 
 
 def plan_warning(w: HazardWarning, reach: Reach, directory: Directory, rule: Rule) -> Iterator[VillagePlan]:
@@ -153,7 +162,7 @@ def _add(
         return
     seen.add(c.person_id)
     for channel, slot in channels:
-        addr = cast(str | None, c[slot])
+        addr = _at(c, slot)
         if addr:
             did = delivery_id_from(prefix, c.person_id, channel)
             plan.deliveries.append((did, channel, addr, c.person_id, home or c.household_id, c.cell_code))

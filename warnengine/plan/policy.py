@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from warnengine.model import Channel, Hazard, Role, Severity
 
-PEOPLE_CHANNELS = (Channel.SMS, Channel.WECHAT, Channel.APP)
+PEOPLE_CHANNELS = (Channel.SMS, Channel.WECHAT, Channel.APP, Channel.VOICE)
 
 
 class Residents(StrEnum):
@@ -33,7 +33,7 @@ class Step(BaseModel):
         if self.action == "escalate" and self.to is None:
             raise ValueError("an escalate step needs `to` (a grid role)")
         if any(c not in PEOPLE_CHANNELS for c in self.switch_to):
-            raise ValueError("switch_to takes sms, wechat or app")
+            raise ValueError("switch_to takes sms, wechat, app or voice")
         return self
 
 
@@ -50,12 +50,17 @@ class Rule(BaseModel):
     loudspeaker: bool = True
     loudspeaker_reaches_household: bool = False
     staff_ack_min: float = Field(default=5, gt=0)
+    # 叫应 by phone: each person on the duty chain is called this many times within `duty_call_window_min`
+    # (勉县: three calls in five minutes) before the next post; 0: the 叫应 is a message only, and the next
+    # post is called after another `staff_ack_min`.
+    duty_voice_calls: int = Field(default=0, ge=0, le=10)
+    duty_call_window_min: float = Field(default=5, gt=0)
     ladder: tuple[Step, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
         if any(c not in PEOPLE_CHANNELS for c in self.channels):
-            raise ValueError("channels takes sms, wechat or app (loudspeakers: `loudspeaker: true`)")
+            raise ValueError("channels takes sms, wechat, app or voice (loudspeakers: `loudspeaker: true`)")
         if Role.RESIDENT in self.staff_roles:
             raise ValueError("residents are chosen by `residents`, not staff_roles")
         times = [s.after_min for s in self.ladder]

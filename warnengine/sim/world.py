@@ -138,6 +138,12 @@ def answers(world: World) -> Answers:
             channel, address, did = due.payload
             if channel is Channel.APP:
                 out.app.append(AppAck(delivery_id=did, at=due.at))
+            elif channel is Channel.VOICE:  # pressed 1 on the call (the voice webhook's event)
+                out.events.append(
+                    ChannelEvent(
+                        "twilio-voice", "status", due.at, delivery_id=did, state=DeliveryState.ACKNOWLEDGED
+                    )
+                )
             else:
                 provider = "twilio" if channel is Channel.SMS else "wechat-oa"
                 out.events.append(

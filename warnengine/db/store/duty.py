@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
@@ -96,7 +96,16 @@ class DutyQueries(StoreBase):
                 select(t.duty_calls).where(c.warning_id == warning_id).order_by(c.person_id, c.rung)
             )
             return [
-                DutyCall(r.person_id, r.target_id, r.rung, r.cell_code, r.post, float(r.called_at))
+                DutyCall(
+                    r.person_id,
+                    r.target_id,
+                    r.rung,
+                    r.cell_code,
+                    r.post,
+                    float(r.called_at),
+                    int(r.tries),
+                    None if r.last_called_at is None else float(r.last_called_at),
+                )
                 for r in res
             ]
 
@@ -116,6 +125,17 @@ class DutyQueries(StoreBase):
         async with self.engine.begin() as conn:
             for chunk in chunks(rows):
                 await conn.execute(self._insert_ignore(t.duty_calls), list(chunk))
+
+    async def record_duty_retries(self, warning_id: str, calls: Sequence[tuple[str, str, float]]) -> None:
+        """Phone 叫应 called again: (silent person, target, when) → tries + 1, last_called_at."""
+        c = t.duty_calls.c
+        async with self.engine.begin() as conn:
+            for person_id, target_id, at in calls:
+                await conn.execute(
+                    update(t.duty_calls)
+                    .where(c.warning_id == warning_id, c.person_id == person_id, c.target_id == target_id)
+                    .values(tries=c.tries + 1, last_called_at=at)
+                )
 
     async def answered(
         self, warning_id: str, person_ids: Sequence[str], min_step: int | None = None
