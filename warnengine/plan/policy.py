@@ -50,6 +50,8 @@ class Rule(BaseModel):
     loudspeaker: bool = True
     loudspeaker_reaches_household: bool = False
     staff_ack_min: float = Field(default=5, gt=0)
+    # A nobody-home door is visited again this many minutes after (issue 17); a second empty door is final.
+    revisit_min: float = Field(default=30, gt=0)
     ladder: tuple[Step, ...] = ()
 
     @model_validator(mode="after")

@@ -64,6 +64,9 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
         "reached": len(reached),
         "unreachable": sum(1 for h in homes if h["state"] == "unreachable"),
         "open": sum(1 for h in homes if h["state"] not in ("reached", "unreachable")),
+        # Open cases a visit left (issue 17): never counted unreachable.
+        "needs_help": sum(1 for h in homes if h["state"] == "needs_help"),
+        "nobody_home": sum(1 for h in homes if h["state"] == "nobody_home"),
         "reached_by_channel": dict(sorted(by_channel.items())),
         "reached_by_min": _by_minute(delays),
         "time_to_reach_s": _quantiles(delays),
@@ -158,7 +161,8 @@ td, th {{ border: 1px solid #999; padding: 2px 8px; text-align: left; }} h1 {{ f
 <p>{e(report["warning_id"])} · {e(report["hazard"])} · {e(report["severity"])} · {e(report["state"])} ·
 {report["versions"]} version(s)</p>
 <p><b>到户 {report["reached"]} / {report["households"]} ({pct:.1f}%)</b>;
-unreachable {report["unreachable"]}, still open {report["open"]};
+unreachable {report["unreachable"]}, still open {report["open"]} (needs help 需救助 {report["needs_help"]},
+nobody home awaiting revisit 待复访 {report["nobody_home"]});
 vulnerable reached {report["vulnerable"]["reached"]} / {report["vulnerable"]["households"]}.</p>
 <table><tr><th>reached</th>{minutes}</tr><tr><td>households</td>{counts}</tr></table>
 <h2>Villages</h2>

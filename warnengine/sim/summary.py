@@ -72,6 +72,8 @@ async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: fl
         "staff_acknowledged_by_min": by_min(staff_acks),
         "staff_called_by_min": by_min(called),
         "unreachable": report["unreachable"],
+        "needs_help": report["needs_help"],
+        "nobody_home": report["nobody_home"],
         "unreached": report["unreached"],
         "visit_tasks": report["visit_tasks"],
     }
