@@ -46,6 +46,8 @@ async def test_needs_help_goes_to_the_grid_head_and_stays_open(store: Store, sma
     assert (await state_of(lad, home))["state"] == "needs_help"
     report = await closure_report(store, lad.w.warning_id)
     assert report is not None and report["needs_help"] == 1 and report["unreachable"] == 0
+    live = await store.village_reach(lad.w.warning_id)  # the console's live status counts it apart too
+    assert live[lad.village]["households_needs_help"] == 1
     # The very next sweep hands it to the village grid head (the one on duty), with a message.
     lad.clock.advance(60)
     await lad.sweep()

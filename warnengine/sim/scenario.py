@@ -75,6 +75,9 @@ Outcome = Literal["reached", "nobody_home", "refused", "moved", "needs_help"]
 _ALL_REACHED: dict[Outcome, float] = {"reached": 1.0}
 
 
+_REVISIT: dict[Outcome, float] = {"reached": 0.6, "moved": 0.3, "nobody_home": 0.1}
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,9 +95,7 @@ class Scenario(BaseModel):
     visit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _ALL_REACHED.copy())
     # A nobody-home door visited again (issue 17): home now, away by a neighbour's word (`moved`), or still
     # nobody (final: whereabouts unknown). A `needs_help` case is always helped out by whoever holds it.
-    revisit_outcomes: dict[Outcome, float] = Field(
-        default_factory=lambda: {"reached": 0.6, "moved": 0.3, "nobody_home": 0.1}
-    )
+    revisit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _REVISIT.copy())
     goal: Goal = Goal()
     seed: int = 7
 
