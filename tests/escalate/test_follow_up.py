@@ -94,3 +94,9 @@ async def test_nobody_home_is_revisited_then_final(store: Store, small_county: C
     assert not holding(await store.visit_tasks(lad.w.warning_id), gone)  # final: no third visit
     report = await closure_report(store, lad.w.warning_id)
     assert report is not None and report["nobody_home"] == 0 and report["unreachable"] == 2
+    persons = report["persons"]
+    homes = {h["household_id"] for h in lad.homes}
+    named = sum(1 for p in lad.county.people if p.household_id in homes)
+    residents = sum(h.members for h in lad.county.households if h.household_id in homes)
+    assert persons["named"] == named and persons["total"] == residents > persons["in_reached_households"]
+    assert persons["in_reached_households"] >= persons["acknowledged"] >= 1

@@ -144,3 +144,4 @@ def test_needs_help_is_never_unreachable_and_nobody_home_is_revisited(tmp_path: 
     # Only doors found empty twice, or away by a neighbour's word, are final.
     assert gone and all(u["reason"].startswith(("whereabouts unknown", "away")) for u in gone), gone
     assert out["unreachable"] == len(gone) <= out["revisits"]
+    assert out["persons"]["total"] >= out["households"] and out["persons"]["acknowledged"] > 0

@@ -74,6 +74,7 @@ async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: fl
         "staff_acknowledged_by_min": by_min(staff_acks),
         "staff_called_by_min": by_min(called),
         "unreachable": report["unreachable"],
+        "persons": report["persons"],
         "needs_help": report["needs_help"],
         "nobody_home": report["nobody_home"],
         # Issue 17: households ever reported needing help, and nobody-home doors visited again.
