@@ -177,7 +177,8 @@ async def first_visitor_reports(lad: Ladder, tasks: list[VisitTask]) -> tuple[Vi
     homes = await rows(lad.store, t.warning_households, warning_id=lad.w.warning_id)
     status = {h["household_id"]: h for h in homes}
     assert (status[h1]["state"], status[h1]["reached_by"]) == ("reached", "visit")
-    assert status[h2]["state"] == "unreachable" and status[h2]["reason"] == "visit: nobody_home (全家外出)"
+    # Nobody home is an open case awaiting a revisit, not the end (issue 17).
+    assert status[h2]["state"] == "nobody_home" and status[h2]["reason"] == "visit: nobody_home (全家外出)"
     return task, h2
 
 
@@ -192,10 +193,11 @@ async def check_closure_report(
         report["reached_by_channel"]["visit"] == 1
         and sum(report["reached_by_channel"].values()) == by_app + 2
     )
-    assert report["unreachable"] == 1 and report["open"] == len(unreached) - 2
+    assert report["unreachable"] == 0 and report["open"] == len(unreached) - 1
+    assert report["nobody_home"] == 1 and report["needs_help"] == 0
     assert {
         "household_id": nobody_home,
-        "state": "unreachable",
+        "state": "nobody_home",
         "reason": "visit: nobody_home (全家外出)",
     }.items() <= next(u for u in report["unreached"] if u["household_id"] == nobody_home).items()
     assert report["reached_by_min"]["5"] == 1 + by_app and report["reached_by_min"]["30"] == 2 + by_app
@@ -204,15 +206,22 @@ async def check_closure_report(
     assert "全家外出" in page and lad.w.warning_id in page and "<script" not in page
 
 
-async def escalate_at_46_minutes(lad: Ladder, task: VisitTask) -> None:
-    """Unconfirmed visits (nobody reported a household yet) go to the village grid head."""
+async def escalate_at_46_minutes(lad: Ladder, task: VisitTask, nobody_home: str) -> None:
+    """Unconfirmed visits (nobody reported a household yet) go to the village grid head; the nobody-home
+    door (reported at 16, revisit after 30) is on a new task for its group's leader."""
     lad.clock.advance(30 * 60)
     counts = await lad.sweep()
     assert counts.steps == ["w-ladder:3:escalate"]
     after = await lad.store.visit_tasks(lad.w.warning_id, ("open", "accepted", "done"))
     kept = next(x for x in after if x.task_id == task.task_id)
     assert kept.assignee == task.assignee and kept.state in ("accepted", "done")  # at work: keeps the task
-    moved = [x for x in after if x.state == "open" and any(o is None for _, _, o in x.households)]
+    revisit = [x for x in after if any(h == nobody_home and o is None for h, _, o in x.households)]
+    assert len(revisit) == 1 and revisit[0].level == 0 and revisit[0].task_id != task.task_id
+    moved = [
+        x
+        for x in after
+        if x.state == "open" and any(o is None for _, _, o in x.households) and x not in revisit
+    ]
     grid_head = next(s.person_id for s in lad.directory.staff[lad.village] if s.role.value == "grid_head")
     assert moved and all(x.assignee == grid_head and x.level == 1 for x in moved)
 
@@ -246,7 +255,7 @@ async def test_ladder_resends_visits_escalates_and_stops(store: Store, small_cou
     tasks, unreached = await visits_at_16_minutes(lad)
     task, nobody_home = await first_visitor_reports(lad, tasks)
     await check_closure_report(lad, unreached, calls, nobody_home)
-    await escalate_at_46_minutes(lad, task)
+    await escalate_at_46_minutes(lad, task, nobody_home)
     # 解除: the Cancel ends it. Open visits are cancelled and no later step runs.
     cancel = red(lad.village, lad.clock, MsgType.CANCEL, version=2)
     assert await store.save_warning(cancel) == "cancel"

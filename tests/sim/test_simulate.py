@@ -119,3 +119,29 @@ def test_a_warning_over_no_known_area_is_refused(tmp_path: Path) -> None:
     done = run("simulate", "--scenario", str(path), "--json")
     assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
     assert "warning.codes ['999999999999']: no such cell or point in the county" in done.stderr
+
+
+def test_needs_help_is_never_unreachable_and_nobody_home_is_revisited(tmp_path: Path) -> None:
+    """Issue 17's case, small: households whose visitor reported needs_help are handed on and helped out
+    (never counted unreachable); nobody-home doors are visited again and end with what is known."""
+    scenario = {
+        **SMALL,
+        "minutes": 120,
+        "staff_never_reply": 0.0,
+        "never_reply": 0.6,
+        "visits_per_hour": 20,
+        "visit_outcomes": {"reached": 0.8, "nobody_home": 0.15, "needs_help": 0.05},
+        "revisit_outcomes": {"reached": 0.4, "moved": 0.3, "nobody_home": 0.3},
+    }
+    (tmp_path / "sc.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+    done = run("simulate", "--scenario", str(tmp_path / "sc.yaml"), "--json", "--in-process")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert out["needs_help_cases"] > 0 and out["revisits"] > 0
+    gone = [u for u in out["unreached"] if u["state"] == "unreachable"]
+    assert not [u for u in gone if "needs_help" in u["reason"]]  # help needed is never "unreachable"
+    assert out["needs_help"] == 0  # every grid head answers here: each case was helped out in time
+    # Only doors found empty twice, or away by a neighbour's word, are final.
+    assert gone and all(u["reason"].startswith(("whereabouts unknown", "away")) for u in gone), gone
+    assert out["unreachable"] == len(gone) <= out["revisits"]
+    assert out["persons"]["total"] >= out["households"] and out["persons"]["acknowledged"] > 0

@@ -39,6 +39,8 @@ class VillageReach(BaseModel):
     failed: int
     households: int
     households_reached: int
+    households_needs_help: int = 0  # a visitor reported needs_help: open, handed to the grid head
+    households_nobody_home: int = 0  # nobody home at the visit: open, awaiting the revisit
     percent: float  # 到村: terminals played (see the module's doc)
     households_percent: float  # 到户
 
@@ -60,6 +62,8 @@ class WarningStatus(BaseModel):
     failed: int
     households: int
     households_reached: int
+    households_needs_help: int
+    households_nobody_home: int
     households_percent: float
     villages: list[VillageReach]
     unreached: list[str]
@@ -73,6 +77,8 @@ _SUMS = (
     "failed",
     "households",
     "households_reached",
+    "households_needs_help",
+    "households_nobody_home",
 )
 
 

@@ -2,8 +2,9 @@
 
 The tasks are the escalation ladder's (warnengine/escalate); a visitor — a group leader, a grid head, a
 dispatcher — reports each household here (or replies "完成" by SMS), and the household is reached or named
-unreachable with the outcome as the reason. Reports for households not on the task, or on a task that was
-cancelled (解除), change nothing and say so.
+unreachable with the outcome as the reason; needs_help and a first nobody_home stay open (see
+escalate/follow_up.py). Reports for households not on the task, or on a task that was cancelled (解除),
+change nothing and say so.
 """
 
 from __future__ import annotations

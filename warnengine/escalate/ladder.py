@@ -8,7 +8,9 @@ in `escalation_steps`), so a restart loses no timer. Per live warning version:
 - each ladder step whose time has come runs once, on the households not reached by then:
   `resend` (the same or other channels), `visit` (a door-to-door task per village group for its group
   leader, vulnerable households first), `escalate` (unconfirmed visits go to the village grid head, then
-  the township dispatcher).
+  the township dispatcher);
+- follow-ups (escalate/follow_up.py): a `needs_help` household goes at once to the village grid head on
+  duty and stays open; a `nobody_home` door is visited again after the rule's `revisit_min`.
 
 An acknowledgement removes its household from every later step at once; a Cancel ends the version (it is
 no longer live) and cancels its open visit tasks. New deliveries are planned rows like any other: the
@@ -25,6 +27,7 @@ import structlog
 
 from warnengine.escalate.calls import call_superiors
 from warnengine.escalate.duty import OnDuty
+from warnengine.escalate.follow_up import follow_up
 from warnengine.escalate.rows import _best, _rows
 from warnengine.escalate.store import EscalateStore
 from warnengine.escalate.visit_text import visit_text
@@ -79,6 +82,11 @@ async def escalate(
                 log.info(
                     "escalation_step", step=number, action=step.action, households=households, new=len(new)
                 )
+            follow, number = await follow_up(store, duty, w, rule, live.resolved_at, now)
+            if follow:
+                new = _visit_messages(directory, w, number, follow, now)
+                await store.save_plan(new, [])
+                rows += new
             counts.deliveries += len(rows)
             for village in sorted({str(r[3]) for r in rows}):
                 await emit_village(w.warning_id, w.version, village)

@@ -55,6 +55,8 @@ class Rule(BaseModel):
     # post is called after another `staff_ack_min`.
     duty_voice_calls: int = Field(default=0, ge=0, le=10)
     duty_call_window_min: float = Field(default=5, gt=0)
+    # A nobody-home door is visited again this many minutes after (issue 17); a second empty door is final.
+    revisit_min: float = Field(default=30, gt=0)
     ladder: tuple[Step, ...] = ()
 
     @model_validator(mode="after")

@@ -64,6 +64,10 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
         "reached": len(reached),
         "unreachable": sum(1 for h in homes if h["state"] == "unreachable"),
         "open": sum(1 for h in homes if h["state"] not in ("reached", "unreachable")),
+        # Open cases a visit left (issue 17): never counted unreachable.
+        "needs_help": sum(1 for h in homes if h["state"] == "needs_help"),
+        "nobody_home": sum(1 for h in homes if h["state"] == "nobody_home"),
+        "persons": _persons(rows, homes),
         "reached_by_channel": dict(sorted(by_channel.items())),
         "reached_by_min": _by_minute(delays),
         "time_to_reach_s": _quantiles(delays),
@@ -158,7 +162,8 @@ td, th {{ border: 1px solid #999; padding: 2px 8px; text-align: left; }} h1 {{ f
 <p>{e(report["warning_id"])} · {e(report["hazard"])} · {e(report["severity"])} · {e(report["state"])} ·
 {report["versions"]} version(s)</p>
 <p><b>到户 {report["reached"]} / {report["households"]} ({pct:.1f}%)</b>;
-unreachable {report["unreachable"]}, still open {report["open"]};
+unreachable {report["unreachable"]}, still open {report["open"]} (needs help 需救助 {report["needs_help"]},
+nobody home awaiting revisit 待复访 {report["nobody_home"]});
 vulnerable reached {report["vulnerable"]["reached"]} / {report["vulnerable"]["households"]}.</p>
 <table><tr><th>reached</th>{minutes}</tr><tr><td>households</td>{counts}</tr></table>
 <h2>Villages</h2>
@@ -171,3 +176,18 @@ vulnerable reached {report["vulnerable"]["reached"]} / {report["vulnerable"]["ho
 <table><tr><th>person</th><th>superior called</th></tr>{staff_rows}</table>
 </body></html>
 """
+
+
+def _persons(rows: dict[str, Any], homes: list[dict[str, Any]]) -> dict[str, int]:
+    """Persons, not only households (issue 17, first step): the residents of the targeted households (the
+    register's household size), those named in the directory, who of them acknowledged themselves, and the
+    residents of households reached (by anyone's ack, a visit, a loudspeaker)."""
+    reached = {h["household_id"] for h in homes if h["state"] == "reached"}
+    members: list[tuple[str, str]] = rows["members"]
+    size: dict[str, int] = rows["household_size"]
+    return {
+        "total": sum(size.values()),
+        "named": len(members),
+        "in_reached_households": sum(n for hid, n in size.items() if hid in reached),
+        "acknowledged": sum(1 for pid, _ in members if pid in rows["acked_persons"]),
+    }

@@ -75,6 +75,9 @@ Outcome = Literal["reached", "nobody_home", "refused", "moved", "needs_help"]
 _ALL_REACHED: dict[Outcome, float] = {"reached": 1.0}
 
 
+_REVISIT: dict[Outcome, float] = {"reached": 0.6, "moved": 0.3, "nobody_home": 0.1}
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,6 +93,9 @@ class Scenario(BaseModel):
     staff_reply_delay_min: tuple[float, float] = (0.5, 4.0)
     visits_per_hour: float = Field(default=20, gt=0)
     visit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _ALL_REACHED.copy())
+    # A nobody-home door visited again (issue 17): home now, away by a neighbour's word (`moved`), or still
+    # nobody (final: whereabouts unknown). A `needs_help` case is always helped out by whoever holds it.
+    revisit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _REVISIT.copy())
     goal: Goal = Goal()
     seed: int = 7
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import tables as t
 from warnengine.db.store import Store
@@ -56,6 +57,7 @@ async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: fl
         ):
             have = first_ack.get(r.person_id)
             first_ack[r.person_id] = r.acked_at if have is None else min(have, r.acked_at or have)
+        outcomes = await _visit_outcomes(conn, warning_id)
     staff_acks = [a for a in first_ack.values() if a is not None]
 
     def by_min(times: list[float]) -> dict[str, int]:
@@ -72,6 +74,33 @@ async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: fl
         "staff_acknowledged_by_min": by_min(staff_acks),
         "staff_called_by_min": by_min(called),
         "unreachable": report["unreachable"],
+        "persons": report["persons"],
+        "needs_help": report["needs_help"],
+        "nobody_home": report["nobody_home"],
+        # Issue 17: households ever reported needing help, and nobody-home doors visited again.
+        "needs_help_cases": len(outcomes.get("needs_help", set())),
+        "revisits": len(outcomes.get("revisit", set())),
         "unreached": report["unreached"],
         "visit_tasks": report["visit_tasks"],
     }
+
+
+async def _visit_outcomes(conn: AsyncConnection, warning_id: str) -> dict[str, set[str]]:
+    """Households by visit outcome over all the warning's tasks; `revisit`: a door visited after a
+    nobody-home report."""
+    vt, vh = t.visit_tasks.c, t.visit_households.c
+    seen: dict[str, list[tuple[float, str]]] = {}
+    for r in await conn.execute(
+        select(vh.household_id, vh.outcome, vh.at)
+        .join_from(t.visit_households, t.visit_tasks, vt.task_id == vh.task_id)
+        .where(vt.warning_id == warning_id, vh.outcome.is_not(None))
+    ):
+        seen.setdefault(r.household_id, []).append((float(r.at or 0), r.outcome))
+    out: dict[str, set[str]] = {}
+    for home, reports in seen.items():
+        reports.sort()
+        for outcome in {o for _, o in reports}:
+            out.setdefault(outcome, set()).add(home)
+        if len(reports) > 1 and reports[0][1] == "nobody_home":
+            out.setdefault("revisit", set()).add(home)
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,14 +160,18 @@ async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: st
         return
     async with store.engine.connect() as conn:
         wh = t.warning_households.c
-        reached = {
-            r.household_id
+        states = {
+            r.household_id: r.state
             for r in await conn.execute(
-                select(wh.household_id).where(wh.warning_id == warning_id, wh.state == "reached")
+                select(wh.household_id, wh.state).where(
+                    wh.warning_id == warning_id, wh.state.in_(("reached", "needs_help", "nobody_home"))
+                )
             )
         }
+    reached = {h for h, st in states.items() if st == "reached"}
     per_step = sc.visits_per_hour * sc.step_s / 3600
     outcomes, weights = zip(*sc.visit_outcomes.items(), strict=True)
+    again, again_weights = zip(*sc.revisit_outcomes.items(), strict=True)
     walks: dict[str, list[tuple[bool, str, str]]] = {}  # visitor → (vulnerable, household, task), all tasks
     for task in tasks:
         who = task.assignee
@@ -178,6 +182,10 @@ async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: st
             for household, vul, outcome in task.households
             if outcome is None and household not in reached
         )
+
+    def pick(first: bool) -> str:
+        return str(world.rng.choices(*((outcomes, weights) if first else (again, again_weights)))[0])
+
     for who, doors in walks.items():
         if not doors:
             continue
@@ -187,5 +195,16 @@ async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: st
             if world.credit[who] < 1:
                 break
             world.credit[who] -= 1
-            result = world.rng.choices(outcomes, weights)[0]
-            await store.report_visit(task_id, household, result, store.clock.now())
+            await store.report_visit(task_id, household, *_outcome(world, states.get(household), pick))
+
+
+def _outcome(world: World, state: str | None, pick: Callable[[bool], str]) -> tuple[str, float, str | None]:
+    """A door's outcome: a household that needs help is helped out by whoever holds its case (issue 17); a
+    nobody-home door revisited draws from `revisit_outcomes` (a neighbour's word gives `moved`, away)."""
+    now = world.clock.now()
+    if state == "needs_help":
+        return "reached", now, "helped out / 已帮扶转移"
+    if state == "nobody_home":
+        result = pick(False)
+        return result, now, ("neighbour: away / 邻居告知外出" if result == "moved" else None)
+    return pick(True), now, None

@@ -16,6 +16,11 @@ REACHED = ("played", "delivered", "acknowledged")
 FAILED = ("rejected", "failed", "expired", "cancelled")
 
 
+# Households counted by state in the live status; needs_help and nobody_home are open cases (issue 17).
+_COUNTED = ("reached", "needs_help", "nobody_home")
+_HOUSEHOLD_KEYS = ("households", "households_reached", "households_needs_help", "households_nobody_home")
+
+
 class ApiQueries(StoreBase):
     # -- users, tokens, sessions ------------------------------------------------------------------------
 
@@ -317,7 +322,7 @@ class ApiQueries(StoreBase):
         out: dict[str, dict[str, int]] = {}
 
         def blank() -> dict[str, int]:
-            return dict.fromkeys((*keys, "households", "households_reached"), 0)
+            return dict.fromkeys((*keys, *_HOUSEHOLD_KEYS), 0)
 
         async with self.engine.connect() as conn:
             latest = (
@@ -343,14 +348,19 @@ class ApiQueries(StoreBase):
                 elif state in FAILED:
                     row["failed"] += int(n)
             res = await conn.execute(
-                select(wh.village_code, func.count(), func.sum(case((wh.state == "reached", 1), else_=0)))
+                select(
+                    wh.village_code,
+                    func.count(),
+                    *(func.sum(case((wh.state == st, 1), else_=0)) for st in _COUNTED),
+                )
                 .where(wh.warning_id == warning_id)
                 .group_by(wh.village_code)
             )
-            for village, n, reached in res:
+            for village, n, *states in res:
                 row = out.setdefault(village, blank())
                 row["households"] = int(n)
-                row["households_reached"] = int(reached or 0)
+                for key, m in zip(_HOUSEHOLD_KEYS[1:], states, strict=True):
+                    row[key] = int(m or 0)
         return out
 
     async def village_names(self, codes: Sequence[str]) -> dict[str, tuple[str, str | None]]:

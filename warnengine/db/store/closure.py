@@ -65,6 +65,34 @@ class ClosureQueries(StoreBase):
                     )
                 )
             }
+            p = t.people.c
+            # Persons (issue 17, first step): the members of the warning's households, and who of them
+            # acknowledged on any channel.
+            members = (
+                await conn.execute(
+                    select(p.person_id, p.household_id)
+                    .join_from(t.people, t.warning_households, wh.household_id == p.household_id)
+                    .where(wh.warning_id == warning_id)
+                )
+            ).all()
+            acked = {
+                r.person_id
+                for r in await conn.execute(
+                    select(d.person_id)
+                    .where(d.warning_id == warning_id, d.acked_at.is_not(None), d.household_id.is_not(None))
+                    .distinct()
+                )
+            }
+            size = {
+                r.household_id: int(r.members)
+                for r in await conn.execute(
+                    select(t.households.c.household_id, t.households.c.members)
+                    .join_from(
+                        t.households, t.warning_households, wh.household_id == t.households.c.household_id
+                    )
+                    .where(wh.warning_id == warning_id)
+                )
+            }
             names = dict(
                 (
                     await conn.execute(
@@ -82,4 +110,7 @@ class ClosureQueries(StoreBase):
             "visit_tasks": {r.state: r.n for r in tasks},
             "village_names": names,
             "visiting": visiting,
+            "members": [(r.person_id, r.household_id) for r in members],
+            "acked_persons": acked,
+            "household_size": size,
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
@@ -15,6 +16,36 @@ from warnengine.model.records import LiveVersion, VisitTask
 OUTCOMES = ("reached", "nobody_home", "refused", "moved", "needs_help")
 # An outcome that tells the household was warned (a refusal to leave was still a warning heard).
 _REACHED = ("reached", "refused")
+
+
+# Open cases a visit leaves (issue 17): a household that needs help is handed to someone and stays open
+# until a visitor reports it reached; nobody home is revisited once before it is final.
+NEEDS_HELP, NOBODY_HOME = "needs_help", "nobody_home"
+
+
+async def _open_or_final(
+    conn: AsyncConnection, warning_id: str, household_id: str, outcome: str, note: str | None
+) -> tuple[str, str | None]:
+    """The household's state and reason after a visit outcome: reached, an open case, or final with what
+    is known (away, confirmed by whoever the visitor asked; whereabouts unknown at a second empty door)."""
+    said = f" ({note})" if note else ""
+    if outcome in _REACHED:
+        return "reached", None
+    if outcome == NEEDS_HELP:
+        return NEEDS_HELP, f"visit: needs_help{said}"
+    if outcome == "moved":
+        return "unreachable", f"away / 外出 — confirmed at the visit{said}"
+    vt, vh = t.visit_tasks.c, t.visit_households.c
+    empty = (
+        await conn.execute(
+            select(func.count())
+            .select_from(t.visit_households.join(t.visit_tasks, vt.task_id == vh.task_id))
+            .where(vt.warning_id == warning_id, vh.household_id == household_id, vh.outcome == NOBODY_HOME)
+        )
+    ).scalar_one()
+    if empty >= 2:  # this report is already written: the second empty door
+        return "unreachable", f"whereabouts unknown / 下落不明 — nobody home twice{said}"
+    return NOBODY_HOME, f"visit: nobody_home{said}"
 
 
 class EscalationQueries(StoreBase):
@@ -46,7 +77,8 @@ class EscalationQueries(StoreBase):
         async with self.engine.connect() as conn:
             res = await conn.execute(
                 select(wh.household_id, wh.village_code, wh.cell_code, wh.vulnerable).where(
-                    wh.warning_id == warning_id, wh.state.not_in(("reached", "unreachable"))
+                    wh.warning_id == warning_id,
+                    wh.state.not_in(("reached", "unreachable", NEEDS_HELP, NOBODY_HOME)),
                 )
             )
             return [(r.household_id, r.village_code, r.cell_code, bool(r.vulnerable)) for r in res]
@@ -73,7 +105,7 @@ class EscalationQueries(StoreBase):
                     .where(
                         wh.warning_id == warning_id,
                         wh.village_code == village,
-                        wh.state.not_in(("reached", "unreachable")),
+                        wh.state.not_in(("reached", "unreachable", NEEDS_HELP)),
                     )
                     .values(
                         state="reached",
@@ -247,6 +279,7 @@ class EscalationQueries(StoreBase):
             if not res.rowcount:
                 return False
             reached = outcome in _REACHED
+            state, reason = await _open_or_final(conn, task.warning_id, household_id, outcome, note)
             await conn.execute(
                 update(t.warning_households)
                 .where(
@@ -254,11 +287,11 @@ class EscalationQueries(StoreBase):
                     wh.state != "reached",
                 )
                 .values(
-                    state="reached" if reached else "unreachable",
+                    state=state,
                     reached_by="visit" if reached else None,
                     evidence=task_id,
                     reached_at=at if reached else None,
-                    reason=None if reached else f"visit: {outcome}" + (f" ({note})" if note else ""),
+                    reason=reason,
                     updated_at=at,
                 )
             )
@@ -296,3 +329,31 @@ class EscalationQueries(StoreBase):
         for r in rows:
             n += await self.report_visit(r.task_id, r.household_id, "reached", at, "confirmed by reply")
         return n
+
+    async def follow_ups(self, warning_id: str, empty_before: float) -> list[tuple[str, str, str, bool, str]]:
+        """(household, village, group, vulnerable, kind) needing a follow-up visit now: `needs_help` cases
+        and `nobody_home` doors reported at or before `empty_before`, that no visit task holds open."""
+        wh, vt, vh = t.warning_households.c, t.visit_tasks.c, t.visit_households.c
+        async with self.engine.connect() as conn:
+            cases = (
+                await conn.execute(
+                    select(wh.household_id, wh.village_code, wh.cell_code, wh.vulnerable, wh.state).where(
+                        wh.warning_id == warning_id,
+                        wh.state.in_((NEEDS_HELP, NOBODY_HOME)),
+                        (wh.state == NEEDS_HELP) | (wh.updated_at <= empty_before),
+                    )
+                )
+            ).all()
+            pending = {
+                r.household_id
+                for r in await conn.execute(
+                    select(vh.household_id)
+                    .join_from(t.visit_households, t.visit_tasks, vt.task_id == vh.task_id)
+                    .where(vt.warning_id == warning_id, vt.state != "cancelled", vh.outcome.is_(None))
+                )
+            }
+        return [
+            (r.household_id, r.village_code, r.cell_code, bool(r.vulnerable), r.state)
+            for r in cases
+            if r.household_id not in pending
+        ]

@@ -1,0 +1,67 @@
+"""Follow-ups after a visit (issue 17): a household that needs help is an open case, handed at once to the
+village grid head on duty (叫应 by the visit message) and kept open until a visitor reports it reached; a
+nobody-home door is visited again `revisit_min` after, asking the neighbours — a second empty door is final
+("whereabouts unknown"), a neighbour's word that the family is away is reported as `moved` ("away")."""
+
+from __future__ import annotations
+
+from hashlib import sha256
+
+import structlog
+
+from warnengine.escalate.duty import OnDuty
+from warnengine.escalate.store import EscalateStore
+from warnengine.model import HazardWarning, Role
+from warnengine.model.records import VisitTask
+from warnengine.obs import metrics
+from warnengine.plan.policy import Rule
+
+log = structlog.get_logger("warnengine.escalate")
+
+FOLLOW_STEP = 100  # deliveries of a follow-up are step FOLLOW_STEP + minutes since the version resolved
+
+
+async def follow_up(
+    store: EscalateStore, duty: OnDuty, w: HazardWarning, rule: Rule, resolved_at: float, now: float
+) -> tuple[list[VisitTask], int]:
+    """Creates this sweep's follow-up tasks; returns them and the step number their messages use."""
+    cases = await store.follow_ups(w.warning_id, now - rule.revisit_min * 60)
+    if not cases:
+        return [], 0
+    step = FOLLOW_STEP + int((now - resolved_at) // 60)
+    groups: dict[tuple[str, str, str, str | None, int], list[tuple[str, bool]]] = {}
+    for hid, village, group, vulnerable, kind in cases:
+        who, level = _visitor(duty, village, group, kind)
+        groups.setdefault((kind, village, group, who, level), []).append((hid, vulnerable))
+    tasks = [
+        VisitTask(
+            _task_id(w.warning_id, kind, group, who, step),
+            w.warning_id,
+            w.version,
+            village,
+            group,
+            who,
+            level,
+            "open",
+            tuple(sorted(((h, vul, None) for h, vul in homes), key=lambda x: (not x[1], x[0]))),
+        )
+        for (kind, village, group, who, level), homes in sorted(groups.items(), key=lambda kv: str(kv[0]))
+    ]
+    await store.create_visit_tasks(tasks, now)
+    metrics.VISIT_TASKS.labels("follow_up").inc(len(tasks))
+    log.info("visit_follow_up", tasks=len(tasks), households=len(cases))
+    return tasks, step
+
+
+def _visitor(duty: OnDuty, village: str, group: str, kind: str) -> tuple[str | None, int]:
+    """needs_help: the village grid head on duty (level 1); nobody home: the group leader, else the head."""
+    if kind == "nobody_home":
+        leader = duty.first(group, Role.GROUP_LEADER)
+        if leader is not None:
+            return leader.person_id, 0
+    head = duty.first(village, Role.GRID_HEAD)
+    return (head.person_id if head else None), 1
+
+
+def _task_id(warning_id: str, kind: str, group: str, who: str | None, step: int) -> str:
+    return "v-" + sha256(f"{warning_id}\x1f{kind}\x1f{group}\x1f{who}\x1f{step}".encode()).hexdigest()[:20]
