@@ -302,8 +302,12 @@ async function loadWarnings() {
     if (w.live || w.state === "cancelled") {
       actions.append(el("a", { href: `/api/v1/warnings/${w.warning_id}/report.html`, target: "_blank", class: "act-report" }, "报告 Report"));
     }
-    tr.append(el("td", { class: "state-" + w.state }, w.state), el("td", {}, badges, w.content.headline),
-      el("td", {}, `${w.hazard} / ${w.severity}`), el("td", {}, w.created_by), el("td", {}, String(w.revision)), actions);
+    const sm = w.summary || {};
+    const reach = sm.households == null ? "" : ` · 预计 ${sm.villages} 村 villages · ${sm.households} 户 households · ${sm.people} 人 people`;
+    tr.append(el("td", { class: "state-" + w.state }, w.state),
+      el("td", {}, badges, w.content.headline, el("div", { class: "area" }, `${sm.kind || ""} · ${sm.area || ""}${reach}`)),
+      el("td", {}, sm.hazard_zh ? `${sm.hazard_zh} (${w.hazard}/${w.severity})` : `${w.hazard} / ${w.severity}`),
+      el("td", {}, `${w.created_by} · ${sm.created_local || ""}`), el("td", {}, String(w.revision)), actions);
     body.append(tr);
   }
 }
