@@ -159,7 +159,11 @@ async def test_status_by_household_names_the_open_ones(api_both: Api, small_coun
     )
     wid = w["warning_id"]
     v1 = sorted(c.code for c in small_county.cells if c.parent == TOWNSHIP)[0]
-    homes = [("h1", "reached", False, None), ("h2", "delivered", False, None), ("h3", "sent", True, None)]
+    homes: list[tuple[str, str, bool, str | None]] = [
+        ("h1", "reached", False, None),
+        ("h2", "delivered", False, None),
+    ]
+    homes.append(("h3", "sent", True, None))
     homes.append(("h4", "unreachable", False, "无电话 no phone"))
     async with api.store.engine.begin() as conn:
         await conn.execute(
