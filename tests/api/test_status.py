@@ -139,3 +139,102 @@ async def test_directory_and_devices(api: Api, small_county: County) -> None:
     assert (one["device_id"], one["sig_alg"]) == (d0, "ed25519")
     assert {d["sig_alg"] for d in devs["devices"]} == {"ed25519"}
     assert (await api.call("GET", "/api/v1/devices/nope", "grid"))[0] == 404
+
+
+async def test_status_by_household_names_the_open_ones(api_both: Api, small_county: County) -> None:
+    """The headline and the map count households reached, not loudspeakers; the open ones are named
+    with why, vulnerable first; the warning is not done while one is open."""
+    api = api_both
+    status, w = await api.call(
+        "POST",
+        "/api/v1/warnings",
+        "disp",
+        json={
+            "hazard": "flood",
+            "severity": "red",
+            "event": "山洪",
+            "headline": "h",
+            "areas": [{"codes": [TOWNSHIP]}],
+        },
+    )
+    wid = w["warning_id"]
+    v1 = sorted(c.code for c in small_county.cells if c.parent == TOWNSHIP)[0]
+    homes: list[tuple[str, str, bool, str | None]] = [
+        ("h1", "reached", False, None),
+        ("h2", "delivered", False, None),
+    ]
+    homes.append(("h3", "sent", True, None))
+    homes.append(("h4", "unreachable", False, "无电话 no phone"))
+    async with api.store.engine.begin() as conn:
+        await conn.execute(
+            insert(t.warning_villages),
+            [{"warning_id": wid, "version": 1, "village_code": v1, "state": "dispatched", "updated_at": 0.0}],
+        )
+        await conn.execute(
+            insert(t.deliveries),
+            [
+                {
+                    "delivery_id": "d0",
+                    "warning_id": wid,
+                    "version": 1,
+                    "village_code": v1,
+                    "channel": "loudspeaker",
+                    "recipient": "dev0",
+                    "state": "played",
+                    "attempts": 1,
+                    "created_at": 0.0,
+                    "expires_at": 9e9,
+                }
+            ],
+        )
+        await conn.execute(
+            insert(t.warning_households),
+            [
+                {
+                    "warning_id": wid,
+                    "household_id": h,
+                    "version": 1,
+                    "village_code": v1,
+                    "cell_code": v1,
+                    "vulnerable": vul,
+                    "state": st,
+                    "reason": why,
+                    "targeted_at": 0.0,
+                    "updated_at": 0.0,
+                }
+                for h, st, vul, why in homes
+            ],
+        )
+        await conn.execute(
+            insert(t.visit_tasks),
+            [
+                {
+                    "task_id": "vt1",
+                    "warning_id": wid,
+                    "version": 1,
+                    "village_code": v1,
+                    "group_code": v1,
+                    "assignee": "p-leader",
+                    "level": 0,
+                    "state": "open",
+                    "created_at": 0.0,
+                    "assigned_at": 0.0,
+                }
+            ],
+        )
+        await conn.execute(
+            insert(t.visit_households), [{"task_id": "vt1", "household_id": "h2", "vulnerable": False}]
+        )
+    status, s = await api.call("GET", f"/api/v1/warnings/{wid}/status", "grid")
+    assert status == 200
+    # The loudspeaker played (到村 100 %), but only one household in four is reached.
+    assert (s["terminals_percent"], s["percent"], s["households_open"], s["done"]) == (100.0, 25.0, 3, False)
+    (village,) = s["villages"]
+    assert (village["percent"], village["terminals_percent"], s["unreached"]) == (25.0, 100.0, [v1])
+    rows = [(h["household_id"], h["vulnerable"], h["why"]) for h in s["open_households"]]
+    assert rows == [
+        ("h3", True, "未送达 no message delivered"),
+        ("h2", False, "入户中 visit open: p-leader"),
+        ("h4", False, "无法联系 unreachable: 无电话 no phone"),
+    ]
+    assert s["drill"] is False

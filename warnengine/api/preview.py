@@ -96,11 +96,15 @@ async def preview_area(request: web.Request) -> web.Response:
     return json_out(await _preview(ctx(request), b.areas, b.hazard, b.severity, b.drill))
 
 
+async def preview_of(c: ApiContext, w: Compose) -> Preview:
+    """The reach of a composed warning (the approver's list shows it beside each row)."""
+    return await _preview(c, w.areas, w.hazard, w.severity, w.drill)
+
+
 async def preview_warning(request: web.Request) -> web.Response:
     c = ctx(request)
     row = await load_draft(c, request.match_info["warning_id"])
-    w = Compose.model_validate_json(row["content"])
-    return json_out(await _preview(c, w.areas, w.hazard, w.severity, w.drill))
+    return json_out(await preview_of(c, Compose.model_validate_json(row["content"])))
 
 
 OPS = [

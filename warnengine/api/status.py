@@ -1,12 +1,15 @@
 """Live status of a warning, village by village: a snapshot, and the same as Server-Sent Events.
 
 Three measures per village, kept apart because they mean different things:
-- `percent` (到村): the village's loudspeakers that played it. A village with no terminal falls back to
-  its households, then to its messages. The map's colours and the unreached list use this.
-- `households_percent` (到户): households reached by a person's ack, a visit, or (where the policy says
-  so) the loudspeaker.
+- `percent` (到户 first): households reached by a person's ack, a visit, or (where the policy says so)
+  the loudspeaker. A village with no household on record falls back to its loudspeakers, then to its
+  messages. The map's colours, the headline and the unreached list use this: a warning is never shown
+  as done while a household is open.
+- `terminals_percent` (到村): the village's loudspeakers that played it — the map's second layer.
 - messages: SMS/WeChat/app/visit deliveries that reached a handset or a person.
-The unreached list is every targeted village not yet at 100 %, from the first second.
+The unreached list is every targeted village not yet at 100 %, from the first second; `open_households`
+names the households still open (vulnerable first) with why: no message delivered, no reply, a visit
+open with whom, or unreachable with the reason.
 """
 
 from __future__ import annotations
@@ -41,8 +44,21 @@ class VillageReach(BaseModel):
     households_reached: int
     households_needs_help: int = 0  # a visitor reported needs_help: open, handed to the grid head
     households_nobody_home: int = 0  # nobody home at the visit: open, awaiting the revisit
-    percent: float  # 到村: terminals played (see the module's doc)
+    percent: float  # 到户, falling back to 到村 (see the module's doc)
     households_percent: float  # 到户
+    terminals_percent: float  # 到村: loudspeakers played
+
+
+class OpenHousehold(BaseModel):
+    household_id: str
+    village_code: str
+    village: str
+    vulnerable: bool
+    state: str  # targeted | sent | delivered | unreachable
+    why: str  # operator-facing, Chinese with English beside it
+    reason: str | None
+    visit_assignee: str | None
+    visit_state: str | None
 
 
 class WarningStatus(BaseModel):
@@ -65,8 +81,12 @@ class WarningStatus(BaseModel):
     households_needs_help: int
     households_nobody_home: int
     households_percent: float
+    terminals_percent: float
+    households_open: int
+    done: bool  # resolved and nothing open: every household reached (or, with none on record, every village)
     villages: list[VillageReach]
     unreached: list[str]
+    open_households: list[OpenHousehold]  # at most OPEN_LIMIT, vulnerable first
 
 
 _SUMS = (
@@ -82,8 +102,45 @@ _SUMS = (
 )
 
 
+OPEN_LIMIT = 200
+_WHY = {
+    "targeted": "未送达 no message delivered",
+    "sent": "未送达 no message delivered",
+    "delivered": "未回复 no reply",
+}
+
+
 def _percent(n: int, of: int) -> float:
     return round(100.0 * n / of, 1) if of else 0.0
+
+
+def _why(h: dict[str, object]) -> str:
+    if h["visit_state"]:
+        who = h["visit_assignee"] or "未指派 unassigned"
+        return f"入户中 visit {h['visit_state']}: {who}"
+    if h["state"] == "unreachable":
+        return f"无法联系 unreachable: {h['reason'] or '—'}"
+    return _WHY.get(str(h["state"]), str(h["state"]))
+
+
+async def _open_households(
+    c: ApiContext, warning_id: str, names: dict[str, tuple[str, str | None]]
+) -> list[OpenHousehold]:
+    rows = await c.store.open_households(warning_id, OPEN_LIMIT)
+    return [
+        OpenHousehold(
+            household_id=str(h["household_id"]),
+            village_code=str(h["village_code"]),
+            village=names.get(str(h["village_code"]), (str(h["village_code"]), None))[0],
+            vulnerable=bool(h["vulnerable"]),
+            state=str(h["state"]),
+            why=_why(h),
+            reason=h["reason"],
+            visit_assignee=h["visit_assignee"],
+            visit_state=h["visit_state"],
+        )
+        for h in rows
+    ]
 
 
 async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
@@ -97,18 +154,32 @@ async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
     for code, r in sorted(per.items()):
         name, township = names.get(code, (code, None))
         households_pct = _percent(r["households_reached"], r["households"])
-        if r["terminals"]:
-            pct = _percent(r["terminals_played"], r["terminals"])
-        elif r["households"]:
+        terminals_pct = _percent(r["terminals_played"], r["terminals"])
+        if r["households"]:
             pct = households_pct
+        elif r["terminals"]:
+            pct = terminals_pct
         else:
             pct = _percent(r["messages_reached"], r["messages"])
         villages.append(
             VillageReach(
-                code=code, name=name, township=township, percent=pct, households_percent=households_pct, **r
+                code=code,
+                name=name,
+                township=township,
+                percent=pct,
+                households_percent=households_pct,
+                terminals_percent=terminals_pct,
+                **r,
             )
         )
     reached = [v for v in villages if v.percent >= 100.0]
+    sums = {k: sum(getattr(v, k) for v in villages) for k in _SUMS}
+    households_open = sums["households"] - sums["households_reached"]
+    percent = (
+        _percent(sums["households_reached"], sums["households"])
+        if sums["households"]
+        else _percent(len(reached), len(villages))
+    )
     status = (draft or {}).get("status") or (pipeline or {}).get("status")
     headline = json.loads(draft["content"])["headline"] if draft else (pipeline or {}).get("event")
     return WarningStatus(
@@ -120,13 +191,18 @@ async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
         version=pipeline["version"] if pipeline else None,
         villages_total=len(villages),
         villages_reached=len(reached),
-        percent=_percent(len(reached), len(villages)),
-        **{k: sum(getattr(v, k) for v in villages) for k in _SUMS},
-        households_percent=_percent(
-            sum(v.households_reached for v in villages), sum(v.households for v in villages)
-        ),
+        percent=percent,
+        **sums,
+        households_percent=_percent(sums["households_reached"], sums["households"]),
+        terminals_percent=_percent(sums["terminals_played"], sums["terminals"]),
+        households_open=households_open,
+        done=bool(villages)
+        and pipeline is not None
+        and households_open == 0
+        and len(reached) == len(villages),
         villages=villages,
         unreached=[v.code for v in villages if v.percent < 100.0],
+        open_households=await _open_households(c, warning_id, names),
     )
 
 

@@ -59,6 +59,16 @@ class Approval(BaseModel):
     at: float
 
 
+class Summary(BaseModel):
+    area: str  # e.g. "城关镇, 河口镇 (2 乡镇 townships) · 3 村 villages" or "多边形 polygon"
+    created_local: str  # YYYY-MM-DD HH:MM in the county's time zone
+    hazard_zh: str  # 山洪 红色
+    kind: str  # 演练 DRILL | 真实 REAL
+    households: int | None  # reach preview (None once it no longer matters: released/cancelled/rejected)
+    people: int | None
+    villages: int | None
+
+
 class DraftOut(BaseModel):
     warning_id: str
     state: str
@@ -79,6 +89,7 @@ class DraftOut(BaseModel):
     updated_at: float
     released_at: float | None
     approvals: list[Approval] = Field(default_factory=list)
+    summary: Summary | None = None  # in the list: what is being approved (area, time, reach, kind)
 
 
 class DraftList(BaseModel):

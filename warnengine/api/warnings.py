@@ -43,6 +43,7 @@ from warnengine.api.warning_models import (
 )
 from warnengine.api.warning_release import cancel_warning, release_warning
 from warnengine.api.warning_state import draft_out, load_draft, move, now_utc, respond
+from warnengine.api.warning_summary import summarise
 from warnengine.api.warning_workflow import approve_warning, reject_warning, submit_warning
 from warnengine.model.warning import chain_id
 from warnengine.obs import metrics
@@ -113,8 +114,14 @@ async def create_warning(request: web.Request) -> web.Response:
 
 async def list_warnings(request: web.Request) -> web.Response:
     q = query(request, ListQuery)
-    rows = await ctx(request).store.list_drafts([q.state] if q.state else None, q.limit)
-    return json_out(DraftList(warnings=[draft_out(r) for r in rows]))
+    c = ctx(request)
+    rows = await c.store.list_drafts([q.state] if q.state else None, q.limit)
+    out = []
+    for r in rows:
+        d = draft_out(r)
+        d.summary = await summarise(c, r)
+        out.append(d)
+    return json_out(DraftList(warnings=out))
 
 
 async def get_warning(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from typing import Any
 import shapely
 from aiokafka import AIOKafkaProducer
 from shapely.geometry import box, shape
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from warnengine.clock import SystemClock
 from warnengine.db import connect
@@ -143,6 +143,7 @@ async def run_demo(settings: Settings, timeout_s: float = 120.0, fresh: bool = T
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - t0
         acked_devices = {dev for dev, logic in farm.terminals.items() if logic.state.played}
+        homes = await _households(store, warning_id)
         await store.close()
         return {
             "warning_id": warning_id,
@@ -151,6 +152,7 @@ async def run_demo(settings: Settings, timeout_s: float = 120.0, fresh: bool = T
             "acks": int(played),
             "lost": len(expected - acked_devices),
             "elapsed_s": round(elapsed, 3),
+            **homes,
         }
     finally:
         if farm_task:
@@ -158,6 +160,31 @@ async def run_demo(settings: Settings, timeout_s: float = 120.0, fresh: bool = T
             with contextlib.suppress(asyncio.CancelledError):
                 await farm_task
         stack.stop()
+
+
+async def _households(store: Store, warning_id: str) -> dict[str, int]:
+    """到户 as the live page counts it: households targeted and reached, vulnerable among them, and open."""
+    wh = t.warning_households.c
+    reached = case((wh.state == "reached", 1), else_=0)
+    async with store.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(
+                    func.count(),
+                    func.sum(reached),
+                    func.sum(case((wh.vulnerable, 1), else_=0)),
+                    func.sum(case((wh.vulnerable, reached), else_=0)),
+                ).where(wh.warning_id == warning_id)
+            )
+        ).one()
+    households, got, vulnerable, vulnerable_got = (int(x or 0) for x in row)
+    return {
+        "households": households,
+        "households_reached": got,
+        "vulnerable": vulnerable,
+        "vulnerable_reached": vulnerable_got,
+        "unreached": households - got,
+    }
 
 
 def print_result(result: dict[str, Any]) -> None:

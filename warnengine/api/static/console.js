@@ -302,8 +302,12 @@ async function loadWarnings() {
     if (w.live || w.state === "cancelled") {
       actions.append(el("a", { href: `/api/v1/warnings/${w.warning_id}/report.html`, target: "_blank", class: "act-report" }, "报告 Report"));
     }
-    tr.append(el("td", { class: "state-" + w.state }, w.state), el("td", {}, badges, w.content.headline),
-      el("td", {}, `${w.hazard} / ${w.severity}`), el("td", {}, w.created_by), el("td", {}, String(w.revision)), actions);
+    const sm = w.summary || {};
+    const reach = sm.households == null ? "" : ` · 预计 ${sm.villages} 村 villages · ${sm.households} 户 households · ${sm.people} 人 people`;
+    tr.append(el("td", { class: "state-" + w.state }, w.state),
+      el("td", {}, badges, w.content.headline, el("div", { class: "area" }, `${sm.kind || ""} · ${sm.area || ""}${reach}`)),
+      el("td", {}, sm.hazard_zh ? `${sm.hazard_zh} (${w.hazard}/${w.severity})` : `${w.hazard} / ${w.severity}`),
+      el("td", {}, `${w.created_by} · ${sm.created_local || ""}`), el("td", {}, String(w.revision)), actions);
     body.append(tr);
   }
 }
@@ -316,6 +320,7 @@ function watch(warningId) {
   const paths = drawGrid($("#live-map"));
   Object.values(paths).forEach((p) => p.classList.add("untargeted"));
   state.live = { id: warningId, paths };
+  $("#live-layer-terminals").onchange = () => state.live.last && paint(state.live.last);
   const src = new EventSource(`/api/v1/warnings/${warningId}/events`);
   state.source = src;
   src.addEventListener("status", (ev) => paint(JSON.parse(ev.data)));
@@ -323,25 +328,38 @@ function watch(warningId) {
 }
 
 function paint(s) {
+  state.live.last = s;
   const { paths } = state.live;
+  const speakers = $("#live-layer-terminals").checked;
   for (const p of Object.values(paths)) p.setAttribute("class", "village untargeted");
   if (s.headline) text($("#live-title"), `${s.headline} · ${s.warning_id}`);
   const names = {};
   for (const v of s.villages) {
     names[v.code] = v.name;
     const p = paths[v.code];
-    if (p) p.setAttribute("class", "village " + (v.percent >= 100 ? "r100" : v.percent > 0 ? "r50" : "r0"));
-    if (p) p.querySelector("title").textContent = `${v.name} ${v.percent}%`;
+    const pct = speakers ? v.terminals_percent : v.percent;
+    if (p) p.setAttribute("class", "village " + (pct >= 100 ? "r100" : pct > 0 ? "r50" : "r0"));
+    if (p) p.querySelector("title").textContent = speakers
+      ? `${v.name} 喇叭 ${v.terminals_played}/${v.terminals}`
+      : `${v.name} 到户 ${v.households_reached}/${v.households} (${v.percent}%)`;
   }
+  const kind = $("#live-kind");
+  text(kind, s.drill ? "演练 DRILL" : "真实预警 REAL");
+  kind.setAttribute("class", "kind " + (s.drill ? "drill" : "real"));
   text($("#live-percent"), s.villages_total ? `${s.percent}%` : "—");
   text($("#live-villages"), `${s.villages_reached}/${s.villages_total}`);
   text($("#live-deliveries"), `${s.terminals_played}/${s.terminals}` + (s.failed ? ` (失败 failed ${s.failed})` : ""));
   text($("#live-messages"), `${s.messages_reached}/${s.messages}`);
-  text($("#live-households"), s.households ? `${s.households_reached}/${s.households} (${s.households_percent}%)` : "—");
-  text($("#live-state"), [s.drill ? "演练 DRILL" : "", s.state || "", s.pipeline_state || ""].filter(Boolean).join(" · "));
+  text($("#live-households"), s.households ? `${s.households_reached}/${s.households}` : "—");
+  const done = s.done ? "已完成 done" : s.households_open ? `未完成 open: ${s.households_open} 户` : "";
+  text($("#live-state"), [s.state || "", s.pipeline_state || "", done].filter(Boolean).join(" · "));
   const ul = $("#unreached");
   ul.replaceChildren(...s.unreached.map((c) => el("li", { "data-code": c }, `${names[c] || c} ${c}`)));
   text($("#unreached-count"), `(${s.unreached.length})`);
+  const oh = $("#open-households");
+  oh.replaceChildren(...s.open_households.map((h) => el("li", { "data-household": h.household_id, class: h.vulnerable ? "vulnerable" : "" },
+    `${h.vulnerable ? "重点户 vulnerable · " : ""}${h.village} · ${h.household_id} — ${h.why}`)));
+  text($("#open-count"), `(${s.households_open})`);
 }
 
 document.addEventListener("DOMContentLoaded", start);

@@ -14,6 +14,7 @@ from warnengine.db.store.escalation import EscalationQueries
 from warnengine.db.store.groups import GroupQueries
 from warnengine.db.store.people import PeopleQueries
 from warnengine.db.store.plan import PlanQueries
+from warnengine.db.store.reach import ReachQueries
 from warnengine.db.store.reconcile import ReconcileQueries
 from warnengine.db.store.reports import ReportQueries
 from warnengine.db.store.warnings import WarningQueries
@@ -37,6 +38,7 @@ class Store(
     ReportQueries,
     DeviceQueries,
     ApiQueries,
+    ReachQueries,
     PlanQueries,
     PeopleQueries,
     EscalationQueries,
