@@ -54,7 +54,9 @@ def test_the_acl_confines_terminals_and_names_the_engine() -> None:
     assert set(engine.splitlines()) == {
         "topic read warn/v1/+/+/+/+/ack",
         "topic read warn/v1/+/+/+/+/status",
-        "topic write warn/v1/+/+/+/+/cmd",
+        "topic write warn/v1/+/+/+/+/cmd",  # also a village's group topic
+        "topic write warn/v1/+/+/group/cmd",  # a township's group topic
+        "topic write warn/v1/+/group/cmd",  # the county's group topic
     }
     assert "topic readwrite" not in acl and "topic #" not in acl
 

@@ -213,6 +213,25 @@ def test_sig_alg_is_checked_per_line(small_county: County, tmp_path: Path) -> No
     assert "devices.csv:3: sig_alg must be" in str(caught.value)
 
 
+def test_device_ids_that_cannot_be_a_topic_level_are_refused(small_county: County, tmp_path: Path) -> None:
+    _devices(
+        tmp_path,
+        small_county,
+        "device_id,cell_code,lon,lat,kind\n"
+        "spk-1,V,114.55,35.55,loudspeaker\n"
+        "spk/2,V,114.55,35.55,loudspeaker\n"  # line 3: a slash adds a topic level
+        "group,V,114.55,35.55,loudspeaker\n"  # line 4: the village's group topic
+        "spk-+,V,114.55,35.55,loudspeaker\n",  # line 5: a wildcard
+    )
+    with pytest.raises(DirectoryError) as caught:
+        read_county(tmp_path)
+    assert [(p.file, p.line, p.column) for p in caught.value.problems] == [
+        ("devices.csv", 3, "device_id"),
+        ("devices.csv", 4, "device_id"),
+        ("devices.csv", 5, "device_id"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("header", "row", "opt_in", "alg"),
     [

@@ -16,6 +16,17 @@ from warnengine.directory.parse.place import Place
 from warnengine.directory.parse.tables import Table
 from warnengine.model import Device, Level
 
+# A device id is the user name and a topic level of its terminal's MQTT topics: a wildcard or a slash would
+# let it read other terminals' commands, and "group" is the device segment of a village's group topic.
+_NOT_IN_ID = ("/", "+", "#", "\x00")
+_RESERVED_ID = "group"
+
+
+def _check_device_id(did: str, name: str, line: int, problems: list[Problem]) -> None:
+    if any(c in did for c in _NOT_IN_ID) or did.strip().lower() == _RESERVED_ID or did != did.strip():
+        why = f"设备编号不可用 / device_id {did!r} cannot name an MQTT topic level"
+        problems.append(Problem(name, line, why, "device_id", did))
+
 
 def read_devices(
     table: Table | None, levels: dict[str, Level] | None, place: Place, problems: list[Problem]
@@ -33,6 +44,8 @@ def read_devices(
         opt_in = read_opt_in(row, opt_in_at, True, name, line, problems)
         sig_alg = read_sig_alg(row, sig_alg_at, name, line, problems)
         check_unique(did, seen, "device_id", name, line, problems)
+        if did:
+            _check_device_id(did, name, line, problems)
         seen.add(did)
         check_cell(cell, Level.VILLAGE, levels, name, line, problems)
         x, y, ok = place.coord(lon, lat, name, line, problems)
