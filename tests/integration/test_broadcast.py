@@ -94,7 +94,8 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], message: str) -> N
 
 def test_codes() -> None:
     assert parse_codes(" 530102001000,530102001001 ,530102001000,") == ["530102001000", "530102001001"]
-    for bad in ("", ",", "5301", "53010200100x"):
+    assert parse_codes("53010200100101,530102001001001") == ["53010200100101", "530102001001001"]  # groups
+    for bad in ("", ",", "5301", "53010200100x", "5301020010010011"):
         with pytest.raises(BroadcastError):
             parse_codes(bad)
 

@@ -6,7 +6,20 @@ import random
 
 import pytest
 
-from tests.resolve.hand_county import COUNTY, TOWN, V1, V2, V3, V4, hand_directory, square
+from tests.resolve.hand_county import (
+    COUNTY,
+    DEVICES,
+    GEOMETRY,
+    HOUSEHOLDS,
+    PEOPLE,
+    TOWN,
+    V1,
+    V2,
+    V3,
+    V4,
+    hand_directory,
+    square,
+)
 from warnengine.directory import County
 from warnengine.model import Area, Circle
 from warnengine.resolve.directory import Directory
@@ -24,6 +37,23 @@ def households(d: Directory, reach: Reach) -> set[str]:
 
 def ring(coords: list[list[float]]) -> list[tuple[float, float]]:
     return [(x, y) for x, y in coords]
+
+
+def test_three_digit_group_codes_are_targets(directory: Directory) -> None:
+    """Many local systems number groups village code + 3 digits (15 in all)."""
+
+    def wide(code: object) -> object:
+        return f"{str(code)[:12]}0{str(code)[12:]}" if isinstance(code, str) and len(code) == 14 else code
+
+    homes = [(h, wide(g), *rest) for h, g, *rest in HOUSEHOLDS]
+    people = [(p, h, wide(c), *rest) for p, h, c, *rest in PEOPLE]
+    cells = [(COUNTY, "county", None, "示范县"), (TOWN, "township", COUNTY, "城关镇")]
+    cells += [(v, "village", TOWN, f"村{v[-1]}") for v in (V1, V2, V3, V4)]
+    cells += [(str(g), "group", str(g)[:12], f"组{str(g)[-3:]}") for g in sorted({h[1] for h in homes})]
+    villages = [(v, f"村{v[-1]}", GEOMETRY[v]) for v in (V1, V2, V3, V4)]
+    wide_directory = Directory.build(villages, cells, homes, people, DEVICES, [], [])
+    reach = resolve_areas(wide_directory, [Area(codes=[V1 + "002"])])
+    assert households(wide_directory, reach) == {"h3"} and reach.villages == {V1} and not reach.problems
 
 
 def test_a_cell_split_by_the_area_is_decided_by_its_households(directory: Directory) -> None:

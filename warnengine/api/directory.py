@@ -12,12 +12,12 @@ from warnengine.api.errors import not_found
 from warnengine.api.routing import STAFF, Op, json_out, query
 from warnengine.model import Level
 
-CODE = {"type": "string", "pattern": "^[0-9]{6,14}$"}
+CODE = {"type": "string", "pattern": "^[0-9]{6,15}$"}
 
 
 class CellQuery(BaseModel):
     level: Level | None = None
-    parent: str | None = Field(default=None, pattern="^[0-9]{6,14}$")
+    parent: str | None = Field(default=None, pattern="^[0-9]{6,15}$")
 
 
 class CellOut(BaseModel):

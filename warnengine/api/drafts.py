@@ -35,7 +35,7 @@ def _clean(v: str) -> str:
 Text = Annotated[str, AfterValidator(_clean)]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Code = Annotated[str, Field(pattern=r"^([0-9]{6}|[0-9]{12}|[0-9]{14})$")]  # county, township/village, group
+Code = Annotated[str, Field(pattern=r"^([0-9]{6}|[0-9]{12}|[0-9]{14,15})$")]  # county, township/village, group
 
 
 class AreaIn(BaseModel):
@@ -63,7 +63,7 @@ class AreaIn(BaseModel):
     def _codes(cls, v: list[str]) -> list[str]:
         bad = [c for c in v if code_prefix(c) is None]
         if bad:
-            raise ValueError(f"not an administrative code (12 or 14 digits, or 6 for a county): {bad[:5]}")
+            raise ValueError(f"not an administrative code (12 digits, 14 or 15 for a group, or 6 for a county): {bad[:5]}")
         return list(dict.fromkeys(v))
 
     @field_validator("polygons")

@@ -24,7 +24,7 @@ from warnengine.model.duty import stamp
 
 
 class DutyQuery(BaseModel):
-    cell: str | None = Field(default=None, pattern="^[0-9]{6,14}$")
+    cell: str | None = Field(default=None, pattern="^[0-9]{6,15}$")
     at: str | None = Field(default=None, max_length=40, description="ISO 8601; default now")
 
 

@@ -68,7 +68,7 @@ def parse_codes(raw: str) -> list[str]:
         raise BroadcastError("--codes names no area code")
     bad = [c for c in codes if code_prefix(c) is None]
     if bad:
-        raise BroadcastError(f"not an administrative code (12 or 14 digits, or 6 for a county): {bad}")
+        raise BroadcastError(f"not an administrative code (12 digits, 14 or 15 for a group, or 6 for a county): {bad}")
     return codes
 
 

@@ -20,13 +20,13 @@ _LEVEL_DIGITS = (2, 4, 6, 9, 12)
 def code_prefix(code: str) -> str | None:
     """The prefix every cell under `code` shares: 410526100000 (a township) → 410526100.
 
-    14-digit group codes (our convention: village code + 2 digits) resolve to their village.
+    Group codes (a village code + a 2- or 3-digit suffix: 14 or 15 digits) resolve to their village.
     Returns None for anything that is not an administrative code.
     """
     code = code.strip()
     if not code.isdigit():
         return None
-    if len(code) == 14:
+    if len(code) in (14, 15):
         return code[:12]
     if len(code) == 6:  # the short county-level code some feeds use
         code += "000000"
