@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from warnengine.manual.feed import ManualArea, ManualWarning
 from warnengine.model import Area, Hazard, MsgType, Severity, Status
-from warnengine.resolve.index import code_prefix
+from warnengine.resolve.index import NOT_A_CODE, code_prefix
 
 SENDER = "warnengine-console"  # the county bureau's console; who pressed the button is in the audit log
 MAX_POLYGON_POINTS = 5000
@@ -35,7 +35,8 @@ def _clean(v: str) -> str:
 Text = Annotated[str, AfterValidator(_clean)]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Code = Annotated[str, Field(pattern=r"^([0-9]{6}|[0-9]{12}|[0-9]{14,15})$")]  # county, township/village, group
+# county, township/village, group (village + 2 or 3 digits)
+Code = Annotated[str, Field(pattern=r"^([0-9]{6}|[0-9]{12}|[0-9]{14,15})$")]
 
 
 class AreaIn(BaseModel):
@@ -63,7 +64,7 @@ class AreaIn(BaseModel):
     def _codes(cls, v: list[str]) -> list[str]:
         bad = [c for c in v if code_prefix(c) is None]
         if bad:
-            raise ValueError(f"not an administrative code (12 digits, 14 or 15 for a group, or 6 for a county): {bad[:5]}")
+            raise ValueError(f"{NOT_A_CODE}: {bad[:5]}")
         return list(dict.fromkeys(v))
 
     @field_validator("polygons")

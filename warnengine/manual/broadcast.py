@@ -32,7 +32,7 @@ from warnengine.dispatch.compose import PRIORITY
 from warnengine.manual.feed import ManualArea, ManualWarning
 from warnengine.model import Hazard, MsgType, Severity
 from warnengine.model.warning import chain_id
-from warnengine.resolve.index import code_prefix
+from warnengine.resolve.index import NOT_A_CODE, code_prefix
 from warnengine.wire import topics
 
 SEVERITY_BY_PRIORITY: dict[int, Severity] = {p: s for s, p in PRIORITY.items()}
@@ -68,7 +68,7 @@ def parse_codes(raw: str) -> list[str]:
         raise BroadcastError("--codes names no area code")
     bad = [c for c in codes if code_prefix(c) is None]
     if bad:
-        raise BroadcastError(f"not an administrative code (12 digits, 14 or 15 for a group, or 6 for a county): {bad}")
+        raise BroadcastError(f"{NOT_A_CODE}: {bad}")
     return codes
 
 

@@ -17,6 +17,9 @@ EARTH_RADIUS_KM = 6371.0088
 _LEVEL_DIGITS = (2, 4, 6, 9, 12)
 
 
+NOT_A_CODE = "not an administrative code (12 digits, 14 or 15 for a group, or 6 for a county)"
+
+
 def code_prefix(code: str) -> str | None:
     """The prefix every cell under `code` shares: 410526100000 (a township) → 410526100.
 
