@@ -49,7 +49,7 @@ def test_three_digit_group_codes_are_targets(directory: Directory) -> None:
     people = [(p, h, wide(c), *rest) for p, h, c, *rest in PEOPLE]
     cells = [(COUNTY, "county", None, "示范县"), (TOWN, "township", COUNTY, "城关镇")]
     cells += [(v, "village", TOWN, f"村{v[-1]}") for v in (V1, V2, V3, V4)]
-    cells += [(str(g), "group", str(g)[:12], f"组{str(g)[-3:]}") for g in sorted({h[1] for h in homes})]
+    cells += [(str(g), "group", str(g)[:12], f"组{str(g)[-3:]}") for g in sorted({str(h[1]) for h in homes})]
     villages = [(v, f"村{v[-1]}", GEOMETRY[v]) for v in (V1, V2, V3, V4)]
     wide_directory = Directory.build(villages, cells, homes, people, DEVICES, [], [])
     reach = resolve_areas(wide_directory, [Area(codes=[V1 + "002"])])
