@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook, load_workbook
 
 from tests.cli.test_directory import run
 from warnengine.directory import County, read_county, write_county
 from warnengine.directory.export import write_county_xlsx
+from warnengine.model import Level
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -100,3 +103,78 @@ def test_skip_bad_rows_imports_the_rest_and_audits(small_county: County, tmp_pat
     run(tmp_path / "data", "grid", "export", str(tmp_path / "out"))
     people = {p.person_id for p in read_county(tmp_path / "out").people}
     assert bad not in people and len(people) >= len(small_county.people) - 3
+
+
+def _last_import(data: Path) -> dict[str, Any]:
+    with sqlite3.connect(data / "warnengine.db") as db:
+        (detail,) = db.execute(
+            "SELECT detail FROM audit_log WHERE action = 'directory.import' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    out: dict[str, Any] = json.loads(detail)
+    return out
+
+
+def test_export_edit_import_changes_only_the_edited_rows(small_county: County, tmp_path: Path) -> None:
+    src, data, out = tmp_path / "src", tmp_path / "data", tmp_path / "out"
+    write_county(small_county, src)
+    assert run(data, "grid", "import", str(src)).returncode == 0
+    assert run(data, "grid", "export", str(out), "--format", "xlsx").returncode == 0
+    wb = load_workbook(out / "people.xlsx")
+    ws = wb.active
+    assert ws is not None
+    header = [c.value for c in ws[1]]
+    row = ws[3]
+    person_id, before = row[0].value, row[header.index("phone")].value
+    row[header.index("phone")].value = "139 0000 0000"  # as typed in the spreadsheet
+    wb.save(out / "people.xlsx")
+    done = run(data, "grid", "import", str(out))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["changed"], result["added"]) == (1, 0), done.stderr
+    assert "people: 新增 0 / added, 修改 1 / changed" in done.stderr
+    audit = _last_import(data)
+    assert audit["changed_rows"] == [
+        {
+            "table": "people",
+            "id": person_id,
+            "before": {"phone": before},
+            "after": {"phone": "+8613900000000"},
+        }
+    ]
+    assert audit["changes"]["households"]["unchanged"] == len(small_county.households)
+
+
+def test_one_townships_people_alone_update_in_place(small_county: County, tmp_path: Path) -> None:
+    src, data, part = tmp_path / "src", tmp_path / "data", tmp_path / "part"
+    write_county(small_county, src)
+    assert run(data, "grid", "import", str(src)).returncode == 0
+    township = next(c.code for c in small_county.cells if c.level is Level.TOWNSHIP)
+    mine = [p for p in small_county.people if p.cell_code.startswith(township[:9]) and p.household_id]
+    part.mkdir()
+    with open(src / "people.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    ids = {p.person_id for p in mine}
+    kept = [rows[0]] + [r for r in rows[1:] if r[0] in ids]
+    kept[1][3] = "改过的名字"  # one name edited
+    kept.append(
+        [f"{kept[1][0]}-new", kept[1][1], kept[1][2], "新成员", "resident", "13800000099", "", "", "0"]
+    )
+    kept.append(["p-x", "no-such-household", kept[1][2], "无户", "resident", "", "", "", "0"])
+    with open(part / "people.csv", "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(kept)
+    refused = run(data, "grid", "import", str(part))  # a household neither in the files nor on record
+    assert refused.returncode == 2 and "no-such-household" in refused.stderr
+    with open(part / "people.csv", "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(kept[:-1])
+    done = run(data, "grid", "import", str(part))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["added"], result["changed"], result["people"]) == (1, 1, len(mine) + 1)
+    assert set(result["kept"]) >= {"cells", "households", "devices"}
+    assert "kept as on record" in done.stderr
+    run(data, "grid", "export", str(tmp_path / "out"))
+    back = read_county(tmp_path / "out")
+    assert len(back.people) == len(small_county.people) + 1 and len(back.households) == len(
+        small_county.households
+    )
+    assert {p.person_id: p.name for p in back.people}[kept[1][0]] == "改过的名字"

@@ -110,7 +110,16 @@ def geojson_rings(doc: Any) -> list[list[tuple[float, float]]]:
 
 
 async def _import(args: argparse.Namespace, s: Settings) -> int:
-    from warnengine.directory import ReadOptions, check_county
+    store = await _store(s)
+    try:
+        return await _import_into(store, args, s)
+    finally:
+        await store.close()
+
+
+async def _import_into(store: Any, args: argparse.Namespace, s: Settings) -> int:
+    from warnengine.directory import County, ReadOptions, check_county
+    from warnengine.directory.diff import diff_county
     from warnengine.directory.errors import summary, write_errors
     from warnengine.directory.orphans import without_orphans
 
@@ -126,10 +135,12 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
     def progress(name: str) -> None:
         print(f"读取 / reading {name} …", file=sys.stderr, flush=True)
 
-    county, problems = check_county(args.dir, options, progress)
+    # A directory on record makes this a partial import: absent files keep their tables (docs/operations.md).
+    base = County(*await store.export_directory()) if await store.villages() else None
+    county, problems = check_county(args.dir, options, progress, base)
     if problems:
         if args.skip_bad_rows:
-            county, orphans = without_orphans(county)
+            county, orphans = without_orphans(county, base)
             problems += orphans
         errors = args.errors or args.dir / ("import-errors.xlsx" if args.errors_xlsx else "import-errors.csv")
         if args.errors_xlsx and errors.suffix != ".xlsx":
@@ -149,22 +160,47 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
             )
             return 2
         print(f"跳过 / skipped {len(problems)} row(s) (--skip-bad-rows)", file=sys.stderr)
-    store = await _store(s)
-    try:
-        await store.import_directory(
-            county.cells,
-            county.households,
-            county.people,
-            county.devices,
-            county.points,
-            skipped=[(p.file, p.line, p.message) for p in problems],
-        )
-        if county.shifts:  # duty.csv / duty.xlsx: the roster is replaced with the file's
-            await store.replace_roster(county.shifts, actor="grid import")
-    finally:
-        await store.close()
-    print(json.dumps({**_counts(county), "skipped": len(problems)}))
+    diff = diff_county(base, county)
+    write = diff.county
+    await store.import_directory(
+        write.cells,
+        write.households,
+        write.people,
+        write.devices,
+        write.points,
+        skipped=[(p.file, p.line, p.message) for p in problems],
+        changes=_audited(diff),
+    )
+    if county.shifts:  # duty.csv / duty.xlsx: the roster is replaced with the file's
+        await store.replace_roster(county.shifts, actor="grid import")
+    kept = [t for t, n in _counts(county).items() if n == 0 and base is not None and _counts(base)[t]]
+    for line in _change_lines(diff.counts, kept):
+        print(line, file=sys.stderr)
+    print(json.dumps({**_counts(county), "skipped": len(problems), **diff.totals(), "kept": kept}))
     return 0
+
+
+_AUDITED_CHANGES = 1000  # rows listed before/after in the audit entry; the counts are always whole
+
+
+def _audited(diff: Any) -> dict[str, Any]:
+    rows = [
+        {"table": c.table, "id": c.key, "before": c.before, "after": c.after}
+        for c in diff.changes[:_AUDITED_CHANGES]
+    ]
+    return {"changes": diff.counts, "changed_rows": rows}
+
+
+def _change_lines(counts: dict[str, dict[str, int]], kept: list[str]) -> list[str]:
+    lines = [
+        f"{table}: 新增 {n['added']} / added, 修改 {n['changed']} / changed, "
+        f"未变 {n['unchanged']} / unchanged"
+        for table, n in counts.items()
+        if any(n.values())
+    ]
+    if kept:
+        lines.append(f"未提供文件，保留记录中的 / no file given, kept as on record: {', '.join(kept)}")
+    return lines
 
 
 async def _export(directory: Path, s: Settings, fmt: str = "csv") -> int:

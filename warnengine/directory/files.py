@@ -28,6 +28,7 @@ from warnengine.directory.parse import (
     PEOPLE_FILE,
     POINT_FIELDS,
     POINTS_FILE,
+    SHAPEFILE,
     SIG_ALG_FIELD,
     Place,
     Problem,
@@ -41,7 +42,7 @@ from warnengine.directory.parse import (
     read_points,
 )
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
-from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
+from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.duty import Shift
 
 
@@ -177,27 +178,49 @@ def read_county(directory: Path, options: ReadOptions | None = None) -> County:
 
 
 def check_county(
-    directory: Path, options: ReadOptions | None = None, progress: Callable[[str], None] | None = None
+    directory: Path,
+    options: ReadOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+    base: County | None = None,
 ) -> tuple[County, list[Problem]]:
     """The county's valid rows and every problem found (`grid import --skip-bad-rows` imports the rows;
-    see `without_orphans`). `progress` is told each file as it is started."""
+    see `without_orphans`). `progress` is told each file as it is started.
+
+    `base` (the directory on record) makes a partial import: a table whose file is absent is not required,
+    and rows the files refer to may be on record instead (one township's people, households kept).
+    The county returned holds only the files' rows."""
     problems: list[Problem] = []
     with gc_paused():
-        county = _read(directory, options or ReadOptions(), problems, progress or (lambda _: None))
+        county = _read(directory, options or ReadOptions(), problems, progress or (lambda _: None), base)
     return county, problems
 
 
+def has_grid(directory: Path) -> bool:
+    return (directory / GRID_FILE).is_file() or (directory / SHAPEFILE).is_file()
+
+
 def _read(
-    directory: Path, options: ReadOptions, problems: list[Problem], progress: Callable[[str], None]
+    directory: Path,
+    options: ReadOptions,
+    problems: list[Problem],
+    progress: Callable[[str], None],
+    base: County | None,
 ) -> County:
     # Rows that failed validation still count as declared, so one bad row is reported once and does not
     # also make every row that refers to it fail.
     # A file that cannot be read at all is reported once; references into it are then not checked.
-    progress("grid")
-    cells, levels = read_grid(
-        directory, problems, options.crs if options.crs_given else None, options.encoding
-    )
-    place = Place({c.code: c for c in cells}, options.crs)
+    cells: list[Cell] = []
+    levels: dict[str, Level] | None = {c.code: c.level for c in base.cells} if base else None
+    if base is None or has_grid(directory):
+        progress("grid")
+        cells, read_levels = read_grid(
+            directory, problems, options.crs if options.crs_given else None, options.encoding
+        )
+        levels = _overlay(levels, read_levels, True)
+    known = {c.code: c for c in (base.cells if base else [])} | {c.code: c for c in cells}
+    place = Place(known, options.crs)
+
+    present: set[str] = set()  # the tables given as files (read or not)
 
     def table(
         stem: str,
@@ -207,8 +230,10 @@ def _read(
         dates: tuple[str, ...] = (),
     ) -> Any:
         path = find_table(directory, stem, problems)
-        if path is None:
-            if required:
+        if path is not None:
+            present.add(stem)
+        else:
+            if required and base is None:
                 problems.append(
                     Problem(f"{stem}.csv", 0, f"缺少文件 / file is missing ({stem}.csv or {stem}.xlsx)")
                 )
@@ -216,25 +241,35 @@ def _read(
         progress(path.name)
         return open_table(path, fields, optional, options, problems, dates)
 
-    households, household_cells = read_households(
-        table("households", HOUSEHOLD_FIELDS), levels, place, problems
-    )
-    people = read_people(
-        table("people", PEOPLE_FIELDS, (OPT_IN_FIELD,)),
-        levels,
-        household_cells,
-        options.phone_region,
-        problems,
-    )
+    homes_table = table("households", HOUSEHOLD_FIELDS)
+    households, household_cells = read_households(homes_table, levels, place, problems)
+    on_record = {h.household_id: h.cell_code for h in base.households} if base else None
+    household_cells = _overlay(on_record, household_cells, "households" in present)
+    people_table = table("people", PEOPLE_FIELDS, (OPT_IN_FIELD,))
+    people = read_people(people_table, levels, household_cells, options.phone_region, problems)
     devices = read_devices(
         table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD)), levels, place, problems
     )
     roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
+    if base is not None and (people or "people" not in present):
+        roles = {**{p.person_id: p.role for p in base.people}, **(roles or {})}
     points_table = table("points", POINT_FIELDS, required=False)
     points = read_points(points_table, place, levels, household_cells, roles, problems)
     duty_table = table(DUTY_STEM, DUTY_FIELDS, required=False, dates=TIME_FIELDS)
     shifts = read_duty(duty_table, levels, roles, ZoneInfo(options.time_zone), problems)
     return County(cells, households, people, devices, points, shifts)
+
+
+def _overlay(
+    on_record: dict[str, Any] | None, from_file: dict[str, Any] | None, file_given: bool
+) -> dict[str, Any] | None:
+    """What references are checked against: the record's rows with the file's over them; a file given but
+    unreadable (None) turns the checks off, as without a base."""
+    if not file_given:
+        return on_record if on_record is not None else from_file
+    if from_file is None or on_record is None:
+        return from_file
+    return {**on_record, **from_file}
 
 
 def _stamp(at: float, tz: ZoneInfo) -> str:

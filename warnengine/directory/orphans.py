@@ -16,10 +16,11 @@ def _skipped(table: str, column: str, value: str, missing: str) -> Problem:
     return Problem(table, 0, message, column, value)
 
 
-def without_orphans(county: County) -> tuple[County, list[Problem]]:
-    """`county` less every row that refers to a row it lacks, and why each was left out."""
+def without_orphans(county: County, base: County | None = None) -> tuple[County, list[Problem]]:
+    """`county` less every row that refers to a row it lacks (nor has `base`, the record a partial
+    import adds to), and why each was left out."""
     out: list[Problem] = []
-    kept: set[str] = set()
+    kept: set[str] = {c.code for c in base.cells} if base else set()
     cells = []
     for level in _ORDER:
         for c in (c for c in county.cells if c.level is level):
@@ -34,7 +35,9 @@ def without_orphans(county: County) -> tuple[County, list[Problem]]:
         for h in county.households
         if h.cell_code not in kept
     ]
-    homes = {h.household_id for h in households}
+    homes = {h.household_id for h in households} | (
+        {h.household_id for h in base.households} if base else set()
+    )
     people = []
     for p in county.people:
         if p.cell_code not in kept:
@@ -49,7 +52,7 @@ def without_orphans(county: County) -> tuple[County, list[Problem]]:
         for d in county.devices
         if d.cell_code not in kept
     ]
-    leads = {p.person_id for p in people}
+    leads = {p.person_id for p in people} | ({p.person_id for p in base.people} if base else set())
     points = []
     for m in county.points:
         lost = [h for h in m.households if h not in homes]

@@ -22,9 +22,11 @@ class DirectoryQueries(StoreBase):
         devices: list[Device],
         points: Sequence[MonitoringPoint] = (),
         skipped: Sequence[tuple[str, int, str]] = (),
+        changes: dict[str, Any] | None = None,
     ) -> None:
         """Load or update a county's directory in place (re-import overwrites by id, in one transaction).
         `skipped`: the rows `grid import --skip-bad-rows` left out, (file, line, reason), kept in the audit.
+        `changes`: what the import changes (counts per table, rows before/after), kept in the audit too.
 
         Rows absent from the files are kept: a partial import (one township's people) must not erase the
         rest of the county. A point's threatened households are replaced by the imported list.
@@ -54,7 +56,13 @@ class DirectoryQueries(StoreBase):
                     action="directory.import",
                     subject=None,
                     detail=json.dumps(
-                        {**counts, "devices": len(devices), "points": len(points), **_skipped(skipped)},
+                        {
+                            **counts,
+                            "devices": len(devices),
+                            "points": len(points),
+                            **_skipped(skipped),
+                            **(changes or {}),
+                        },
                         ensure_ascii=False,
                     ),
                 )

@@ -21,7 +21,7 @@ from warnengine.directory.parse.fields import (
     SIG_ALGS,
     Problem,
 )
-from warnengine.directory.parse.grid import read_grid
+from warnengine.directory.parse.grid import SHAPEFILE, read_grid
 from warnengine.directory.parse.households import read_households
 from warnengine.directory.parse.people import read_people
 from warnengine.directory.parse.place import Place
@@ -40,6 +40,7 @@ __all__ = [
     "PHONE_RE",
     "POINTS_FILE",
     "POINT_FIELDS",
+    "SHAPEFILE",
     "SIG_ALGS",
     "SIG_ALG_FIELD",
     "Place",
