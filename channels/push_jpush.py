@@ -11,6 +11,12 @@ the list as a whole: ids it does not know are dropped silently and the push stil
 extras could no longer carry each delivery's id. `audience_batch=True` trades that for throughput on huge
 fan-outs (one request per 1000 ids, results shared, extras carry the warning id only).
 
+The text goes twice, no more: once as `notification.alert` (Android and iOS inherit it; a platform `alert`
+would only repeat it) and once as the custom message's `msg_content`. JPush limits notification plus message
+to 4000 bytes (error 1005 above it): a long text is cut, in both places, to fit. `time_to_live` is capped at
+3 days, the most an ordinary JPush account keeps offline messages (1 day by default, 10 days only for VIP
+accounts: `max_ttl_s`). docs.jiguang.cn/jpush/server/push/rest_api_v3_push ("options", "推送限制").
+
 Errors: 1011 no such registration id → final for that delivery; 2002 / HTTP 429 rate limited → retryable,
 after `X-Rate-Limit-Reset`; 1004/1008 authentication → provider fault; 1000 server error → retryable.
 """
@@ -18,6 +24,7 @@ after `X-Rate-Limit-Reset`; 1004/1008 authentication → provider fault; 1000 se
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +40,7 @@ from channels.people_http import (
     read_json,
     record,
     transport_failure,
+    truncate_utf8,
 )
 from warnengine.clock import Clock, SystemClock
 from warnengine.model import Channel
@@ -41,7 +49,9 @@ from warnengine.obs import log as obslog
 log = obslog.get("warnengine.channels.jpush")
 
 API_BASE = "https://api.jpush.cn"
-MAX_TTL_S = 864000  # JPush keeps offline messages at most 10 days
+MAX_TTL_S = 259200  # an ordinary account's offline messages are kept at most 3 days (VIP: 864000)
+MAX_CONTENT = 4000  # bytes of notification + message together
+_CONTENT_BUDGET = MAX_CONTENT - 64  # what we fill: JSON separators and escapes stay under the limit
 MAX_AUDIENCE = 1000
 
 # JPush error code → (code label, retryable, provider_fault). Unlisted codes are final rejections.
@@ -75,8 +85,10 @@ class JPushChannel(HttpAdapter):
         connect_timeout_s: float = 3.0,
         read_timeout_s: float = 10.0,
         clock: Clock | None = None,
+        max_ttl_s: int = MAX_TTL_S,
     ) -> None:
         self.name, self.batch_size, self.rate_per_s = name, batch_size, rate_per_s
+        self._max_ttl_s = max_ttl_s
         self._url = f"{api_base.rstrip('/')}/v3/push"
         auth = base64.b64encode(f"{app_key}:{master_secret}".encode()).decode()
         self._headers = {"Authorization": f"Basic {auth}"}
@@ -87,18 +99,34 @@ class JPushChannel(HttpAdapter):
         self._http: aiohttp.ClientSession | None = None
 
     def payload(self, ids: list[str], m: Message, ttl: int, delivery_id: str | None) -> dict[str, Any]:
+        """The push, its text cut so notification + message stay within JPush's 4000 bytes."""
+        text = m.text
+        body = self._payload(ids, m, text, ttl, delivery_id)
+        while (over := content_size(body) - _CONTENT_BUDGET) > 0:
+            # The text is in twice: each copy gives up half (escapes may need another round).
+            cut = truncate_utf8(text, max(0, len(text.encode()) - (over + 1) // 2))
+            if cut == text:  # nothing left to cut: the fake/provider answers 1005, a final rejection
+                break
+            text = cut
+            body = self._payload(ids, m, text, ttl, delivery_id)
+        return body
+
+    def _payload(
+        self, ids: list[str], m: Message, text: str, ttl: int, delivery_id: str | None
+    ) -> dict[str, Any]:
         extras = {"warning_id": m.warning_id, "severity": m.severity, "hazard": m.hazard}
         if delivery_id is not None:
             extras["delivery_id"] = delivery_id
+        title = truncate_utf8(m.title, 200)
         return {
             "platform": "all",
             "audience": {"registration_id": ids},
             "notification": {
-                "alert": m.text,
-                "android": {"alert": m.text, "title": m.title, "priority": 2, "extras": extras},
-                "ios": {"alert": {"title": m.title, "body": m.text}, "sound": "default", "extras": extras},
+                "alert": text,
+                "android": {"title": title, "priority": 2, "extras": extras},
+                "ios": {"sound": "default", "extras": extras},
             },
-            "message": {"msg_content": m.text, "title": m.title, "content_type": "warning", "extras": extras},
+            "message": {"msg_content": text, "title": title, "content_type": "warning", "extras": extras},
             "options": {"time_to_live": ttl, "apns_production": self._apns_production},
         }
 
@@ -118,7 +146,7 @@ class JPushChannel(HttpAdapter):
             elif ttl < 1:
                 results[i] = fail(o, "expired", f"expired {-ttl} s before sending")
             else:
-                ready.append((i, m, min(ttl, MAX_TTL_S)))
+                ready.append((i, m, min(ttl, self._max_ttl_s)))
         chunks = self._chunks(ready)
         jobs = [lambda ch=ch: self._push([batch[i] for i, _, _ in ch], ch[0][1], ch[0][2]) for ch in chunks]
         for chunk, res in zip(chunks, await bounded(self._limit, jobs), strict=True):
@@ -162,6 +190,12 @@ class JPushChannel(HttpAdapter):
         detail = f"jpush {status}/{code}: {err.get('message', '') if isinstance(err, dict) else data}"
         log.info("jpush_refused", code=code, label=label, recipients=len(ids))
         return [fail(o, label, detail, retryable=retryable, provider_fault=provider_fault) for o in group]
+
+
+def content_size(body: dict[str, Any]) -> int:
+    """Bytes of the notification and message objects as compact UTF-8 JSON (what the limit counts)."""
+    parts = {k: body[k] for k in ("notification", "message") if k in body}
+    return len(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def _reset_after(headers: Any) -> float | None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import aiohttp
 import pytest
 
 from channels.base import Outgoing, SendResult
 from channels.push_jpush import JPushChannel
 from tests.fakes.faults import Faults
-from tests.fakes.jpush import APP_KEY, MASTER_SECRET, FakeJPush
+from tests.fakes.jpush import APP_KEY, MASTER_SECRET, FakeJPush, content_bytes
 from warnengine.clock import ManualClock
 
 NOW = 1_800_000_000.0
@@ -113,3 +116,35 @@ async def test_audience_batch_mode_sends_one_request_per_thousand(fake: FakeJPus
     assert len(push["audience"]["registration_id"]) == len(rids)
     assert "delivery_id" not in push["message"]["extras"]  # shared message: the app acks by warning id
     assert all(fake.delivered[d] == 1 for d in rids)
+
+
+async def test_the_text_goes_once_per_part_and_long_text_fits_4000_bytes(fake: FakeJPush) -> None:
+    long_text = "沿河群众立即转移，" * 400  # ~10.8 kB of UTF-8
+    body = {**BODY, "text": long_text}
+    rid = sorted(DEVICES)[0]
+    [short, cut] = await send(adapter(fake), [out(0, rid), out(1, rid, body=body)])
+    assert short.ok and cut.ok, cut.reason
+    first, second = fake.pushes
+    assert json.dumps(first, ensure_ascii=False).count(BODY["text"]) == 2  # notification.alert, msg_content
+    assert "alert" not in first["notification"]["android"] and "alert" not in first["notification"]["ios"]
+    assert content_bytes(second) <= 4000 and second["notification"]["alert"].endswith("…")
+    assert long_text.startswith(second["message"]["msg_content"][:-1])
+
+
+async def test_ttl_is_capped_at_an_ordinary_accounts_three_days(fake: FakeJPush) -> None:
+    rid = sorted(DEVICES)[0]
+    [r] = await send(adapter(fake), [out(0, rid, ttl=30 * 86400)])
+    assert r.ok and fake.pushes[0]["options"]["time_to_live"] == 3 * 86400
+    # An adapter set for a VIP account against an ordinary one: JPush refuses the push, not silently.
+    [r] = await send(adapter(fake, max_ttl_s=864000), [out(1, rid, ttl=30 * 86400)])
+    assert not r.ok and "1003" in (r.reason or "") and not r.retryable
+
+
+async def test_a_push_over_4000_bytes_is_refused_by_the_fake() -> None:
+    """The fake's limit itself: what an adapter without the cut would meet."""
+    async with FakeJPush(registered=set(DEVICES)) as fake, aiohttp.ClientSession() as http:
+        big = {"platform": "all", "audience": {"registration_id": [sorted(DEVICES)[0]]}}
+        big["message"] = {"msg_content": "转" * 1400}
+        auth = {"Authorization": "Basic " + base64.b64encode(f"{APP_KEY}:{MASTER_SECRET}".encode()).decode()}
+        async with http.post(f"{fake.base_url}/v3/push", json=big, headers=auth) as resp:
+            assert resp.status == 400 and (await resp.json())["error"]["code"] == 1005

@@ -1,7 +1,10 @@
 """A local JPush Push API v3: `POST /v3/push` with HTTP Basic auth (appKey:masterSecret).
 
 Validates `platform`, `audience.registration_id` (a list of at most 1000), that a `notification` or
-`message` is present and `options.time_to_live` (0..864000). Known ids are delivered; unknown ids are
+`message` is present, and `options.time_to_live`: 0 up to 3 days for an ordinary account, 10 days for a VIP
+one (`vip=True`) — docs.jiguang.cn/jpush/server/push/rest_api_v3_push, "options". Notification plus message
+over 4000 bytes is 400/1005 (the page states the limit, not how it is counted: the fake counts the compact
+UTF-8 JSON of both objects, the strictest plausible reading). Known ids are delivered; unknown ids are
 dropped silently as JPush does, and a push with no known id at all is 400 error 1011. Errors are JPush's
 `{"error": {"code", "message"}}`: 401/1004 bad credentials, 400/1003 bad parameters, 429/2002 in storms
 (with X-Rate-Limit-Limit/Remaining/Reset), `error_status`/1000 for injected server errors.
@@ -30,7 +33,16 @@ def jpush_error(status: int, code: int, message: str, **headers: str) -> web.Res
     return web.json_response(body, status=status, headers=headers or None)
 
 
-def _invalid(body: dict[str, Any], ids: Any) -> web.Response | None:
+MAX_CONTENT = 4000
+MAX_TTL_S, VIP_MAX_TTL_S = 259200, 864000
+
+
+def content_bytes(body: dict[str, Any]) -> int:
+    parts = {k: body[k] for k in ("notification", "message") if k in body}
+    return len(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _invalid(body: dict[str, Any], ids: Any, max_ttl_s: int) -> web.Response | None:
     """JPush's 1003 for a push whose platform, audience, content or time_to_live it refuses."""
     if body.get("platform") not in ("all", ["android"], ["ios"], ["android", "ios"]):
         return jpush_error(400, 1003, "platform value is invalid")
@@ -39,18 +51,23 @@ def _invalid(body: dict[str, Any], ids: Any) -> web.Response | None:
     if "notification" not in body and "message" not in body:
         return jpush_error(400, 1003, "notification or message is required")
     ttl = body.get("options", {}).get("time_to_live", 86400)
-    if not isinstance(ttl, int) or not 0 <= ttl <= 864000:
-        return jpush_error(400, 1003, "time_to_live must be an integer 0..864000")
+    if not isinstance(ttl, int) or not 0 <= ttl <= max_ttl_s:
+        return jpush_error(400, 1003, f"time_to_live must be an integer 0..{max_ttl_s}")
+    if content_bytes(body) > MAX_CONTENT:
+        return jpush_error(400, 1005, "Msg content too long")
     return None
 
 
 class FakeJPush(FakeServer):
-    def __init__(self, *, faults: Faults | None = None, registered: set[str] | None = None) -> None:
+    def __init__(
+        self, *, faults: Faults | None = None, registered: set[str] | None = None, vip: bool = False
+    ) -> None:
         app = web.Application()
         app.router.add_post("/v3/push", self._push)
         super().__init__(app)
         self.faults = faults or Faults()
         self.registered = registered if registered is not None else set()
+        self.max_ttl_s = VIP_MAX_TTL_S if vip else MAX_TTL_S
         self.delivered: Counter[str] = Counter()
         self.pushes: list[dict[str, Any]] = []
         self.requests = 0
@@ -86,7 +103,7 @@ class FakeJPush(FakeServer):
             ids = body["audience"]["registration_id"]
         except (ValueError, KeyError, TypeError):
             return jpush_error(400, 1003, "audience value must be JSON object with registration_id")
-        invalid = _invalid(body, ids)
+        invalid = _invalid(body, ids, self.max_ttl_s)
         if invalid is not None:
             return invalid
         known = [i for i in dict.fromkeys(ids) if i in self.registered]
