@@ -8,10 +8,13 @@ Ack by a human action only: the default `template_card` is a button_interaction 
 button whose click WeCom posts to our callback as a `template_card_event` (channels/wechat_webhook.py
 turns it into a reply event for the clicking userid). A card has no link, so no scanner can confirm it.
 `msgtype="text"` is for staff on the WeChat plugin (微工作台), which does not show cards: they reply "1".
+An app set to open its home page in the plugin gets text only there, cut to 20 bytes, so the text starts
+with a head that fits them: "红色预警回复1" (19 bytes) says what it is and what to do.
 
-`enable_duplicate_check` is on: WeCom drops an identical text message to the same users within the
-interval, which makes resending a text after an unanswered request safe. Cards carry a fresh task_id per
-request (WeCom wants them unique), so for cards an unanswered request stays ambiguous.
+`enable_duplicate_check` is on: WeCom drops "the same request JSON" within the interval (developer.work.
+weixin.qq.com/document/path/90236), so text goes one request per user: resending after an unanswered
+request repeats the request byte for byte and is dropped, which makes that resend safe. Cards carry a
+fresh task_id per request (WeCom wants them unique), so for cards an unanswered request stays ambiguous.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ log = obslog.get("warnengine.channels.wecom_app")
 
 API_BASE = "https://qyapi.weixin.qq.com"
 MAX_TOUSER = 1000
+PLUGIN_BYTES = 20  # what a WeChat-plugin user sees of a text when the app opens its home page there
 
 # errcode → (code label, retryable, provider_fault). Unlisted errcodes are final rejections.
 _ERRORS: dict[int, tuple[str, bool, bool]] = {
@@ -92,7 +96,8 @@ class WeComAppChannel(WeChatApiAdapter):
     def content(self, m: Message) -> dict[str, Any]:
         """The msgtype-specific part of the request (everything but touser/agentid/task_id)."""
         if self._msgtype == "text":
-            text = f"【{m.title}】\n{m.text}\n\n收到请回复 1"
+            head = cut(f"{m.severity_zh}预警回复1", PLUGIN_BYTES, "")
+            text = f"{head}\n【{m.title}】\n{m.text}\n\n收到请回复 1"
             return {"msgtype": "text", "text": {"content": cut(text, 2048)}}
         return {
             "msgtype": "template_card",
@@ -119,10 +124,11 @@ class WeComAppChannel(WeChatApiAdapter):
                 content = self.content(m)
                 key = repr(sorted(content.items()))
                 groups.setdefault(key, (content, []))[1].append(i)
+        per = 1 if self._msgtype == "text" else MAX_TOUSER  # text: identical on resend (see above)
         chunks = [
-            (content, idx[start : start + MAX_TOUSER])
+            (content, idx[start : start + per])
             for content, idx in groups.values()
-            for start in range(0, len(idx), MAX_TOUSER)
+            for start in range(0, len(idx), per)
         ]
         jobs = [lambda c=c, ch=ch: self._send_group(c, [batch[i] for i in ch]) for c, ch in chunks]
         for (_, chunk), chunk_results in zip(chunks, await bounded(self._limit, jobs), strict=True):

@@ -122,6 +122,26 @@ async def test_text_mode_resend_after_no_answer_is_deduplicated_by_wecom(
     assert "收到请回复 1" in fake.sent_bodies[-1]["text"]["content"]
 
 
+async def test_a_resend_to_a_different_touser_list_is_not_a_duplicate(
+    clock: ManualClock, tokens: TokenService
+) -> None:
+    """WeCom's duplicate check is on the whole request JSON: why text goes one request per user."""
+    async with FakeWeChat(clock=clock, staff=set(STAFF)) as fake:
+        a = adapter(fake, tokens, msgtype="text")
+        await a.send_batch([out(0, "grid0001"), out(1, "grid0002")])
+        await send(a, [out(0, "grid0001")])  # the same request as the first one to grid0001
+        assert len(fake.sent_bodies) == 3 and all("|" not in b["touser"] for b in fake.sent_bodies)
+        assert fake.count("grid0001") == fake.count("grid0002") == 1
+
+
+async def test_the_first_20_bytes_say_what_it_is_and_how_to_answer(
+    clock: ManualClock, tokens: TokenService
+) -> None:
+    async with FakeWeChat(clock=clock, staff=set(STAFF), workbench_home=True) as fake:
+        [r] = await send(adapter(fake, tokens, msgtype="text"), [out(0, "grid0001")])
+        assert r.ok and fake.plugin_seen["grid0001"].rstrip() == "红色预警回复1"
+
+
 async def test_card_resend_after_no_answer_is_not_offered(fake: FakeWeChat, tokens: TokenService) -> None:
     fake.faults = Faults(hang_rate=1.0, hang_s=2.0)
     [r] = await send(adapter(fake, tokens, read_timeout_s=0.2), [out(0, "grid0001")])

@@ -17,6 +17,12 @@ Strict like WeChat:
   current token while it is valid ("有效期内重复调用该接口不会更新"), and a new one in its last 5 minutes
   with the old one still valid to its end; `force_refresh` invalidates the current one (20 a day).
 - template/subscription `data` values are checked per key type (tests/fakes/wechat_oa_rules.py): 47003.
+- WeCom `POST /cgi-bin/message/send` (https://developer.work.weixin.qq.com/document/path/90236): the
+  duplicate check drops "同样内容(请求json)的消息" within `duplicate_check_interval` — the same request
+  JSON, so the fake keys it on the whole body (a resend to a different `touser` list is not a duplicate
+  and is delivered again). With `workbench_home` (the app set to open its home page in the WeChat
+  plugin, 微工作台) a user on WeChat receives text only, cut to 20 bytes: `plugin_seen[userid]` keeps
+  what they saw.
 
 Template receipts: with `oa_callback` (our OA callback URL) and `oa_callback_token` set, each template
 message sent is followed by the TEMPLATESENDJOBFINISH event WeChat pushes (plain mode, signed with the
@@ -68,6 +74,7 @@ class FakeWeChat(FakeServer):
         oa_callback_token: str = "",
         blocked: set[str] | None = None,
         system_failed: set[str] | None = None,
+        workbench_home: bool = False,
     ) -> None:
         app = web.Application()
         app.router.add_get("/cgi-bin/token", self._oa_token)
@@ -99,7 +106,9 @@ class FakeWeChat(FakeServer):
         self.task_ids: set[str] = set()
         self.sent_bodies: list[dict[str, Any]] = []
         self._robot_window: dict[str, deque[float]] = {}
-        self._dedupe: dict[tuple[str, str], float] = {}
+        self._dedupe: dict[str, float] = {}  # the request JSON → when it was last delivered
+        self.workbench_home = workbench_home
+        self.plugin_seen: dict[str, str] = {}
         self.oa_callback, self.oa_callback_token = oa_callback, oa_callback_token
         self.blocked, self.system_failed = blocked or set(), system_failed or set()
         self.callbacks = CallbackPusher()
@@ -339,18 +348,21 @@ class FakeWeChat(FakeServer):
         return self._err(40008, "invalid message type")
 
     def _wecom_deliver(self, body: dict[str, Any], valid: list[str], content: str) -> None:
-        """Count one delivery per valid user, except a repeat WeCom's duplicate check drops."""
+        """Count one delivery per valid user, unless the duplicate check drops the whole request."""
         now = self.clock.now()
+        same = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        seen = self._dedupe.get(same)
+        if (
+            body.get("enable_duplicate_check")
+            and seen is not None
+            and now - seen < body.get("duplicate_check_interval", 1800)
+        ):
+            return  # WeCom drops a repeated identical request
+        self._dedupe[same] = now
         for u in valid:
-            seen = self._dedupe.get((u, content))
-            if (
-                body.get("enable_duplicate_check")
-                and seen is not None
-                and now - seen < body.get("duplicate_check_interval", 1800)
-            ):
-                continue  # WeCom drops a repeated identical message
-            self._dedupe[(u, content)] = now
             self.delivered[(u, content)] += 1
+            if self.workbench_home and body.get("msgtype") == "text":
+                self.plugin_seen[u] = content.encode()[:20].decode(errors="ignore")
 
     # -- group robot -----------------------------------------------------------------------------------
 
