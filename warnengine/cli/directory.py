@@ -118,10 +118,9 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
 
 
 async def _import_into(store: Any, args: argparse.Namespace, s: Settings) -> int:
-    from warnengine.directory import County, ReadOptions, check_county
-    from warnengine.directory.diff import diff_county
+    from warnengine.directory import ReadOptions
     from warnengine.directory.errors import summary, write_errors
-    from warnengine.directory.orphans import without_orphans
+    from warnengine.directory.importer import change_lines, import_folder
 
     options = ReadOptions(
         encoding=args.encoding,
@@ -135,72 +134,31 @@ async def _import_into(store: Any, args: argparse.Namespace, s: Settings) -> int
     def progress(name: str) -> None:
         print(f"读取 / reading {name} …", file=sys.stderr, flush=True)
 
-    # A directory on record makes this a partial import: absent files keep their tables (docs/operations.md).
-    base = County(*await store.export_directory()) if await store.villages() else None
-    county, problems = check_county(args.dir, options, progress, base)
-    if problems:
-        if args.skip_bad_rows:
-            county, orphans = without_orphans(county, base)
-            problems += orphans
+    result = await import_folder(
+        store, args.dir, options, skip_bad_rows=args.skip_bad_rows, progress=progress
+    )
+    if result.problems:
         errors = args.errors or args.dir / ("import-errors.xlsx" if args.errors_xlsx else "import-errors.csv")
         if args.errors_xlsx and errors.suffix != ".xlsx":
             errors = errors.with_suffix(".xlsx")
         try:
-            write_errors(problems, errors)
+            write_errors(result.problems, errors)
             where = f"完整列表 / full list: {errors}"
         except OSError as e:
             where = f"无法写入问题列表 / cannot write the list of problems to {errors}: {e}"
-        for line in summary(problems):
+        for line in summary(result.problems):
             print(line, file=sys.stderr)
         print(where, file=sys.stderr)
-        if not args.skip_bad_rows:
-            print(
-                f"{len(problems)} problem(s); nothing imported / 有 {len(problems)} 个问题，未导入任何数据",
-                file=sys.stderr,
-            )
-            return 2
-        print(f"跳过 / skipped {len(problems)} row(s) (--skip-bad-rows)", file=sys.stderr)
-    diff = diff_county(base, county)
-    write = diff.county
-    await store.import_directory(
-        write.cells,
-        write.households,
-        write.people,
-        write.devices,
-        write.points,
-        skipped=[(p.file, p.line, p.message) for p in problems],
-        changes=_audited(diff),
-    )
-    if county.shifts:  # duty.csv / duty.xlsx: the roster is replaced with the file's
-        await store.replace_roster(county.shifts, actor="grid import")
-    kept = [t for t, n in _counts(county).items() if n == 0 and base is not None and _counts(base)[t]]
-    for line in _change_lines(diff.counts, kept):
+    if not result.imported:
+        n = len(result.problems)
+        print(f"{n} problem(s); nothing imported / 有 {n} 个问题，未导入任何数据", file=sys.stderr)
+        return 2
+    if result.problems:
+        print(f"跳过 / skipped {len(result.problems)} row(s) (--skip-bad-rows)", file=sys.stderr)
+    for line in change_lines(result):
         print(line, file=sys.stderr)
-    print(json.dumps({**_counts(county), "skipped": len(problems), **diff.totals(), "kept": kept}))
+    print(json.dumps(result.summary()))
     return 0
-
-
-_AUDITED_CHANGES = 1000  # rows listed before/after in the audit entry; the counts are always whole
-
-
-def _audited(diff: Any) -> dict[str, Any]:
-    rows = [
-        {"table": c.table, "id": c.key, "before": c.before, "after": c.after}
-        for c in diff.changes[:_AUDITED_CHANGES]
-    ]
-    return {"changes": diff.counts, "changed_rows": rows}
-
-
-def _change_lines(counts: dict[str, dict[str, int]], kept: list[str]) -> list[str]:
-    lines = [
-        f"{table}: 新增 {n['added']} / added, 修改 {n['changed']} / changed, "
-        f"未变 {n['unchanged']} / unchanged"
-        for table, n in counts.items()
-        if any(n.values())
-    ]
-    if kept:
-        lines.append(f"未提供文件，保留记录中的 / no file given, kept as on record: {', '.join(kept)}")
-    return lines
 
 
 async def _export(directory: Path, s: Settings, fmt: str = "csv") -> int:
@@ -280,11 +238,6 @@ async def _store(s: Settings) -> Any:
 
 
 def _counts(county: Any) -> dict[str, int]:
-    return {
-        "cells": len(county.cells),
-        "households": len(county.households),
-        "people": len(county.people),
-        "devices": len(county.devices),
-        "points": len(county.points),
-        "shifts": len(county.shifts),
-    }
+    from warnengine.directory.importer import table_counts
+
+    return table_counts(county)

@@ -23,6 +23,7 @@ class DirectoryQueries(StoreBase):
         points: Sequence[MonitoringPoint] = (),
         skipped: Sequence[tuple[str, int, str]] = (),
         changes: dict[str, Any] | None = None,
+        actor: str = "grid import",
     ) -> None:
         """Load or update a county's directory in place (re-import overwrites by id, in one transaction).
         `skipped`: the rows `grid import --skip-bad-rows` left out, (file, line, reason), kept in the audit.
@@ -52,7 +53,7 @@ class DirectoryQueries(StoreBase):
             await conn.execute(
                 t.audit_log.insert().values(
                     at=self.clock.now(),
-                    actor="grid import",
+                    actor=actor,
                     action="directory.import",
                     subject=None,
                     detail=json.dumps(
