@@ -173,6 +173,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_max_body_bytes: int = 1024 * 1024  # larger request bodies are refused with 413 before parsing
+    api_max_upload_bytes: int = 200 * 1024 * 1024  # a directory upload (all its files) in the console
     api_session_ttl_s: float = 12 * 3600  # a console session lasts one duty shift
     api_login_max_failures: int = 5  # per user name and per address within api_login_window_s: then 429
     api_login_window_s: float = 300.0

@@ -64,6 +64,7 @@ class Server:
             "warning_id": await self._draft(township),
             "task_id": "v-" + "0" * 20,  # no such visit task: its reports are a documented 404
             "household_id": self.county.households[0].household_id,
+            "import_id": "0" * 16,  # no such upload: its problem list is a documented 404
         }
         app = create_app(self.store, api_settings(self.tmp), RecordingPublisher())
         self.runner = web.AppRunner(app)

@@ -87,8 +87,8 @@ def _error_codes(op: Op) -> set[int]:
     errors = set(op.errors)
     if op.body is not None or op.query is not None or op.path_params:
         errors.add(400)
-    if op.body is not None:
-        errors.add(413)
+    if op.body is not None or op.form is not None:
+        errors |= {400, 413}
     if op.roles is not None:
         errors |= {401, 403}
     return errors
@@ -111,6 +111,8 @@ def _operation(op: Op, schemas: dict[str, Any], ref: _Ref) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": ref(op.body, "validation")}},
         }
+    elif op.form is not None:
+        entry["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": op.form}}}
     entry["security"] = (
         [{"bearerAuth": []}, {"sessionCookie": [], "csrfHeader": []}] if op.roles is not None else []
     )

@@ -43,6 +43,7 @@ class Op:
     tag: str
     roles: frozenset[ApiRole] | None  # None: public (login, the OpenAPI document)
     body: type[BaseModel] | None = None
+    form: dict[str, Any] | None = None  # a multipart/form-data body's schema (uploads; the handler reads it)
     query: type[BaseModel] | None = None
     response: type[BaseModel] | dict[str, Any] | None = None
     status: int = 200

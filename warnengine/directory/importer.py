@@ -3,6 +3,7 @@ the record, write only what changed, audit it, and say what happened (or list ev
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,8 @@ async def import_folder(
     """Check `folder` (a partial import when a directory is on record) and, with no problems or with
     `skip_bad_rows`, write its added and changed rows."""
     base = County(*await store.export_directory()) if await store.villages() else None
-    county, problems = check_county(folder, options, progress, base)
+    # Seconds of CPU for a large county: off the event loop, which may be serving dispatchers.
+    county, problems = await asyncio.to_thread(check_county, folder, options, progress, base)
     if problems:
         if not skip_bad_rows:
             return ImportResult(False, problems)

@@ -219,7 +219,12 @@ class ApiQueries(StoreBase):
             )
 
     async def audit_entries(
-        self, *, subject: str | None = None, actor: str | None = None, limit: int = 200
+        self,
+        *,
+        subject: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        limit: int = 200,
     ) -> list[dict[str, Any]]:
         a = t.audit_log.c
         q = select(t.audit_log).order_by(a.id.desc()).limit(limit)
@@ -227,8 +232,14 @@ class ApiQueries(StoreBase):
             q = q.where(a.subject == subject)
         if actor is not None:
             q = q.where(a.actor == actor)
+        if action is not None:
+            q = q.where(a.action == action)
         async with self.engine.connect() as conn:
             return [dict(r._mapping) for r in await conn.execute(q)]
+
+    async def last_audit(self, action: str) -> dict[str, Any] | None:
+        rows = await self.audit_entries(action=action, limit=1)
+        return rows[0] if rows else None
 
     # -- directory look-ups -----------------------------------------------------------------------------
 
