@@ -13,8 +13,10 @@ import json
 import re
 import secrets
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -58,6 +60,7 @@ class ImportOut(BaseModel):
 
 class LastImport(BaseModel):
     at: float | None
+    at_local: str | None  # YYYY-MM-DD HH:MM in the county's time zone
     actor: str | None
     detail: dict[str, Any]
 
@@ -198,10 +201,12 @@ async def import_errors(request: web.Request) -> web.StreamResponse:
 async def last_import(request: web.Request) -> web.Response:
     row = await ctx(request).store.last_audit("directory.import")
     if row is None:
-        return json_out(LastImport(at=None, actor=None, detail={}))
+        return json_out(LastImport(at=None, at_local=None, actor=None, detail={}))
     detail = json.loads(row["detail"]) if row["detail"] else {}
     detail.pop("changed_rows", None)  # the audit log has them; the summary stays small
-    return json_out(LastImport(at=row["at"], actor=row["actor"], detail=detail))
+    tz = ZoneInfo(ctx(request).settings.time_zone)
+    local = datetime.fromtimestamp(row["at"], tz).strftime("%Y-%m-%d %H:%M")
+    return json_out(LastImport(at=row["at"], at_local=local, actor=row["actor"], detail=detail))
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -68,6 +68,7 @@ async function enter(me) {
   setupCompose();
   const canCompose = me.role === "dispatcher" || me.role === "admin";
   $("#tab-compose").hidden = !canCompose;
+  document.dispatchEvent(new CustomEvent("console:enter", { detail: me }));
   show(canCompose ? "compose" : "warnings");
 }
 
@@ -75,6 +76,7 @@ function show(tab) {
   $$(".tab").forEach((s) => (s.hidden = s.id !== tab));
   $$("nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
   if (tab === "warnings") loadWarnings();
+  document.dispatchEvent(new CustomEvent("console:tab", { detail: tab })); // other panels' scripts
 }
 
 // -- the map: the county's grid as SVG, from the directory's GeoJSON --------------------------------------------
