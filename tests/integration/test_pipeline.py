@@ -15,6 +15,7 @@ from tests.integration.conftest import Harness
 from warnengine.directory import County
 from warnengine.embedded.demo import rainstorm_cap
 from warnengine.model.warning import chain_id
+from warnengine.wire import records, topics
 
 SAMPLES = Path(__file__).parents[1] / "normalise" / "samples"
 
@@ -174,3 +175,17 @@ async def test_update_before_alert_then_cancel(harness: Harness, small_county: C
     assert {r["version"] for r in rows} == {2, 3}  # the late Alert never went out
     reached = {r["recipient"] for r in rows if r["version"] == 2}
     assert {r["recipient"] for r in rows if r["version"] == 3} == reached
+    # The late Alert's record delivered to the resolve stage again (a redelivery after a crash): still no
+    # group command, though it names every village of the county as whole cells.
+    late = await harness.store.load_warning(warning_id, 1)
+    assert late is not None
+    await harness.send_raw(topics.WARNINGS, records.encode(late))
+    log = harness.settings.data_dir / "logs" / "worker-0.log"
+
+    async def skipped() -> bool:
+        return any(
+            "groups_skipped_not_live" in line and warning_id in line for line in log.read_text().splitlines()
+        )
+
+    await harness.wait_for(skipped, 60, "the resolve stage to refuse the superseded version's group commands")
+    assert {r["version"] for r in await harness.deliveries(warning_id)} == {2, 3}

@@ -30,10 +30,18 @@ def is_eew(w: HazardWarning) -> bool:
 
 
 async def speak_by_groups(
-    p: Pipeline, w: HazardWarning, speakers: Sequence[tuple[str, Sequence[str]]]
+    p: Pipeline, w: HazardWarning, speakers: Sequence[tuple[str, Sequence[str]]], *, check_live: bool = True
 ) -> list[str]:
-    """Group commands for the whole cells among `speakers`; the villages left for per-terminal dispatch."""
+    """Group commands for the whole cells among `speakers`; the villages left for per-terminal dispatch.
+
+    A version superseded meanwhile (a redelivered record, an update that overtook it) commands nobody, as
+    the per-terminal dispatch stage does: one publish would reach a whole county with outdated words. The
+    earthquake fast path skips the look-up (`check_live=False`): it has just recorded the version."""
     rt = p.rt
+    key = (w.warning_id, w.version)
+    if check_live and key not in await rt.store.live_versions([key]):
+        log.info("groups_skipped_not_live", warning_id=w.warning_id, version=w.version)
+        return []
     if not p.settings.group_commands:
         return [v for v, ds in speakers if ds]
     now = rt.store.clock.now()
@@ -64,7 +72,7 @@ async def eew_fast_path(p: Pipeline, w: HazardWarning) -> None:
         reach = resolve_areas(rt.directory, w.areas)
         rule = rt.dissemination.rule_for(w.hazard, w.severity, w.event)
         speakers = speaker_targets(w, reach, rt.directory, rule)
-        left = await speak_by_groups(p, w, speakers)
+        left = await speak_by_groups(p, w, speakers, check_live=False)
         await p.emit_villages(w.warning_id, w.version, left)
     except Exception as e:  # the normal path follows and reaches every terminal anyway
         log.error("eew_fast_path_failed", warning_id=w.warning_id, version=w.version, error=repr(e))
