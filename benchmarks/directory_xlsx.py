@@ -57,10 +57,10 @@ def cpu(fn: Any, directory: Path) -> tuple[float, int]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--villages", type=int, default=150, help="1150 gives ~500,000 residents")
-    p.add_argument("--townships", type=int, default=None, help="default: villages / 11, at least 13")
+    p.add_argument("--townships", type=int, default=None, help="default: villages / 11, 13 to 100")
     p.add_argument("--runs", type=int, default=3)
     args = p.parse_args()
-    townships = args.townships or max(13, args.villages // 11)
+    townships = args.townships or min(100, max(13, args.villages // 11))  # the generator's 1-100
     county: County = generate_county(townships=townships, villages=args.villages)
     residents = sum(1 for x in county.people if x.role.value == "resident")
     with tempfile.TemporaryDirectory() as tmp:
