@@ -28,6 +28,7 @@ from warnengine.directory.parse import (
     PEOPLE_FILE,
     POINT_FIELDS,
     POINTS_FILE,
+    RESPONSIBLE_FIELD,
     SIG_ALG_FIELD,
     Place,
     Problem,
@@ -120,7 +121,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
     )
     _write_csv(
         directory / DEVICES_FILE,
-        (*DEVICE_FIELDS, OPT_IN_FIELD, SIG_ALG_FIELD),
+        (*DEVICE_FIELDS, OPT_IN_FIELD, SIG_ALG_FIELD, RESPONSIBLE_FIELD),
         (
             (
                 d.device_id,
@@ -130,6 +131,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
                 d.kind,
                 int(d.drill_opt_in),
                 d.sig_alg,
+                d.responsible_id or "",
             )
             for d in county.devices
         ),
@@ -226,10 +228,14 @@ def _read(
         options.phone_region,
         problems,
     )
-    devices = read_devices(
-        table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD)), levels, place, problems
-    )
     roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
+    devices = read_devices(
+        table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD, RESPONSIBLE_FIELD)),
+        levels,
+        place,
+        problems,
+        roles,
+    )
     points_table = table("points", POINT_FIELDS, required=False)
     points = read_points(points_table, place, levels, household_cells, roles, problems)
     duty_table = table(DUTY_STEM, DUTY_FIELDS, required=False, dates=TIME_FIELDS)
