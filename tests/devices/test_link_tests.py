@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from tests.speaker.broker import VILLAGE
 from tests.speaker.test_reference import CLOCK, terminal
 from warnengine.db.store import Store
-from warnengine.devices.link_tests import terminal_link, run_terminal_tests
+from warnengine.devices.link_tests import run_terminal_tests, terminal_link
 from warnengine.model import Device
 from warnengine.signing import Signer, Signers
 from warnengine.transport.mqtt import AsyncMqtt
