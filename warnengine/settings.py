@@ -174,6 +174,7 @@ class Settings(BaseSettings):
     # this often (the leader's timer); a terminal that has not answered within link_test_answer_s is stale.
     link_test_interval_s: float = 24 * 3600.0
     link_test_answer_s: float = 60.0
+    link_stale_after_s: float = 36 * 3600.0  # no success for this long (one daily round missed): stale
 
     # Dispatcher API and console (warnengine/api). Bound to loopback by default: put TLS in front of it.
     api_host: str = "127.0.0.1"

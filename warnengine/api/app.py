@@ -18,6 +18,7 @@ from warnengine.api import (
     devices,
     directory,
     duty,
+    links,
     openapi,
     preview,
     report,
@@ -54,6 +55,7 @@ def all_ops() -> list[Op]:
         *directory.OPS,
         *duty.OPS,
         *devices.OPS,
+        *links.OPS,
         *acks.OPS,
         *audit.OPS,
     ]
