@@ -3,7 +3,9 @@ stale — the last test failed, or no success for `link_stale_after_s`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -25,6 +27,7 @@ class LinkOut(BaseModel):
     last_error: str | None  # the reason, or the provider's code; None after a success
     failures: int  # in a row
     stale: bool
+    last_success_local: str | None  # YYYY-MM-DD HH:MM in the county's time zone
 
 
 class LinkList(BaseModel):
@@ -41,7 +44,15 @@ async def list_links(request: web.Request) -> web.Response:
     q = query(request, LinkQuery)
     c = ctx(request)
     now, after = c.store.clock.now(), c.settings.link_stale_after_s
-    links = [LinkOut(**r, stale=is_stale(r, now, after)) for r in await c.store.link_tests()]
+    tz = ZoneInfo(c.settings.time_zone)
+
+    def local(at: float | None) -> str | None:
+        return None if at is None else datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M")
+
+    links = [
+        LinkOut(**r, stale=is_stale(r, now, after), last_success_local=local(r["last_success"]))
+        for r in await c.store.link_tests()
+    ]
     links = [
         x for x in links if (q.stale is None or x.stale == q.stale) and (q.kind is None or x.kind == q.kind)
     ]
