@@ -17,7 +17,7 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -39,7 +39,7 @@ class LinkStore(Protocol):
 
     async def record_link_tests(self, results: Sequence[tuple[str, str, str | None]], now: float) -> None: ...
 
-    async def link_tests(self) -> list[dict[str, object]]: ...
+    async def link_tests(self) -> list[dict[str, Any]]: ...
 
 
 def terminal_link(device_id: str) -> str:

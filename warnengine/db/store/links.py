@@ -13,16 +13,13 @@ from warnengine.db import tables_links as tl
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import Channel, DeliveryState
 
-# Village loudspeaker state of one warning version: (village, terminals, offline, played).
-VillageSpeakers = tuple[str, int, int, int]
-
 
 class LinkQueries(StoreBase):
     # -- loudspeaker fallback --------------------------------------------------------------------------
 
-    async def village_speakers(self, warning_id: str, version: int) -> list[VillageSpeakers]:
-        """Per village this version sent loudspeaker commands to and that did not fall back yet: how many
-        terminals it has on record, how many are offline now, how many played the version."""
+    async def village_speakers(self, warning_id: str, version: int) -> list[tuple[str, int, int, int]]:
+        """(village, terminals, offline, played) per village this version sent loudspeaker commands to and
+        that did not fall back yet: its terminals on record, those offline now, those that played it."""
         d, dv, fb = t.deliveries.c, t.devices.c, tl.loudspeaker_fallbacks.c
         async with self.engine.connect() as conn:
             sent = await conn.execute(
