@@ -13,9 +13,10 @@ from prometheus_client import REGISTRY
 
 from tests.speaker.broker import VILLAGE
 from tests.speaker.test_reference import CLOCK, terminal
+from warnengine.acks.stage import apply_speaker_acks
 from warnengine.db.store import Store
 from warnengine.devices.link_tests import run_terminal_tests, terminal_link
-from warnengine.model import Device
+from warnengine.model import AckState, Device, SpeakerAck
 from warnengine.signing import Signer, Signers
 from warnengine.transport.mqtt import AsyncMqtt
 
@@ -69,3 +70,16 @@ async def test_terminals_answer_the_silent_test_and_the_silent_ones_go_stale(
         and gauge(terminal_link(gone)) == 0.0
     )
     assert counted("rejected") == rejected_before + 1 and counted("no_answer") == missing_before + 1
+
+
+async def test_the_ack_stage_takes_a_test_answer_as_proof_of_life_only(store: Store) -> None:
+    """The engine's ack bridge sees the answers too: no delivery is touched, no play result recorded."""
+    device = "spk-answering"
+    await store.import_directory(
+        [], [], [], [Device(device_id=device, cell_code=VILLAGE, lon=1.0, lat=1.0)], []
+    )
+    ack = SpeakerAck(cmd_id="lt-0123456789abcdef0123", state=AckState.PLAYED, at=1.0, device_id=device)
+    counts = await apply_speaker_acks([ack], store)
+    assert counts["unknown_delivery"] == 0 and counts["applied"] == 0
+    row = await store.get_device(device)
+    assert row is not None and row["last_seen"] == store.clock.now() and row["last_result"] is None

@@ -26,12 +26,11 @@ from warnengine.model import SpeakerCommand
 from warnengine.obs import metrics
 from warnengine.signing import Signers, SigningUnavailable
 from warnengine.transport.mqtt import AsyncMqtt, MqttError
-from warnengine.wire.loudspeaker import PREFIX, BadAck, device_topic, parse_ack
+from warnengine.wire.loudspeaker import LINK_TEST_PREFIX, PREFIX, BadAck, device_topic, parse_ack
 
 log = structlog.get_logger("warnengine.devices")
 
 LINK_TEST = "link-test"  # the `warning_id` of a test command: it is for no warning
-TEST_ID_PREFIX = "lt-"
 
 
 class LinkStore(Protocol):
@@ -52,7 +51,7 @@ def silent_test_command(
     """The signed, silent `test` for one terminal: addressed to it alone (signed `device` and `village`),
     lowest priority, valid only as long as the tester waits."""
     cmd = SpeakerCommand(
-        id=TEST_ID_PREFIX + secrets.token_hex(10),
+        id=LINK_TEST_PREFIX + secrets.token_hex(10),
         warning_id=LINK_TEST,
         action="test",
         priority=0,
