@@ -15,7 +15,7 @@ from tests.speaker.broker import VILLAGE
 from tests.speaker.test_reference import CLOCK, terminal
 from warnengine.acks.stage import apply_speaker_acks
 from warnengine.db.store import Store
-from warnengine.devices.link_tests import run_terminal_tests, terminal_link
+from warnengine.devices.link_tests import record, run_terminal_tests, terminal_link
 from warnengine.model import AckState, Device, SpeakerAck
 from warnengine.signing import Signer, Signers
 from warnengine.transport.mqtt import AsyncMqtt
@@ -83,3 +83,11 @@ async def test_the_ack_stage_takes_a_test_answer_as_proof_of_life_only(store: St
     assert counts["unknown_delivery"] == 0 and counts["applied"] == 0
     row = await store.get_device(device)
     assert row is not None and row["last_seen"] == store.clock.now() and row["last_result"] is None
+
+
+async def test_a_terminal_taken_out_of_the_directory_is_no_longer_a_stale_link(store: Store) -> None:
+    await record(store, {terminal_link("spk-a"): None, terminal_link("spk-b"): "no_answer"}, "terminal", 10.0)
+    await record(store, {"provider:tencent": "credential: x"}, "provider", 10.0)
+    await record(store, {terminal_link("spk-a"): None}, "terminal", 20.0)  # spk-b is gone from devices.csv
+    assert [r["link"] for r in await store.link_tests()] == ["provider:tencent", terminal_link("spk-a")]
+    assert gauge(terminal_link("spk-b")) is None and gauge(terminal_link("spk-a")) == 20.0

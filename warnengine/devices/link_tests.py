@@ -38,6 +38,8 @@ class LinkStore(Protocol):
 
     async def record_link_tests(self, results: Sequence[tuple[str, str, str | None]], now: float) -> None: ...
 
+    async def forget_links(self, kind: str, keep: Sequence[str]) -> list[str]: ...
+
     async def link_tests(self) -> list[dict[str, Any]]: ...
 
 
@@ -78,6 +80,7 @@ async def run_terminal_tests(
     """One round over every terminal on record: link → None (passed) or why it failed."""
     terminals = await store.terminals_to_test()
     if not terminals:
+        await record(store, {}, "terminal", clock.now())  # forgets the links of terminals taken out
         return {}
     mqtt = connect()
     pending: dict[str, _Pending] = {}
@@ -159,6 +162,10 @@ async def record(
 ) -> None:
     """Results into the record, the counters, the log (a failure bound with its village) and the gauge."""
     await store.record_link_tests([(link, kind, err) for link, err in sorted(results.items())], now)
+    for link in await store.forget_links(kind, sorted(results)):  # a round covers every link of its kind
+        log.info("link_forgotten", link=link)
+        with contextlib.suppress(KeyError):
+            metrics.LINK_TEST_LAST_SUCCESS.remove(link)
     for link, err in sorted(results.items()):
         metrics.LINK_TESTS.labels(kind, "ok" if err is None else err.split(":")[0][:32]).inc()
         if err is not None:

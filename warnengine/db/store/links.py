@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, delete, insert, select
 
 from warnengine.db import tables as t
 from warnengine.db import tables_links as tl
@@ -168,6 +168,17 @@ class LinkQueries(StoreBase):
                 )
             for chunk in chunks(rows, 1000):
                 await conn.execute(self._upsert(tl.link_tests, ["link"], list(chunk)), list(chunk))
+
+    async def forget_links(self, kind: str, keep: Sequence[str]) -> list[str]:
+        """Drops the links of `kind` not in `keep` (a terminal taken out of the directory, a provider out of
+        channels.yaml): they are not tested any more and must not stay stale for ever. Returns them."""
+        lt = tl.link_tests.c
+        async with self.engine.begin() as conn:
+            have = [r.link for r in await conn.execute(select(lt.link).where(lt.kind == kind))]
+            gone = sorted(set(have) - set(keep))
+            for chunk in chunks(gone):
+                await conn.execute(delete(tl.link_tests).where(lt.link.in_(chunk)))
+        return gone
 
     async def link_tests(self) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
