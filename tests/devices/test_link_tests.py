@@ -19,6 +19,7 @@ from warnengine.devices.link_tests import record, run_terminal_tests, terminal_l
 from warnengine.model import AckState, Device, SpeakerAck
 from warnengine.signing import Signer, Signers
 from warnengine.transport.mqtt import AsyncMqtt
+from warnengine.wire.loudspeaker import device_topic
 
 ANSWER_S = 3.0
 
@@ -49,8 +50,16 @@ async def test_terminals_answer_the_silent_test_and_the_silent_ones_go_stale(
     rejected_before, missing_before = counted("rejected"), counted("no_answer")
     async with terminal(broker, ours, good) as (_, sink), terminal(broker, stranger, foreign):
         await asyncio.sleep(0.3)  # both subscribed
-        results = await run_terminal_tests(store, connect, Signers(ours), CLOCK, ANSWER_S)
+        bad_before = counted("bad_answer")
+        round_ = asyncio.create_task(run_terminal_tests(store, connect, Signers(ours), CLOCK, ANSWER_S))
+        await asyncio.sleep(0.5)
+        forger = connect()  # garbage on the silent terminal's ack topic: counted, never a pass
+        await forger.connect()
+        await forger.publish(device_topic(VILLAGE, gone, "ack"), b"\xff not an ack", 1)
+        await forger.disconnect()
+        results = await round_
         assert sink.log == []  # answered without playing a sound
+        assert counted("bad_answer") == bad_before + 1
     assert results == {
         terminal_link(good): None,
         terminal_link(foreign): "rejected: unknown_key",
