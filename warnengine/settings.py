@@ -168,6 +168,13 @@ class Settings(BaseSettings):
     # Loudspeaker terminal health (warnengine/devices). Terminals re-publish status every 30 s by default.
     terminal_offline_after_s: float = 90.0  # a terminal silent this long is marked offline and reported
     terminal_sweep_interval_s: float = 10.0
+    # Issue 18: a terminal offline this long pages its 专人 (devices.csv responsible_id), warning or not.
+    terminal_page_after_s: float = 6 * 3600.0
+    # Link tests: a silent `test` command to every terminal and a canary per SMS/voice/WeChat/push provider
+    # this often (the leader's timer); a terminal that has not answered within link_test_answer_s is stale.
+    link_test_interval_s: float = 24 * 3600.0
+    link_test_answer_s: float = 60.0
+    link_stale_after_s: float = 36 * 3600.0  # no success for this long (one daily round missed): stale
 
     # Dispatcher API and console (warnengine/api). Bound to loopback by default: put TLS in front of it.
     api_host: str = "127.0.0.1"

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from warnengine.acks.store import AcksStore
 from warnengine.clock import ManualClock
 from warnengine.db.store import Store
+from warnengine.devices.link_tests import LinkStore
+from warnengine.devices.pages import PagesStore
 from warnengine.devices.store import DevicesStore
 from warnengine.dispatch.store import DispatchStore
 from warnengine.escalate.store import EscalateStore
@@ -28,7 +30,9 @@ PROTOCOLS: list[type[Any]] = [
     DevicesStore,
     DispatchStore,
     EscalateStore,
+    LinkStore,
     NormaliseStore,
+    PagesStore,
     PlanStore,
     ReconcileStore,
     ReportStore,
@@ -40,6 +44,8 @@ def _conforms(store: Store) -> None:
     _devices: DevicesStore = store
     _dispatch: DispatchStore = store
     _escalate: EscalateStore = store
+    _links: LinkStore = store
+    _pages: PagesStore = store
     _normalise: NormaliseStore = store
     _plan: PlanStore = store
     _reconcile: ReconcileStore = store

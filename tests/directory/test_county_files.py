@@ -36,7 +36,7 @@ def test_file_formats(small_county: County, tmp_path: Path) -> None:
     ]
     assert rows[1][1] == "" and rows[1][4] == "grid_head"  # staff: empty household_id
     with open(tmp_path / "devices.csv", encoding="utf-8", newline="") as f:
-        header = ["device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in", "sig_alg"]
+        header = ["device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in", "sig_alg", "responsible_id"]
         assert next(csv.reader(f)) == header
     with open(tmp_path / "points.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
@@ -211,6 +211,37 @@ def test_sig_alg_is_checked_per_line(small_county: County, tmp_path: Path) -> No
         ("devices.csv", 5, "sig_alg must be ed25519 or sm2-sm3, got 'ED25519'"),
     ]
     assert "devices.csv:3: sig_alg must be" in str(caught.value)
+
+
+def test_responsible_person_is_read_under_a_chinese_header_and_checked_per_line(
+    small_county: County, tmp_path: Path
+) -> None:
+    """专人 (issue 18): the person responsible for a terminal is a person of people.csv; an unknown one is
+    refused on its own line, an empty cell names nobody."""
+    person = small_county.people[0].person_id
+    _devices(
+        tmp_path,
+        small_county,
+        "设备编号,所属网格,经度,纬度,类型,专人\n"
+        f"spk-1,V,114.55,35.55,loudspeaker,{person}\n"
+        "spk-2,V,114.55,35.55,loudspeaker,p-nobody\n"  # line 3: not in people.csv
+        "spk-3,V,114.55,35.55,loudspeaker,\n",
+    )
+    with pytest.raises(DirectoryError) as caught:
+        read_county(tmp_path)
+    assert [(p.file, p.line, p.column, p.value) for p in caught.value.problems] == [
+        ("devices.csv", 3, "responsible_id", "p-nobody")
+    ]
+    assert "专人" in caught.value.problems[0].message
+    _devices(
+        tmp_path,
+        small_county,
+        f"设备编号,所属网格,经度,纬度,类型,专人\nspk-1,V,114.55,35.55,loudspeaker,{person}\nspk-3,V,114.55,35.55,loudspeaker,\n",
+    )
+    county = read_county(tmp_path)
+    assert [(d.device_id, d.responsible_id) for d in county.devices] == [("spk-1", person), ("spk-3", None)]
+    write_county(county, tmp_path / "again")  # and back out under the project's own name
+    assert read_county(tmp_path / "again").devices == county.devices
 
 
 def test_device_ids_that_cannot_be_a_topic_level_are_refused(small_county: County, tmp_path: Path) -> None:

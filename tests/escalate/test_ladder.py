@@ -11,13 +11,14 @@ from sqlalchemy import select
 
 from tests.plan.conftest import directory_of
 from warnengine.acks.people import apply_app_acks
+from warnengine.acks.stage import apply_speaker_acks
 from warnengine.clock import Clock, ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
 from warnengine.escalate.ladder import SweepCounts, _share, escalate
 from warnengine.escalate.rows import CALL_STEP
-from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
+from warnengine.model import AckState, Area, Hazard, HazardWarning, MsgType, Severity, SpeakerAck, Status
 from warnengine.model.records import VisitTask
 from warnengine.plan.policy import load_policy
 from warnengine.plan.stage import plan_deliveries
@@ -88,6 +89,13 @@ async def start(store: Store, c: County) -> Ladder:
     assert await plan_deliveries(w, directory, POLICY, store, 3600) == [village]
     first = await rows(store, t.deliveries, warning_id=w.warning_id)
     await store.finish_dispatch([d["delivery_id"] for d in first], {}, [])  # all sent at t=0
+    # The village's loudspeakers play at once (silent ones fall back: tests/escalate/test_fallback.py).
+    played = [
+        SpeakerAck(cmd_id=d["delivery_id"], state=AckState.PLAYED, at=clock.now(), device_id=d["recipient"])
+        for d in first
+        if d["channel"] == "loudspeaker"
+    ]
+    assert played and (await apply_speaker_acks(played, store))
     homes = await rows(store, t.warning_households, warning_id=w.warning_id)
     acked_home = next(d["household_id"] for d in first if d["household_id"] and d["channel"] == "sms")
     await apply_app_acks(

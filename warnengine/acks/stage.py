@@ -14,6 +14,7 @@ from warnengine.acks.store import AcksStore
 from warnengine.model import Channel, SpeakerAck
 from warnengine.model.records import AckTiming
 from warnengine.obs import metrics
+from warnengine.wire.loudspeaker import is_link_test
 
 log = structlog.get_logger("warnengine.acks")
 
@@ -21,6 +22,13 @@ MISMATCH = "ack_device_mismatch"
 
 
 async def apply_speaker_acks(acks: list[SpeakerAck], store: AcksStore) -> dict[str, int]:
+    # A link test's answer is read by the tester itself (devices/link_tests.py): here it is the terminal's
+    # proof of life only — no delivery, and not its last play result.
+    tests = [a for a in acks if is_link_test(a.cmd_id)]
+    if tests:
+        await store.record_device_results([(a.device_id, "received", None) for a in tests if a.device_id])
+        metrics.ACKS.labels(Channel.LOUDSPEAKER.value, "any", "link_test").inc(len(tests))
+        acks = [a for a in acks if not is_link_test(a.cmd_id)]
     played: list[AckTiming] = []
     mismatched: list[tuple[SpeakerAck, str]] = []
     counts = await store.apply_acks(acks, played, mismatched)

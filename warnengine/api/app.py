@@ -19,6 +19,7 @@ from warnengine.api import (
     directory,
     directory_import,
     duty,
+    links,
     openapi,
     preview,
     report,
@@ -56,6 +57,7 @@ def all_ops() -> list[Op]:
         *directory_import.OPS,
         *duty.OPS,
         *devices.OPS,
+        *links.OPS,
         *acks.OPS,
         *audit.OPS,
     ]

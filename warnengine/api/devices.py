@@ -35,6 +35,7 @@ class DeviceOut(BaseModel):
     offline_reason: str | None
     drill_opt_in: bool
     sig_alg: str  # how its commands are signed: ed25519 | sm2-sm3
+    responsible_id: str | None = None  # 专人: the person paged when it stays silent (issue 18)
 
 
 class DeviceList(BaseModel):

@@ -28,6 +28,7 @@ from warnengine.directory.parse import (
     PEOPLE_FILE,
     POINT_FIELDS,
     POINTS_FILE,
+    RESPONSIBLE_FIELD,
     SHAPEFILE,
     SIG_ALG_FIELD,
     Place,
@@ -121,7 +122,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
     )
     _write_csv(
         directory / DEVICES_FILE,
-        (*DEVICE_FIELDS, OPT_IN_FIELD, SIG_ALG_FIELD),
+        (*DEVICE_FIELDS, OPT_IN_FIELD, SIG_ALG_FIELD, RESPONSIBLE_FIELD),
         (
             (
                 d.device_id,
@@ -131,6 +132,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
                 d.kind,
                 int(d.drill_opt_in),
                 d.sig_alg,
+                d.responsible_id or "",
             )
             for d in county.devices
         ),
@@ -247,12 +249,16 @@ def _read(
     household_cells = _overlay(on_record, household_cells, "households" in present)
     people_table = table("people", PEOPLE_FIELDS, (OPT_IN_FIELD,))
     people = read_people(people_table, levels, household_cells, options.phone_region, problems)
-    devices = read_devices(
-        table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD)), levels, place, problems
-    )
     roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
     if base is not None and (people or "people" not in present):
         roles = {**{p.person_id: p.role for p in base.people}, **(roles or {})}
+    devices = read_devices(
+        table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD, RESPONSIBLE_FIELD)),
+        levels,
+        place,
+        problems,
+        roles,
+    )
     points_table = table("points", POINT_FIELDS, required=False)
     points = read_points(points_table, place, levels, household_cells, roles, problems)
     duty_table = table(DUTY_STEM, DUTY_FIELDS, required=False, dates=TIME_FIELDS)

@@ -4,6 +4,8 @@ Deadlines live in the database (each version's `resolved_at` plus the ladder's m
 in `escalation_steps`), so a restart loses no timer. Per live warning version:
 
 - where the policy lets a played loudspeaker count, households of villages whose terminal played are reached;
+- a village whose terminals are all offline, or none played within the rule's window, gets its visits and
+  its terminals' 专人 叫应 at once (escalate/fallback.py), not at the visit step;
 - staff who did not acknowledge within `staff_ack_min` have their superior called (叫应), once;
 - each ladder step whose time has come runs once, on the households not reached by then:
   `resend` (the same or other channels), `visit` (a door-to-door task per village group for its group
@@ -25,6 +27,7 @@ from hashlib import sha256
 
 import structlog
 
+from warnengine.escalate import fallback
 from warnengine.escalate.calls import call_superiors
 from warnengine.escalate.duty import OnDuty
 from warnengine.escalate.follow_up import follow_up
@@ -48,6 +51,7 @@ class SweepCounts:
     staff_called: int = 0
     duty_calls: int = 0
     duty_gaps: list[str] = field(default_factory=list)
+    fallbacks: list[str] = field(default_factory=list)  # warning:village of loudspeaker fallbacks
     steps: list[str] = field(default_factory=list)
     deliveries: int = 0
 
@@ -69,6 +73,7 @@ async def escalate(
                 counts.loudspeaker_reached += await store.reach_by_loudspeaker(w.warning_id, w.version, now)
             rows: list[tuple[object, ...]] = []
             rows += await call_superiors(store, duty, w, rule, now, counts)
+            rows += await _fall_back(store, duty, w, rule, live.resolved_at, now, counts)
             elapsed = now - live.resolved_at
             for number, step in enumerate(rule.ladder, start=1):
                 if number in live.steps_done or elapsed < step.after_min * 60:
@@ -113,6 +118,36 @@ async def _run_step(
     return _visit_messages(directory, w, number, tasks, now), sum(len(t.households) for t in tasks)
 
 
+async def _fall_back(
+    store: EscalateStore,
+    duty: OnDuty,
+    w: HazardWarning,
+    rule: Rule,
+    resolved_at: float,
+    now: float,
+    counts: SweepCounts,
+) -> list[tuple[object, ...]]:
+    """Silent loudspeakers: the village's visits now, and its 专人 叫应 (escalate/fallback.py)."""
+    due = await fallback.silent_villages(store, w, rule, resolved_at, now)
+    if not due:
+        return []
+    unreached = [h for h in await store.unreached_households(w.warning_id) if h[1] in due]
+    tasks = await _create_visits(store, duty, w, unreached, now)
+    rows = _visit_messages(duty.directory, w, fallback.FALLBACK_STEP, tasks, now)
+    calls, called = await fallback.call_responsible(store, duty, w, rule, due, now)
+    rows += calls
+    await store.save_plan(rows, [])
+    homes: dict[str, int] = {}
+    for task in tasks:
+        homes[task.village_code] = homes.get(task.village_code, 0) + len(task.households)
+    # Recorded as steps, so a reply to these messages acknowledges them like any ladder step's.
+    for step in (fallback.FALLBACK_STEP, fallback.RESPONSIBLE_STEP):
+        await store.record_step(w.warning_id, w.version, step, "fallback", sum(homes.values()), now)
+    await fallback.record(store, w, due, homes, called, now)
+    counts.fallbacks += [f"{w.warning_id}:{v}" for v in sorted(due)]
+    return rows
+
+
 def _resend(
     directory: Directory,
     w: HazardWarning,
@@ -144,7 +179,10 @@ async def _create_visits(
     unreached: list[tuple[str, str, str, bool]],
     now: float,
 ) -> list[VisitTask]:
-    """A visit step: door-to-door tasks for the unreached households."""
+    """A visit step: door-to-door tasks for the unreached households not on an open task already (a
+    village that fell back has its visits before the ladder's visit step)."""
+    taken = {h for task in await store.visit_tasks(w.warning_id, ("open",)) for h, _, _ in task.households}
+    unreached = [h for h in unreached if h[0] not in taken]
     # Visitors who did not answer their own 叫应 are not sent: their share goes to others at once.
     tasks = _visit_tasks(duty, w, unreached, await store.silent_staff(w.warning_id))
     await store.create_visit_tasks(tasks, now)

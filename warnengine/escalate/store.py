@@ -57,3 +57,19 @@ class EscalateStore(Protocol):
     async def answered(
         self, warning_id: str, person_ids: Sequence[str], min_step: int | None = None
     ) -> set[str]: ...
+
+    # The loudspeaker fallback (escalate/fallback.py, db/store/links.py).
+    async def village_speakers(self, warning_id: str, version: int) -> list[tuple[str, int, int, int]]: ...
+
+    async def responsible_of(self, villages: Sequence[str]) -> dict[str, list[str]]: ...
+
+    async def record_fallback(
+        self,
+        warning_id: str,
+        version: int,
+        village: str,
+        reason: str,
+        households: int,
+        responsible: Sequence[str],
+        now: float,
+    ) -> None: ...

@@ -81,6 +81,8 @@ class Device(BaseModel):
     kind: str = "loudspeaker"
     drill_opt_in: bool = True  # a terminal plays drills unless the village asked not to
     sig_alg: SigAlg = "ed25519"  # how its commands are signed: ed25519 | sm2-sm3 (GY/T terminals)
+    # The person responsible for it (专人, a people.csv person_id): 叫应'd when it stays silent.
+    responsible_id: str | None = None
 
 
 class MonitoringPoint(BaseModel):

@@ -9,25 +9,31 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from warnengine.devices.acks import LoudspeakerAckListener
+from warnengine.devices.canaries import run_provider_canaries
 from warnengine.devices.health import DeviceHealth
+from warnengine.devices.link_tests import refresh_gauge, run_terminal_tests
 from warnengine.devices.listener import DeviceReportListener
+from warnengine.devices.pages import PAGE_CHANNELS, page_offline_terminals
 from warnengine.escalate.ladder import escalate
 from warnengine.obs import metrics
 from warnengine.pipeline.pipeline import Pipeline
 from warnengine.pipeline.resources import client_id
 from warnengine.reconcile.stage import sweep
+from warnengine.transport.mqtt import AsyncMqtt
 from warnengine.wire.loudspeaker import BadAck
 
 log = structlog.get_logger("warnengine.app")
 
 
 def add_live_services(p: Pipeline, bridges: bool = True, timers: bool = True) -> None:
-    """`bridges`: MQTT acks and status in (the acks role); `timers`: reconciler, escalation (dispatch)."""
+    """`bridges`: MQTT acks and status in (the acks role); `timers`: reconciler, escalation, link tests and
+    offline pages (dispatch)."""
     if bridges:
         _ack_bridge(p)
         _device_bridge(p)
     if timers:
         _leader_timers(p)
+        _link_timers(p)
 
 
 def _ack_bridge(p: Pipeline) -> None:
@@ -103,6 +109,46 @@ def _leader_timers(p: Pipeline) -> None:
         except Exception as e:  # one failed sweep must not stop the timer; the next one retries
             metrics.STAGE_ERRORS.labels("escalate").inc()
             log.error("escalation_failed", error=repr(e))
+
+
+def _link_timers(p: Pipeline) -> None:
+    """Issue 18: the daily link tests and canaries, and the pages for terminals offline too long."""
+    rt, s = p.rt, p.settings
+
+    def connect() -> AsyncMqtt:
+        host, port = s.mqtt_host_port()
+        return AsyncMqtt(
+            host,
+            port,
+            client_id("linktest", s.worker_id),
+            protocol=s.mqtt_protocol,
+            security=s.mqtt_security(),
+        )
+
+    @p.app.timer(interval=s.link_test_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
+    async def link_tests() -> None:
+        await rt.ready()
+        try:
+            await run_terminal_tests(rt.store, connect, rt.signers, rt.clock, s.link_test_answer_s)
+            if s.channels_file.exists():
+                await run_provider_canaries(rt.store, s.channels_file, rt.clock.now())
+        except Exception as e:  # one failed round must not stop the timer; the next one retries
+            metrics.STAGE_ERRORS.labels("link_tests").inc()
+            log.error("link_tests_failed", error=repr(e))
+
+    @p.app.timer(interval=60.0, on_leader=True)  # type: ignore[untyped-decorator]
+    async def offline_pages() -> None:
+        await rt.ready()
+        try:
+            send = rt.send_people if rt.senders is not None else None
+            channels = [c for c in PAGE_CHANNELS if c in rt.people_channels]
+            await page_offline_terminals(
+                rt.store, rt.directory, send, s.terminal_page_after_s, rt.clock.now(), s.time_zone, channels
+            )
+            await refresh_gauge(rt.store)  # a restarted leader reports the record's last successes at once
+        except Exception as e:
+            metrics.STAGE_ERRORS.labels("offline_pages").inc()
+            log.error("offline_pages_failed", error=repr(e))
 
 
 async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:

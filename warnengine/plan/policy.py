@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from warnengine.model import Channel, Hazard, Role, Severity
 
 PEOPLE_CHANNELS = (Channel.SMS, Channel.WECHAT, Channel.APP, Channel.VOICE)
+RED_FALLBACK_MIN = 2.0  # a red warning's loudspeakers must say `played` within two minutes (issue 18)
 
 
 class Residents(StrEnum):
@@ -57,6 +58,10 @@ class Rule(BaseModel):
     duty_call_window_min: float = Field(default=5, gt=0)
     # A nobody-home door is visited again this many minutes after (issue 17); a second empty door is final.
     revisit_min: float = Field(default=30, gt=0)
+    # Issue 18: a village none of whose terminals reports `played` within this many minutes (or all of them
+    # offline at once) gets its visits and its terminals' 专人 叫应 at once, not at the ladder's visit step.
+    # Unset: 2 for a rule that covers red, otherwise off; 0: off.
+    loudspeaker_fallback_min: float | None = Field(default=None, ge=0)
     ladder: tuple[Step, ...] = ()
 
     @model_validator(mode="after")
@@ -69,6 +74,14 @@ class Rule(BaseModel):
         if times != sorted(times):
             raise ValueError("ladder steps must be in order of after_min")
         return self
+
+    @property
+    def fallback_window_s(self) -> float | None:
+        """The loudspeaker fallback's window in seconds, or None when the rule has none."""
+        minutes = self.loudspeaker_fallback_min
+        if minutes is None:
+            minutes = RED_FALLBACK_MIN if Severity.RED in self.severities else 0
+        return minutes * 60 if minutes > 0 and self.loudspeaker else None
 
     def matches(self, hazard: Hazard, severity: Severity, event: str = "") -> bool:
         return (

@@ -30,7 +30,6 @@ log = structlog.get_logger("warnengine.speaker")
 
 FIRMWARE = "warnengine-ref/1"
 WARNING_PRIORITY = 3  # from blue warnings up, a play keeps its own (signed) volume; below, the terminal's
-TEST_TEXT = "应急广播测试"
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,10 @@ class ReferenceTerminal:
                 item = replace(item, volume=self.volume)
             self.player.submit(item)
         elif action == "test":
-            self.player.submit(replace(item, text=item.text or TEST_TEXT, volume=self.volume))
+            # A link test (issue 18): the command verified and addressed to us is the whole test, so it
+            # is answered at once and nothing is played — a daily test must not wake the village.
+            self.log.info("link_test_answered", cmd_id=cmd_id)
+            await self._done(cmd_id)
         elif action == "stop":
             target = item.warning_id or "*"
             stopped = self.player.stop(target, by=cmd_id, max_priority=item.priority if target == "*" else 9)

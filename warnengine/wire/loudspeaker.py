@@ -23,6 +23,12 @@ from warnengine.transport.mqtt import Message
 
 PREFIX = "warn/v1"
 GROUP = "group"  # the device segment of a village's group topic: never a device id
+LINK_TEST_PREFIX = "lt-"  # the command id of a silent link test (warnengine/devices/link_tests.py)
+
+
+def is_link_test(cmd_id: str) -> bool:
+    """Whether an ack answers a link test rather than a delivery (delivery ids never start so)."""
+    return cmd_id.startswith(LINK_TEST_PREFIX)
 
 
 def cells_of(village_code: str) -> tuple[str, str, str]:

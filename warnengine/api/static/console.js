@@ -54,6 +54,7 @@ async function start() {
     location.reload();
   });
   $$("nav button").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
+  $("#links-refresh-btn").addEventListener("click", () => loadLinks());
   try { await enter(await api("GET", "/api/v1/me")); } catch (e) { /* not logged in */ }
 }
 
@@ -77,6 +78,22 @@ function show(tab) {
   $$("nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
   if (tab === "warnings") loadWarnings();
   document.dispatchEvent(new CustomEvent("console:tab", { detail: tab })); // other panels' scripts
+  if (tab === "links") loadLinks();
+}
+
+// -- link tests (issue 18): terminals that did not answer their silent test, providers whose canary failed --
+async function loadLinks() {
+  const body = $("#links-table tbody");
+  const list = (await api("GET", "/api/v1/links?stale=true")).links;
+  body.replaceChildren();
+  for (const l of list) {
+    body.append(el("tr", { "data-link": l.link },
+      el("td", {}, l.link),
+      el("td", {}, l.last_success_local || "从未 never"),
+      el("td", {}, l.last_error || "超时未通过 no pass for too long"),
+      el("td", {}, String(l.failures))));
+  }
+  text($("#links-status"), list.length ? `${list.length} 条失效 stale` : "全部正常 all links passed");
 }
 
 // -- the map: the county's grid as SVG, from the directory's GeoJSON --------------------------------------------

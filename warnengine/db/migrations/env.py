@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from warnengine.db import tables_links  # noqa: F401  (its tables join `metadata`)
 from warnengine.db.tables import metadata
 
 connection = context.config.attributes.get("connection")

@@ -12,6 +12,7 @@ from warnengine.db.store.directory import DirectoryQueries
 from warnengine.db.store.duty import DutyQueries
 from warnengine.db.store.escalation import EscalationQueries
 from warnengine.db.store.groups import GroupQueries
+from warnengine.db.store.links import LinkQueries
 from warnengine.db.store.people import PeopleQueries
 from warnengine.db.store.plan import PlanQueries
 from warnengine.db.store.reach import ReachQueries
@@ -44,6 +45,7 @@ class Store(
     EscalationQueries,
     ClosureQueries,
     DutyQueries,
+    LinkQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

@@ -302,6 +302,7 @@ class ApiQueries(StoreBase):
                 dv.offline_reason,
                 dv.drill_opt_in,
                 dv.sig_alg,
+                dv.responsible_id,
             )
             .order_by(dv.device_id)
             .limit(limit)

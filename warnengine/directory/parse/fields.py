@@ -36,6 +36,8 @@ POINT_FIELDS = ("point_id", "cell_code", "name", "lon", "lat", "kind", "lead_per
 OPT_IN_FIELD = "drill_opt_in"
 # Optional column of devices.csv after drill_opt_in: how the terminal's commands are signed.
 SIG_ALG_FIELD = "sig_alg"
+# Optional column of devices.csv: the person responsible for the terminal (专人, a person_id).
+RESPONSIBLE_FIELD = "responsible_id"
 SIG_ALGS = get_args(SigAlg)  # ed25519 (the default) | sm2-sm3
 
 PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
