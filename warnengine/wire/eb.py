@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from warnengine.model import Hazard, Severity
+from warnengine.model import Hazard, HazardWarning, MsgType, Severity, Status
 
 EBD_VERSION = "1.0"
 CST = ZoneInfo("Asia/Shanghai")  # the platforms write local time without an offset
@@ -275,3 +275,38 @@ _BUILD = {
     EbmState: _build_state,
     TerminalStates: _build_terminals,
 }
+
+
+def ebm_for(
+    w: HazardWarning,
+    *,
+    ebm_id: str,
+    text: str,
+    area_codes: tuple[str, ...],
+    sender_name: str,
+    sender_code: str,
+    now: datetime,
+    related_ebm_id: str | None = None,
+    audio_url: str | None = None,
+) -> Ebm:
+    """The EBM of one warning version: `text` as the loudspeakers read it (dispatch/compose.py's, drill
+    prefix included); a Cancel is 取消播发 of the message it relates to."""
+    cancel = w.msg_type == MsgType.CANCEL
+    drill = w.status == Status.EXERCISE
+    title = w.headline or f"{w.event}预警"
+    return Ebm(
+        ebm_id=ebm_id,
+        related_ebm_id=related_ebm_id,
+        msg_type=MSG_CANCEL if cancel else MSG_DRILL if drill else MSG_ACTUAL,
+        sender_name=sender_name,
+        sender_code=sender_code,
+        sent_time=now,
+        event_type=EVENT_TYPE[w.hazard],
+        severity=SEVERITY_CODE[w.severity],
+        start_time=now,
+        end_time=w.expires,
+        title=("【演练】" + title) if drill else title,
+        text=text,
+        area_codes=area_codes,
+        audio_url=audio_url,
+    )
