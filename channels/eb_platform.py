@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 import aiohttp
 import structlog
@@ -27,7 +28,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from channels.base import Outgoing, SendResult
 from channels.eb_package import EbPackager, open_package
 from warnengine.clock import Clock, SystemClock
-from warnengine.model import Channel, HazardWarning
+from warnengine.model import Channel
+from warnengine.model.records import EbMessage
 from warnengine.wire.eb import (
     CST,
     RESULT_OK,
@@ -74,39 +76,17 @@ class EbPlatformConfig:
     audio_url: str | None = None  # optional audio reference (MsgContent/Auxiliary) for every EBM
 
 
-@dataclass
-class EbmRecord:
-    """What one EBM carried: its warning version and, per village, the terminals (EBRIDs) it was for."""
+class EbLedger(Protocol):
+    """The record of EBM ids and of the terminals behind the platform (warnengine/db/store/eb.py): shared
+    by every worker and the report endpoint, and kept across restarts."""
 
-    ebm_id: str
-    warning_id: str
-    version: int
-    devices: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    async def eb_message(self, warning_id: str, version: int, new_id: str, areas: Sequence[str]) -> str: ...
 
+    async def eb_lookup(self, ebm_id: str) -> EbMessage | None: ...
 
-class EbmLedger:
-    """EBM ids of the warning versions sent in this process (docs/eb-platform.md: a report for an EBM sent
-    before a restart is refused as an unknown message, and the deliveries stay open)."""
+    async def eb_previous(self, warning_id: str, version: int) -> str | None: ...
 
-    def __init__(self) -> None:
-        self._by_version: dict[tuple[str, int], EbmRecord] = {}
-        self._by_id: dict[str, EbmRecord] = {}
-
-    def ensure(self, w: HazardWarning, new_id: Callable[[], str]) -> EbmRecord:
-        key = (w.warning_id, w.version)
-        if key not in self._by_version:
-            rec = EbmRecord(new_id(), w.warning_id, w.version)
-            self._by_version[key] = rec
-            self._by_id[rec.ebm_id] = rec
-        return self._by_version[key]
-
-    def get(self, ebm_id: str) -> EbmRecord | None:
-        return self._by_id.get(ebm_id)
-
-    def previous(self, w: HazardWarning) -> str | None:
-        """The EBM of the latest earlier version of the chain: an update's or cancel's RelatedEBM."""
-        earlier = [v for (wid, v) in self._by_version if wid == w.warning_id and v < w.version]
-        return self._by_version[(w.warning_id, max(earlier))].ebm_id if earlier else None
+    async def eb_devices(self, village_codes: Sequence[str] | None = None) -> dict[str, list[str]]: ...
 
 
 class EbPlatformChannel:
@@ -119,14 +99,14 @@ class EbPlatformChannel:
         self,
         config: EbPlatformConfig,
         packager: EbPackager,
+        ledger: EbLedger,
         *,
-        ledger: EbmLedger | None = None,
         dead_letter: DeadLetter | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.config = config
         self.packager = packager
-        self.ledger = ledger or EbmLedger()
+        self.ledger = ledger
         self._dead_letter = dead_letter
         self._clock = clock or SystemClock()
         self._session: aiohttp.ClientSession | None = None
@@ -164,31 +144,30 @@ class EbPlatformChannel:
     async def _send_version(self, outs: list[Outgoing]) -> SendResult:
         w = outs[0].warning
         assert w is not None
-        rec = self.ledger.ensure(w, self.packager.new_ebm_id)
-        for o in outs:
-            rec.devices[o.village_code].add(o.recipient)
         areas = tuple(sorted({o.village_code for o in outs}))
+        # One EBM id per warning version, kept for its re-sends (a platform recognises the message).
+        ebm_id = await self.ledger.eb_message(w.warning_id, w.version, self.packager.new_ebm_id(), areas)
         now = datetime.fromtimestamp(self._clock.now(), CST)
         ebm = ebm_for(
             w,
-            ebm_id=rec.ebm_id,
+            ebm_id=ebm_id,
             text=str(outs[0].body.get("text", "")),
             area_codes=areas,
             sender_name=self.config.sender_name,
             sender_code=self.config.sender_code,
             now=now,
-            related_ebm_id=self.ledger.previous(w),
+            related_ebm_id=await self.ledger.eb_previous(w.warning_id, w.version),
             audio_url=self.config.audio_url,
         )
         ebd, tar = self.packager.package("EBM", ebm)
-        bound = log.bind(warning_id=w.warning_id, version=w.version, ebm_id=rec.ebm_id, villages=len(areas))
+        bound = log.bind(warning_id=w.warning_id, version=w.version, ebm_id=ebm_id, villages=len(areas))
         answer = await self._exchange("EBM", ebd.header.ebd_id, tar)
         if isinstance(answer, str):
             bound.warning("eb_send_failed", reason=answer)
             return SendResult("", ok=False, retryable=True, reason=answer, code=answer, provider_fault=True)
         if answer.code == RESULT_OK:
             bound.info("eb_sent", ebd_id=ebd.header.ebd_id)
-            return SendResult("", ok=True, provider_ref=rec.ebm_id)
+            return SendResult("", ok=True, provider_ref=ebm_id)
         code = RESULT_REASON.get(answer.code, "eb_other_error")
         bound.warning("eb_refused", result_code=answer.code, desc=answer.desc[:200])
         # Unprocessed (0) and "other" (5) may pass; a package the platform cannot parse or verify will not.

@@ -26,8 +26,9 @@ import structlog
 from aiohttp import web
 
 from channels.eb_package import open_package
-from channels.eb_platform import EbmRecord, EbPlatformChannel
+from channels.eb_platform import EbPlatformChannel
 from warnengine.model import AckState, SpeakerAck, command_id
+from warnengine.model.records import EbMessage
 from warnengine.wire.eb import (
     BRD_CANCELLED,
     BRD_DONE,
@@ -90,15 +91,16 @@ class EbReports:
         return EbdResponse(RESULT_OK, "已接收完成 / received"), ebd_id
 
     async def _state(self, s: EbmState) -> None:
-        rec = self.channel.ledger.get(s.ebm_id)
+        rec = await self.channel.ledger.eb_lookup(s.ebm_id)
         if rec is None:
             raise BadEbd("eb_unknown_message", f"EBMStateResponse for EBM {s.ebm_id}, which we did not send")
         for c in s.coverage:
             if c.area_code[:6] != self._county:
                 raise BadEbd("eb_area_outside_county", f"area {c.area_code} is not in county {self._county}")
-            if c.area_code not in rec.devices:
+            if c.area_code not in rec.areas:
                 raise BadEbd("eb_area_not_in_message", f"area {c.area_code} is not in EBM {s.ebm_id}")
-        acks = _acks(rec, s)
+        devices = await self.channel.ledger.eb_devices(rec.areas)
+        acks = _acks(rec, devices, s)
         if acks:
             await self._on_acks(acks)
         log.info("eb_state", ebm_id=s.ebm_id, state=s.state, acks=len(acks), warning_id=rec.warning_id)
@@ -128,16 +130,17 @@ class EbReports:
             )
 
 
-def _acks(rec: EbmRecord, s: EbmState) -> list[SpeakerAck]:
-    """Per terminal of the EBM: the state the report gives its area (module docstring)."""
+def _acks(rec: EbMessage, devices: dict[str, list[str]], s: EbmState) -> list[SpeakerAck]:
+    """Per terminal behind the platform in the EBM's areas: the state the report gives its area."""
     cmd, at = command_id(rec.warning_id, rec.version), s.rpt_time.timestamp()
     percent = {c.area_code: c.percent for c in s.coverage}
-    areas = list(percent) if percent else list(rec.devices)
+    areas = list(percent) if percent else list(rec.areas)
     out = []
     for area in areas:
         state, reason = _area_state(s.state, percent.get(area, 100.0))
         out += [
-            SpeakerAck(cmd_id=cmd, state=state, reason=reason, at=at, device_id=d) for d in rec.devices[area]
+            SpeakerAck(cmd_id=cmd, state=state, reason=reason, at=at, device_id=d)
+            for d in devices.get(area, [])
         ]
     return out
 

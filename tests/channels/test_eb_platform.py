@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +22,12 @@ from channels.eb_platform import EbPlatformChannel, EbPlatformConfig
 from channels.eb_platform_webhook import EbReports, eb_platform_routes
 from tests.fakes.eb_platform import FakeEbPlatform
 from tests.fakes.faults import FakeServer
+from warnengine.clock import ManualClock
+from warnengine.db import connect, migrate
+from warnengine.db.store import Store
 from warnengine.model import (
     AckState,
+    Device,
     Hazard,
     HazardWarning,
     MsgType,
@@ -38,6 +43,7 @@ COUNTY = "341122000000"
 V1, V2 = "341122100201", "341122100202"
 T1, T2, T3 = "4341122100201" + "1000000001", "4341122100201" + "1000000002", "4341122100202" + "1000000001"
 OUR_EBRID = "33411220000000100000001"
+EB_DEVICES = [(T1, V1), (T2, V1), (T3, V2)]
 
 
 def warning(
@@ -73,7 +79,20 @@ class Engine:
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[Engine]:
+async def eb_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A real SQLite record with three terminals behind the platform and one MQTT terminal."""
+    engine = connect(f"sqlite+aiosqlite:///{tmp_path / 'eb.db'}")
+    await migrate(engine)
+    store = Store(engine, ManualClock())
+    devices = [Device(device_id=d, cell_code=v, lon=0.0, lat=0.0, provider="eb") for d, v in EB_DEVICES]
+    devices.append(Device(device_id="mqtt-1", cell_code=V1, lon=0.0, lat=0.0))
+    await store.import_directory([], [], [], devices)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def engine(eb_store: Store) -> AsyncIterator[Engine]:
     signer = Sm2Signer.generate()
     terminals = {V1: [T1, T2], V2: [T3]}
     async with FakeEbPlatform(signer.public, "000000003363", terminals) as fake:
@@ -88,7 +107,7 @@ async def engine() -> AsyncIterator[Engine]:
             attempts=3,
             backoff_s=0.01,
         )
-        e = Engine(EbPlatformChannel(config, EbPackager(ident, signer)), fake)
+        e = Engine(EbPlatformChannel(config, EbPackager(ident, signer), eb_store), fake)
 
         async def dead_letter(stage: str, reason: str, detail: str, *_: object) -> None:
             e.dead.append((reason, detail))

@@ -76,6 +76,8 @@ devices = Table(
     Column("drill_opt_in", Boolean, nullable=False, server_default=true()),  # migration 0003
     # How the terminal's commands are signed: ed25519 | sm2-sm3 (migration 0006).
     Column("sig_alg", String(16), nullable=False, server_default="ed25519"),
+    # Who carries its commands: mqtt | eb, the county's emergency-broadcast platform (migration 0014).
+    Column("provider", String(8), nullable=False, server_default="mqtt"),
 )
 
 # Geohazard monitoring points (地质灾害隐患点) and the households they threaten (migration 0003).

@@ -28,6 +28,7 @@ from warnengine.directory.parse import (
     PEOPLE_FILE,
     POINT_FIELDS,
     POINTS_FILE,
+    PROVIDER_FIELD,
     SIG_ALG_FIELD,
     Place,
     Problem,
@@ -118,9 +119,12 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
             for p in county.people
         ),
     )
+    # The provider column only when a terminal is reached through the EB platform: MQTT-only exports stay
+    # as they were.
+    eb = any(d.provider != "mqtt" for d in county.devices)
     _write_csv(
         directory / DEVICES_FILE,
-        (*DEVICE_FIELDS, OPT_IN_FIELD, SIG_ALG_FIELD),
+        (*DEVICE_FIELDS, OPT_IN_FIELD, SIG_ALG_FIELD, *((PROVIDER_FIELD,) if eb else ())),
         (
             (
                 d.device_id,
@@ -130,6 +134,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
                 d.kind,
                 int(d.drill_opt_in),
                 d.sig_alg,
+                *((d.provider,) if eb else ()),
             )
             for d in county.devices
         ),
@@ -227,7 +232,10 @@ def _read(
         problems,
     )
     devices = read_devices(
-        table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD)), levels, place, problems
+        table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD, PROVIDER_FIELD)),
+        levels,
+        place,
+        problems,
     )
     roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
     points_table = table("points", POINT_FIELDS, required=False)

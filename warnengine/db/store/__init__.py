@@ -10,6 +10,7 @@ from warnengine.db.store.deliveries import DeliveryQueries
 from warnengine.db.store.devices import DeviceQueries
 from warnengine.db.store.directory import DirectoryQueries
 from warnengine.db.store.duty import DutyQueries
+from warnengine.db.store.eb import EbQueries
 from warnengine.db.store.escalation import EscalationQueries
 from warnengine.db.store.groups import GroupQueries
 from warnengine.db.store.people import PeopleQueries
@@ -44,6 +45,7 @@ class Store(
     EscalationQueries,
     ClosureQueries,
     DutyQueries,
+    EbQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

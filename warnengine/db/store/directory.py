@@ -85,7 +85,7 @@ class DirectoryQueries(StoreBase):
             households = [Household.model_validate(r._asdict()) for r in homes]
             rows = await conn.execute(select(t.people).order_by(t.people.c.person_id))
             people = [Person.model_validate(r._asdict()) for r in rows]
-            names = ("device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in", "sig_alg")
+            names = ("device_id", "cell_code", "lon", "lat", "kind", "drill_opt_in", "sig_alg", "provider")
             cols = [t.devices.c[n] for n in names]
             rows = await conn.execute(select(*cols).order_by(t.devices.c.device_id))
             devices = [Device.model_validate(r._asdict()) for r in rows]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from warnengine.directory.parse.fields import (
     DEVICE_FIELDS,
     OPT_IN_FIELD,
+    PROVIDER_FIELD,
     SIG_ALG_FIELD,
     Problem,
     check_cell,
     check_unique,
     read_opt_in,
+    read_provider,
     read_sig_alg,
 )
 from warnengine.directory.parse.place import Place
@@ -38,11 +40,13 @@ def read_devices(
     # Either optional column may be left out (an absent column has an index past the row's end).
     opt_in_at = header.index(OPT_IN_FIELD) if OPT_IN_FIELD in header else len(header)
     sig_alg_at = header.index(SIG_ALG_FIELD) if SIG_ALG_FIELD in header else len(header)
+    provider_at = header.index(PROVIDER_FIELD) if PROVIDER_FIELD in header else len(header)
     for line, row in table.rows:
         did, cell, lon, lat, kind = row[:width]
         here = len(problems)
         opt_in = read_opt_in(row, opt_in_at, True, name, line, problems)
         sig_alg = read_sig_alg(row, sig_alg_at, name, line, problems)
+        provider = read_provider(row, provider_at, name, line, problems)
         check_unique(did, seen, "device_id", name, line, problems)
         if did:
             _check_device_id(did, name, line, problems)
@@ -63,6 +67,7 @@ def read_devices(
                     kind=kind,
                     drill_opt_in=opt_in,
                     sig_alg=sig_alg,
+                    provider=provider,
                 )
             )
     return out
