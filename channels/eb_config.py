@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from channels.eb_package import EbIdentity
-from channels.eb_platform import EbPlatformConfig
+from channels.eb_package import EbIdentity, EbPackager
+from channels.eb_platform import DeadLetter, EbLedger, EbPlatformChannel, EbPlatformConfig
 from warnengine.settings import Settings
+from warnengine.signing.sm2 import Sm2Signer
 from warnengine.signing.sm2_keys import load_sm2_public_key
 
 
@@ -19,7 +20,13 @@ def eb_identity(s: Settings) -> EbIdentity:
     return EbIdentity(s.eb_src_ebrid, dest, s.eb_cert_issuer, s.eb_cert_sn, s.eb_report_url)
 
 
-def eb_config(s: Settings, county_code: str) -> EbPlatformConfig:
+def county_of(ebrid: str) -> str:
+    """The county of a resource code (EBRID): a level digit, then the 12-digit area code."""
+    return ebrid[1:7] + "000000"
+
+
+def eb_config(s: Settings, county_code: str | None = None) -> EbPlatformConfig:
+    """`county_code`: default, the county of our own EBRID."""
     if not s.eb_platform_url:
         raise EbNotConfigured("WARNENGINE_EB_PLATFORM_URL is not set")
     if s.eb_platform_public_key_file is None:
@@ -29,9 +36,17 @@ def eb_config(s: Settings, county_code: str) -> EbPlatformConfig:
         url=s.eb_platform_url,
         sender_name=s.eb_sender_name,
         sender_code=s.eb_sender_code or ident.src_ebrid,
-        county_code=county_code,
+        county_code=county_code or county_of(ident.src_ebrid),
         platform_public_key=load_sm2_public_key(s.eb_platform_public_key_file),
         platform_cert_sn=s.eb_platform_cert_sn,
         timeout_s=s.eb_timeout_s,
         attempts=s.eb_attempts,
     )
+
+
+def eb_channel(
+    s: Settings, ledger: EbLedger, signer: Sm2Signer, dead_letter: DeadLetter | None = None
+) -> EbPlatformChannel:
+    """The adapter, signing with the engine's SM2 key (WARNENGINE_SM2_SIGNING_KEY_FILE)."""
+    packager = EbPackager(eb_identity(s), signer)
+    return EbPlatformChannel(eb_config(s), packager, ledger, dead_letter=dead_letter)
