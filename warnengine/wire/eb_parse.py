@@ -159,7 +159,8 @@ def _read_terminals(e: ET.Element) -> Body:
 def _read_ebm(e: ET.Element) -> Body:
     """Read back (the fake platform, `eb pack` tests): every field the engine writes."""
     start = _time(e, "MsgBasicInfo/StartTime")
-    sent = _time(e, "MsgBasicInfo/SentTime")
+    # SentTime (LiShui's field); some platforms write SendTime (docs/eb-platform.md)
+    sent = _time(e, "MsgBasicInfo/SentTime", required=False) or _time(e, "MsgBasicInfo/SendTime")
     assert start is not None and sent is not None
     areas = tuple(c for c in _text(e, "MsgContent/AreaCode").split(",") if c)
     return Ebm(
