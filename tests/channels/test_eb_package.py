@@ -43,7 +43,8 @@ def packager() -> EbPackager:
 def test_ids_are_new_per_package_and_the_heartbeat_has_its_own(packager: EbPackager) -> None:
     a, _ = packager.package("EBDResponse", EbdResponse(1))
     b, _ = packager.package("EBDResponse", EbdResponse(1))
-    check, tar = packager.package("ConnectionCheck", ConnectionCheck(datetime.now(UTC)))
+    beat = ConnectionCheck(datetime(2026, 7, 1, 8, 0, 5, tzinfo=UTC))
+    check, tar = packager.package("ConnectionCheck", beat)
     assert a.header.ebd_id != b.header.ebd_id and a.header.ebd_id[25:33] == "20260701"  # the day in Beijing
     assert check.header.ebd_id == "01" + EBRID + "0" * 16
     assert open_package(tar, packager.public_key_hex, "000000003363") == check
