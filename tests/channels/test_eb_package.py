@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from channels.eb_package import EbIdentity, EbPackager, open_package
+from tests.fakes.eb_platform import make_tar
 from warnengine.clock import ManualClock
 from warnengine.signing.sm2 import Sm2Signer
 from warnengine.wire.eb import BadEbd, ConnectionCheck, EbdResponse
@@ -20,16 +21,6 @@ EBRID = "33411220000000100000001"
 def _members(tar: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(tar)) as t:
         return {m.name: t.extractfile(m).read() for m in t.getmembers()}  # type: ignore[union-attr]
-
-
-def _retar(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as t:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -65,7 +56,7 @@ def test_signature_document_must_match(packager: EbPackager, old: bytes, new: by
     assert old in files[name]
     files[name] = files[name].replace(old, new)
     with pytest.raises(BadEbd) as caught:
-        open_package(_retar(files), packager.public_key_hex, "000000003363")
+        open_package(make_tar(files), packager.public_key_hex, "000000003363")
     assert caught.value.reason == "eb_signature_failed"
 
 
@@ -77,4 +68,4 @@ def test_tampered_document_or_another_key(packager: EbPackager) -> None:
     name = f"EBDB_{ebd.header.ebd_id}.xml"
     files[name] = files[name].replace(b"<ResultCode>1<", b"<ResultCode>4<")
     with pytest.raises(BadEbd, match="does not verify"):
-        open_package(_retar(files), packager.public_key_hex)
+        open_package(make_tar(files), packager.public_key_hex)

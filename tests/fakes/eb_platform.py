@@ -227,7 +227,7 @@ class FakeEbPlatform:
             "<SignatureAlgorithm>SM2</SignatureAlgorithm>"
             f"<SignatureValue>{base64.b64encode(key.sign(ebdb)).decode()}</SignatureValue></Signature>"
         ).encode()
-        return _tar({f"EBDB_{ebdid}.xml": ebdb, f"EBDS_EBDB_{ebdid}.xml": sig})
+        return make_tar({f"EBDB_{ebdid}.xml": ebdb, f"EBDS_EBDB_{ebdid}.xml": sig})
 
 
 def _untar(raw: bytes) -> dict[str, bytes]:
@@ -240,7 +240,8 @@ def _untar(raw: bytes) -> dict[str, bytes]:
     return out
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
+def make_tar(files: dict[str, bytes]) -> bytes:
+    """A plain tar of `files` (name → bytes), as a platform packs."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in files.items():

@@ -85,14 +85,20 @@ def _percent(text: str) -> float:
     return value
 
 
+def _root(data: bytes, name: str, not_xml: str, not_it: str) -> ET.Element:
+    """The root element `name` of `data`; no DTD, entity or external reference is ever followed."""
+    try:
+        root: ET.Element = SafeET.fromstring(data)
+    except (ET.ParseError, DefusedXmlException, ValueError) as e:
+        raise BadEbd(not_xml, str(e)[:200]) from None
+    if _local(root.tag) != name:
+        raise BadEbd(not_it, f"root element {_local(root.tag)[:40]!r}")
+    return root
+
+
 def parse_ebd(data: bytes) -> Ebd:
     """The document, or BadEbd (not XML, an entity or DTD, a type we do not take, a field missing)."""
-    try:
-        root = SafeET.fromstring(data)
-    except (ET.ParseError, DefusedXmlException, ValueError) as e:
-        raise BadEbd("eb_not_xml", str(e)[:200]) from None
-    if _local(root.tag) != "EBD":
-        raise BadEbd("eb_not_ebd", f"root element {_local(root.tag)[:40]!r}")
+    root = _root(data, "EBD", "eb_not_xml", "eb_not_ebd")
     ebd_type = _text(root, "EBDType")
     reader = _READ.get(ebd_type)
     if reader is None:
@@ -204,12 +210,7 @@ _SIGNATURE_FIELDS = (
 
 def parse_signature_xml(data: bytes) -> dict[str, str]:
     """The detached signature's fields by their leaf name (EBDID, IssuerID, CertSN, …)."""
-    try:
-        root = SafeET.fromstring(data)
-    except (ET.ParseError, DefusedXmlException, ValueError) as e:
-        raise BadEbd("eb_bad_signature_doc", str(e)[:200]) from None
-    if _local(root.tag) != "Signature":
-        raise BadEbd("eb_bad_signature_doc", f"root element {_local(root.tag)[:40]!r}")
+    root = _root(data, "Signature", "eb_bad_signature_doc", "eb_bad_signature_doc")
     out = {}
     for path in _SIGNATURE_FIELDS:
         required = path in ("RelatedEBD/EBDID", "SignatureValue")
