@@ -7,6 +7,7 @@
   play is not said: the village is not taken as reached); 4 失败 / 5 取消 → failed; 0/1 → received.
 - EBRDTState (终端状态): terminal states → device health rows (running, recovered, broadcasting: online;
   off, fault: offline with that reason).
+- EBMBrdLog (播发记录): the platform's broadcast log; each item as an EBMStateResponse, one by one.
 - ConnectionCheck: the platform's heartbeat, answered.
 
 Refused — counted (`warnengine_eb_platform_refused_total{reason}`), logged, dead-lettered, never
@@ -44,6 +45,7 @@ from warnengine.wire.eb import (
     TERM_RECOVERED,
     TERM_RUNNING,
     BadEbd,
+    BroadcastLog,
     ConnectionCheck,
     EbdResponse,
     EbmState,
@@ -83,6 +85,8 @@ class EbReports:
                 await self._state(body)
             elif isinstance(body, TerminalStates):
                 await self._terminals(body)
+            elif isinstance(body, BroadcastLog):
+                await self._log(body, raw, ebd_id)
             elif not isinstance(body, ConnectionCheck):
                 raise BadEbd("eb_unexpected_report", f"{ebd.header.ebd_type} is not a report")
         except BadEbd as bad:
@@ -104,6 +108,15 @@ class EbReports:
         if acks:
             await self._on_acks(acks)
         log.info("eb_state", ebm_id=s.ebm_id, state=s.state, acks=len(acks), warning_id=rec.warning_id)
+
+    async def _log(self, log_: BroadcastLog, raw: bytes, ebd_id: str) -> None:
+        """Each item like an EBMStateResponse; a log also lists messages of other senders, and one item
+        refused (recorded with its reason) does not refuse the others."""
+        for item in log_.items:
+            try:
+                await self._state(item)
+            except BadEbd as bad:
+                await self.channel.refuse(bad, raw, f"EBMBrdLog {ebd_id} item {item.ebm_id}")
 
     async def _terminals(self, t: TerminalStates) -> None:
         rows = []

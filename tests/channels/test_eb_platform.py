@@ -37,7 +37,16 @@ from warnengine.model import (
     command_id,
 )
 from warnengine.signing.sm2 import Sm2Signer
-from warnengine.wire.eb import AreaCoverage, Body, EbdResponse, Ebm, EbmState, TerminalState, TerminalStates
+from warnengine.wire.eb import (
+    AreaCoverage,
+    Body,
+    BroadcastLog,
+    EbdResponse,
+    Ebm,
+    EbmState,
+    TerminalState,
+    TerminalStates,
+)
 
 COUNTY = "341122000000"
 V1, V2 = "341122100201", "341122100202"
@@ -254,6 +263,28 @@ async def test_broadcast_failed(engine: Engine) -> None:
     await engine.channel.send_batch(outgoing(warning(), [(T3, V2)]))
     await engine.fake.settle()
     assert [(a.state, a.reason) for a in engine.acks][-1] == (AckState.FAILED, "eb_broadcast_failed")
+
+
+async def test_the_final_state_in_a_broadcast_log(engine: Engine) -> None:
+    engine.fake.log_only = True
+    await engine.channel.send_batch(outgoing(warning(), [(T1, V1), (T3, V2)]))
+    await engine.fake.settle()
+    final = {a.device_id: a.state for a in engine.acks if a.state != AckState.PLAYING}
+    # Every terminal behind the platform in the covered villages (T2 too: the platform plays by area).
+    assert final == {T1: AckState.PLAYED, T2: AckState.PLAYED, T3: AckState.PLAYED}
+    ebm = engine.fake.received[0].body
+    assert isinstance(ebm, Ebm)
+    url = engine.fake.report_url
+    assert url is not None
+    # A log with another sender's message beside ours: that item is refused, ours applied.
+    engine.acks.clear()
+    now = datetime.now(UTC).replace(microsecond=0)
+    before = refused("eb_unknown_message")
+    items = (EbmState("8" * 35, now, 3), EbmState(ebm.ebm_id, now, 4, "", (AreaCoverage(V1, 0),)))
+    answer = await engine.fake.post_report(url, BroadcastLog(items))
+    assert answer is not None and answer.code == 1
+    assert refused("eb_unknown_message") == before + 1
+    assert {(a.device_id, a.state) for a in engine.acks} == {(T1, AckState.FAILED), (T2, AckState.FAILED)}
 
 
 async def test_reports_that_must_not_be_applied(engine: Engine) -> None:

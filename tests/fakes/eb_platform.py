@@ -13,7 +13,8 @@ Faults (change them while it runs): `down` (connection refused, via FakeServer.s
 (answer that late: the client's timeout), `errors` (the next n requests get 503), `garbage_answer`
 (answer bytes that are not a tar), `forge_reports` (answers and reports signed with a key that is not
 the platform's), `coverage` (area → percent, partial coverage), `faulty` (terminals reported 3 故障),
-`final_state` (the last BrdStateCode: 4 failed, 5 cancelled).
+`final_state` (the last BrdStateCode: 4 failed, 5 cancelled), `log_only` (the final state comes in a
+broadcast log, EBMBrdLog, instead of an EBMStateResponse).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from warnengine.wire.eb import (
     AreaCoverage,
     BadEbd,
     Body,
+    BroadcastLog,
     Ebd,
     EbdResponse,
     Ebm,
@@ -94,6 +96,7 @@ class FakeEbPlatform:
     coverage: dict[str, float] = field(default_factory=dict)
     faulty: set[str] = field(default_factory=set)
     final_state: int = 3
+    log_only: bool = False  # the final state only in a broadcast log (EBMBrdLog), not an EBMStateResponse
     # what happened
     received: list[Ebd] = field(default_factory=list)  # every package whose signature verified
     refused: list[tuple[int, str]] = field(default_factory=list)  # (ResultCode, why)
@@ -193,7 +196,8 @@ class FakeEbPlatform:
         await self.post_report(url, EbmState(ebm.ebm_id, now, 2, "播发中"))
         await asyncio.sleep(self.report_delay_s)
         cover = tuple(AreaCoverage(a, self.coverage.get(a, 100.0)) for a in ebm.area_codes)
-        await self.post_report(url, EbmState(ebm.ebm_id, now, self.final_state, "播发结束", cover))
+        final = EbmState(ebm.ebm_id, now, self.final_state, "播发结束", cover)
+        await self.post_report(url, BroadcastLog((final,)) if self.log_only else final)
 
     async def post_report(self, url: str, body: Body) -> EbdResponse | None:
         """Post one signed report package; keep and return warnengine's EBDResponse."""
@@ -215,7 +219,12 @@ class FakeEbPlatform:
         """A signed EBD package from the platform (signed by a stranger when `forge_reports`)."""
         self._seq += 1
         now = datetime.now(CST).replace(microsecond=0)
-        kind = {EbdResponse: "EBDResponse", EbmState: "EBMStateResponse", TerminalStates: "EBRDTState"}
+        kind = {
+            EbdResponse: "EBDResponse",
+            EbmState: "EBMStateResponse",
+            TerminalStates: "EBRDTState",
+            BroadcastLog: "EBMBrdLog",
+        }
         ebdid = ebd_id(PLATFORM_EBRID, now.date(), self._seq)
         ebdb = to_xml(Ebd(Header(ebdid, kind[type(body)], PLATFORM_EBRID, dest, now, related), body))
         key = self._forger if self.forge_reports else self.key

@@ -13,6 +13,7 @@ from warnengine.wire.eb import (
     AreaCoverage,
     BadEbd,
     Body,
+    BroadcastLog,
     ConnectionCheck,
     Ebd,
     EbdResponse,
@@ -53,8 +54,9 @@ BODIES: list[Body] = [
     EbdResponse(4, "签名验证失败"),
     EbmState(EBM.ebm_id, NOW, 3, "播发成功", (AreaCoverage("341122100201", 62.5),)),
     TerminalStates((TerminalState("4341122100201" + "1" * 10, 3, "故障", NOW),)),
+    BroadcastLog((EbmState(EBM.ebm_id, NOW, 4, "部分失败", (AreaCoverage("341122100202", 10),)),)),
 ]
-TYPES = ["ConnectionCheck", "EBM", "EBDResponse", "EBMStateResponse", "EBRDTState"]
+TYPES = ["ConnectionCheck", "EBM", "EBDResponse", "EBMStateResponse", "EBRDTState", "EBMBrdLog"]
 
 
 def doc(body: Body, kind: str) -> bytes:

@@ -152,13 +152,22 @@ class TerminalStates:
     terminals: tuple[TerminalState, ...] = field(default_factory=tuple)
 
 
-Body = ConnectionCheck | Ebm | EbdResponse | EbmState | TerminalStates
+@dataclass(frozen=True)
+class BroadcastLog:
+    """EBMBrdLog (播发记录): the platform's record of what it broadcast in a period, one state per EBM
+    (each item's `rpt_time` is the log's RptEndTime)."""
+
+    items: tuple[EbmState, ...] = ()
+
+
+Body = ConnectionCheck | Ebm | EbdResponse | EbmState | TerminalStates | BroadcastLog
 TYPE_OF: dict[type, str] = {
     ConnectionCheck: "ConnectionCheck",
     Ebm: "EBM",
     EbdResponse: "EBDResponse",
     EbmState: "EBMStateResponse",
     TerminalStates: "EBRDTState",
+    BroadcastLog: "EBMBrdLog",
 }
 
 
@@ -248,6 +257,10 @@ def _build_response(e: ET.Element, b: Body) -> None:
 def _build_state(e: ET.Element, b: Body) -> None:
     assert isinstance(b, EbmState)
     _sub(e, "RptTime", fmt_time(b.rpt_time))
+    _build_state_item(e, b)
+
+
+def _build_state_item(e: ET.Element, b: EbmState) -> None:
     _sub(_sub(e, "EBM"), "EBMID", b.ebm_id)
     _sub(e, "BrdStateCode", str(b.state))
     _sub(e, "BrdStateDesc", b.desc)
@@ -268,7 +281,18 @@ def _build_terminals(e: ET.Element, b: Body) -> None:
         _sub(dt, "StateDesc", t.desc)
 
 
+def _build_log(e: ET.Element, b: Body) -> None:
+    assert isinstance(b, BroadcastLog)
+    if b.items:
+        params = _sub(e, "Params")
+        _sub(params, "RptStartTime", fmt_time(min(i.rpt_time for i in b.items)))
+        _sub(params, "RptEndTime", fmt_time(max(i.rpt_time for i in b.items)))
+    for item in b.items:
+        _build_state_item(_sub(e, "EBMBrdItem"), item)
+
+
 _BUILD = {
+    BroadcastLog: _build_log,
     ConnectionCheck: _build_check,
     Ebm: _build_ebm,
     EbdResponse: _build_response,

@@ -17,6 +17,7 @@ from warnengine.wire.eb import (
     AreaCoverage,
     BadEbd,
     Body,
+    BroadcastLog,
     ConnectionCheck,
     Ebd,
     EbdResponse,
@@ -117,22 +118,31 @@ def parse_ebd(data: bytes) -> Ebd:
     body = _child(root, ebd_type)
     if body is None:
         raise BadEbd("eb_data_missing", f"no {ebd_type} element")
-    return Ebd(header, reader(body))
+    return Ebd(header, reader(body, time))
 
 
-def _read_check(e: ET.Element) -> Body:
+def _read_check(e: ET.Element, _: datetime) -> Body:
     rpt = _time(e, "RptTime")
     assert rpt is not None
     return ConnectionCheck(rpt)
 
 
-def _read_response(e: ET.Element) -> Body:
+def _read_response(e: ET.Element, _: datetime) -> Body:
     return EbdResponse(_int(e, "ResultCode"), _text(e, "ResultDesc", required=False))
 
 
-def _read_state(e: ET.Element) -> Body:
+def _read_state(e: ET.Element, _: datetime) -> Body:
     rpt = _time(e, "RptTime")
     assert rpt is not None
+    return _state_item(e, rpt)
+
+
+def _read_log(e: ET.Element, sent: datetime) -> Body:
+    rpt = _time(e, "Params/RptEndTime", required=False) or sent  # no Params: as of the EBD's time
+    return BroadcastLog(tuple(_state_item(i, rpt) for i in _children(e, "EBMBrdItem")[:MAX_ITEMS]))
+
+
+def _state_item(e: ET.Element, rpt: datetime) -> EbmState:
     coverage: list[AreaCoverage] = []
     for cov in _children(e, "Coverage")[:MAX_ITEMS]:
         percent = _percent(_text(cov, "CoverageRate"))
@@ -148,7 +158,7 @@ def _read_state(e: ET.Element) -> Body:
     )
 
 
-def _read_terminals(e: ET.Element) -> Body:
+def _read_terminals(e: ET.Element, _: datetime) -> Body:
     out = []
     for dt in _children(e, "EBRDT")[:MAX_ITEMS]:
         out.append(
@@ -162,7 +172,7 @@ def _read_terminals(e: ET.Element) -> Body:
     return TerminalStates(tuple(out))
 
 
-def _read_ebm(e: ET.Element) -> Body:
+def _read_ebm(e: ET.Element, _: datetime) -> Body:
     """Read back (the fake platform, `eb pack` tests): every field the engine writes."""
     start = _time(e, "MsgBasicInfo/StartTime")
     # SentTime (LiShui's field); some platforms write SendTime (docs/eb-platform.md)
@@ -188,12 +198,13 @@ def _read_ebm(e: ET.Element) -> Body:
     )
 
 
-_READ: dict[str, Callable[[ET.Element], Body]] = {
+_READ: dict[str, Callable[[ET.Element, datetime], Body]] = {
     "ConnectionCheck": _read_check,
     "EBM": _read_ebm,
     "EBDResponse": _read_response,
     "EBMStateResponse": _read_state,
     "EBRDTState": _read_terminals,
+    "EBMBrdLog": _read_log,
 }
 
 
