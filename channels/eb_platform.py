@@ -80,7 +80,9 @@ class EbLedger(Protocol):
     """The record of EBM ids and of the terminals behind the platform (warnengine/db/store/eb.py): shared
     by every worker and the report endpoint, and kept across restarts."""
 
-    async def eb_message(self, warning_id: str, version: int, new_id: str, areas: Sequence[str]) -> str: ...
+    async def eb_message(
+        self, warning_id: str, version: int, new_id: Callable[[], str], areas: Sequence[str]
+    ) -> str: ...
 
     async def eb_lookup(self, ebm_id: str) -> EbMessage | None: ...
 
@@ -146,7 +148,7 @@ class EbPlatformChannel:
         assert w is not None
         areas = tuple(sorted({o.village_code for o in outs}))
         # One EBM id per warning version, kept for its re-sends (a platform recognises the message).
-        ebm_id = await self.ledger.eb_message(w.warning_id, w.version, self.packager.new_ebm_id(), areas)
+        ebm_id = await self.ledger.eb_message(w.warning_id, w.version, self.packager.new_ebm_id, areas)
         now = datetime.fromtimestamp(self._clock.now(), CST)
         ebm = ebm_for(
             w,

@@ -4,6 +4,7 @@ its areas growing with re-sends, the previous version's EBM, and the terminals b
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from warnengine.db.store import Store
 from warnengine.model import Device
@@ -14,16 +15,23 @@ V1, V2 = "341122100201", "341122100202"
 
 async def test_one_ebm_per_version_areas_grow(store: Store) -> None:
     first, second = await asyncio.gather(
-        store.eb_message("w-1", 1, "1" * 35, [V1]), store.eb_message("w-1", 1, "2" * 35, [V2])
+        store.eb_message("w-1", 1, ids("1"), [V1]), store.eb_message("w-1", 1, ids("2"), [V2])
     )
     assert first == second  # two workers racing: one id
-    assert await store.eb_message("w-1", 1, "3" * 35, [V1]) == first
+    assert await store.eb_message("w-1", 1, ids("3"), [V1]) == first
     assert await store.eb_lookup(first) == EbMessage(first, "w-1", 1, (V1, V2))
     assert await store.eb_lookup("3" * 35) is None
     assert await store.eb_previous("w-1", 1) is None
-    await store.eb_message("w-1", 2, "4" * 35, [V1])
-    cancel = await store.eb_message("w-1", 3, "5" * 35, [V1])
+    await store.eb_message("w-1", 2, ids("4"), [V1])
+    cancel = await store.eb_message("w-1", 3, ids("5"), [V1])
     assert await store.eb_previous("w-1", 3) == "4" * 35 and cancel == "5" * 35
+    # The day's numbers wrapped: an id another version holds is passed over for the next one.
+    taken = iter([first, "6" * 35])
+    assert await store.eb_message("w-2", 1, lambda: next(taken), [V1]) == "6" * 35
+
+
+def ids(digit: str) -> Callable[[], str]:
+    return lambda: digit * 35
 
 
 async def test_terminals_behind_the_platform(store: Store) -> None:

@@ -3,7 +3,7 @@ reached through it (devices.provider = eb). channels/eb_platform.py reads and wr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select, update
 
@@ -12,21 +12,29 @@ from warnengine.db.store.base import StoreBase, chunks
 from warnengine.db.tables_eb import eb_messages
 from warnengine.model.records import EbMessage
 
+_TRIES = 20
+
 
 class EbQueries(StoreBase):
-    async def eb_message(self, warning_id: str, version: int, new_id: str, areas: Sequence[str]) -> str:
-        """The EBM id of a warning version: the one on record (its areas extended by `areas`), else
-        `new_id`, recorded. Two workers racing get the same id: the insert is ignored on conflict."""
+    async def eb_message(
+        self, warning_id: str, version: int, new_id: Callable[[], str], areas: Sequence[str]
+    ) -> str:
+        """The EBM id of a warning version: the one on record (its areas extended by `areas`), else a new
+        one from `new_id`, recorded. Two workers racing get the same id (the second insert is ignored); an
+        id already taken by another version (the day's numbers wrapped) is replaced by the next one."""
         m = eb_messages.c
+        mine = select(m.ebm_id, m.areas).where(m.warning_id == warning_id, m.version == version)
         async with self.engine.begin() as conn:
-            row = {"ebm_id": new_id, "warning_id": warning_id, "version": version}
-            row |= {"areas": ",".join(sorted(set(areas))), "created_at": self.clock.now()}
-            await conn.execute(self._insert_ignore(eb_messages), [row])
-            found = (
-                await conn.execute(
-                    select(m.ebm_id, m.areas).where(m.warning_id == warning_id, m.version == version)
-                )
-            ).one()
+            found = (await conn.execute(mine)).one_or_none()
+            for _ in range(_TRIES):
+                if found is not None:
+                    break
+                row = {"ebm_id": new_id(), "warning_id": warning_id, "version": version}
+                row |= {"areas": ",".join(sorted(set(areas))), "created_at": self.clock.now()}
+                await conn.execute(self._insert_ignore(eb_messages), [row])
+                found = (await conn.execute(mine)).one_or_none()
+            if found is None:
+                raise RuntimeError(f"no free EBM id for {warning_id} v{version} after {_TRIES} tries")
             have = set(found.areas.split(",")) if found.areas else set()
             if not set(areas) <= have:
                 joined = ",".join(sorted(have | set(areas)))
