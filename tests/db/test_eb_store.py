@@ -45,3 +45,8 @@ async def test_terminals_behind_the_platform(store: Store) -> None:
     assert await store.eb_devices([V1]) == {V1: ["43411221002011000000001"]}
     exported = (await store.export_directory())[3]
     assert [d.provider for d in exported] == ["eb", "eb", "mqtt"]
+    # Reported online once; the platform sends no heartbeat, so silence does not make them offline.
+    row = {"online": True, "volume": None, "playing": None, "firmware": None, "reason": None}
+    await store.record_device_status([{**row, "device_id": d.device_id} for d in devices])
+    store.clock.advance(3600)  # type: ignore[attr-defined]
+    assert [c.device_id for c in await store.sweep_silent_devices(600)] == ["spk-1"]
