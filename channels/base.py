@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from warnengine.model import Channel
+from warnengine.model import Channel, HazardWarning
 from warnengine.wire.records import ChannelEvent
 
 __all__ = [
@@ -29,6 +29,9 @@ class Outgoing:
     village_code: str
     body: dict[str, Any]
     expires_at: float
+    # The warning version it carries, for adapters that speak a message format of their own (the EB
+    # platform's EBM: channels/eb_platform.py); None where the dispatch layer does not set it.
+    warning: HazardWarning | None = None
 
 
 @dataclass(frozen=True)

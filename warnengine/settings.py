@@ -90,6 +90,22 @@ class Settings(BaseSettings):
     reconcile_grace_s: float = 10.0  # a stage unfinished for this long is re-emitted
     clock_speed: float = 1.0
 
+    # The county's emergency-broadcast platform (docs/eb-platform.md): terminals registered `provider: eb`
+    # in devices.csv are reached through it. Packages are signed with the engine's SM2 key (sm2_key_file).
+    eb_platform_url: str | None = None  # the platform's package endpoint; unset: no EB provider
+    eb_src_ebrid: str | None = Field(default=None, pattern=r"^\d{23}$")  # our resource code (EBRID)
+    eb_dest_ebrid: str | None = Field(default=None, pattern=r"^\d{23}$")  # the platform's EBRID
+    eb_sender_name: str = "县应急管理局"  # MsgBasicInfo/SenderName
+    eb_sender_code: str | None = None  # MsgBasicInfo/SenderCode; default: eb_src_ebrid
+    eb_cert_issuer: str = "000000000000"  # IssuerID and CertSN of our certificate (signature document)
+    eb_cert_sn: str = "000000000000"
+    eb_platform_public_key_file: Path | None = None  # SM2 public key (PEM or hex) the platform signs with
+    eb_platform_cert_sn: str | None = None  # when set, the platform's packages must name this serial
+    eb_report_url: str | None = None  # SRC/URL: where the platform posts its reports (our webhook)
+    eb_timeout_s: float = 10.0
+    eb_attempts: int = 3  # tries per package, exponential backoff between them
+    eb_heartbeat_s: float = 60.0  # ConnectionCheck interval
+
     def group_id(self) -> str:
         """The Faust app id, hence the Kafka consumer group, of this worker's role."""
         return self.app_id if self.worker_role == "all" else f"{self.app_id}-{self.worker_role}"

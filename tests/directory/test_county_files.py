@@ -282,6 +282,29 @@ def test_optional_device_columns(
     assert (device.drill_opt_in, device.sig_alg) == (opt_in, alg)
 
 
+def test_provider_column_routes_terminals_to_the_eb_platform(small_county: County, tmp_path: Path) -> None:
+    _devices(
+        tmp_path,
+        small_county,
+        "device_id,cell_code,lon,lat,kind,provider\n"
+        "spk-1,V,114.55,35.55,loudspeaker,mqtt\n"
+        "43411221002011000000001,V,114.55,35.55,loudspeaker,EB\n"  # the platform's EBRID; any case
+        "spk-3,V,114.55,35.55,loudspeaker,\n",  # empty: the default, MQTT
+    )
+    assert [d.provider for d in read_county(tmp_path).devices] == ["mqtt", "eb", "mqtt"]
+    county = read_county(tmp_path)
+    write_county(county, tmp_path / "again")  # an export keeps the column, and reads back the same
+    assert read_county(tmp_path / "again").devices == county.devices
+    (tmp_path / "devices.csv").write_text(
+        (tmp_path / "devices.csv").read_text(encoding="utf-8").replace(",EB", ",dab"), encoding="utf-8"
+    )
+    with pytest.raises(DirectoryError) as caught:
+        read_county(tmp_path)
+    assert [p[:3] for p in caught.value.problems] == [
+        ("devices.csv", 3, "接入方式 / provider must be mqtt or eb, got 'dab'"),
+    ]
+
+
 @pytest.mark.parametrize("header", [",sig_alg,drill_opt_in", ",signature,备注"])
 def test_device_columns_in_any_order_others_ignored(
     small_county: County, tmp_path: Path, header: str

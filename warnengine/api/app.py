@@ -34,7 +34,7 @@ from warnengine.api.errors import Handler, error_middleware
 from warnengine.api.limiter import LoginLimiter
 from warnengine.api.policy import ApprovalPolicy
 from warnengine.api.routing import Op, wrap
-from warnengine.api.webhooks import webhook_routes
+from warnengine.api.webhooks import eb_routes, webhook_routes
 from warnengine.db.store import Store
 from warnengine.obs import log as obslog
 from warnengine.settings import Settings
@@ -128,6 +128,7 @@ def create_app(
     app.router.add_get("/console/", _console)
     app.router.add_static("/console/", STATIC, show_index=False)
     app.router.add_routes(list(webhook_routes(publisher, env)))
+    app.router.add_routes(list(eb_routes(store, settings, publisher)))
     app.on_shutdown.append(_end_streams)
     return app
 

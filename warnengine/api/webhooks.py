@@ -12,6 +12,11 @@ JSON list of ChannelEvent per callback) for the pipeline; the API records nothin
 | /webhooks/wechat/oa | WECHAT_OA_TOKEN | WECHAT_OA_APPID, WECHAT_OA_AES_KEY (safe mode) |
 | /webhooks/wecom | WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID | |
 | /webhooks/tencent-sms/<token>/* | TENCENT_SMS_CALLBACK_TOKEN (16+ chars) | TENCENT_SMS_CALLBACK_ALLOW |
+| /webhooks/eb/ebd (`eb_routes`) | WARNENGINE_EB_PLATFORM_URL and the EB settings | |
+
+The EB platform's reports (channels/eb_platform_webhook.py) are signed SM2 packages, checked against its
+configured public key: play states become terminal acks on `warnengine.acks`, terminal states go to the
+devices table directly.
 
 Tencent signs nothing it pushes, so its routes are mounted only with a secret path token (see
 channels/sms_tencent_webhook.py); a token too short or an allow-list that does not parse mounts nothing
@@ -22,11 +27,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiohttp import web
 
 from warnengine.api.context import Publisher
+from warnengine.db.store import Store
+from warnengine.model import SpeakerAck
 from warnengine.obs import log as obslog
+from warnengine.settings import Settings
 from warnengine.wire import records, topics
 from warnengine.wire.records import ChannelEvent
 
@@ -71,3 +80,30 @@ def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -
     if routes:
         log.info("webhooks_mounted", paths=sorted({str(getattr(r, "path", "")) for r in routes}))
     return routes
+
+
+def eb_routes(store: Store, settings: Settings, publisher: Publisher) -> Sequence[web.RouteDef]:
+    """The EB platform's report endpoint, when the platform is configured (else nothing)."""
+    if not settings.eb_platform_url:
+        return []
+    from channels.eb_config import eb_channel
+    from channels.eb_platform_webhook import EbReports, eb_platform_routes
+    from warnengine.signing.sm2 import load_or_create_sm2_signer
+
+    channel = eb_channel(
+        settings, store, load_or_create_sm2_signer(settings.sm2_key_file()), store.dead_letter
+    )
+
+    async def on_acks(acks: list[SpeakerAck]) -> None:
+        await publisher.publish(topics.ACKS, None, records.AckBatch(acks=acks).model_dump_json().encode())
+
+    async def on_status(rows: Sequence[dict[str, Any]]) -> list[str]:
+        changes, unknown = await store.record_device_status(rows)
+        for c in changes:
+            log.info(
+                "eb_terminal_" + ("online" if c.online else "offline"), device_id=c.device_id, reason=c.reason
+            )
+        return unknown
+
+    log.info("webhooks_mounted", paths=["/webhooks/eb/ebd"])
+    return eb_platform_routes(EbReports(channel, on_acks, on_status))

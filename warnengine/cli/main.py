@@ -344,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     from warnengine.cli.report import add_commands as report_commands
 
     report_commands(sub, _settings)
+    from warnengine.cli.eb import add_commands as eb_commands
+
+    eb_commands(sub, _settings)  # `warnengine eb pack`
     channels_commands(sub, _settings)
     from warnengine.cli.simulate import add_commands as sim_commands
 

@@ -1,3 +1,4 @@
+from warnengine.db import tables_eb  # noqa: F401  (registers eb_messages in tables.metadata)
 from warnengine.db.engine import connect, migrate
 
 __all__ = ["connect", "migrate"]

@@ -76,7 +76,9 @@ devices = Table(
     Column("drill_opt_in", Boolean, nullable=False, server_default=true()),  # migration 0003
     # How the terminal's commands are signed: ed25519 | sm2-sm3 (migration 0006).
     Column("sig_alg", String(16), nullable=False, server_default="ed25519"),
-    Column("responsible_id", String(64)),  # 专人: people.person_id (migration 0015; tables_links.py)
+    Column("responsible_id", String(64)),  # 专人: people.person_id (migration 0014; tables_links.py)
+    # Who carries its commands: mqtt | eb, the county's emergency-broadcast platform (migration 0015).
+    Column("provider", String(8), nullable=False, server_default="mqtt"),
 )
 
 # Geohazard monitoring points (地质灾害隐患点) and the households they threaten (migration 0003).

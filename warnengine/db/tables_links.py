@@ -1,4 +1,4 @@
-"""Tables of the loudspeaker fallback and the link tests (migration 0015), beside tables.py (which is full).
+"""Tables of the loudspeaker fallback and the link tests (migration 0014), beside tables.py (which is full).
 
 They join `tables.metadata`, so the schema-drift test and the migrations see them like any other."""
 

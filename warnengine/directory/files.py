@@ -28,6 +28,7 @@ from warnengine.directory.parse import (
     PEOPLE_FILE,
     POINT_FIELDS,
     POINTS_FILE,
+    PROVIDER_FIELD,
     RESPONSIBLE_FIELD,
     SHAPEFILE,
     SIG_ALG_FIELD,
@@ -120,9 +121,12 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
             for p in county.people
         ),
     )
+    # The provider column only when a terminal is reached through the EB platform: MQTT-only exports stay
+    # as they were.
+    eb = any(d.provider != "mqtt" for d in county.devices)
     _write_csv(
         directory / DEVICES_FILE,
-        (*DEVICE_FIELDS, OPT_IN_FIELD, SIG_ALG_FIELD, RESPONSIBLE_FIELD),
+        (*DEVICE_FIELDS, OPT_IN_FIELD, SIG_ALG_FIELD, RESPONSIBLE_FIELD, *((PROVIDER_FIELD,) if eb else ())),
         (
             (
                 d.device_id,
@@ -133,6 +137,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
                 int(d.drill_opt_in),
                 d.sig_alg,
                 d.responsible_id or "",
+                *((d.provider,) if eb else ()),
             )
             for d in county.devices
         ),
@@ -253,7 +258,7 @@ def _read(
     if base is not None and (people or "people" not in present):
         roles = {**{p.person_id: p.role for p in base.people}, **(roles or {})}
     devices = read_devices(
-        table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD, RESPONSIBLE_FIELD)),
+        table("devices", DEVICE_FIELDS, (OPT_IN_FIELD, SIG_ALG_FIELD, RESPONSIBLE_FIELD, PROVIDER_FIELD)),
         levels,
         place,
         problems,

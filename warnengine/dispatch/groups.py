@@ -188,7 +188,7 @@ async def _send_singles(
         chunk = singles[start : start + channel.batch_size]
         signed = await sign_commands(chunk, {(w.warning_id, w.version): w}, signers, now, failed)
         batch = [
-            Outgoing(d.delivery_id, d.recipient, d.village_code, signed[d.delivery_id], d.expires_at)
+            Outgoing(d.delivery_id, d.recipient, d.village_code, signed[d.delivery_id], d.expires_at, w)
             for d in chunk
             if d.delivery_id in signed
         ]

@@ -90,7 +90,14 @@ async def dispatch_loudspeakers(
         signed = await sign_commands(chunk, warnings, signers, now, failed)
         phases["sign_s"] += time.perf_counter() - t_sign
         batch = [
-            Outgoing(d.delivery_id, d.recipient, d.village_code, signed[d.delivery_id], d.expires_at)
+            Outgoing(
+                d.delivery_id,
+                d.recipient,
+                d.village_code,
+                signed[d.delivery_id],
+                d.expires_at,
+                warnings[(d.warning_id, d.version)],
+            )
             for d in chunk
             if d.delivery_id in signed
         ]

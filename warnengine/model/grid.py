@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # How a terminal's commands are signed (warnengine/signing/ ALGS): Ed25519, or SM2 with SM3 for
 # terminals that follow the national emergency-broadcast standards.
 SigAlg = Literal["ed25519", "sm2-sm3"]
+# Who carries a terminal's commands: warnengine over MQTT, or the county's emergency-broadcast platform.
+Provider = Literal["mqtt", "eb"]
 # What a phone number is (warnengine/directory/parse/phones.py): SMS goes to mobiles only.
 PhoneKind = Literal["mobile", "fixed_line"]
 
@@ -83,6 +85,7 @@ class Device(BaseModel):
     sig_alg: SigAlg = "ed25519"  # how its commands are signed: ed25519 | sm2-sm3 (GY/T terminals)
     # The person responsible for it (专人, a people.csv person_id): 叫应'd when it stays silent.
     responsible_id: str | None = None
+    provider: Provider = "mqtt"  # mqtt | eb (through the EB platform: device_id is its EBRID)
 
 
 class MonitoringPoint(BaseModel):

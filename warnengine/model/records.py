@@ -101,3 +101,13 @@ class DutyCall:
     called_at: float
     tries: int = 1  # phone 叫应: calls placed to this target about this person (policy duty_voice_calls)
     last_called_at: float | None = None  # the latest of them (None: only the first)
+
+
+@dataclass(frozen=True)
+class EbMessage:
+    """An EBM sent to the county's emergency-broadcast platform: its warning version and village codes."""
+
+    ebm_id: str
+    warning_id: str
+    version: int
+    areas: tuple[str, ...]

@@ -122,7 +122,23 @@ class Resources:
             security=s.mqtt_security(),
         )
         await self.speaker.start()
+        if s.eb_platform_url:
+            await self._start_eb()
         await self._start_senders()
+
+    async def _start_eb(self) -> None:
+        """Terminals registered `provider: eb` go through the county's EB platform (docs/eb-platform.md),
+        the rest over MQTT; a ConnectionCheck keeps the platform's link state fresh."""
+        from channels.eb_config import eb_channel
+        from channels.loudspeaker_router import LoudspeakerRouter
+
+        signer = await asyncio.to_thread(self.signers.sm2)
+        eb = eb_channel(self.settings, self.store, signer, self.store.dead_letter)
+        ids = [d for ds in (await self.store.eb_devices()).values() for d in ds]
+        self.speaker = LoudspeakerRouter(self.speaker, eb, ids)
+        await eb.start()
+        self._eb_heartbeat = asyncio.create_task(eb.heartbeat_forever(self.settings.eb_heartbeat_s))
+        log.info("eb_platform", url=self.settings.eb_platform_url, terminals=len(ids))
 
     async def _check_sm2(self) -> None:
         """Say at start-up whether the directory's SM2 terminals can be signed for, and how fast."""
@@ -197,6 +213,8 @@ class Resources:
             return False
         self._directory_at = changed
         await self.reload_directory()
+        if hasattr(self.speaker, "set_eb_devices"):  # terminals moved to or from the EB platform
+            self.speaker.set_eb_devices([d for ds in (await self.store.eb_devices()).values() for d in ds])
         log.info("directory_reloaded", villages=len(self.directory.villages))
         return True
 

@@ -198,6 +198,10 @@ class Sm2Signer:
         sig = self._sign(canonical_bytes(body))
         return {**body, "sig": base64.b64encode(sig).decode()}
 
+    def sign_bytes(self, data: bytes) -> bytes:
+        """r || s (64 bytes) over raw bytes: detached signatures such as the EB platform's EBDS file."""
+        return self._sign(data)
+
     def private_pem(self) -> bytes:
         """PKCS#8, as `openssl genpkey -algorithm SM2` writes it."""
         inner = (
@@ -244,6 +248,16 @@ class Sm2Verifier:
         if not key(canonical_bytes(command), raw):
             return "bad_signature"
         return None
+
+
+def verify_bytes(public: str, data: bytes, sig: bytes, backend_name: str | None = None) -> bool:
+    """Whether `sig` (r || s, 64 bytes) is `public`'s SM2/SM3 signature of raw `data` (default ID)."""
+    if len(sig) != 64:
+        return False
+    r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    if not (1 <= r < N and 1 <= s < N):  # GB/T 32918.2 verification steps B1, B2
+        return False
+    return backend(backend_name).verifier(public_point(public))(data, sig)
 
 
 def load_or_create_sm2_signer(path: Path, backend_name: str | None = None) -> Sm2Signer:

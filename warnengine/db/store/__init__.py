@@ -10,6 +10,7 @@ from warnengine.db.store.deliveries import DeliveryQueries
 from warnengine.db.store.devices import DeviceQueries
 from warnengine.db.store.directory import DirectoryQueries
 from warnengine.db.store.duty import DutyQueries
+from warnengine.db.store.eb import EbQueries
 from warnengine.db.store.escalation import EscalationQueries
 from warnengine.db.store.groups import GroupQueries
 from warnengine.db.store.links import LinkQueries
@@ -46,6 +47,7 @@ class Store(
     ClosureQueries,
     DutyQueries,
     LinkQueries,
+    EbQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

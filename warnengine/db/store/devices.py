@@ -108,13 +108,14 @@ class DeviceQueries(StoreBase):
                 )
 
     async def sweep_silent_devices(self, silent_for: float) -> list[DeviceChange]:
-        """Mark offline the terminals online but unheard for `silent_for` seconds; each is returned once."""
+        """Mark offline the terminals online but unheard for `silent_for` seconds; each is returned once.
+        Not those behind the EB platform: it reports their state when it changes, it sends no heartbeat."""
         now = self.clock.now()
         dv = t.devices.c
         async with self.engine.begin() as conn:
             res = await conn.execute(
                 update(t.devices)
-                .where(dv.online.is_(True), dv.last_seen < now - silent_for)
+                .where(dv.online.is_(True), dv.last_seen < now - silent_for, dv.provider != "eb")
                 .values(online=False, playing=None, offline_since=now, offline_reason="silent")
                 .returning(dv.device_id, dv.cell_code)
             )

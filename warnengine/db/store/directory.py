@@ -103,6 +103,7 @@ class DirectoryQueries(StoreBase):
                 "drill_opt_in",
                 "sig_alg",
                 "responsible_id",
+                "provider",
             )
             cols = [t.devices.c[n] for n in names]
             rows = await conn.execute(select(*cols).order_by(t.devices.c.device_id))

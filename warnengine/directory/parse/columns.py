@@ -32,6 +32,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "drill_opt_in": ("参与演练", "演练"),
     "sig_alg": ("签名算法",),
     "responsible_id": ("专人", "责任人", "负责人", "管护人", "专管员", "管理人员编号"),
+    "provider": ("接入方式", "播发通道"),
     # duty(.csv|.xlsx), the roster (值班表)
     "post": ("岗位", "岗次", "值班岗位", "ab岗"),
     "start": ("开始时间", "上岗时间", "值班开始", "接班时间", "起始时间"),

@@ -7,12 +7,14 @@ from collections.abc import Container
 from warnengine.directory.parse.fields import (
     DEVICE_FIELDS,
     OPT_IN_FIELD,
+    PROVIDER_FIELD,
     RESPONSIBLE_FIELD,
     SIG_ALG_FIELD,
     Problem,
     check_cell,
     check_unique,
     read_opt_in,
+    read_provider,
     read_sig_alg,
 )
 from warnengine.directory.parse.place import Place
@@ -60,12 +62,14 @@ def read_devices(
     opt_in_at = header.index(OPT_IN_FIELD) if OPT_IN_FIELD in header else len(header)
     sig_alg_at = header.index(SIG_ALG_FIELD) if SIG_ALG_FIELD in header else len(header)
     responsible_at = header.index(RESPONSIBLE_FIELD) if RESPONSIBLE_FIELD in header else len(header)
+    provider_at = header.index(PROVIDER_FIELD) if PROVIDER_FIELD in header else len(header)
     for line, row in table.rows:
         did, cell, lon, lat, kind = row[:width]
         here = len(problems)
         opt_in = read_opt_in(row, opt_in_at, True, name, line, problems)
         sig_alg = read_sig_alg(row, sig_alg_at, name, line, problems)
         responsible = _responsible(row, responsible_at, people, name, line, problems)
+        provider = read_provider(row, provider_at, name, line, problems)
         check_unique(did, seen, "device_id", name, line, problems)
         if did:
             _check_device_id(did, name, line, problems)
@@ -87,6 +91,7 @@ def read_devices(
                     drill_opt_in=opt_in,
                     sig_alg=sig_alg,
                     responsible_id=responsible,
+                    provider=provider,
                 )
             )
     return out

@@ -11,7 +11,7 @@ from typing import NamedTuple, TypeVar, cast, get_args
 
 from warnengine.directory.parse.columns import flag
 from warnengine.model import Level
-from warnengine.model.grid import SigAlg
+from warnengine.model.grid import Provider, SigAlg
 
 GRID_FILE = "grid.geojson"
 HOUSEHOLDS_FILE = "households.csv"
@@ -39,6 +39,9 @@ SIG_ALG_FIELD = "sig_alg"
 # Optional column of devices.csv: the person responsible for the terminal (专人, a person_id).
 RESPONSIBLE_FIELD = "responsible_id"
 SIG_ALGS = get_args(SigAlg)  # ed25519 (the default) | sm2-sm3
+# Optional column of devices.csv: mqtt (the default) | eb (the county's emergency-broadcast platform).
+PROVIDER_FIELD = "provider"
+PROVIDERS = get_args(Provider)
 
 PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -79,6 +82,18 @@ def read_sig_alg(row: list[str], index: int, name: str, line: int, problems: lis
         problems.append(Problem(name, line, message, SIG_ALG_FIELD, row[index]))
         return "ed25519"
     return cast(SigAlg, row[index])
+
+
+def read_provider(row: list[str], index: int, name: str, line: int, problems: list[Problem]) -> Provider:
+    """The optional provider field at `index` (default mqtt)."""
+    if len(row) <= index or row[index] == "":
+        return "mqtt"
+    value = row[index].strip().lower()
+    if value not in PROVIDERS:
+        message = f"接入方式 / provider must be {' or '.join(PROVIDERS)}, got {row[index]!r}"
+        problems.append(Problem(name, line, message, PROVIDER_FIELD, row[index]))
+        return "mqtt"
+    return cast(Provider, value)
 
 
 def check_unique(
