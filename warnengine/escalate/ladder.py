@@ -10,7 +10,8 @@ in `escalation_steps`), so a restart loses no timer. Per live warning version:
   leader, vulnerable households first), `escalate` (unconfirmed visits go to the village grid head, then
   the township dispatcher);
 - follow-ups (escalate/follow_up.py): a `needs_help` household goes at once to the village grid head on
-  duty and stays open; a `nobody_home` door is visited again after the rule's `revisit_min`.
+  duty and stays open; a `nobody_home` door is visited again after the rule's `revisit_min`;
+- field reports nobody took within the policy's `report_take_min` 叫应 the county duty (escalate/inbox.py).
 
 An acknowledgement removes its household from every later step at once; a Cancel ends the version (it is
 no longer live) and cancels its open visit tasks. New deliveries are planned rows like any other: the
@@ -28,6 +29,7 @@ import structlog
 from warnengine.escalate.calls import call_superiors
 from warnengine.escalate.duty import OnDuty
 from warnengine.escalate.follow_up import follow_up
+from warnengine.escalate.inbox import inbox_deadlines
 from warnengine.escalate.rows import _best, _rows
 from warnengine.escalate.store import EscalateStore
 from warnengine.escalate.visit_text import visit_text
@@ -61,7 +63,8 @@ async def escalate(
     counts.duty_gaps = board.gaps(now)
     metrics.DUTY_GAPS.set(len(counts.duty_gaps))
     duty = OnDuty(directory, board, now)
-    for live in await store.live_for_escalation(now):
+    lives = await store.live_for_escalation(now)
+    for live in lives:
         w = live.warning
         rule = policy.rule_for(w.hazard, w.severity, w.event)
         with structlog.contextvars.bound_contextvars(warning_id=w.warning_id, version=w.version):
@@ -90,6 +93,11 @@ async def escalate(
             counts.deliveries += len(rows)
             for village in sorted({str(r[3]) for r in rows}):
                 await emit_village(w.warning_id, w.version, village)
+    # Field reports nobody took in time: the county duty is 叫应'd (escalate/inbox.py).
+    calls = await inbox_deadlines(store, duty, lives, policy, now)
+    counts.deliveries += len(calls)
+    for wid, version, village in sorted({(str(r[1]), int(str(r[2])), str(r[3])) for r in calls}):
+        await emit_village(wid, version, village)
     return counts
 
 

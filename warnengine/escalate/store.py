@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from warnengine.clock import Clock
 from warnengine.model.duty import DutyBoard
+from warnengine.model.field_report import FieldReport
 from warnengine.model.records import DutyCall, LiveVersion, VisitTask
 
 
@@ -57,3 +58,11 @@ class EscalateStore(Protocol):
     async def answered(
         self, warning_id: str, person_ids: Sequence[str], min_step: int | None = None
     ) -> set[str]: ...
+
+    async def overdue_field_reports(
+        self, created_before: float, called_before: float
+    ) -> list[FieldReport]: ...
+
+    async def record_field_report_calls(self, ids: Sequence[str], now: float) -> None: ...
+
+    async def open_field_report_count(self) -> int: ...

@@ -82,6 +82,9 @@ class DisseminationPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rules: tuple[Rule, ...]
+    # A field report (灾情 / request for help, issue 17) must be taken by a duty person within this many
+    # minutes, else the county duty is 叫应'd, and again each as many minutes after until someone takes it.
+    report_take_min: float = Field(default=10, gt=0)
 
     def rule_for(self, hazard: Hazard, severity: Severity, event: str = "") -> Rule:
         for rule in self.rules:
