@@ -18,6 +18,7 @@ from warnengine.api import (
     devices,
     directory,
     duty,
+    field_reports,
     openapi,
     preview,
     report,
@@ -56,6 +57,7 @@ def all_ops() -> list[Op]:
         *devices.OPS,
         *acks.OPS,
         *audit.OPS,
+        *field_reports.OPS,
     ]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import field_tables as ft
+from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model.field_report import (
     FieldReport,
@@ -246,3 +247,15 @@ class FieldReportQueries(StoreBase):
         async with self.engine.connect() as conn:
             query = select(func.count()).where(fr.state == ReportState.OPEN.value)
             return int((await conn.execute(query)).scalar_one())
+
+    async def household_village(self, household_id: str) -> str | None:
+        """The village of a household the directory knows (None: unknown household)."""
+        h = t.households.c
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(h.cell_code).where(h.household_id == household_id))).first()
+        return None if row is None else str(row[0])[:12]  # group codes are the village's 12 digits + 2
+
+    async def warning_known(self, warning_id: str) -> bool:
+        w = t.warnings.c
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(w.warning_id).where(w.warning_id == warning_id))).first() is not None
