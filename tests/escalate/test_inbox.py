@@ -48,7 +48,9 @@ async def test_untaken_report_calls_the_county_duty_until_taken(store: Store, sm
     assert await store.report_visit(task.task_id, home, "needs_help", lad.clock.now())
     (report,) = await store.field_reports()
     county = next(c.code for c in small_county.cells if c.level.value == "county")
-    duty = [p.person_id for p in small_county.people if p.cell_code == county and p.role.value == "dispatcher"]
+    duty = [
+        p.person_id for p in small_county.people if p.cell_code == county and p.role.value == "dispatcher"
+    ]
 
     async def inbox_calls() -> list[dict[str, object]]:
         return [d for d in await lad.deliveries() if int(str(d["step"])) >= INBOX_STEP]
@@ -78,7 +80,10 @@ async def test_untaken_report_calls_the_county_duty_until_taken(store: Store, sm
     lad.clock.advance(30 * 60)
     await lad.sweep()
     assert len(await inbox_calls()) == n  # taken: the 叫应 stops
-    assert await store.close_field_report(report.report_id, "disp", ReportState.FORWARDED, "乡镇", 1.0) == "closed"
+    assert (
+        await store.close_field_report(report.report_id, "disp", ReportState.FORWARDED, "乡镇", 1.0)
+        == "closed"
+    )
     assert await store.open_field_report_count() == 0
 
 

@@ -18,7 +18,7 @@ from warnengine.api.context import ApiContext, ctx
 from warnengine.api.drafts import Text
 from warnengine.api.errors import ApiError, conflict, not_found
 from warnengine.api.preview import _planner_inputs
-from warnengine.api.report_photos import TYPES, PhotoAdded, add_photo, get_photo
+from warnengine.api.report_photos import TYPES, PhotoAdded, add_field_report_photo_op, get_field_report_photo
 from warnengine.api.routing import STAFF, Op, body, json_out, query, user
 from warnengine.api.sse import stream
 from warnengine.api.visits import HOUSEHOLD_ID
@@ -124,16 +124,16 @@ async def inbox(c: ApiContext, q: InboxQuery | None = None) -> FieldReportList:
     )
 
 
-async def list_reports(request: web.Request) -> web.Response:
+async def list_field_reports(request: web.Request) -> web.Response:
     return json_out(await inbox(ctx(request), query(request, InboxQuery)))
 
 
-async def stream_reports(request: web.Request) -> web.StreamResponse:
+async def stream_field_reports(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     return await stream(request, await inbox(c), lambda: inbox(c), "inbox")
 
 
-async def post_report(request: web.Request) -> web.Response:
+async def post_field_report(request: web.Request) -> web.Response:
     c = ctx(request)
     data, who, now = body(request, FieldReportIn), user(request).username, c.store.clock.now()
     village = None
@@ -169,7 +169,7 @@ async def post_report(request: web.Request) -> web.Response:
     return json_out(_out(report, await _take_s(c), now), status=201)
 
 
-async def get_report(request: web.Request) -> web.Response:
+async def get_field_report(request: web.Request) -> web.Response:
     c = ctx(request)
     rid = request.match_info["report_id"]
     r = await c.store.field_report(rid)
@@ -178,7 +178,7 @@ async def get_report(request: web.Request) -> web.Response:
     return json_out(_out(r, await _take_s(c), c.store.clock.now()))
 
 
-async def take_report(request: web.Request) -> web.Response:
+async def take_field_report_op(request: web.Request) -> web.Response:
     c = ctx(request)
     rid, who, now = request.match_info["report_id"], user(request).username, c.store.clock.now()
     done = await c.store.take_field_report(rid, who, now)
@@ -190,10 +190,10 @@ async def take_report(request: web.Request) -> web.Response:
         await record(request, "field_report.take.refused", rid, held_by=holder)
         raise conflict("already_taken", f"field report {rid} was taken already by {holder} (已被认领)")
     await record(request, "field_report.take", rid)
-    return await get_report(request)
+    return await get_field_report(request)
 
 
-async def close_report(request: web.Request) -> web.Response:
+async def close_field_report_op(request: web.Request) -> web.Response:
     c = ctx(request)
     rid, who, now = request.match_info["report_id"], user(request).username, c.store.clock.now()
     data = body(request, CloseIn)
@@ -205,31 +205,99 @@ async def close_report(request: web.Request) -> web.Response:
             "not_taken", f"field report {rid} is not taken (open or closed already): take it first"
         )
     await record(request, f"field_report.{data.outcome}", rid, note=data.note)
-    return await get_report(request)
+    return await get_field_report(request)
 
 
 RID = {"report_id": REPORT_ID}
 OPS = [
-    Op("GET", "/api/v1/field-reports", list_reports, "The field-report inbox: open first, by deadline",
-       "field-reports", STAFF, query=InboxQuery, response=FieldReportList),
-    Op("GET", "/api/v1/field-reports/events", stream_reports,
-       "The inbox as Server-Sent Events: `event: inbox`, data a FieldReportList, sent on change",
-       "field-reports", STAFF, response=FieldReportList, content_type="text/event-stream"),
-    Op("POST", "/api/v1/field-reports", post_report, "Grid staff report 灾情 or a request for help",
-       "field-reports", STAFF, body=FieldReportIn, response=FieldReportOut, status=201, errors=(422,)),
-    Op("GET", "/api/v1/field-reports/{report_id}", get_report, "One field report", "field-reports", STAFF,
-       response=FieldReportOut, errors=(404,), path_params=RID),
-    Op("POST", "/api/v1/field-reports/{report_id}/take", take_report,
-       "Take (认领) an open report; a second taker gets 409", "field-reports", STAFF,
-       response=FieldReportOut, errors=(404, 409), path_params=RID),
-    Op("POST", "/api/v1/field-reports/{report_id}/close", close_report,
-       "Close a taken report: handled, or forwarded (the note says to whom)", "field-reports", STAFF,
-       body=CloseIn, response=FieldReportOut, errors=(404, 409), path_params=RID),
-    Op("POST", "/api/v1/field-reports/{report_id}/photos", add_photo,
-       f"Add a photo: the body is the image ({', '.join(TYPES)}), checked by its bytes",
-       "field-reports", STAFF, response=PhotoAdded, status=201, errors=(404, 409, 413, 415),
-       path_params=RID),
-    Op("GET", "/api/v1/field-reports/photos/{sha256}", get_photo, "A report's photo, as it was posted",
-       "field-reports", STAFF, response={"type": "string", "format": "binary"}, content_type="image/*",
-       errors=(404,), path_params={"sha256": SHA256}),
-]  # fmt: skip
+    Op(
+        "GET",
+        "/api/v1/field-reports",
+        list_field_reports,
+        "The field-report inbox: open first, by deadline",
+        "field-reports",
+        STAFF,
+        query=InboxQuery,
+        response=FieldReportList,
+    ),
+    Op(
+        "GET",
+        "/api/v1/field-reports/events",
+        stream_field_reports,
+        "The inbox as Server-Sent Events: `event: inbox`, data a FieldReportList, sent on change",
+        "field-reports",
+        STAFF,
+        response=FieldReportList,
+        content_type="text/event-stream",
+    ),
+    Op(
+        "POST",
+        "/api/v1/field-reports",
+        post_field_report,
+        "Grid staff report 灾情 or a request for help",
+        "field-reports",
+        STAFF,
+        body=FieldReportIn,
+        response=FieldReportOut,
+        status=201,
+        errors=(422,),
+    ),
+    Op(
+        "GET",
+        "/api/v1/field-reports/{report_id}",
+        get_field_report,
+        "One field report",
+        "field-reports",
+        STAFF,
+        response=FieldReportOut,
+        errors=(404,),
+        path_params=RID,
+    ),
+    Op(
+        "POST",
+        "/api/v1/field-reports/{report_id}/take",
+        take_field_report_op,
+        "Take (认领) an open report; a second taker gets 409",
+        "field-reports",
+        STAFF,
+        response=FieldReportOut,
+        errors=(404, 409),
+        path_params=RID,
+    ),
+    Op(
+        "POST",
+        "/api/v1/field-reports/{report_id}/close",
+        close_field_report_op,
+        "Close a taken report: handled, or forwarded (the note says to whom)",
+        "field-reports",
+        STAFF,
+        body=CloseIn,
+        response=FieldReportOut,
+        errors=(404, 409),
+        path_params=RID,
+    ),
+    Op(
+        "POST",
+        "/api/v1/field-reports/{report_id}/photos",
+        add_field_report_photo_op,
+        f"Add a photo: the body is the image ({', '.join(TYPES)}), checked by its bytes",
+        "field-reports",
+        STAFF,
+        response=PhotoAdded,
+        status=201,
+        errors=(404, 409, 413, 415),
+        path_params=RID,
+    ),
+    Op(
+        "GET",
+        "/api/v1/field-reports/photos/{sha256}",
+        get_field_report_photo,
+        "A report's photo, as it was posted",
+        "field-reports",
+        STAFF,
+        response={"type": "string", "format": "binary"},
+        content_type="image/*",
+        errors=(404,),
+        path_params={"sha256": SHA256},
+    ),
+]

@@ -66,7 +66,7 @@ def _save(data_dir: Path, sha: str, data: bytes) -> None:
     tmp.replace(path)
 
 
-async def add_photo(request: web.Request) -> web.Response:
+async def add_field_report_photo_op(request: web.Request) -> web.Response:
     c = ctx(request)
     rid = request.match_info["report_id"]
     declared = request.content_type
@@ -94,7 +94,7 @@ async def add_photo(request: web.Request) -> web.Response:
     )
 
 
-async def get_photo(request: web.Request) -> web.StreamResponse:
+async def get_field_report_photo(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     sha = request.match_info["sha256"]
     kind = await c.store.field_report_photo(sha)

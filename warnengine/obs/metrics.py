@@ -366,7 +366,8 @@ VOICE_CALLS = Counter(
 )
 FIELD_REPORTS = Counter(
     "warnengine_field_reports_total",
-    "Field reports (灾情 and requests for help) opened in the inbox, by source (visit, whereabouts, reply, staff)",
+    "Field reports (灾情 and requests for help) opened in the inbox, by source"
+    " (visit, whereabouts, reply, staff)",
     ["source"],
 )
 FIELD_REPORTS_OPEN = Gauge(

@@ -258,4 +258,6 @@ class FieldReportQueries(StoreBase):
     async def warning_known(self, warning_id: str) -> bool:
         w = t.warnings.c
         async with self.engine.connect() as conn:
-            return (await conn.execute(select(w.warning_id).where(w.warning_id == warning_id))).first() is not None
+            return (
+                await conn.execute(select(w.warning_id).where(w.warning_id == warning_id))
+            ).first() is not None
