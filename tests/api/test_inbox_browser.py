@@ -1,5 +1,6 @@
 """The console's field-report inbox in headless Chromium (issue 17): a report posted while the page is open
-appears live (Server-Sent Events), the duty person takes it and forwards it with a note, and the row follows."""
+appears live (Server-Sent Events), the duty person takes it and forwards it with a note, and the row
+follows."""
 
 from __future__ import annotations
 
