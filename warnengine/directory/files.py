@@ -41,8 +41,11 @@ from warnengine.directory.parse import (
     read_points,
 )
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
+from warnengine.directory.parse.fields import SHELTER_FIELDS
+from warnengine.directory.parse.shelters import SHELTERS_STEM, read_shelters
 from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
 from warnengine.model.duty import Shift
+from warnengine.model.evacuation import Shelter
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class County:
     devices: list[Device]
     points: list[MonitoringPoint] = field(default_factory=list)
     shifts: list[Shift] = field(default_factory=list)  # duty(.csv|.xlsx), the roster; optional
+    shelters: list[Shelter] = field(default_factory=list)  # shelters(.csv|.xlsx), 安置点; optional
 
 
 class DirectoryError(Exception):
@@ -154,6 +158,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
         )
     else:
         (directory / POINTS_FILE).unlink(missing_ok=True)  # an export must not keep a stale file
+    _write_shelters(county.shelters, directory)
     if county.shifts:
         tz = ZoneInfo(time_zone)
         _write_csv(
@@ -234,7 +239,29 @@ def _read(
     points = read_points(points_table, place, levels, household_cells, roles, problems)
     duty_table = table(DUTY_STEM, DUTY_FIELDS, required=False, dates=TIME_FIELDS)
     shifts = read_duty(duty_table, levels, roles, ZoneInfo(options.time_zone), problems)
-    return County(cells, households, people, devices, points, shifts)
+    shelters_table = table(SHELTERS_STEM, SHELTER_FIELDS, required=False)
+    shelters = read_shelters(shelters_table, place, levels, roles, problems)
+    return County(cells, households, people, devices, points, shifts, shelters)
+
+
+def _write_shelters(shelters: list[Shelter], directory: Path) -> None:
+    path = directory / f"{SHELTERS_STEM}.csv"
+    if not shelters:
+        path.unlink(missing_ok=True)  # an export must not keep a stale file
+        return
+    rows = (
+        (
+            x.shelter_id,
+            x.cell_code,
+            x.name,
+            round(x.lon, 6),
+            round(x.lat, 6),
+            x.capacity,
+            x.keeper_person_id or "",
+        )
+        for x in shelters
+    )
+    _write_csv(path, SHELTER_FIELDS, rows)
 
 
 def _stamp(at: float, tz: ZoneInfo) -> str:

@@ -15,7 +15,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "person_id": ("人员编号", "人员id", "人员代码"),
     "household_id": ("户号", "户编号", "家庭编号", "户id"),
     "cell_code": ("所属网格", "网格编码", "网格代码", "所属网格编码", "区划代码", "村组编码"),
-    "name": ("姓名", "名称", "隐患点名称"),
+    "name": ("姓名", "名称", "隐患点名称", "安置点名称"),
     "role": ("角色", "身份", "人员类别"),
     "phone": ("手机号", "手机号码", "联系电话", "电话", "电话号码"),
     "wechat_openid": ("微信openid", "openid"),
@@ -30,6 +30,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "lead_person_id": ("监测责任人", "责任人编号", "监测人编号"),
     "households": ("威胁户", "受威胁户", "受威胁户号"),
     "drill_opt_in": ("参与演练", "演练"),
+    # shelters(.csv|.xlsx), disaster shelters (避灾安置场所)
+    "shelter_id": ("安置点编号", "避难场所编号", "安置场所编号"),
+    "capacity": ("容纳人数", "可容纳人数", "容量", "安置人数"),
+    "keeper_person_id": ("管理员", "管理员编号", "安置点负责人", "负责人编号"),
     "sig_alg": ("签名算法",),
     # duty(.csv|.xlsx), the roster (值班表)
     "post": ("岗位", "岗次", "值班岗位", "ab岗"),
