@@ -158,6 +158,7 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
             county.devices,
             county.points,
             skipped=[(p.file, p.line, p.message) for p in problems],
+            shelters=county.shelters,
         )
         if county.shifts:  # duty.csv / duty.xlsx: the roster is replaced with the file's
             await store.replace_roster(county.shifts, actor="grid import")

@@ -78,7 +78,12 @@ class Stack:
             if import_county and not await store.villages():
                 county = await asyncio.to_thread(read_county, s.county_dir)
                 await store.import_directory(
-                    county.cells, county.households, county.people, county.devices, county.points
+                    county.cells,
+                    county.households,
+                    county.people,
+                    county.devices,
+                    county.points,
+                    shelters=county.shelters,
                 )
                 log.info(
                     "county_imported",

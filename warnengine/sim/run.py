@@ -73,7 +73,12 @@ async def simulate(
     store = Store(engine, clock)
     try:
         await store.import_directory(
-            county.cells, county.households, county.people, county.devices, county.points
+            county.cells,
+            county.households,
+            county.people,
+            county.devices,
+            county.points,
+            shelters=county.shelters,
         )
         directory = await Directory.load(store)
         world = World(sc, county, directory, clock)

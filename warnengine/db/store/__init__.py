@@ -11,6 +11,7 @@ from warnengine.db.store.devices import DeviceQueries
 from warnengine.db.store.directory import DirectoryQueries
 from warnengine.db.store.duty import DutyQueries
 from warnengine.db.store.escalation import EscalationQueries
+from warnengine.db.store.evacuation import EvacuationQueries
 from warnengine.db.store.field_reports import FieldReportQueries
 from warnengine.db.store.groups import GroupQueries
 from warnengine.db.store.people import PeopleQueries
@@ -46,6 +47,7 @@ class Store(
     ClosureQueries,
     DutyQueries,
     FieldReportQueries,
+    EvacuationQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

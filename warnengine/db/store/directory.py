@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import Table, delete, func, select
 
+from warnengine.db import evac_tables as et
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
+from warnengine.model.evacuation import Shelter
 
 
 class DirectoryQueries(StoreBase):
@@ -22,6 +24,7 @@ class DirectoryQueries(StoreBase):
         devices: list[Device],
         points: Sequence[MonitoringPoint] = (),
         skipped: Sequence[tuple[str, int, str]] = (),
+        shelters: Sequence[Shelter] = (),
     ) -> None:
         """Load or update a county's directory in place (re-import overwrites by id, in one transaction).
         `skipped`: the rows `grid import --skip-bad-rows` left out, (file, line, reason), kept in the audit.
@@ -35,6 +38,7 @@ class DirectoryQueries(StoreBase):
             (t.people, "person_id", [p.model_dump(mode="json") for p in people]),
             (t.devices, "device_id", [d.model_dump() for d in devices]),
             (t.points, "point_id", [p.model_dump(exclude={"households"}) for p in points]),
+            (et.shelters, "shelter_id", [s.model_dump() for s in shelters]),
         ]
         threatened = [{"point_id": p.point_id, "household_id": h} for p in points for h in p.households]
         async with self.engine.begin() as conn:
