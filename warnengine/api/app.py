@@ -18,6 +18,7 @@ from warnengine.api import (
     devices,
     directory,
     duty,
+    evacuation,
     field_reports,
     openapi,
     preview,
@@ -58,6 +59,7 @@ def all_ops() -> list[Op]:
         *acks.OPS,
         *audit.OPS,
         *field_reports.OPS,
+        *evacuation.OPS,
     ]
 
 

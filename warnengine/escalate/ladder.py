@@ -20,7 +20,7 @@ village tasks this returns are emitted so the dispatch stage sends them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Set
+from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass, field
 from hashlib import sha256
 
@@ -28,6 +28,7 @@ import structlog
 
 from warnengine.escalate.calls import call_superiors
 from warnengine.escalate.duty import OnDuty
+from warnengine.escalate.evacuate import evacuation_sweep
 from warnengine.escalate.follow_up import follow_up
 from warnengine.escalate.inbox import inbox_deadlines
 from warnengine.escalate.rows import _best, _rows
@@ -72,11 +73,15 @@ async def escalate(
                 counts.loudspeaker_reached += await store.reach_by_loudspeaker(w.warning_id, w.version, now)
             rows: list[tuple[object, ...]] = []
             rows += await call_superiors(store, duty, w, rule, now, counts)
+            evac, shelter_of = await evacuation_sweep(
+                store, duty, w, rule, live.resolved_at, now, _visit_messages
+            )
+            rows += evac
             elapsed = now - live.resolved_at
             for number, step in enumerate(rule.ladder, start=1):
                 if number in live.steps_done or elapsed < step.after_min * 60:
                     continue
-                new, households = await _run_step(store, duty, w, rule, number, step, now)
+                new, households = await _run_step(store, duty, w, rule, number, step, now, shelter_of)
                 rows += new
                 await store.save_plan(new, [])
                 await store.record_step(w.warning_id, w.version, number, step.action, households, now)
@@ -87,7 +92,7 @@ async def escalate(
                 )
             follow, number = await follow_up(store, duty, w, rule, live.resolved_at, now)
             if follow:
-                new = _visit_messages(directory, w, number, follow, now)
+                new = _visit_messages(directory, w, number, follow, now, shelter_of)
                 await store.save_plan(new, [])
                 rows += new
             counts.deliveries += len(rows)
@@ -109,6 +114,7 @@ async def _run_step(
     number: int,
     step: Step,
     now: float,
+    shelter_of: Mapping[str, str],
 ) -> tuple[list[tuple[object, ...]], int]:
     directory = duty.directory
     unreached = await store.unreached_households(w.warning_id)
@@ -118,7 +124,8 @@ async def _run_step(
         tasks = await _create_visits(store, duty, w, unreached, now)
     else:  # escalate: unconfirmed visits go up one level
         tasks = await _escalate_visits(store, duty, w, step, now)
-    return _visit_messages(directory, w, number, tasks, now), sum(len(t.households) for t in tasks)
+    rows = _visit_messages(directory, w, number, tasks, now, shelter_of)
+    return rows, sum(len(t.households) for t in tasks)
 
 
 def _resend(
@@ -182,7 +189,12 @@ async def _escalate_visits(
 
 
 def _visit_messages(
-    directory: Directory, w: HazardWarning, number: int, tasks: list[VisitTask], now: float
+    directory: Directory,
+    w: HazardWarning,
+    number: int,
+    tasks: list[VisitTask],
+    now: float,
+    shelter_of: Mapping[str, str],
 ) -> list[tuple[object, ...]]:
     """Each visitor's message for this step, over all their tasks."""
     people = directory.contacts()
@@ -197,7 +209,9 @@ def _visit_messages(
     for pid, mine in by_visitor.items():
         # One message per visitor and step (its delivery id is per person and step): all their lists.
         who = people[pid]
-        rows += _rows(w, who, _best(who), number, mine[0].village_code, None, visit_text(mine), now)
+        rows += _rows(
+            w, who, _best(who), number, mine[0].village_code, None, visit_text(mine, shelter_of), now
+        )
     return rows
 
 

@@ -57,6 +57,9 @@ class Rule(BaseModel):
     duty_call_window_min: float = Field(default=5, gt=0)
     # A nobody-home door is visited again this many minutes after (issue 17); a second empty door is final.
     revisit_min: float = Field(default=30, gt=0)
+    # Hazards for which this rule (its severities) orders evacuation (转移) of the threatened households to
+    # shelters (issue 17); empty: none. `any` orders it for every hazard the rule matches.
+    evacuate: tuple[Hazard | Literal["any"], ...] = ()
     ladder: tuple[Step, ...] = ()
 
     @model_validator(mode="after")
@@ -69,6 +72,9 @@ class Rule(BaseModel):
         if times != sorted(times):
             raise ValueError("ladder steps must be in order of after_min")
         return self
+
+    def evacuates(self, hazard: Hazard) -> bool:
+        return "any" in self.evacuate or hazard in self.evacuate
 
     def matches(self, hazard: Hazard, severity: Severity, event: str = "") -> bool:
         return (
