@@ -67,6 +67,7 @@ class Server:
             "household_id": self.county.households[0].household_id,
             "report_id": await self._field_report(),
             "sha256": "0" * 64,  # no such photo: a documented 404
+            "shelter_id": "S-none",  # no such shelter: check-ins are a documented 404
         }
         app = create_app(self.store, api_settings(self.tmp), RecordingPublisher())
         self.runner = web.AppRunner(app)
