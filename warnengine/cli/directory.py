@@ -159,6 +159,7 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
             county.points,
             skipped=[(p.file, p.line, p.message) for p in problems],
             shelters=county.shelters,
+            zones=county.zones,
         )
         if county.shifts:  # duty.csv / duty.xlsx: the roster is replaced with the file's
             await store.replace_roster(county.shifts, actor="grid import")

@@ -20,6 +20,22 @@ shelters = Table(
     Column("keeper_person_id", String(32)),
 )
 
+zones = Table(
+    "zones",
+    metadata,
+    Column("zone_id", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("geometry", Text, nullable=False),  # GeoJSON, WGS84
+)
+
+zone_households = Table(
+    "zone_households",
+    metadata,
+    Column("zone_id", String(32), primary_key=True),
+    Column("household_id", String(32), primary_key=True),
+)
+
 evacuation_households = Table(
     "evacuation_households",
     metadata,

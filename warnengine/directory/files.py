@@ -43,9 +43,10 @@ from warnengine.directory.parse import (
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
 from warnengine.directory.parse.fields import SHELTER_FIELDS
 from warnengine.directory.parse.shelters import SHELTERS_STEM, read_shelters
+from warnengine.directory.parse.zones import ZONES_FILE, read_zones
 from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
 from warnengine.model.duty import Shift
-from warnengine.model.evacuation import Shelter
+from warnengine.model.evacuation import Shelter, Zone
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class County:
     points: list[MonitoringPoint] = field(default_factory=list)
     shifts: list[Shift] = field(default_factory=list)  # duty(.csv|.xlsx), the roster; optional
     shelters: list[Shelter] = field(default_factory=list)  # shelters(.csv|.xlsx), 安置点; optional
+    zones: list[Zone] = field(default_factory=list)  # zones.geojson, threatened zones; optional
 
 
 class DirectoryError(Exception):
@@ -159,6 +161,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
     else:
         (directory / POINTS_FILE).unlink(missing_ok=True)  # an export must not keep a stale file
     _write_shelters(county.shelters, directory)
+    _write_zones(county.zones, directory)
     if county.shifts:
         tz = ZoneInfo(time_zone)
         _write_csv(
@@ -241,7 +244,8 @@ def _read(
     shifts = read_duty(duty_table, levels, roles, ZoneInfo(options.time_zone), problems)
     shelters_table = table(SHELTERS_STEM, SHELTER_FIELDS, required=False)
     shelters = read_shelters(shelters_table, place, levels, roles, problems)
-    return County(cells, households, people, devices, points, shifts, shelters)
+    zones = read_zones(directory, households, problems)
+    return County(cells, households, people, devices, points, shifts, shelters, zones)
 
 
 def _write_shelters(shelters: list[Shelter], directory: Path) -> None:
@@ -262,6 +266,25 @@ def _write_shelters(shelters: list[Shelter], directory: Path) -> None:
         for x in shelters
     )
     _write_csv(path, SHELTER_FIELDS, rows)
+
+
+def _write_zones(zones: list[Zone], directory: Path) -> None:
+    path = directory / ZONES_FILE
+    if not zones:
+        path.unlink(missing_ok=True)
+        return
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"zone_id": z.zone_id, "name": z.name, "kind": z.kind},
+            "geometry": z.geometry,
+        }
+        for z in zones
+    ]
+    with open(path, "w", encoding="utf-8") as f:  # one feature per line, as grid.geojson
+        f.write('{"type":"FeatureCollection","features":[\n')
+        f.write(",\n".join(json.dumps(x, ensure_ascii=False, separators=(",", ":")) for x in features))
+        f.write("\n]}\n")
 
 
 def _stamp(at: float, tz: ZoneInfo) -> str:

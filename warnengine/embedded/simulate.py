@@ -161,6 +161,7 @@ async def _import(settings: Settings, county: County) -> None:
             county.devices,
             county.points,
             shelters=county.shelters,
+            zones=county.zones,
         )
     finally:
         await store.close()

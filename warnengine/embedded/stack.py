@@ -84,6 +84,7 @@ class Stack:
                     county.devices,
                     county.points,
                     shelters=county.shelters,
+                    zones=county.zones,
                 )
                 log.info(
                     "county_imported",

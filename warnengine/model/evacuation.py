@@ -4,6 +4,7 @@ visitor records per threatened household."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,3 +33,16 @@ class EvacOutcome(StrEnum):
 class Destination(StrEnum):
     SHELTER = "shelter"
     RELATIVES = "relatives"  # 投亲靠友
+
+
+class Zone(BaseModel):
+    """A threatened zone (e.g. flood-prone low land, 低洼易涝区) of the directory's optional zones.geojson:
+    every household inside it is threatened, as a monitoring point's threatened households are."""
+
+    model_config = ConfigDict(frozen=True)
+
+    zone_id: str
+    name: str
+    kind: str  # flood_prone | river_crossing | reservoir_downstream | …
+    geometry: dict[str, Any]  # GeoJSON Polygon / MultiPolygon, WGS84
+    households: tuple[str, ...] = ()  # the households inside, worked out when the directory is read

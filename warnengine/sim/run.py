@@ -81,6 +81,7 @@ async def simulate(
             county.devices,
             county.points,
             shelters=county.shelters,
+            zones=county.zones,
         )
         directory = await Directory.load(store)
         world = World(sc, county, directory, clock)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, union, update
 
 from warnengine.db import evac_tables as et
 from warnengine.db import field_tables as ft
@@ -29,14 +29,18 @@ class EvacuationQueries(StoreBase):
     async def threatened_households(
         self, warning_id: str
     ) -> list[tuple[str, str, str, bool, int, float, float]]:
-        """The warning's targeted households that a monitoring point threatens: (household, village,
-        group cell, vulnerable, residents, lon, lat)."""
-        wh, ph, h = t.warning_households.c, t.point_households.c, t.households.c
+        """The warning's targeted households that a monitoring point threatens or a threatened zone holds:
+        (household, village, group cell, vulnerable, residents, lon, lat)."""
+        wh, h = t.warning_households.c, t.households.c
+        # A monitoring point's threatened households and the households inside a threatened zone.
+        marked = union(
+            select(t.point_households.c.household_id.label("hid")),
+            select(et.zone_households.c.household_id.label("hid")),
+        ).subquery()
         query = (
             select(wh.household_id, wh.village_code, wh.cell_code, wh.vulnerable, h.members, h.lon, h.lat)
-            .distinct()
             .select_from(
-                t.warning_households.join(t.point_households, ph.household_id == wh.household_id).join(
+                t.warning_households.join(marked, marked.c.hid == wh.household_id).join(
                     t.households, h.household_id == wh.household_id
                 )
             )

@@ -1,4 +1,5 @@
-"""shelters, evacuation_households, shelter_checkins: evacuation (转移) to disaster shelters (issue 17)
+"""shelters, zones, zone_households, evacuation_households, shelter_checkins: evacuation (转移) to
+disaster shelters (issue 17)
 
 Revision ID: 0018
 Revises: 0017
@@ -28,6 +29,18 @@ def upgrade() -> None:
         sa.Column("keeper_person_id", sa.String(32)),
     )
     op.create_index("ix_shelters_cell_code", "shelters", ["cell_code"])
+    op.create_table(
+        "zones",
+        sa.Column("zone_id", sa.String(32), primary_key=True),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("geometry", sa.Text(), nullable=False),
+    )
+    op.create_table(
+        "zone_households",
+        sa.Column("zone_id", sa.String(32), primary_key=True),
+        sa.Column("household_id", sa.String(32), primary_key=True),
+    )
     op.create_table(
         "evacuation_households",
         sa.Column("warning_id", sa.String(32), primary_key=True),
@@ -61,5 +74,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("shelter_checkins")
     op.drop_table("evacuation_households")
+    op.drop_table("zone_households")
+    op.drop_table("zones")
     op.drop_index("ix_shelters_cell_code", table_name="shelters")
     op.drop_table("shelters")
