@@ -4,48 +4,17 @@ flagged, and bad input naming the field."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from tests.api.conftest import Api
-from tests.api.test_visits import POLICY
+from tests.api.test_visits import visits_due
 from tests.escalate.test_evacuation import with_point_and_shelters
-from tests.plan.conftest import directory_of
 from warnengine.directory import County
-from warnengine.escalate.ladder import escalate
-from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, Status
-from warnengine.plan.stage import plan_deliveries
 
 
 async def evacuating(api: Api, small_county: County) -> tuple[str, list[str]]:
+    """A red flood over the village of a monitoring point and two shelters, a minute on: ordered out."""
     county, threatened = with_point_and_shelters(small_county)
-    store = api.store
-    await store.import_directory([], [], [], [], points=county.points, shelters=county.shelters)
-    village = next(c.code for c in county.cells if c.level.value == "village")
-    now = datetime.fromtimestamp(store.clock.now(), UTC)
-    w = HazardWarning(
-        warning_id="w-00000000000000ee",
-        version=1,
-        sender="s",
-        identifier="i",
-        sent=now,
-        msg_type=MsgType.ALERT,
-        status=Status.ACTUAL,
-        hazard=Hazard.FLOOD,
-        severity=Severity.RED,
-        event="山洪",
-        expires=now + timedelta(hours=6),
-        areas=[Area(codes=[village])],
-    )
-    await store.save_warning(w)
-    directory = directory_of(county)
-    await plan_deliveries(w, directory, POLICY, store, 3600)
-    store.clock.advance(60)  # type: ignore[attr-defined]
-
-    async def emit(*_: object) -> None:
-        return None
-
-    await escalate(store, directory, POLICY, emit)
-    return w.warning_id, threatened
+    await api.store.import_directory([], [], [], [], points=county.points, shelters=county.shelters)
+    return await visits_due(api, county, after_s=60), threatened
 
 
 async def test_outcomes_checkins_and_counts(api: Api, small_county: County) -> None:

@@ -152,14 +152,7 @@ async def _import(args: argparse.Namespace, s: Settings) -> int:
     store = await _store(s)
     try:
         await store.import_directory(
-            county.cells,
-            county.households,
-            county.people,
-            county.devices,
-            county.points,
-            skipped=[(p.file, p.line, p.message) for p in problems],
-            shelters=county.shelters,
-            zones=county.zones,
+            **county.records(), skipped=[(p.file, p.line, p.message) for p in problems]
         )
         if county.shifts:  # duty.csv / duty.xlsx: the roster is replaced with the file's
             await store.replace_roster(county.shifts, actor="grid import")

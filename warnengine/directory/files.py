@@ -63,6 +63,18 @@ class County:
     shelters: list[Shelter] = field(default_factory=list)  # shelters(.csv|.xlsx), 安置点; optional
     zones: list[Zone] = field(default_factory=list)  # zones.geojson, threatened zones; optional
 
+    def records(self) -> dict[str, Any]:
+        """What `Store.import_directory` takes, by name (the roster goes through `replace_roster`)."""
+        return {
+            "cells": self.cells,
+            "households": self.households,
+            "people": self.people,
+            "devices": self.devices,
+            "points": self.points,
+            "shelters": self.shelters,
+            "zones": self.zones,
+        }
+
 
 class DirectoryError(Exception):
     """The directory has problems; `problems` lists every one as (file, line, message)."""

@@ -154,15 +154,7 @@ async def _import(settings: Settings, county: County) -> None:
     await migrate(engine)
     store = Store(engine, ManualClock(START))
     try:
-        await store.import_directory(
-            county.cells,
-            county.households,
-            county.people,
-            county.devices,
-            county.points,
-            shelters=county.shelters,
-            zones=county.zones,
-        )
+        await store.import_directory(**county.records())
     finally:
         await store.close()
 

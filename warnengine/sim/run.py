@@ -74,15 +74,7 @@ async def simulate(
     store = Store(engine, clock)
     county = with_shelters(sc.field, county)
     try:
-        await store.import_directory(
-            county.cells,
-            county.households,
-            county.people,
-            county.devices,
-            county.points,
-            shelters=county.shelters,
-            zones=county.zones,
-        )
+        await store.import_directory(**county.records())
         directory = await Directory.load(store)
         world = World(sc, county, directory, clock)
         return await _run(sc, store, directory, world, policy, county, html)
