@@ -32,6 +32,13 @@ def test_shipped_goal_scenario_is_valid() -> None:
     )
 
 
+def test_shipped_flood_evacuation_scenario_is_valid() -> None:
+    sc = load_scenario(REPO / "config" / "scenarios" / "county_red_flood.yaml")
+    assert (sc.warning.hazard.value, sc.warning.severity.value) == ("flood", "red")
+    assert sc.visit_outcomes == {"reached": 0.95, "nobody_home": 0.04, "needs_help": 0.01}
+    assert sc.field.evacuation_outcomes["refused"] == 0.02 and sc.field.shelters
+
+
 SMALL = {
     "county": {"generate": {"villages": 10, "townships": 2, "households_per_group": [4, 8], "seed": 3}},
     "warning": {"hazard": "meteo", "severity": "red"},
