@@ -206,5 +206,8 @@ class Settings(BaseSettings):
     # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For (last hop) names the client; JSON list in the
     # environment: WARNENGINE_API_TRUSTED_PROXIES='["10.0.0.5"]'. Empty: X-Forwarded-For is ignored.
     api_trusted_proxies: list[str] = Field(default_factory=list)
+    # Field-report photos (issue 17): kept as files under <data_dir>/field_reports/<sha256>, not in rows.
+    field_report_photo_max_bytes: int = 4 * 1024 * 1024  # a phone's JPEG; larger is refused (413)
+    field_report_max_photos: int = 4  # per report; a fifth is refused (409)
     api_policy_file: Path = Path("config/approval.yaml")  # who may release what without a second approval
     api_templates_file: Path = Path("config/warning_templates.yaml")  # drafts can start from these

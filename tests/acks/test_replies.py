@@ -78,6 +78,7 @@ async def test_bad_replies_change_nothing_and_are_counted(store: Store, small_co
         "reply_no_change": 1,
         "reply_unknown_sender": 1,
         "replies_not_ack": 1,
+        "replies_to_inbox": 1,  # "谁？" is read by a person: the field-report inbox (issue 17)
     }
     d = await one(store, t.deliveries, delivery_id=a["delivery_id"])
     assert (d["state"], d["acked_at"]) == ("acknowledged", 5.0)

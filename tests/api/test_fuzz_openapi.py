@@ -28,6 +28,7 @@ from warnengine.clock import SystemClock
 from warnengine.db import connect, migrate
 from warnengine.db.store import Store
 from warnengine.directory import County
+from warnengine.model.field_report import FieldReport, ReportKind, ReportSource, ReportState
 
 EXAMPLES = 12
 STATUSES: dict[tuple[str, int], int] = {}
@@ -65,6 +66,9 @@ class Server:
             "task_id": "v-" + "0" * 20,  # no such visit task: its reports are a documented 404
             "household_id": self.county.households[0].household_id,
             "import_id": "0" * 16,  # no such upload: its problem list is a documented 404
+            "report_id": await self._field_report(),
+            "sha256": "0" * 64,  # no such photo: a documented 404
+            "shelter_id": "S-none",  # no such shelter: check-ins are a documented 404
         }
         app = create_app(self.store, api_settings(self.tmp), RecordingPublisher())
         self.runner = web.AppRunner(app)
@@ -72,6 +76,11 @@ class Server:
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+
+    async def _field_report(self) -> str:
+        r = FieldReport("fr-" + "0" * 20, ReportSource.STAFF, ReportKind.DISASTER, ReportState.OPEN, 0, "x")
+        await self.store.open_field_reports([r])
+        return r.report_id
 
     async def _draft(self, township: str) -> str:
         from warnengine.api.drafts import Compose

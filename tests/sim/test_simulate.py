@@ -32,6 +32,13 @@ def test_shipped_goal_scenario_is_valid() -> None:
     )
 
 
+def test_shipped_flood_evacuation_scenario_is_valid() -> None:
+    sc = load_scenario(REPO / "config" / "scenarios" / "county_red_flood.yaml")
+    assert (sc.warning.hazard.value, sc.warning.severity.value) == ("flood", "red")
+    assert sc.visit_outcomes == {"reached": 0.95, "nobody_home": 0.04, "needs_help": 0.01}
+    assert sc.field.evacuation_outcomes["refused"] == 0.02 and sc.field.shelters
+
+
 SMALL = {
     "county": {"generate": {"villages": 10, "townships": 2, "households_per_group": [4, 8], "seed": 3}},
     "warning": {"hazard": "meteo", "severity": "red"},
@@ -145,3 +152,35 @@ def test_needs_help_is_never_unreachable_and_nobody_home_is_revisited(tmp_path: 
     assert gone and all(u["reason"].startswith(("whereabouts unknown", "away")) for u in gone), gone
     assert out["unreachable"] == len(gone) <= out["revisits"]
     assert out["persons"]["total"] >= out["households"] and out["persons"]["acknowledged"] > 0
+
+
+def test_field_reports_and_evacuation_in_the_summary(tmp_path: Path) -> None:
+    """Issue 17: a red flood orders the threatened households to shelters (placed by the scenario); the
+    duty room takes every field report (needs help, refusals) within 10 minutes; the evacuated check in."""
+    scenario = {
+        **SMALL,
+        "warning": {"hazard": "flood", "severity": "red"},
+        "minutes": 120,
+        "staff_never_reply": 0.0,
+        "never_reply": 0.6,
+        "visits_per_hour": 20,
+        "visit_outcomes": {"reached": 0.9, "nobody_home": 0.05, "needs_help": 0.05},
+        "field": {
+            "take_delay_min": [1, 8],
+            "evacuation_outcomes": {"evacuated": 0.7, "refused": 0.1, "needs_help": 0.1, "away": 0.1},
+            "to_relatives": 0.0,
+        },
+    }
+    (tmp_path / "sc.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+    done = run("simulate", "--scenario", str(tmp_path / "sc.yaml"), "--json", "--in-process")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    reports, evac = out["field_reports"], out["evacuation"]
+    assert reports["created"] >= out["needs_help_cases"] > 0  # every needs-help visit is in the inbox
+    assert reports["taken_within_10_min"] == reports["created"] and reports["open"] == 0
+    assert evac["threatened_households"] > 0 and evac["threatened_persons"] >= evac["threatened_households"]
+    by_min = evac["evacuated_by_min"]
+    assert list(by_min.values()) == sorted(by_min.values()) and by_min["120"] > 0
+    assert evac["checked_in"] == by_min["120"]  # everyone evacuated went to a shelter and arrived
+    decided = evac["refused"] + evac["needs_help"] + evac["away"]
+    assert decided <= evac["threatened_households"]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import structlog
 
+from warnengine.acks.inbox import replies_to_inbox
 from warnengine.acks.store import AcksStore
 from warnengine.model import Channel, DeliveryState
 from warnengine.model.records import Acknowledged
@@ -64,6 +65,11 @@ async def apply_channel_events(
         counts["visits_confirmed"] = visited
         metrics.VISIT_TASKS.labels("confirmed").inc(visited)
     counts["replies_not_ack"] = len(replies) - len(acks)
+    others = [  # with or without a sender: nothing a person wrote is dropped
+        e for e in events if e.kind == "reply" and not (e.sender and e.ack_hint) and not _done(e)
+    ]
+    if others:  # read by a person: the field-report inbox (acks/inbox.py)
+        counts["replies_to_inbox"] = await replies_to_inbox(others, store, directory)
     for k, n in counts.items():
         if n:
             metrics.ACKS.labels("people", "any", k).inc(n)
@@ -208,6 +214,10 @@ _NOT_APPLIED = (
     "pressed_closed",
 )
 VISIT_DONE = frozenset({"完成", "已完成", "已入户", "入户完成", "done"})
+
+
+def _done(e: ChannelEvent) -> bool:
+    return bool(e.sender and e.text and _is_visit_done(e.text))
 
 
 @functools.lru_cache(maxsize=4096)  # replies repeat a few words; normalising each costs more

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from warnengine.clock import Clock
 from warnengine.model import DeliveryState, SpeakerAck
+from warnengine.model.field_report import FieldReport
 from warnengine.model.records import Acknowledged, AckTiming
 
 
@@ -43,3 +44,5 @@ class AcksStore(Protocol):
     async def acknowledge(self, answers: Sequence[tuple[str, float]]) -> list[Acknowledged]: ...
 
     async def record_unapplied(self, items: Sequence[tuple[str, float]]) -> dict[str, int]: ...
+
+    async def open_field_reports(self, reports: Sequence[FieldReport]) -> int: ...

@@ -19,6 +19,8 @@ from warnengine.api import (
     directory,
     directory_import,
     duty,
+    evacuation,
+    field_reports,
     links,
     openapi,
     preview,
@@ -60,6 +62,8 @@ def all_ops() -> list[Op]:
         *links.OPS,
         *acks.OPS,
         *audit.OPS,
+        *field_reports.OPS,
+        *evacuation.OPS,
     ]
 
 

@@ -14,8 +14,6 @@ open with whom, or unreachable with the reason.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 
 from aiohttp import web
@@ -24,11 +22,8 @@ from pydantic import BaseModel
 from warnengine.api.context import ApiContext, ctx
 from warnengine.api.errors import not_found
 from warnengine.api.routing import STAFF, Op, json_out
+from warnengine.api.sse import stream
 from warnengine.api.warning_models import WARNING_ID
-from warnengine.obs import metrics
-
-POLL_S = 1.0  # how often a stream re-reads the record; a change is pushed at most this late
-KEEPALIVE_S = 15.0  # a comment line now and then keeps proxies from closing an idle stream
 
 
 class VillageReach(BaseModel):
@@ -214,41 +209,7 @@ async def stream_status(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     warning_id = request.match_info["warning_id"]
     first = await snapshot(c, warning_id)  # 404 before the stream starts, as a normal JSON error
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
-        }
-    )
-    await resp.prepare(request)
-    task = asyncio.current_task()
-    if task is not None:
-        c.streams.add(task)
-    metrics.API_SSE_STREAMS.inc()
-    last, n, quiet = "", 0, 0.0
-    current = first
-    try:
-        await resp.write(b"retry: 2000\n\n")
-        while True:
-            data = current.model_dump_json()
-            if data != last:
-                n += 1
-                await resp.write(f"id: {n}\nevent: status\ndata: {data}\n\n".encode())
-                last, quiet = data, 0.0
-            elif quiet >= KEEPALIVE_S:
-                await resp.write(b": keepalive\n\n")
-                quiet = 0.0
-            await asyncio.sleep(POLL_S)
-            quiet += POLL_S
-            current = await snapshot(c, warning_id)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the console closed the page, or the server is stopping
-    finally:
-        metrics.API_SSE_STREAMS.dec()
-    with contextlib.suppress(ConnectionResetError, RuntimeError):
-        await resp.write_eof()
-    return resp
+    return await stream(request, first, lambda: snapshot(c, warning_id), "status")
 
 
 ID = {"warning_id": WARNING_ID}

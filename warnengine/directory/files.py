@@ -44,8 +44,12 @@ from warnengine.directory.parse import (
     read_points,
 )
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
+from warnengine.directory.parse.fields import SHELTER_FIELDS
+from warnengine.directory.parse.shelters import SHELTERS_STEM, read_shelters
+from warnengine.directory.parse.zones import ZONES_FILE, read_zones
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.duty import Shift
+from warnengine.model.evacuation import Shelter, Zone
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,20 @@ class County:
     devices: list[Device]
     points: list[MonitoringPoint] = field(default_factory=list)
     shifts: list[Shift] = field(default_factory=list)  # duty(.csv|.xlsx), the roster; optional
+    shelters: list[Shelter] = field(default_factory=list)  # shelters(.csv|.xlsx), 安置点; optional
+    zones: list[Zone] = field(default_factory=list)  # zones.geojson, threatened zones; optional
+
+    def records(self) -> dict[str, Any]:
+        """What `Store.import_directory` takes, by name (the roster goes through `replace_roster`)."""
+        return {
+            "cells": self.cells,
+            "households": self.households,
+            "people": self.people,
+            "devices": self.devices,
+            "points": self.points,
+            "shelters": self.shelters,
+            "zones": self.zones,
+        }
 
 
 class DirectoryError(Exception):
@@ -162,6 +180,8 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
         )
     else:
         (directory / POINTS_FILE).unlink(missing_ok=True)  # an export must not keep a stale file
+    _write_shelters(county.shelters, directory)
+    _write_zones(county.zones, directory)
     if county.shifts:
         tz = ZoneInfo(time_zone)
         _write_csv(
@@ -268,7 +288,51 @@ def _read(
     points = read_points(points_table, place, levels, household_cells, roles, problems)
     duty_table = table(DUTY_STEM, DUTY_FIELDS, required=False, dates=TIME_FIELDS)
     shifts = read_duty(duty_table, levels, roles, ZoneInfo(options.time_zone), problems)
-    return County(cells, households, people, devices, points, shifts)
+    shelters_table = table(SHELTERS_STEM, SHELTER_FIELDS, required=False)
+    shelters = read_shelters(shelters_table, place, levels, roles, problems)
+    # A partial import without households.csv finds the zones' households among those on record.
+    in_zones = households if "households" in present or base is None else base.households
+    zones = read_zones(directory, in_zones, problems)
+    return County(cells, households, people, devices, points, shifts, shelters, zones)
+
+
+def _write_shelters(shelters: list[Shelter], directory: Path) -> None:
+    path = directory / f"{SHELTERS_STEM}.csv"
+    if not shelters:
+        path.unlink(missing_ok=True)  # an export must not keep a stale file
+        return
+    rows = (
+        (
+            x.shelter_id,
+            x.cell_code,
+            x.name,
+            round(x.lon, 6),
+            round(x.lat, 6),
+            x.capacity,
+            x.keeper_person_id or "",
+        )
+        for x in shelters
+    )
+    _write_csv(path, SHELTER_FIELDS, rows)
+
+
+def _write_zones(zones: list[Zone], directory: Path) -> None:
+    path = directory / ZONES_FILE
+    if not zones:
+        path.unlink(missing_ok=True)
+        return
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"zone_id": z.zone_id, "name": z.name, "kind": z.kind},
+            "geometry": z.geometry,
+        }
+        for z in zones
+    ]
+    with open(path, "w", encoding="utf-8") as f:  # one feature per line, as grid.geojson
+        f.write('{"type":"FeatureCollection","features":[\n')
+        f.write(",\n".join(json.dumps(x, ensure_ascii=False, separators=(",", ":")) for x in features))
+        f.write("\n]}\n")
 
 
 def _overlay(

@@ -15,6 +15,7 @@ from warnengine.directory.orphans import without_orphans
 from warnengine.directory.parse import Problem, ReadOptions
 from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
 from warnengine.model.duty import Shift
+from warnengine.model.evacuation import Shelter, Zone
 
 AUDITED_CHANGES = 1000  # rows listed before/after in the audit entry; the counts are always whole
 
@@ -36,6 +37,8 @@ class DirectoryStore(Protocol):
         devices: list[Device],
         points: Sequence[MonitoringPoint] = (),
         skipped: Sequence[tuple[str, int, str]] = (),
+        shelters: Sequence[Shelter] = (),
+        zones: Sequence[Zone] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
     ) -> None: ...
@@ -82,11 +85,7 @@ async def import_folder(
     diff = diff_county(base, county)
     write = diff.county
     await store.import_directory(
-        write.cells,
-        write.households,
-        write.people,
-        write.devices,
-        write.points,
+        **write.records(),
         skipped=[(p.file, p.line, p.message) for p in problems],
         changes=_audited(diff),
         actor=actor,
@@ -106,6 +105,8 @@ def table_counts(county: County) -> dict[str, int]:
         "devices": len(county.devices),
         "points": len(county.points),
         "shifts": len(county.shifts),
+        "shelters": len(county.shelters),
+        "zones": len(county.zones),
     }
 
 

@@ -45,6 +45,7 @@ from warnengine.pipeline.app import build_pipeline
 from warnengine.pipeline.pipeline import Pipeline
 from warnengine.pipeline.resources import Resources
 from warnengine.settings import Settings
+from warnengine.sim.field import field_work, with_shelters
 from warnengine.sim.run import (
     DISPATCH,
     RECONCILE_EVERY_S,
@@ -124,6 +125,7 @@ def run_pipeline(
     sc: Scenario, county: County, policy_file: Path, workdir: Path, html: Path | None = None
 ) -> dict[str, Any]:
     """Runs the scenario; returns the summary (as `warnengine.sim.run.simulate` does)."""
+    county = with_shelters(sc.field, county)
     brokers = EmbeddedBrokers(workdir / "brokers", with_mqtt=False)
     brokers.start()
     try:
@@ -152,9 +154,7 @@ async def _import(settings: Settings, county: County) -> None:
     await migrate(engine)
     store = Store(engine, ManualClock(START))
     try:
-        await store.import_directory(
-            county.cells, county.households, county.people, county.devices, county.points
-        )
+        await store.import_directory(**county.records())
     finally:
         await store.close()
 
@@ -219,6 +219,7 @@ async def _drive(
         await progress.settle()
         await escalate(store, rt.directory, rt.dissemination, p.emit_village)
         await visitors_walk(sc, world, store, warning_id)
+        await field_work(sc.field, world, store, warning_id)
         if clock.now() >= next_sweep:
             next_sweep += RECONCILE_EVERY_S
             await reconcile(store, p.emit_warning, p.emit_village)

@@ -77,9 +77,7 @@ class Stack:
         try:
             if import_county and not await store.villages():
                 county = await asyncio.to_thread(read_county, s.county_dir)
-                await store.import_directory(
-                    county.cells, county.households, county.people, county.devices, county.points
-                )
+                await store.import_directory(**county.records())
                 log.info(
                     "county_imported",
                     directory=str(s.county_dir),

@@ -12,7 +12,8 @@ in `escalation_steps`), so a restart loses no timer. Per live warning version:
   leader, vulnerable households first), `escalate` (unconfirmed visits go to the village grid head, then
   the township dispatcher);
 - follow-ups (escalate/follow_up.py): a `needs_help` household goes at once to the village grid head on
-  duty and stays open; a `nobody_home` door is visited again after the rule's `revisit_min`.
+  duty and stays open; a `nobody_home` door is visited again after the rule's `revisit_min`;
+- field reports nobody took within the policy's `report_take_min` 叫应 the county duty (escalate/inbox.py).
 
 An acknowledgement removes its household from every later step at once; a Cancel ends the version (it is
 no longer live) and cancels its open visit tasks. New deliveries are planned rows like any other: the
@@ -21,7 +22,7 @@ village tasks this returns are emitted so the dispatch stage sends them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Set
+from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass, field
 from hashlib import sha256
 
@@ -30,7 +31,9 @@ import structlog
 from warnengine.escalate import fallback
 from warnengine.escalate.calls import call_superiors
 from warnengine.escalate.duty import OnDuty
+from warnengine.escalate.evacuate import evacuation_sweep
 from warnengine.escalate.follow_up import follow_up
+from warnengine.escalate.inbox import inbox_deadlines
 from warnengine.escalate.rows import _best, _rows
 from warnengine.escalate.store import EscalateStore
 from warnengine.escalate.visit_text import visit_text
@@ -65,7 +68,8 @@ async def escalate(
     counts.duty_gaps = board.gaps(now)
     metrics.DUTY_GAPS.set(len(counts.duty_gaps))
     duty = OnDuty(directory, board, now)
-    for live in await store.live_for_escalation(now):
+    lives = await store.live_for_escalation(now)
+    for live in lives:
         w = live.warning
         rule = policy.rule_for(w.hazard, w.severity, w.event)
         with structlog.contextvars.bound_contextvars(warning_id=w.warning_id, version=w.version):
@@ -73,12 +77,16 @@ async def escalate(
                 counts.loudspeaker_reached += await store.reach_by_loudspeaker(w.warning_id, w.version, now)
             rows: list[tuple[object, ...]] = []
             rows += await call_superiors(store, duty, w, rule, now, counts)
-            rows += await _fall_back(store, duty, w, rule, live.resolved_at, now, counts)
+            evac, shelter_of = await evacuation_sweep(
+                store, duty, w, rule, live.resolved_at, now, _visit_messages
+            )
+            rows += evac
+            rows += await _fall_back(store, duty, w, rule, live.resolved_at, now, counts, shelter_of)
             elapsed = now - live.resolved_at
             for number, step in enumerate(rule.ladder, start=1):
                 if number in live.steps_done or elapsed < step.after_min * 60:
                     continue
-                new, households = await _run_step(store, duty, w, rule, number, step, now)
+                new, households = await _run_step(store, duty, w, rule, number, step, now, shelter_of)
                 rows += new
                 await store.save_plan(new, [])
                 await store.record_step(w.warning_id, w.version, number, step.action, households, now)
@@ -89,12 +97,17 @@ async def escalate(
                 )
             follow, number = await follow_up(store, duty, w, rule, live.resolved_at, now)
             if follow:
-                new = _visit_messages(directory, w, number, follow, now)
+                new = _visit_messages(directory, w, number, follow, now, shelter_of)
                 await store.save_plan(new, [])
                 rows += new
             counts.deliveries += len(rows)
             for village in sorted({str(r[3]) for r in rows}):
                 await emit_village(w.warning_id, w.version, village)
+    # Field reports nobody took in time: the county duty is 叫应'd (escalate/inbox.py).
+    calls = await inbox_deadlines(store, duty, lives, policy, now)
+    counts.deliveries += len(calls)
+    for wid, version, village in sorted({(str(r[1]), int(str(r[2])), str(r[3])) for r in calls}):
+        await emit_village(wid, version, village)
     return counts
 
 
@@ -106,6 +119,7 @@ async def _run_step(
     number: int,
     step: Step,
     now: float,
+    shelter_of: Mapping[str, str],
 ) -> tuple[list[tuple[object, ...]], int]:
     directory = duty.directory
     unreached = await store.unreached_households(w.warning_id)
@@ -115,7 +129,8 @@ async def _run_step(
         tasks = await _create_visits(store, duty, w, unreached, now)
     else:  # escalate: unconfirmed visits go up one level
         tasks = await _escalate_visits(store, duty, w, step, now)
-    return _visit_messages(directory, w, number, tasks, now), sum(len(t.households) for t in tasks)
+    rows = _visit_messages(directory, w, number, tasks, now, shelter_of)
+    return rows, sum(len(t.households) for t in tasks)
 
 
 async def _fall_back(
@@ -126,6 +141,7 @@ async def _fall_back(
     resolved_at: float,
     now: float,
     counts: SweepCounts,
+    shelter_of: Mapping[str, str],
 ) -> list[tuple[object, ...]]:
     """Silent loudspeakers: the village's visits now, and its 专人 叫应 (escalate/fallback.py)."""
     due = await fallback.silent_villages(store, w, rule, resolved_at, now)
@@ -133,7 +149,7 @@ async def _fall_back(
         return []
     unreached = [h for h in await store.unreached_households(w.warning_id) if h[1] in due]
     tasks = await _create_visits(store, duty, w, unreached, now)
-    rows = _visit_messages(duty.directory, w, fallback.FALLBACK_STEP, tasks, now)
+    rows = _visit_messages(duty.directory, w, fallback.FALLBACK_STEP, tasks, now, shelter_of)
     calls, called = await fallback.call_responsible(store, duty, w, rule, due, now)
     rows += calls
     await store.save_plan(rows, [])
@@ -212,7 +228,12 @@ async def _escalate_visits(
 
 
 def _visit_messages(
-    directory: Directory, w: HazardWarning, number: int, tasks: list[VisitTask], now: float
+    directory: Directory,
+    w: HazardWarning,
+    number: int,
+    tasks: list[VisitTask],
+    now: float,
+    shelter_of: Mapping[str, str],
 ) -> list[tuple[object, ...]]:
     """Each visitor's message for this step, over all their tasks."""
     people = directory.contacts()
@@ -227,7 +248,9 @@ def _visit_messages(
     for pid, mine in by_visitor.items():
         # One message per visitor and step (its delivery id is per person and step): all their lists.
         who = people[pid]
-        rows += _rows(w, who, _best(who), number, mine[0].village_code, None, visit_text(mine), now)
+        rows += _rows(
+            w, who, _best(who), number, mine[0].village_code, None, visit_text(mine, shelter_of), now
+        )
     return rows
 
 

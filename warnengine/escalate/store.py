@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 from warnengine.clock import Clock
 from warnengine.model.duty import DutyBoard
+from warnengine.model.evacuation import Shelter
+from warnengine.model.field_report import FieldReport
 from warnengine.model.records import DutyCall, LiveVersion, VisitTask
 
 
@@ -73,3 +75,27 @@ class EscalateStore(Protocol):
         responsible: Sequence[str],
         now: float,
     ) -> None: ...
+
+    async def overdue_field_reports(
+        self, created_before: float, called_before: float
+    ) -> list[FieldReport]: ...
+
+    async def record_field_report_calls(self, ids: Sequence[str], now: float) -> None: ...
+
+    async def open_field_report_count(self) -> int: ...
+
+    async def evacuation_ordered(self, warning_id: str) -> bool: ...
+
+    async def threatened_households(
+        self, warning_id: str
+    ) -> list[tuple[str, str, str, bool, int, float, float]]: ...
+
+    async def shelters(self) -> list[Shelter]: ...
+
+    async def order_evacuation(self, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    async def evacuation_households(self, warning_id: str) -> list[dict[str, Any]]: ...
+
+    async def second_visits_due(self, warning_id: str) -> list[tuple[str, str, str, bool]]: ...
+
+    async def mark_followed(self, warning_id: str, households: Sequence[str], now: float) -> None: ...

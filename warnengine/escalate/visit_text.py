@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from warnengine.model.records import VisitTask
 
 
-def visit_text(tasks: Sequence[VisitTask]) -> str:
-    """The list a visitor gets, over all their tasks: vulnerable households first."""
+def visit_text(tasks: Sequence[VisitTask], shelter_of: Mapping[str, str] | None = None) -> str:
+    """The list a visitor gets, over all their tasks: vulnerable households first, each with its shelter
+    when the warning orders evacuation (转移)."""
+    shelter_of = shelter_of or {}
     homes = sorted(
         ((h, vul) for task in tasks for h, vul, outcome in task.households if outcome is None),
         key=lambda x: (not x[1], x[0]),
     )
-    names = "、".join(h + ("(重点)" if vul else "") for h, vul in homes)
+    names = "、".join(
+        h + ("(重点)" if vul else "") + (f"→{shelter_of[h]}" if shelter_of.get(h) else "") for h, vul in homes
+    )
     return f"入户任务：请逐户通知{names}。完成后回复“完成”，或在App中逐户填报。"

@@ -385,3 +385,16 @@ LINK_TESTS = Counter(
     "Link tests and canaries by kind and result (ok or the reason)",
     ["kind", "result"],
 )
+FIELD_REPORTS = Counter(
+    "warnengine_field_reports_total",
+    "Field reports (灾情 and requests for help) opened in the inbox, by source"
+    " (visit, whereabouts, reply, staff)",
+    ["source"],
+)
+FIELD_REPORTS_OPEN = Gauge(
+    "warnengine_field_reports_open", "Field reports not yet taken by a duty person, as of the last sweep"
+)
+FIELD_REPORT_BREACHES = Counter(
+    "warnengine_field_report_deadline_breaches_total",
+    "Field reports not taken within the policy's report_take_min: the county duty is 叫应'd",
+)

@@ -62,6 +62,9 @@ class Rule(BaseModel):
     # offline at once) gets its visits and its terminals' 专人 叫应 at once, not at the ladder's visit step.
     # Unset: 2 for a rule that covers red, otherwise off; 0: off.
     loudspeaker_fallback_min: float | None = Field(default=None, ge=0)
+    # Hazards for which this rule (its severities) orders evacuation (转移) of the threatened households to
+    # shelters (issue 17); empty: none. `any` orders it for every hazard the rule matches.
+    evacuate: tuple[Hazard | Literal["any"], ...] = ()
     ladder: tuple[Step, ...] = ()
 
     @model_validator(mode="after")
@@ -83,6 +86,9 @@ class Rule(BaseModel):
             minutes = RED_FALLBACK_MIN if Severity.RED in self.severities else 0
         return minutes * 60 if minutes > 0 and self.loudspeaker else None
 
+    def evacuates(self, hazard: Hazard) -> bool:
+        return "any" in self.evacuate or hazard in self.evacuate
+
     def matches(self, hazard: Hazard, severity: Severity, event: str = "") -> bool:
         return (
             ("any" in self.hazards or hazard in self.hazards)
@@ -95,6 +101,9 @@ class DisseminationPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rules: tuple[Rule, ...]
+    # A field report (灾情 / request for help, issue 17) must be taken by a duty person within this many
+    # minutes, else the county duty is 叫应'd, and again each as many minutes after until someone takes it.
+    report_take_min: float = Field(default=10, gt=0)
 
     def rule_for(self, hazard: Hazard, severity: Severity, event: str = "") -> Rule:
         for rule in self.rules:

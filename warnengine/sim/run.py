@@ -29,6 +29,7 @@ from warnengine.plan.stage import plan_deliveries
 from warnengine.reconcile.stage import EmitVillage, EmitWarning, sweep
 from warnengine.resolve.directory import Directory
 from warnengine.signing import Signer
+from warnengine.sim.field import field_work, with_shelters
 from warnengine.sim.scenario import Scenario
 from warnengine.sim.summary import summarise
 from warnengine.sim.world import Answers, World, answers, visitors_walk
@@ -71,10 +72,9 @@ async def simulate(
     engine = connect(f"sqlite+aiosqlite:///{db_path}")
     await migrate(engine)
     store = Store(engine, clock)
+    county = with_shelters(sc.field, county)
     try:
-        await store.import_directory(
-            county.cells, county.households, county.people, county.devices, county.points
-        )
+        await store.import_directory(**county.records())
         directory = await Directory.load(store)
         world = World(sc, county, directory, clock)
         return await _run(sc, store, directory, world, policy, county, html)
@@ -115,6 +115,7 @@ async def _run(
         await apply_answers(answers(world), store, directory)
         await escalate(store, directory, policy, emit)
         await visitors_walk(sc, world, store, w.warning_id)
+        await field_work(sc.field, world, store, w.warning_id)
         if clock.now() >= next_sweep:  # unplayed terminals and stalled villages are re-sent
             next_sweep += RECONCILE_EVERY_S
             await reconcile(store, emit_warning, emit)

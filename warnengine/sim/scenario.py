@@ -15,6 +15,10 @@ staff_never_reply: 0.0       # share of grid staff who never answer (their super
 staff_reply_delay_min: [0.5, 4]
 visits_per_hour: 20          # households a visitor (group leader, grid head) reaches per hour
 visit_outcomes: {reached: 0.97, nobody_home: 0.03}
+field:                       # issue 17: field reports and evacuation (sim/field.py)
+  take_delay_min: [1, 8]     # a duty person takes a field report after this
+  shelters: true             # a generated county: one shelter per village with threatened households
+  evacuation_outcomes: {evacuated: 0.95, refused: 0.02, needs_help: 0.01, away: 0.02}
 goal: {households_min: 60, vulnerable_min: 30, staff_min: 5}   # the summary names every household late
 seed: 7
 """
@@ -78,6 +82,22 @@ _ALL_REACHED: dict[Outcome, float] = {"reached": 1.0}
 _REVISIT: dict[Outcome, float] = {"reached": 0.6, "moved": 0.3, "nobody_home": 0.1}
 
 
+EvacKind = Literal["evacuated", "refused", "needs_help", "away"]
+_EVAC: dict[EvacKind, float] = {"evacuated": 0.95, "refused": 0.02, "needs_help": 0.01, "away": 0.02}
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    take_delay_min: tuple[float, float] = (1.0, 8.0)  # a duty person takes a report after this (uniform)
+    shelters: bool = True  # a generated county gets one shelter per village with threatened households
+    shelter_capacity: int = Field(default=200, gt=0)
+    evacuation_outcomes: dict[EvacKind, float] = Field(default_factory=lambda: _EVAC.copy())
+    to_relatives: float = Field(default=0.2, ge=0, le=1)  # of the evacuated: to relatives, not the shelter
+    evacuate_delay_min: tuple[float, float] = (5.0, 45.0)  # order → the visitor's outcome (uniform)
+    arrive_delay_min: tuple[float, float] = (5.0, 20.0)  # evacuated → checked in at the shelter
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -96,6 +116,8 @@ class Scenario(BaseModel):
     # A nobody-home door visited again (issue 17): home now, away by a neighbour's word (`moved`), or still
     # nobody (final: whereabouts unknown). A `needs_help` case is always helped out by whoever holds it.
     revisit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _REVISIT.copy())
+    # Issue 17: the duty room taking field reports, evacuation outcomes, shelters (sim/field.py).
+    field: FieldSpec = FieldSpec()
     goal: Goal = Goal()
     seed: int = 7
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.report.closure import MINUTE_MARKS, closure_report, to_html
+from warnengine.sim.field import field_summary
 from warnengine.sim.late import late_households
 from warnengine.sim.scenario import Scenario
 
@@ -23,6 +24,7 @@ async def summarise(
     if report is None:
         raise LookupError(f"no closure report for {warning_id}: the warning was never recorded")
     summary = await _summary(store, report, warning_id, t0)
+    summary.update(await field_summary(store, warning_id, t0))  # field_reports, evacuation (issue 17)
     g = sc.goal
     late = await late_households(store, warning_id, t0, g.households_min, g.vulnerable_min)
     # 叫应 within the goal: a silent person's superior called by then (the sweep runs every step).

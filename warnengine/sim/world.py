@@ -57,6 +57,7 @@ class World:
         self.queue: list[_Due] = []
         self._seq = itertools.count()
         self.credit: dict[str, float] = {}
+        self.take_at: dict[str, float] = {}  # sim/field.py: when each report is taken, each door evacuated…
 
     def later(self, after_s: float, kind: str, payload: Any) -> None:
         heapq.heappush(self.queue, _Due(self.clock.now() + after_s, next(self._seq), kind, payload))

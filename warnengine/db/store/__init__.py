@@ -12,6 +12,8 @@ from warnengine.db.store.directory import DirectoryQueries
 from warnengine.db.store.duty import DutyQueries
 from warnengine.db.store.eb import EbQueries
 from warnengine.db.store.escalation import EscalationQueries
+from warnengine.db.store.evacuation import EvacuationQueries
+from warnengine.db.store.field_reports import FieldReportQueries
 from warnengine.db.store.groups import GroupQueries
 from warnengine.db.store.links import LinkQueries
 from warnengine.db.store.people import PeopleQueries
@@ -48,6 +50,8 @@ class Store(
     DutyQueries,
     LinkQueries,
     EbQueries,
+    FieldReportQueries,
+    EvacuationQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

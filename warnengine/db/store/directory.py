@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import Table, delete, func, select
 
+from warnengine.db import evac_tables as et
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
+from warnengine.model.evacuation import Shelter, Zone
 
 
 class DirectoryQueries(StoreBase):
@@ -22,6 +24,8 @@ class DirectoryQueries(StoreBase):
         devices: list[Device],
         points: Sequence[MonitoringPoint] = (),
         skipped: Sequence[tuple[str, int, str]] = (),
+        shelters: Sequence[Shelter] = (),
+        zones: Sequence[Zone] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
     ) -> None:
@@ -38,6 +42,8 @@ class DirectoryQueries(StoreBase):
             (t.people, "person_id", [p.model_dump(mode="json") for p in people]),
             (t.devices, "device_id", [d.model_dump() for d in devices]),
             (t.points, "point_id", [p.model_dump(exclude={"households"}) for p in points]),
+            (et.shelters, "shelter_id", [s.model_dump() for s in shelters]),
+            (et.zones, "zone_id", [_zone_row(z) for z in zones]),
         ]
         threatened = [{"point_id": p.point_id, "household_id": h} for p in points for h in p.households]
         async with self.engine.begin() as conn:
@@ -48,6 +54,7 @@ class DirectoryQueries(StoreBase):
                 await conn.execute(delete(t.point_households).where(t.point_households.c.point_id.in_(ids)))
             for chunk in chunks(threatened, 2000):
                 await conn.execute(t.point_households.insert(), list(chunk))
+            await _replace_zone_households(conn, zones)
             # In the audit log, and the signal workers reload their directory on (directory_changed_at).
             counts = {"cells": len(cells), "households": len(households), "people": len(people)}
             await conn.execute(
@@ -209,3 +216,17 @@ def _skipped(skipped: Sequence[tuple[str, int, str]]) -> dict[str, Any]:
     if not skipped:
         return {}
     return {"skipped": len(skipped), "skipped_rows": [list(r) for r in skipped[:_AUDITED]]}
+
+
+def _zone_row(z: Zone) -> dict[str, Any]:
+    return {"zone_id": z.zone_id, "name": z.name, "kind": z.kind, "geometry": json.dumps(z.geometry)}
+
+
+async def _replace_zone_households(conn: Any, zones: Sequence[Zone]) -> None:
+    """A zone's households are replaced by those inside it now (as a point's threatened households are)."""
+    zh = et.zone_households
+    for ids in chunks([z.zone_id for z in zones]):
+        await conn.execute(delete(zh).where(zh.c.zone_id.in_(ids)))
+    rows = [{"zone_id": z.zone_id, "household_id": h} for z in zones for h in z.households]
+    for chunk in chunks(rows, 2000):
+        await conn.execute(zh.insert(), list(chunk))

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from warnengine.db import field_tables as ft
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
+from warnengine.db.store.field_reports import from_visit, insert_reports
 from warnengine.model import DeliveryState, HazardWarning
 from warnengine.model.records import LiveVersion, VisitTask
 
@@ -280,6 +282,21 @@ class EscalationQueries(StoreBase):
                 return False
             reached = outcome in _REACHED
             state, reason = await _open_or_final(conn, task.warning_id, household_id, outcome, note)
+            vul = await conn.execute(
+                select(vh.vulnerable).where(vh.task_id == task_id, vh.household_id == household_id)
+            )
+            opened = from_visit(
+                task.warning_id,
+                task.village_code,
+                household_id,
+                outcome,
+                reason,
+                bool(vul.scalar()),
+                task.assignee,
+                at,
+            )
+            if opened is not None:  # needs help, a refusal, a vulnerable person not found: the inbox
+                await insert_reports(conn, self._insert_ignore(ft.field_reports), [opened])
             await conn.execute(
                 update(t.warning_households)
                 .where(
