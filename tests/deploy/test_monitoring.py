@@ -48,6 +48,7 @@ METRIC_MODULES = (
     "warnengine.devices.health",
     "warnengine.pipeline.resources",
     "warnengine.embedded.supervise",
+    "channels.eb_platform",  # the EB platform adapter's own counters
 )
 
 
