@@ -364,3 +364,9 @@ VOICE_CALLS = Counter(
     " other_key)",
     ["provider", "outcome"],
 )
+
+UPWARD_REPORTS = Counter(
+    "warnengine_upward_reports_total",
+    "Upward reports (上报) planned to a township's or the county's duty, by kind (progress, closure)",
+    ["kind"],
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -12,6 +13,7 @@ from warnengine.devices.acks import LoudspeakerAckListener
 from warnengine.devices.health import DeviceHealth
 from warnengine.devices.listener import DeviceReportListener
 from warnengine.escalate.ladder import escalate
+from warnengine.escalate.upward import report_upward
 from warnengine.obs import metrics
 from warnengine.pipeline.pipeline import Pipeline
 from warnengine.pipeline.resources import client_id
@@ -22,7 +24,8 @@ log = structlog.get_logger("warnengine.app")
 
 
 def add_live_services(p: Pipeline, bridges: bool = True, timers: bool = True) -> None:
-    """`bridges`: MQTT acks and status in (the acks role); `timers`: reconciler, escalation (dispatch)."""
+    """`bridges`: MQTT acks and status in (the acks role); `timers`: reconciler, escalation and upward
+    reports (dispatch)."""
     if bridges:
         _ack_bridge(p)
         _device_bridge(p)
@@ -95,6 +98,8 @@ def _leader_timers(p: Pipeline) -> None:
             rt.reconcile_failures += 1  # /ready is 503 after a few in a row
             log.error("reconcile_failed", error=repr(e), in_a_row=rt.reconcile_failures)
 
+    tz = ZoneInfo(s.time_zone)
+
     @p.app.timer(interval=s.escalate_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def escalator() -> None:
         await rt.ready()
@@ -103,6 +108,11 @@ def _leader_timers(p: Pipeline) -> None:
         except Exception as e:  # one failed sweep must not stop the timer; the next one retries
             metrics.STAGE_ERRORS.labels("escalate").inc()
             log.error("escalation_failed", error=repr(e))
+        try:  # upward reports (上报) on the same timer: due minutes live in the record, as the ladder's
+            await report_upward(rt.store, rt.directory, rt.dissemination, p.emit_village, tz)
+        except Exception as e:
+            metrics.STAGE_ERRORS.labels("upward_reports").inc()
+            log.error("upward_reports_failed", error=repr(e))
 
 
 async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
