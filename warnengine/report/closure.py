@@ -32,6 +32,7 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
             {
                 "village": h["village_code"],
                 "name": rows["village_names"].get(h["village_code"], ""),
+                "township": _township(rows, h["village_code"])[0],
                 "households": 0,
                 "reached": 0,
                 "vulnerable": 0,
@@ -82,6 +83,7 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
                 )
             ),
         },
+        "townships": dict(sorted(set(rows.get("townships", {}).values()))),
         "villages": sorted(
             villages.values(), key=lambda v: (v["reached"] / max(v["households"], 1), v["village"])
         ),
@@ -89,6 +91,7 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
             {
                 "household_id": h["household_id"],
                 "village": h["village_code"],
+                "township": _township(rows, h["village_code"])[0],
                 "group": h["cell_code"],
                 "vulnerable": bool(h["vulnerable"]),
                 "state": h["state"],
@@ -104,6 +107,12 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
         "visit_tasks": rows["visit_tasks"],
         "deliveries": deliveries,
     }
+
+
+def _township(rows: dict[str, Any], village: str) -> tuple[str, str]:
+    """The village's township (code, name); ("", "") when the directory no longer has it."""
+    found: tuple[str, str] = rows.get("townships", {}).get(village, ("", ""))
+    return found
 
 
 def _why_open(state: str, visit: tuple[str, str | None, int] | None) -> str:

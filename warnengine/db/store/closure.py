@@ -102,6 +102,16 @@ class ClosureQueries(StoreBase):
                     )
                 ).all()
             )
+            town = t.cells.alias("town")
+            # Each village's township (the workbook has a sheet per township).
+            townships = {
+                r.code: (r.town, r.town_name)
+                for r in await conn.execute(
+                    select(t.cells.c.code, town.c.code.label("town"), town.c.name.label("town_name"))
+                    .join_from(t.cells, town, town.c.code == t.cells.c.parent)
+                    .where(t.cells.c.code.in_(sorted(names)))
+                )
+            }
         return {
             "versions": [r._asdict() for r in versions],
             "households": [r._asdict() for r in households],
@@ -109,6 +119,7 @@ class ClosureQueries(StoreBase):
             "staff_calls": [r._asdict() for r in calls],
             "visit_tasks": {r.state: r.n for r in tasks},
             "village_names": names,
+            "townships": townships,
             "visiting": visiting,
             "members": [(r.person_id, r.household_id) for r in members],
             "acked_persons": acked,
