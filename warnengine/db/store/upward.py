@@ -132,3 +132,25 @@ class UpwardQueries(StoreBase):
                 select(t.upward_reports).where(u.warning_id == warning_id).order_by(u.sent_at, u.cell_code)
             )
             return [dict(r._mapping) for r in res]
+
+    async def staff_messages(self, warning_id: str, min_step: int) -> list[dict[str, Any]]:
+        """The warning's deliveries to people from ladder step `min_step` on (叫应 calls and messages,
+        upward reports), oldest first: what the duty room's call log shows, each with its outcome."""
+        d = t.deliveries.c
+        async with self.engine.connect() as conn:
+            res = await conn.execute(
+                select(
+                    d.delivery_id,
+                    d.person_id,
+                    d.channel,
+                    d.step,
+                    d.state,
+                    d.reason,
+                    d.attempts,
+                    d.created_at,
+                    d.acked_at,
+                )
+                .where(d.warning_id == warning_id, d.step >= min_step)
+                .order_by(d.created_at, d.person_id, d.channel)
+            )
+            return [dict(r._mapping) for r in res]
