@@ -13,20 +13,12 @@ from pydantic import BaseModel
 
 from warnengine.api.context import ctx
 from warnengine.api.errors import not_found
+from warnengine.api.preview import Unreachable
 from warnengine.api.routing import STAFF, Op, json_out
 from warnengine.api.warning_models import WARNING_ID
 from warnengine.model.duty import stamp
 
 CALL_STEP = 50  # escalate.rows.CALL_STEP: 叫应 messages and calls are this step and above
-
-
-class Unreachable(BaseModel):
-    person_id: str
-    role: str
-    cell_code: str
-    cell_name: str
-    reason: str
-    other_channels: list[str]
 
 
 class Preflight(BaseModel):
@@ -74,7 +66,7 @@ class CallLog(BaseModel):
 
 
 async def preflight(request: web.Request) -> web.Response:
-    from warnengine.api.preview import _planner_inputs
+    from warnengine.api.preview import _planner_inputs  # the workers' directory, reloaded once a minute
     from warnengine.plan.preflight import unreachable_staff
 
     directory, _ = await _planner_inputs(ctx(request))
