@@ -126,6 +126,10 @@ async def _report(
     emit: EmitVillage,
 ) -> list[str]:
     sent = await store.upward_sent(w.warning_id)
+    # One transaction records a slot's reports for every cell: any of them recorded means all went out,
+    # and the sweep that runs every 15 s between due minutes costs one small query, not a count.
+    if any(k == kind and m == slot[1] for _, k, m in sent):
+        return []
     data = await store.progress_rows(w.warning_id)
     cells = report_cells(duty.directory, {v for v, _, _ in data.households} | data.played)
     todo = [c for c in cells if (c, kind, slot[1]) not in sent]
