@@ -136,3 +136,27 @@ async def test_nobody_on_duty_reports_go_to_the_directory(store: Store, small_co
     assert len(await report_at(lad, store, t0, 10)) == 2
     got = {d["person_id"] for d in await reports(lad) if d["step"] == REPORT_STEP}
     assert set(staff(lad, town, Role.DISPATCHER)) <= got
+
+
+async def test_closure_report_when_expired_and_never_for_long_closed_chains(
+    store: Store, small_county: County
+) -> None:
+    from sqlalchemy import update
+
+    lad = await start(store, small_county)
+    t0 = lad.clock.now()
+    town, d1, county, chief = await on_duty(lad)
+    async with store.engine.begin() as conn:  # the warning expires 20 minutes after release
+        await conn.execute(update(t.warnings).values(expires=t0 + 20 * 60))
+    assert len(await report_at(lad, store, t0, 10)) == 2
+    assert await report_at(lad, store, t0, 25) == [
+        f"w-ladder:{town}:closure:0",
+        f"w-ladder:{county}:closure:0",
+    ]
+    closing = [d for d in await reports(lad) if d["step"] == CLOSURE_STEP]
+    assert {d["person_id"] for d in closing} == {d1, chief} and all(d["version"] == 1 for d in closing)
+    assert await report_at(lad, store, t0, 90) == []
+    # A chain that ended more than a day before upward reports ran (an upgrade) is never reported on.
+    async with store.engine.begin() as conn:
+        await conn.execute(t.upward_reports.delete())
+    assert await report_at(lad, store, t0, 25 * 60) == []

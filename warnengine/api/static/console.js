@@ -307,6 +307,14 @@ async function loadWarnings() {
     actions.append(liveBtn);
     if (w.live || w.state === "cancelled") {
       actions.append(el("a", { href: `/api/v1/warnings/${w.warning_id}/report.html`, target: "_blank", class: "act-report" }, "报告 Report"));
+      actions.append(" ", el("a", { href: `/api/v1/warnings/${w.warning_id}/report.xlsx`, class: "act-xlsx" }, "xlsx"));
+      const callsBtn = el("button", { type: "button", class: "act-calls" }, "叫应 Calls");
+      callsBtn.addEventListener("click", async () => {
+        show("duty");
+        $("#calls-warning").value = w.warning_id;
+        try { await loadCalls(w.warning_id); } catch (e) { text($("#warnings-status"), e.message); }
+      });
+      actions.append(callsBtn);
     }
     const sm = w.summary || {};
     const reach = sm.households == null ? "" : ` · 预计 ${sm.villages} 村 villages · ${sm.households} 户 households · ${sm.people} 人 people`;
