@@ -58,7 +58,10 @@ async function start() {
   $("#roster-load-btn").addEventListener("click", loadRoster);
   $("#roster-add-btn").addEventListener("click", () => addShift({ role: "dispatcher", post: "A", person_id: "", start: "", end: "" }));
   $("#roster-save-btn").addEventListener("click", saveRoster);
-  $("#calls-load-btn").addEventListener("click", () => loadCalls($("#calls-warning").value.trim()));
+  $("#calls-load-btn").addEventListener("click", async () => {
+    text($("#calls-status"), "");
+    try { await loadCalls($("#calls-warning").value.trim()); } catch (e) { text($("#calls-status"), e.message); }
+  });
   try { await enter(await api("GET", "/api/v1/me")); } catch (e) { /* not logged in */ }
 }
 
