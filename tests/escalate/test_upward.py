@@ -160,3 +160,26 @@ async def test_closure_report_when_expired_and_never_for_long_closed_chains(
     async with store.engine.begin() as conn:
         await conn.execute(t.upward_reports.delete())
     assert await report_at(lad, store, t0, 25 * 60) == []
+
+
+async def test_the_closure_report_names_whom_each_silent_person_was_called_to_and_how_often(
+    store: Store, small_county: County
+) -> None:
+    from tests.escalate.test_duty import calls_about, roster, sweep_at
+    from warnengine.report.closure import closure_report, to_html
+    from warnengine.report.xlsx import to_xlsx
+
+    lad = await start(store, small_county)
+    t0 = lad.clock.now()
+    who = await roster(lad)
+    (head,) = staff(lad, lad.village, Role.GRID_HEAD)
+    for minute in (6, 12, 16):
+        await sweep_at(lad, t0, minute)
+    called = [c["target_id"] for c in await calls_about(lad, head)]
+    assert called[:2] == [who["d1"], who["d2"]]
+    report = await closure_report(store, lad.w.warning_id)
+    assert report is not None
+    mine = next(s for s in report["staff_not_answering"] if s["person_id"] == head)
+    assert mine["called"] == called and mine["calls"] == len(called)
+    assert f"<td>{'、'.join(called)}</td><td>{len(called)}</td>" in to_html(report)
+    assert to_xlsx(report)[:2] == b"PK"  # a zip: the workbook

@@ -97,9 +97,13 @@ def _summary(ws: Any, report: dict[str, Any]) -> None:
             ]
         )
     ws.append([])
-    ws.append(["叫应未应答 staff not answering", "上级 superior called"])
+    ws.append(
+        ["叫应未应答 staff not answering", "上级 superior called", "叫应对象 called on duty", "通话 calls"]
+    )
     for s in report["staff_not_answering"]:
-        ws.append([s["person_id"], s["superior_id"] or "—"])
+        ws.append(
+            [s["person_id"], s["superior_id"] or "—", "、".join(s.get("called", [])), s.get("calls", 0)]
+        )
 
 
 def _sheet_name(code: str, name: str, taken: set[str]) -> str:
