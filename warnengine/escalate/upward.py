@@ -143,6 +143,8 @@ async def _report(
             duty.directory, w, kind, slot[1], progress(duty.directory, data, cell), cell, now, tz
         )
         people = _recipients(duty, cell)
+        if w.status in (Status.EXERCISE, Status.TEST):  # a drill reaches only those who opted in
+            people = [x for x in people if x.contact.drill_opt_in]
         for target in people:
             c = target.contact
             # The rule's message channels the person has, else their best one: a report is read, not heard.
