@@ -47,6 +47,8 @@ async def test_staff_who_answer_only_calls_are_reached_by_the_phone_ladder(
     called, answered = out["jiaoying_by_min"]["called"], out["jiaoying_by_min"]["answered"]
     # The first 叫应 go out when the texts have been silent five minutes; answered on the phone soon after.
     assert 0 < called["5"] <= called["15"] and answered["5"] == 0 < answered["15"] <= answered["30"]
+    # Upward reports went to the townships and the county at 10 and 30 minutes (the run ends at 40).
+    assert set(out["upward_reports"]) == {"10", "30"} and out["upward_reports"]["10"] > 1
 
 
 async def test_at_night_silent_staff_calls_ring_out_and_go_up(tmp_path: Path, small_county: County) -> None:

@@ -59,6 +59,13 @@ async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: fl
             first_ack[r.person_id] = r.acked_at if have is None else min(have, r.acked_at or have)
         outcomes = await _visit_outcomes(conn, warning_id)
         calls = await _calls(conn, warning_id)
+        u = t.upward_reports.c
+        upward = [
+            (r.kind, int(r.due_min), int(r.persons))
+            for r in await conn.execute(
+                select(u.kind, u.due_min, u.persons).where(u.warning_id == warning_id)
+            )
+        ]
     staff_acks = [a for a in first_ack.values() if a is not None]
 
     def by_min(times: list[float]) -> dict[str, int]:
@@ -86,6 +93,11 @@ async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: fl
         # Issue 16: every call's outcome, and 叫应 (duty ladder calls) placed and answered by minute.
         "calls_by_outcome": calls["outcomes"],
         "jiaoying_by_min": {"called": by_min(calls["called"]), "answered": by_min(calls["answered"])},
+        # Upward reports (上报) sent to the townships' and the county's duty: cells per due minute.
+        "upward_reports": {
+            str(m): sum(1 for k, due, _ in upward if k == "progress" and due == m)
+            for m in sorted({due for k, due, _ in upward if k == "progress"})
+        },
     }
 
 
