@@ -90,9 +90,16 @@ def tc3_signature(secret_key: str, date: str, service: str, string_to_sign: str)
 
 
 def tc3_authorization(
-    secret_id: str, secret_key: str, host: str, payload: bytes, timestamp: int, action: str = ACTION
+    secret_id: str,
+    secret_key: str,
+    host: str,
+    payload: bytes,
+    timestamp: int,
+    action: str = ACTION,
+    service: str = SERVICE,
 ) -> str:
-    """The Authorization header for one request (TC3-HMAC-SHA256, API 3.0 signature v3)."""
+    """The Authorization header for one request (TC3-HMAC-SHA256, API 3.0 signature v3) to `service`
+    (sms; vms for voice, channels/voice_tencent.py)."""
     date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
     signed_headers = "content-type;host;x-tc-action"
     canonical = "\n".join(
@@ -105,9 +112,9 @@ def tc3_authorization(
             hashlib.sha256(payload).hexdigest(),
         ]
     )
-    scope = f"{date}/{SERVICE}/tc3_request"
+    scope = f"{date}/{service}/tc3_request"
     to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    signature = tc3_signature(secret_key, date, SERVICE, to_sign)
+    signature = tc3_signature(secret_key, date, service, to_sign)
     return (
         f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, "
         f"SignedHeaders={signed_headers}, Signature={signature}"

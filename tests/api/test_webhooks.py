@@ -90,3 +90,24 @@ async def test_tencent_reports_need_the_path_token(sqlite_store: Store, tmp_path
     )
     async with TestClient(TestServer(short)) as client, client.post("/webhooks/tencent-sms/abc/status") as r:
         assert r.status == 404  # a guessable token mounts nothing
+
+
+async def test_tencent_voice_callbacks_need_the_path_token(sqlite_store: Store, tmp_path: Path) -> None:
+    publisher = RecordingPublisher()
+    token = "v" * 24
+    app = create_app(
+        sqlite_store, api_settings(tmp_path), publisher, env={"TENCENT_VOICE_CALLBACK_TOKEN": token}
+    )
+    key = {
+        "voicekey_callback": {"callid": "c-9", "keypress": "1", "mobile": "13800000001", "nationcode": "86"}
+    }
+    async with TestClient(TestServer(app)) as client:
+        async with client.post(f"/webhooks/tencent-voice/{'x' * 24}/callback", json=key) as r:
+            assert r.status == 403
+        async with client.post(f"/webhooks/tencent-voice/{token}/callback", json=key) as r:
+            assert r.status == 200 and (await r.json()) == {"result": 0, "errmsg": "OK"}
+    [(_, _, value)] = publisher.sent
+    [parsed] = decode_channel_events(value)
+    assert (parsed.provider, parsed.provider_ref, parsed.sender, parsed.state) == (
+        "tencent-voice", "c-9", "+8613800000001", DeliveryState.ACKNOWLEDGED
+    )  # fmt: skip

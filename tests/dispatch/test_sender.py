@@ -315,7 +315,8 @@ sms:
 def test_repo_config_parses() -> None:
     env = {k: "x" for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TENCENT_SMS_SECRET_ID")}
     env |= {"TENCENT_SMS_SECRET_KEY": "y", "TWILIO_FROM": "+15005550006", "TWILIO_VOICE_FROM": "+15005550006"}
+    env |= {"TENCENT_VMS_SDK_APP_ID": "1400006666", "TENCENT_VMS_TEMPLATE_ID": "4356"}
     senders = Senders.from_config(Path(__file__).parents[2] / "config" / "channels.yaml", env=env)
     assert [x.name for x in senders.pools[Channel.SMS].providers] == ["twilio", "tencent"]
-    assert [x.name for x in senders.pools[Channel.VOICE].providers] == ["twilio-voice"]
+    assert [x.name for x in senders.pools[Channel.VOICE].providers] == ["twilio-voice", "tencent-voice"]
     assert asyncio.iscoroutinefunction(senders.__call__)

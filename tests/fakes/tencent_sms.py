@@ -120,32 +120,7 @@ class FakeTencentSms(FakeServer):
 
     def _verify(self, request: web.Request, payload: bytes) -> str | None:
         """None when the signature is right, else Tencent's error code."""
-        m = _AUTH.fullmatch(request.headers.get("Authorization", ""))
-        if m is None:
-            return "AuthFailure.SignatureFailure"
-        if m["id"] != self.secret_id:
-            return "AuthFailure.SecretIdNotFound"
-        try:
-            ts = int(request.headers.get("X-TC-Timestamp", ""))
-        except ValueError:
-            return "AuthFailure.SignatureFailure"
-        if abs(time.time() - ts) > 300:
-            return "AuthFailure.SignatureExpire"
-        signed = m["signed"].split(";")
-        if "content-type" not in signed or "host" not in signed:
-            return "AuthFailure.SignatureFailure"
-        headers = "".join(f"{h}:{request.headers.get(h, '').strip().lower()}\n" for h in signed)
-        canonical = f"POST\n/\n\n{headers}\n{m['signed']}\n{hashlib.sha256(payload).hexdigest()}"
-        date = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
-        scope = f"{date}/{m['service']}/tc3_request"
-        to_sign = f"TC3-HMAC-SHA256\n{ts}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        key = f"TC3{self.secret_key}".encode()
-        for part in (date, m["service"], "tc3_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        want = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-        if m["date"] != date or m["service"] != "sms" or not hmac.compare_digest(want, m["sig"]):
-            return "AuthFailure.SignatureFailure"
-        return None
+        return tc3_error(request, payload, self.secret_id, self.secret_key, "sms")
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
@@ -318,3 +293,36 @@ class FakeTencentSms(FakeServer):
 
 def _rid() -> str:
     return str(uuid.uuid4())
+
+
+def tc3_error(
+    request: web.Request, payload: bytes, secret_id: str, secret_key: str, service: str
+) -> str | None:
+    """None when the request's TC3-HMAC-SHA256 Authorization is right for `service`, else Tencent's error
+    code (the canonical request rebuilt from the headers actually received; shared with the VMS fake)."""
+    m = _AUTH.fullmatch(request.headers.get("Authorization", ""))
+    if m is None:
+        return "AuthFailure.SignatureFailure"
+    if m["id"] != secret_id:
+        return "AuthFailure.SecretIdNotFound"
+    try:
+        ts = int(request.headers.get("X-TC-Timestamp", ""))
+    except ValueError:
+        return "AuthFailure.SignatureFailure"
+    if abs(time.time() - ts) > 300:
+        return "AuthFailure.SignatureExpire"
+    signed = m["signed"].split(";")
+    if "content-type" not in signed or "host" not in signed:
+        return "AuthFailure.SignatureFailure"
+    headers = "".join(f"{h}:{request.headers.get(h, '').strip().lower()}\n" for h in signed)
+    canonical = f"POST\n/\n\n{headers}\n{m['signed']}\n{hashlib.sha256(payload).hexdigest()}"
+    date = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    scope = f"{date}/{m['service']}/tc3_request"
+    to_sign = f"TC3-HMAC-SHA256\n{ts}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    key = f"TC3{secret_key}".encode()
+    for part in (date, m["service"], "tc3_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    want = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    if m["date"] != date or m["service"] != service or not hmac.compare_digest(want, m["sig"]):
+        return "AuthFailure.SignatureFailure"
+    return None

@@ -228,6 +228,8 @@ def _is_visit_done(text: str) -> bool:
 def _channel_of(e: ChannelEvent) -> Channel:
     if e.provider in _REPLY_CHANNELS:
         return _REPLY_CHANNELS[e.provider]
+    if "voice" in e.provider:  # a call's status or key press named by its call id (Tencent VMS)
+        return Channel.VOICE
     if e.provider.startswith("sms"):
         return Channel.SMS
     return Channel.WECHAT

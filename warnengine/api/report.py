@@ -1,7 +1,7 @@
 """The closure report (闭环) of a warning: what it reached, how fast, who not and why — drills labelled.
 
 The report itself is warnengine/report (the same one `warnengine report` prints); this serves it as JSON and
-as the printable HTML page.
+as the printable HTML page and as an .xlsx workbook (report/xlsx.py).
 """
 
 from __future__ import annotations
@@ -50,6 +50,18 @@ async def get_report_html(request: web.Request) -> web.Response:
     return web.Response(text=to_html(await _report(request)), content_type="text/html", charset="utf-8")
 
 
+async def get_report_xlsx(request: web.Request) -> web.Response:
+    from warnengine.report.xlsx import to_xlsx
+
+    report = await _report(request)
+    return web.Response(
+        body=to_xlsx(report),
+        content_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="closure-{report["warning_id"]}.xlsx"'},
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ID = {"warning_id": WARNING_ID}
 OPS = [
     Op(
@@ -72,6 +84,18 @@ OPS = [
         STAFF,
         response={"type": "string"},
         content_type="text/html",
+        errors=(404,),
+        path_params=ID,
+    ),
+    Op(
+        "GET",
+        "/api/v1/warnings/{warning_id}/report.xlsx",
+        get_report_xlsx,
+        "Closure report as a workbook: a summary sheet, one sheet per township with its unreached list",
+        "status",
+        STAFF,
+        response={"type": "string", "format": "binary"},
+        content_type=XLSX,
         errors=(404,),
         path_params=ID,
     ),

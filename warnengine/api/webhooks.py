@@ -12,6 +12,7 @@ JSON list of ChannelEvent per callback) for the pipeline; the API records nothin
 | /webhooks/wechat/oa | WECHAT_OA_TOKEN | WECHAT_OA_APPID, WECHAT_OA_AES_KEY (safe mode) |
 | /webhooks/wecom | WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID | |
 | /webhooks/tencent-sms/<token>/* | TENCENT_SMS_CALLBACK_TOKEN (16+ chars) | TENCENT_SMS_CALLBACK_ALLOW |
+| /webhooks/tencent-voice/<token>/callback | TENCENT_VOICE_CALLBACK_TOKEN | TENCENT_VOICE_CALLBACK_ALLOW |
 | /webhooks/eb/ebd (`eb_routes`) | WARNENGINE_EB_PLATFORM_URL and the EB settings | |
 
 The EB platform's reports (channels/eb_platform_webhook.py) are signed SM2 packages, checked against its
@@ -47,6 +48,7 @@ def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -
     try:
         from channels import sms_tencent_webhook as tencent
         from channels import sms_twilio_webhook as twilio
+        from channels import voice_tencent_webhook as tencent_voice
         from channels import voice_twilio_webhook as twilio_voice
         from channels import wechat_webhook as wechat
     except ImportError:  # a build without the channels work: nothing to mount
@@ -77,6 +79,14 @@ def webhook_routes(publisher: Publisher, env: Mapping[str, str] | None = None) -
             routes += tencent.tencent_routes(env["TENCENT_SMS_CALLBACK_TOKEN"], on_events, allow_from=allow)
         except ValueError as e:  # never the token itself in the log
             log.error("webhooks_tencent_not_mounted", error=str(e).split(":")[0][:200])
+    if env.get("TENCENT_VOICE_CALLBACK_TOKEN"):
+        allow = [a.strip() for a in env.get("TENCENT_VOICE_CALLBACK_ALLOW", "").split(",") if a.strip()]
+        try:
+            routes += tencent_voice.tencent_voice_routes(
+                env["TENCENT_VOICE_CALLBACK_TOKEN"], on_events, allow_from=allow
+            )
+        except ValueError as e:  # never the token itself in the log
+            log.error("webhooks_tencent_voice_not_mounted", error=str(e).split(":")[0][:200])
     if routes:
         log.info("webhooks_mounted", paths=sorted({str(getattr(r, "path", "")) for r in routes}))
     return routes

@@ -1,4 +1,4 @@
-"""`warnengine report WARNING_ID [--html FILE]`: a warning's closure report (闭环) from the record."""
+"""`warnengine report WARNING_ID [--html FILE] [--xlsx FILE]`: a closure report (闭环) from the record."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def add_commands(sub: Any, settings: Any) -> None:
     rp = sub.add_parser("report", help="a warning's closure report (JSON; --html for a printable page)")
     rp.add_argument("warning_id")
     rp.add_argument("--html", type=Path, default=None, help="also write the printable page here")
+    rp.add_argument("--xlsx", type=Path, default=None, help="also write the workbook (a sheet per township)")
     rp.set_defaults(fn=lambda a: asyncio.run(_report(a, settings(a))))
 
 
@@ -35,5 +36,9 @@ async def _report(args: argparse.Namespace, s: Any) -> int:
         return 2
     if args.html:
         args.html.write_text(to_html(report), encoding="utf-8")
+    if args.xlsx:
+        from warnengine.report.xlsx import to_xlsx
+
+        args.xlsx.write_bytes(to_xlsx(report))
     print(json.dumps(report, ensure_ascii=False))
     return 0

@@ -40,6 +40,7 @@ from warnengine.directory import County
 from warnengine.dispatch.people import PEOPLE
 from warnengine.embedded.brokers import EmbeddedBrokers, free_port
 from warnengine.escalate.ladder import escalate
+from warnengine.escalate.upward import report_upward
 from warnengine.model import Channel
 from warnengine.pipeline.app import build_pipeline
 from warnengine.pipeline.pipeline import Pipeline
@@ -49,6 +50,7 @@ from warnengine.sim.field import field_work, with_shelters
 from warnengine.sim.run import (
     DISPATCH,
     RECONCILE_EVERY_S,
+    SIM_TZ,
     SOURCE,
     START,
     county_code,
@@ -218,6 +220,7 @@ async def _drive(
         await publish(answers(world))
         await progress.settle()
         await escalate(store, rt.directory, rt.dissemination, p.emit_village)
+        await report_upward(store, rt.directory, rt.dissemination, p.emit_village, SIM_TZ)
         await visitors_walk(sc, world, store, warning_id)
         await field_work(sc.field, world, store, warning_id)
         if clock.now() >= next_sweep:

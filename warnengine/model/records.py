@@ -111,3 +111,25 @@ class EbMessage:
     warning_id: str
     version: int
     areas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportChain:
+    """A warning chain upward reports are due on: its newest version, when it was first released
+    (resolved), and whether it is over (cancelled, or its newest version expired)."""
+
+    warning: HazardWarning
+    released_at: float
+    closed: bool
+
+
+@dataclass(frozen=True)
+class ProgressRows:
+    """What a progress report counts, for one warning chain: households (village, state, vulnerable),
+    villages whose loudspeaker played, households on an unfinished visit per village, and staff whose
+    叫应 is still unanswered with the calls made about them."""
+
+    households: list[tuple[str, str, bool]]
+    played: set[str]
+    visits_open: dict[str, int]
+    silent_staff: dict[str, int]

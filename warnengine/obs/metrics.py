@@ -364,27 +364,6 @@ VOICE_CALLS = Counter(
     " other_key)",
     ["provider", "outcome"],
 )
-# Issue 18: never trust a silent loudspeaker; link tests and canaries.
-LOUDSPEAKER_FALLBACKS = Counter(
-    "warnengine_loudspeaker_fallbacks_total",
-    "Villages put on visits at once because their terminals were all offline or none played in time",
-    ["reason"],
-)
-TERMINAL_PAGES = Counter(
-    "warnengine_terminal_pages_total",
-    "Terminals offline too long whose 专人 was paged: sent, failed, no_person, no_address",
-    ["result"],
-)
-LINK_TEST_LAST_SUCCESS = Gauge(
-    "warnengine_link_test_last_success_timestamp_seconds",
-    "When each link (terminal:<id>, provider:<name>) last passed its scheduled test; 0: never",
-    ["link"],
-)
-LINK_TESTS = Counter(
-    "warnengine_link_tests_total",
-    "Link tests and canaries by kind and result (ok or the reason)",
-    ["kind", "result"],
-)
 FIELD_REPORTS = Counter(
     "warnengine_field_reports_total",
     "Field reports (灾情 and requests for help) opened in the inbox, by source"
@@ -398,3 +377,14 @@ FIELD_REPORT_BREACHES = Counter(
     "warnengine_field_report_deadline_breaches_total",
     "Field reports not taken within the policy's report_take_min: the county duty is 叫应'd",
 )
+UPWARD_REPORTS = Counter(
+    "warnengine_upward_reports_total",
+    "Upward reports (上报) planned to a township's or the county's duty, by kind (progress, closure)",
+    ["kind"],
+)
+
+# Issue 18 (never trust a silent loudspeaker; link tests): defined beside, named here.
+from warnengine.obs.metrics_links import LINK_TEST_LAST_SUCCESS as LINK_TEST_LAST_SUCCESS  # noqa: E402
+from warnengine.obs.metrics_links import LINK_TESTS as LINK_TESTS  # noqa: E402
+from warnengine.obs.metrics_links import LOUDSPEAKER_FALLBACKS as LOUDSPEAKER_FALLBACKS  # noqa: E402
+from warnengine.obs.metrics_links import TERMINAL_PAGES as TERMINAL_PAGES  # noqa: E402

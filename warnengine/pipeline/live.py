@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -15,6 +16,7 @@ from warnengine.devices.link_tests import refresh_gauge, run_terminal_tests
 from warnengine.devices.listener import DeviceReportListener
 from warnengine.devices.pages import PAGE_CHANNELS, page_offline_terminals
 from warnengine.escalate.ladder import escalate
+from warnengine.escalate.upward import report_upward
 from warnengine.obs import metrics
 from warnengine.pipeline.pipeline import Pipeline
 from warnengine.pipeline.resources import client_id
@@ -26,8 +28,8 @@ log = structlog.get_logger("warnengine.app")
 
 
 def add_live_services(p: Pipeline, bridges: bool = True, timers: bool = True) -> None:
-    """`bridges`: MQTT acks and status in (the acks role); `timers`: reconciler, escalation, link tests and
-    offline pages (dispatch)."""
+    """`bridges`: MQTT acks and status in (the acks role); `timers`: reconciler, escalation, upward reports,
+    link tests and offline pages (dispatch)."""
     if bridges:
         _ack_bridge(p)
         _device_bridge(p)
@@ -101,6 +103,8 @@ def _leader_timers(p: Pipeline) -> None:
             rt.reconcile_failures += 1  # /ready is 503 after a few in a row
             log.error("reconcile_failed", error=repr(e), in_a_row=rt.reconcile_failures)
 
+    tz = ZoneInfo(s.time_zone)
+
     @p.app.timer(interval=s.escalate_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
     async def escalator() -> None:
         await rt.ready()
@@ -109,6 +113,11 @@ def _leader_timers(p: Pipeline) -> None:
         except Exception as e:  # one failed sweep must not stop the timer; the next one retries
             metrics.STAGE_ERRORS.labels("escalate").inc()
             log.error("escalation_failed", error=repr(e))
+        try:  # upward reports (上报) on the same timer: due minutes live in the record, as the ladder's
+            await report_upward(rt.store, rt.directory, rt.dissemination, p.emit_village, tz)
+        except Exception as e:
+            metrics.STAGE_ERRORS.labels("upward_reports").inc()
+            log.error("upward_reports_failed", error=repr(e))
 
 
 def _link_timers(p: Pipeline) -> None:

@@ -66,6 +66,12 @@ class Rule(BaseModel):
     # shelters (issue 17); empty: none. `any` orders it for every hazard the rule matches.
     evacuate: tuple[Hazard | Literal["any"], ...] = ()
     ladder: tuple[Step, ...] = ()
+    # Upward reports (上报, escalate/upward.py): a progress report to the townships' and the county's duty
+    # at these minutes after release (the seeds: the scene reported within 10 minutes), then every
+    # `report_every_min` until the warning is closed (0: no more), and the closure report when it is.
+    report_upward: bool = True
+    report_at_min: tuple[float, ...] = (10, 30, 60)
+    report_every_min: float = Field(default=60, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
@@ -76,6 +82,10 @@ class Rule(BaseModel):
         times = [s.after_min for s in self.ladder]
         if times != sorted(times):
             raise ValueError("ladder steps must be in order of after_min")
+        if list(self.report_at_min) != sorted(set(self.report_at_min)) or any(
+            m <= 0 for m in self.report_at_min
+        ):
+            raise ValueError("report_at_min: minutes after release, > 0, each once, in order")
         return self
 
     @property

@@ -32,6 +32,7 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
             {
                 "village": h["village_code"],
                 "name": rows["village_names"].get(h["village_code"], ""),
+                "township": _township(rows, h["village_code"])[0],
                 "households": 0,
                 "reached": 0,
                 "vulnerable": 0,
@@ -82,6 +83,7 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
                 )
             ),
         },
+        "townships": dict(sorted(set(rows.get("townships", {}).values()))),
         "villages": sorted(
             villages.values(), key=lambda v: (v["reached"] / max(v["households"], 1), v["village"])
         ),
@@ -89,6 +91,7 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
             {
                 "household_id": h["household_id"],
                 "village": h["village_code"],
+                "township": _township(rows, h["village_code"])[0],
                 "group": h["cell_code"],
                 "vulnerable": bool(h["vulnerable"]),
                 "state": h["state"],
@@ -98,12 +101,25 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
             if h["state"] != "reached"
         ],
         "staff_not_answering": [
-            {"person_id": c["person_id"], "superior_id": c["superior_id"], "called_at": c["called_at"]}
+            {
+                "person_id": c["person_id"],
+                "superior_id": c["superior_id"],
+                "called_at": c["called_at"],
+                # 叫应 by the duty ladder: everyone called about them, in order, and the calls made.
+                "called": [target for target, _, _ in rows.get("duty_calls", {}).get(c["person_id"], [])],
+                "calls": sum(n for _, _, n in rows.get("duty_calls", {}).get(c["person_id"], [])),
+            }
             for c in rows["staff_calls"]
         ],
         "visit_tasks": rows["visit_tasks"],
         "deliveries": deliveries,
     }
+
+
+def _township(rows: dict[str, Any], village: str) -> tuple[str, str]:
+    """The village's township (code, name); ("", "") when the directory no longer has it."""
+    found: tuple[str, str] = rows.get("townships", {}).get(village, ("", ""))
+    return found
 
 
 def _why_open(state: str, visit: tuple[str, str | None, int] | None) -> str:
@@ -146,7 +162,8 @@ def to_html(report: dict[str, Any]) -> str:
         for u in report["unreached"]
     )
     staff_rows = "".join(
-        f"<tr><td>{e(s['person_id'])}</td><td>{e(s['superior_id'] or '—')}</td></tr>"
+        f"<tr><td>{e(s['person_id'])}</td><td>{e(s['superior_id'] or '—')}</td>"
+        f"<td>{e('、'.join(s.get('called', [])) or '—')}</td><td>{s.get('calls', 0)}</td></tr>"
         for s in report["staff_not_answering"]
     )
     minutes = "".join(f"<th>≤{m} min</th>" for m in report["reached_by_min"])
@@ -173,7 +190,8 @@ vulnerable reached {report["vulnerable"]["reached"]} / {report["vulnerable"]["ho
 <table><tr><th>household</th><th>village</th><th>group</th><th>vulnerable</th><th>reason</th></tr>
 {unreached_rows}</table>
 <h2>Staff who did not answer (叫应)</h2>
-<table><tr><th>person</th><th>superior called</th></tr>{staff_rows}</table>
+<table><tr><th>person</th><th>superior called</th><th>叫应 called on duty</th><th>calls</th></tr>
+{staff_rows}</table>
 </body></html>
 """
 

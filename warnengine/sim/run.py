@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -22,6 +23,7 @@ from warnengine.directory import County
 from warnengine.dispatch.people import PEOPLE, dispatch_people
 from warnengine.dispatch.stage import DispatchPolicy, dispatch_loudspeakers
 from warnengine.escalate.ladder import escalate
+from warnengine.escalate.upward import report_upward
 from warnengine.model import HazardWarning
 from warnengine.normalise.stage import accept_feed
 from warnengine.plan.policy import DisseminationPolicy
@@ -40,6 +42,7 @@ SOURCE = "manual"  # the feed topic the simulated warning arrives on
 # on; the reconciler sweeps once a simulated minute.
 DISPATCH = DispatchPolicy(command_ttl_s=6 * 3600, resend_after_s=60.0, max_attempts=10)
 RECONCILE_EVERY_S = 60.0
+SIM_TZ = ZoneInfo("Asia/Shanghai")  # the county's time in the upward reports' text
 
 
 def feed_message(sc: Scenario, county_code: str, t0: float) -> bytes:
@@ -114,6 +117,7 @@ async def _run(
             await dispatch_people(tasks, store, world.send_people, DISPATCH)
         await apply_answers(answers(world), store, directory)
         await escalate(store, directory, policy, emit)
+        await report_upward(store, directory, policy, emit, SIM_TZ)
         await visitors_walk(sc, world, store, w.warning_id)
         await field_work(sc.field, world, store, w.warning_id)
         if clock.now() >= next_sweep:  # unplayed terminals and stalled villages are re-sent

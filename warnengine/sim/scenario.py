@@ -13,6 +13,8 @@ never_reply: 0.40            # share of residents who never answer any message
 reply_delay_min: [0.5, 10]   # the others answer after a uniform delay (minutes)
 staff_never_reply: 0.0       # share of grid staff who never answer (their superior is called)
 staff_reply_delay_min: [0.5, 4]
+staff_calls_only: 0.0        # share of grid staff who answer a phone call (press 1) but never a text
+night_asleep: 0.0            # night hours: share of everyone asleep — no text is read, a call wakes them
 visits_per_hour: 20          # households a visitor (group leader, grid head) reaches per hour
 visit_outcomes: {reached: 0.97, nobody_home: 0.03}
 field:                       # issue 17: field reports and evacuation (sim/field.py)
@@ -111,6 +113,9 @@ class Scenario(BaseModel):
     reply_delay_min: tuple[float, float] = (0.5, 10.0)
     staff_never_reply: float = Field(default=0.0, ge=0, le=1)
     staff_reply_delay_min: tuple[float, float] = (0.5, 4.0)
+    # Issue 16: staff who answer calls but not texts, and night hours (asleep: texts unread, calls wake).
+    staff_calls_only: float = Field(default=0.0, ge=0, le=1)
+    night_asleep: float = Field(default=0.0, ge=0, le=1)
     visits_per_hour: float = Field(default=20, gt=0)
     visit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _ALL_REACHED.copy())
     # A nobody-home door visited again (issue 17): home now, away by a neighbour's word (`moved`), or still

@@ -60,6 +60,14 @@ async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: fl
             have = first_ack.get(r.person_id)
             first_ack[r.person_id] = r.acked_at if have is None else min(have, r.acked_at or have)
         outcomes = await _visit_outcomes(conn, warning_id)
+        calls = await _calls(conn, warning_id)
+        u = t.upward_reports.c
+        upward = [
+            (r.kind, int(r.due_min), int(r.persons))
+            for r in await conn.execute(
+                select(u.kind, u.due_min, u.persons).where(u.warning_id == warning_id)
+            )
+        ]
     staff_acks = [a for a in first_ack.values() if a is not None]
 
     def by_min(times: list[float]) -> dict[str, int]:
@@ -84,6 +92,14 @@ async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: fl
         "revisits": len(outcomes.get("revisit", set())),
         "unreached": report["unreached"],
         "visit_tasks": report["visit_tasks"],
+        # Issue 16: every call's outcome, and 叫应 (duty ladder calls) placed and answered by minute.
+        "calls_by_outcome": calls["outcomes"],
+        "jiaoying_by_min": {"called": by_min(calls["called"]), "answered": by_min(calls["answered"])},
+        # Upward reports (上报) sent to the townships' and the county's duty: cells per due minute.
+        "upward_reports": {
+            str(m): sum(1 for k, due, _ in upward if k == "progress" and due == m)
+            for m in sorted({due for k, due, _ in upward if k == "progress"})
+        },
     }
 
 
@@ -106,3 +122,43 @@ async def _visit_outcomes(conn: AsyncConnection, warning_id: str) -> dict[str, s
         if len(reports) > 1 and reports[0][1] == "nobody_home":
             out.setdefault("revisit", set()).add(home)
     return out
+
+
+CALL_STEPS = (50, 90)  # escalate.rows: 叫应 messages and calls are steps 50…89
+
+
+async def _calls(conn: AsyncConnection, warning_id: str) -> dict[str, Any]:
+    """Voice calls by outcome (pressed_1, answered, busy, no_answer, failed, or still open), and the 叫应
+    of the duty ladder: when each was placed (every try) and when each target answered one."""
+    d, dc = t.deliveries.c, t.duty_calls.c
+    outcomes: dict[str, int] = {}
+    for r in await conn.execute(
+        select(d.state, d.reason).where(d.warning_id == warning_id, d.channel == "voice")
+    ):
+        label = {"acknowledged": "pressed_1", "delivered": "answered"}.get(r.state, r.state)
+        if r.state == "failed":
+            label = (r.reason or "failed").split(":")[0]
+        outcomes[label] = outcomes.get(label, 0) + 1
+    called: list[float] = []
+    for c in await conn.execute(
+        select(dc.called_at, dc.tries, dc.last_called_at).where(dc.warning_id == warning_id)
+    ):
+        called.append(float(c.called_at))
+        if c.tries > 1 and c.last_called_at is not None:  # the tries between are spread evenly
+            gap = (float(c.last_called_at) - float(c.called_at)) / (c.tries - 1)
+            called += [float(c.called_at) + gap * k for k in range(1, c.tries)]
+    answered: dict[str, float] = {}
+    for a in await conn.execute(
+        select(d.person_id, d.acked_at).where(
+            d.warning_id == warning_id,
+            d.step >= CALL_STEPS[0],
+            d.step < CALL_STEPS[1],
+            d.acked_at.is_not(None),
+        )
+    ):
+        answered[a.person_id] = min(float(a.acked_at), answered.get(a.person_id, float(a.acked_at)))
+    return {
+        "outcomes": dict(sorted(outcomes.items())),
+        "called": sorted(called),
+        "answered": sorted(answered.values()),
+    }

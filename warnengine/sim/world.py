@@ -27,6 +27,7 @@ from warnengine.sim.scenario import Scenario
 from warnengine.wire.records import AppAck, ChannelEvent
 
 PLAY_AFTER_S = 20.0
+RING_S = 30.0  # a call nobody picks up rings this long before the provider reports no-answer
 
 
 @dataclass(order=True)
@@ -53,6 +54,11 @@ class World:
             never = sc.staff_never_reply if staff else sc.never_reply
             lo, hi = sc.staff_reply_delay_min if staff else sc.reply_delay_min
             self.delay[p.person_id] = None if rng.random() < never else rng.uniform(lo, hi) * 60
+        staff_ids = sorted(p.person_id for p in county.people if p.role is not Role.RESIDENT)
+        # Drawn after the reply delays, so a scenario without these knobs keeps its fates.
+        self.calls_only = set(rng.sample(staff_ids, round(len(staff_ids) * sc.staff_calls_only)))
+        everyone = sorted(self.delay)
+        self.asleep = set(rng.sample(everyone, round(len(everyone) * sc.night_asleep)))
         self.answered: set[str] = set()
         self.queue: list[_Due] = []
         self._seq = itertools.count()
@@ -103,11 +109,17 @@ class World:
             out.append(SendResult(o.delivery_id, True))
             if channel is Channel.SMS:
                 self.later(5.0, "status", o.delivery_id)
+            replied = False
             for pid in self.directory.people_at(o.recipient):
+                if channel is not Channel.VOICE and (pid in self.calls_only or pid in self.asleep):
+                    continue  # a text nobody reads: only a call gets through to them
                 delay = self.delay.get(pid)
                 if delay is not None and pid not in self.answered:
                     self.answered.add(pid)  # one answer per person: to the first message that reached them
                     self.later(delay, "reply", (channel, o.recipient, o.delivery_id))
+                    replied = True
+            if channel is Channel.VOICE and not replied:
+                self.later(RING_S, "no_answer", o.delivery_id)  # it rang out: the status callback says so
         return out
 
 
@@ -135,6 +147,13 @@ def answers(world: World) -> Answers:
                     "twilio", "status", due.at, delivery_id=due.payload, state=DeliveryState.DELIVERED
                 )
             )
+        elif due.kind == "no_answer":
+            out.events.append(
+                ChannelEvent(
+                    "twilio-voice", "status", due.at, delivery_id=due.payload, state=DeliveryState.FAILED,
+                    reason="no_answer: no-answer",
+                )
+            )  # fmt: skip
         elif due.kind == "reply":
             channel, address, did = due.payload
             if channel is Channel.APP:

@@ -55,6 +55,14 @@ async function start() {
   });
   $$("nav button").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
   $("#links-refresh-btn").addEventListener("click", () => loadLinks());
+  $("#duty-refresh-btn").addEventListener("click", loadDuty);
+  $("#roster-load-btn").addEventListener("click", loadRoster);
+  $("#roster-add-btn").addEventListener("click", () => addShift({ role: "dispatcher", post: "A", person_id: "", start: "", end: "" }));
+  $("#roster-save-btn").addEventListener("click", saveRoster);
+  $("#calls-load-btn").addEventListener("click", async () => {
+    text($("#calls-status"), "");
+    try { await loadCalls($("#calls-warning").value.trim()); } catch (e) { text($("#calls-status"), e.message); }
+  });
   try { await enter(await api("GET", "/api/v1/me")); } catch (e) { /* not logged in */ }
 }
 
@@ -79,6 +87,7 @@ function show(tab) {
   if (tab === "warnings") loadWarnings();
   document.dispatchEvent(new CustomEvent("console:tab", { detail: tab })); // other panels' scripts
   if (tab === "links") loadLinks();
+  if (tab === "duty") loadDuty();
 }
 
 // -- link tests (issue 18): terminals that did not answer their silent test, providers whose canary failed --
@@ -320,6 +329,14 @@ async function loadWarnings() {
     actions.append(liveBtn);
     if (w.live || w.state === "cancelled") {
       actions.append(el("a", { href: `/api/v1/warnings/${w.warning_id}/report.html`, target: "_blank", class: "act-report" }, "报告 Report"));
+      actions.append(" ", el("a", { href: `/api/v1/warnings/${w.warning_id}/report.xlsx`, class: "act-xlsx" }, "xlsx"));
+      const callsBtn = el("button", { type: "button", class: "act-calls" }, "叫应 Calls");
+      callsBtn.addEventListener("click", async () => {
+        show("duty");
+        $("#calls-warning").value = w.warning_id;
+        try { await loadCalls(w.warning_id); } catch (e) { text($("#warnings-status"), e.message); }
+      });
+      actions.append(callsBtn);
     }
     const sm = w.summary || {};
     const reach = sm.households == null ? "" : ` · 预计 ${sm.villages} 村 villages · ${sm.households} 户 households · ${sm.people} 人 people`;
@@ -379,6 +396,71 @@ function paint(s) {
   oh.replaceChildren(...s.open_households.map((h) => el("li", { "data-household": h.household_id, class: h.vulnerable ? "vulnerable" : "" },
     `${h.vulnerable ? "重点户 vulnerable · " : ""}${h.village} · ${h.household_id} — ${h.why}`)));
   text($("#open-count"), `(${s.households_open})`);
+}
+
+// -- duty room: who is on duty, the roster, the pre-flight list, a warning's 叫应 calls --------------------------
+async function loadDuty() {
+  const now = await api("GET", "/api/v1/duty");
+  text($("#duty-at"), `截至 at ${now.at}`);
+  text($("#duty-gaps"), now.gaps.length ? `无人值班 nobody on duty: ${now.gaps.join(", ")}` : "");
+  const body = $("#duty-now tbody");
+  body.replaceChildren();
+  for (const [cell, posts] of Object.entries(now.cells)) {
+    for (const [post, holders] of Object.entries(posts)) {
+      for (const h of holders) {
+        body.append(el("tr", { "data-cell": cell, "data-post": post, "data-person": h.person_id },
+          el("td", {}, cell), el("td", {}, post), el("td", {}, h.person_id), el("td", {}, h.role), el("td", {}, h.until)));
+      }
+    }
+  }
+  const pf = await api("GET", "/api/v1/duty/preflight");
+  text($("#preflight-count"), `(${pf.unreachable_count})`);
+  $("#preflight").replaceChildren(...pf.unreachable.map((u) => el("li", { "data-person": u.person_id },
+    `${u.cell_name} ${u.cell_code} · ${u.person_id} (${u.role}): ${u.reason}` + (u.other_channels.length ? ` · ${u.other_channels.join("/")}` : ""))));
+}
+
+function addShift(s) {
+  const cell = (name, value) => el("td", {}, Object.assign(el("input", { "data-field": name }), { value }));
+  const drop = el("button", { type: "button", class: "roster-drop" }, "删除 Remove");
+  const tr = el("tr", { class: "shift" }, cell("role", s.role), cell("post", s.post), cell("person_id", s.person_id),
+    cell("start", s.start), cell("end", s.end), el("td", {}, drop));
+  drop.addEventListener("click", () => tr.remove());
+  $("#roster tbody").append(tr);
+}
+
+async function loadRoster() {
+  const status = $("#roster-status");
+  status.className = ""; text(status, "");
+  $("#roster tbody").replaceChildren();
+  try {
+    const r = await api("GET", `/api/v1/duty/cells/${encodeURIComponent($("#roster-cell").value.trim())}`);
+    r.shifts.forEach(addShift);
+    text(status, `${r.shifts.length} 班次 shifts`);
+  } catch (e) { status.className = "error"; text(status, e.message); }
+}
+
+async function saveRoster() {
+  const status = $("#roster-status");
+  const shifts = $$("#roster tbody tr.shift").map((tr) =>
+    Object.fromEntries($$("input", tr).map((i) => [i.dataset.field, i.value.trim()])));
+  try {
+    const r = await api("PUT", `/api/v1/duty/cells/${encodeURIComponent($("#roster-cell").value.trim())}`, { shifts });
+    status.className = "ok"; text(status, `已保存 Saved: ${r.shifts.length} 班次 shifts`);
+    await loadDuty();
+  } catch (e) { status.className = "error"; text(status, e.message); }
+}
+
+async function loadCalls(warningId) {
+  const log = await api("GET", `/api/v1/warnings/${encodeURIComponent(warningId)}/calls`);
+  const xlsx = $("#calls-xlsx");
+  xlsx.href = `/api/v1/warnings/${encodeURIComponent(warningId)}/report.xlsx`; xlsx.hidden = false;
+  $("#calls tbody").replaceChildren(...log.calls.map((c) => el("tr", { "data-target": c.target_id, class: c.answered ? "answered" : "silent" },
+    el("td", {}, c.person_id), el("td", {}, c.target_id), el("td", {}, `${c.cell_code} ${c.post || "名录 directory"}`),
+    el("td", {}, String(c.tries)), el("td", {}, c.called_at), el("td", {}, c.answered ? "已应答 answered" : "未应答 no answer"))));
+  $("#call-attempts tbody").replaceChildren(...log.attempts.map((a) => el("tr", { "data-channel": a.channel, "data-state": a.state },
+    el("td", {}, a.person_id || ""), el("td", {}, a.kind), el("td", {}, a.channel),
+    el("td", {}, a.state + (a.reason ? ` (${a.reason})` : "") + (a.acked_at ? ` · 确认 ${a.acked_at}` : "")), el("td", {}, a.at))));
+  $("#upward").replaceChildren(...log.reports.map((r) => el("li", { "data-cell": r.cell_code }, `${r.sent_at} → ${r.cell_code} (${r.persons} 人): ${r.text}`)));
 }
 
 document.addEventListener("DOMContentLoaded", start);

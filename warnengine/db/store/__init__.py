@@ -21,6 +21,7 @@ from warnengine.db.store.plan import PlanQueries
 from warnengine.db.store.reach import ReachQueries
 from warnengine.db.store.reconcile import ReconcileQueries
 from warnengine.db.store.reports import ReportQueries
+from warnengine.db.store.upward import UpwardQueries
 from warnengine.db.store.warnings import WarningQueries
 from warnengine.model.records import (  # re-exported: the store's row types live in the model
     Acknowledged,
@@ -52,6 +53,7 @@ class Store(
     EbQueries,
     FieldReportQueries,
     EvacuationQueries,
+    UpwardQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

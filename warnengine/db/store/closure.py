@@ -47,6 +47,15 @@ class ClosureQueries(StoreBase):
             calls = (
                 await conn.execute(select(t.staff_calls).where(t.staff_calls.c.warning_id == warning_id))
             ).all()
+            dc = t.duty_calls.c
+            # The duty ladder's 叫应 about each silent person: whom, in order, and how many calls.
+            duty: dict[str, list[tuple[str, str | None, int]]] = {}
+            for r in await conn.execute(
+                select(dc.person_id, dc.target_id, dc.post, dc.tries)
+                .where(dc.warning_id == warning_id)
+                .order_by(dc.person_id, dc.rung)
+            ):
+                duty.setdefault(r.person_id, []).append((r.target_id, r.post, int(r.tries)))
             tasks = (
                 await conn.execute(
                     select(t.visit_tasks.c.state, func.count().label("n"))
@@ -102,13 +111,25 @@ class ClosureQueries(StoreBase):
                     )
                 ).all()
             )
+            town = t.cells.alias("town")
+            # Each village's township (the workbook has a sheet per township).
+            townships = {
+                r.code: (r.town, r.town_name)
+                for r in await conn.execute(
+                    select(t.cells.c.code, town.c.code.label("town"), town.c.name.label("town_name"))
+                    .join_from(t.cells, town, town.c.code == t.cells.c.parent)
+                    .where(t.cells.c.code.in_(sorted(names)))
+                )
+            }
         return {
             "versions": [r._asdict() for r in versions],
             "households": [r._asdict() for r in households],
             "deliveries": [r._asdict() for r in deliveries],
             "staff_calls": [r._asdict() for r in calls],
+            "duty_calls": duty,
             "visit_tasks": {r.state: r.n for r in tasks},
             "village_names": names,
+            "townships": townships,
             "visiting": visiting,
             "members": [(r.person_id, r.household_id) for r in members],
             "acked_persons": acked,

@@ -14,6 +14,8 @@ from warnengine.model import Level, Role
 from warnengine.model.duty import DutyBoard, Post, Shift
 from warnengine.model.records import DutyCall
 
+CALL_END = 90  # escalate.rows.CALL_STEP + CALL_STEPS: 叫应 steps are below, upward reports from 99
+
 
 def _shift(r: Any) -> Shift:
     return Shift(r.cell_code, Role(r.role), Post(r.post), r.person_id, float(r.starts_at), float(r.ends_at))
@@ -151,8 +153,8 @@ class DutyQueries(StoreBase):
                     .distinct()
                     .where(d.warning_id == warning_id, d.person_id.in_(chunk), d.acked_at.is_not(None))
                 )
-                if min_step is not None:
-                    query = query.where(d.step >= min_step)
+                if min_step is not None:  # 叫应 steps only: acknowledging an upward report (99…) is not one
+                    query = query.where(d.step >= min_step, d.step < CALL_END)
                 res = await conn.execute(query)
                 out |= {r[0] for r in res}
         return out
