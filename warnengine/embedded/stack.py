@@ -30,8 +30,10 @@ log = structlog.get_logger("warnengine.stack")
 
 
 class Stack:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, simulated_people: bool = False) -> None:
         self.settings = settings
+        # `up` and `demo`: on the embedded default, simulated providers (tests choose their own channels)
+        self.simulated_people = simulated_people
         self.brokers: EmbeddedBrokers | None = None
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.worker_ports: dict[int, int] = {}
@@ -68,6 +70,7 @@ class Stack:
             log.info(
                 "embedded_brokers", kafka=s.kafka_url, mqtt=s.mqtt_url, mqtt_broker=self.brokers.mqtt_kind
             )
+        self.settings = s = _simulation(s, embedded=self.brokers is not None and self.simulated_people)
         load_or_create_signer(s.key_file())
         if default_backend() is not None:  # for terminals registered sm2-sm3; workers would create it too
             load_or_create_sm2_signer(s.sm2_key_file())
@@ -126,7 +129,14 @@ class Stack:
             WARNENGINE_TOPIC_PARTITIONS=str(s.topic_partitions),
             WARNENGINE_SIGNING_KEY_FILE=str(s.key_file().resolve()),
             WARNENGINE_SM2_SIGNING_KEY_FILE=str(s.sm2_key_file().resolve()),
+            WARNENGINE_CLOCK_SPEED=str(s.clock_speed),
+            WARNENGINE_ESCALATE_INTERVAL_S=str(s.escalate_interval_s),
+            WARNENGINE_TERMINAL_OFFLINE_AFTER_S=str(s.terminal_offline_after_s),
+            WARNENGINE_SIMULATED_PROVIDERS=str(s.simulated_providers).lower(),
+            WARNENGINE_SIM_SCENARIO=str(s.sim_scenario.resolve()),
         )
+        if s.clock_epoch is not None:
+            env["WARNENGINE_CLOCK_EPOCH"] = repr(s.clock_epoch)
         if s.trust_file:
             env["WARNENGINE_TRUST_FILE"] = str(s.trust_file.resolve())
         env.update(_mqtt_security_env(s))
@@ -238,6 +248,18 @@ class Stack:
         self.workers.clear()
         if self.brokers:
             self.brokers.stop()
+
+
+def _simulation(s: Settings, embedded: bool) -> Settings:
+    """On the embedded default, simulated providers unless WARNENGINE_SIMULATED_PROVIDERS says otherwise
+    (a worker still uses real providers when their credentials are set); an accelerated clock gets one
+    epoch for every process of the stack, so they agree on the engine time."""
+    update: dict[str, object] = {}
+    if embedded and "simulated_providers" not in s.model_fields_set:
+        update["simulated_providers"] = True
+    if s.clock_speed != 1.0 and s.clock_epoch is None:
+        update["clock_epoch"] = time.time()
+    return s.model_copy(update=update) if update else s
 
 
 def _preferred(port: int) -> int:

@@ -364,3 +364,13 @@ VOICE_CALLS = Counter(
     " other_key)",
     ["provider", "outcome"],
 )
+SIMULATED_PROVIDERS = Gauge(
+    "warnengine_simulated_providers",
+    "1 when this worker's people channels are simulated providers (a simulated population, no real "
+    "messages; design decision 17), else 0",
+)
+SIMULATED_ANSWERS = Counter(
+    "warnengine_simulated_answers_total",
+    "Receipts, replies and app acknowledgements the simulated population sent back, by kind",
+    ["kind"],
+)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from channels.base import Outgoing, SendResult
-from warnengine.clock import ManualClock
+from warnengine.clock import Clock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
@@ -37,26 +37,50 @@ class _Due:
     payload: Any = field(compare=False)
 
 
+def _delay(sc: Scenario, role: Role, rng: random.Random) -> float | None:
+    """A person's answer: seconds after the first message that reaches them, or None (never)."""
+    staff = role is not Role.RESIDENT
+    never = sc.staff_never_reply if staff else sc.never_reply
+    lo, hi = sc.staff_reply_delay_min if staff else sc.reply_delay_min
+    return None if rng.random() < never else rng.uniform(lo, hi) * 60
+
+
 class World:
     """The people and terminals of the county, with their fates drawn once from the scenario's seed."""
 
-    def __init__(self, sc: Scenario, county: County, directory: Directory, clock: ManualClock) -> None:
+    def __init__(self, sc: Scenario, county: County | None, directory: Directory, clock: Clock) -> None:
         rng = random.Random(sc.seed)
         self.sc, self.clock, self.directory, self.rng = sc, clock, directory, rng
-        devices = sorted(d.device_id for d in county.devices)
-        self.offline = set(rng.sample(devices, round(len(devices) * sc.terminals_offline)))
-        phones = sorted({p.phone for p in county.people if p.phone})
-        self.invalid = set(rng.sample(phones, round(len(phones) * sc.invalid_numbers)))
         self.delay: dict[str, float | None] = {}
-        for p in county.people:
-            staff = p.role is not Role.RESIDENT
-            never = sc.staff_never_reply if staff else sc.never_reply
-            lo, hi = sc.staff_reply_delay_min if staff else sc.reply_delay_min
-            self.delay[p.person_id] = None if rng.random() < never else rng.uniform(lo, hi) * 60
+        self.offline: set[str] = set()
+        self.invalid: set[str] = set()
+        if county is None:
+            self._draw_each(sc, directory)
+        else:
+            devices = sorted(d.device_id for d in county.devices)
+            self.offline = set(rng.sample(devices, round(len(devices) * sc.terminals_offline)))
+            phones = sorted({p.phone for p in county.people if p.phone})
+            self.invalid = set(rng.sample(phones, round(len(phones) * sc.invalid_numbers)))
+            for p in county.people:
+                self.delay[p.person_id] = _delay(sc, p.role, rng)
         self.answered: set[str] = set()
         self.queue: list[_Due] = []
         self._seq = itertools.count()
         self.credit: dict[str, float] = {}
+
+    @classmethod
+    def live(cls, sc: Scenario, directory: Directory, clock: Clock) -> World:
+        """The population of the record's directory, for simulated providers under `up` (no terminals:
+        the real farm plays). Each fate is drawn from the seed and the person's own id, so every process
+        (each worker, the visitors) that builds it agrees on who answers, whatever order it reads people in.
+        """
+        return cls(sc, None, directory, clock)
+
+    def _draw_each(self, sc: Scenario, directory: Directory) -> None:
+        for c in directory.contacts().values():
+            self.delay[c.person_id] = _delay(sc, c.role, random.Random(f"{sc.seed}/{c.person_id}"))
+            if c.phone and random.Random(f"{sc.seed}/phone/{c.phone}").random() < sc.invalid_numbers:
+                self.invalid.add(c.phone)
 
     def later(self, after_s: float, kind: str, payload: Any) -> None:
         heapq.heappush(self.queue, _Due(self.clock.now() + after_s, next(self._seq), kind, payload))
@@ -123,7 +147,20 @@ class Answers:
         return bool(self.played or self.events or self.app)
 
 
-def answers(world: World) -> Answers:
+@dataclass(frozen=True)
+class Providers:
+    """The provider names the world's receipts and replies come from (the ack stage maps them to
+    channels: `sms…` is SMS, a name it does not know is WeChat)."""
+
+    sms: str = "twilio"
+    voice: str = "twilio-voice"
+    wechat: str = "wechat-oa"
+
+
+SIMULATED = Providers("sms-sim", "voice-sim", "wechat-sim")  # under `up`: labelled in the record
+
+
+def answers(world: World, names: Providers = Providers()) -> Answers:  # frozen: one shared default is safe
     out = Answers()
     for due in world.due():
         if due.kind == "played":
@@ -131,7 +168,7 @@ def answers(world: World) -> Answers:
         elif due.kind == "status":
             out.events.append(
                 ChannelEvent(
-                    "twilio", "status", due.at, delivery_id=due.payload, state=DeliveryState.DELIVERED
+                    names.sms, "status", due.at, delivery_id=due.payload, state=DeliveryState.DELIVERED
                 )
             )
         elif due.kind == "reply":
@@ -141,20 +178,34 @@ def answers(world: World) -> Answers:
             elif channel is Channel.VOICE:  # pressed 1 on the call (the voice webhook's event)
                 out.events.append(
                     ChannelEvent(
-                        "twilio-voice", "status", due.at, delivery_id=did, state=DeliveryState.ACKNOWLEDGED
+                        names.voice, "status", due.at, delivery_id=did, state=DeliveryState.ACKNOWLEDGED
                     )
                 )
             else:
-                provider = "twilio" if channel is Channel.SMS else "wechat-oa"
+                provider = names.sms if channel is Channel.SMS else names.wechat
                 out.events.append(
                     ChannelEvent(provider, "reply", due.at, sender=address, text="收到", ack_hint=True)
                 )
     return out
 
 
-async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: str) -> None:
-    """Each visitor with an open task reaches `visits_per_hour` households an hour, vulnerable first,
-    skipping households reached meanwhile; a visitor who never answers never walks either."""
+# A visitor's report of one door: (task, household, outcome, at, note) → recorded or not. `simulate` writes
+# it to the record as the visit endpoint does; under `up` the visitors POST it to that endpoint.
+Report = Callable[[str, str, str, float, str | None], Awaitable[bool]]
+
+
+async def visitors_walk(
+    sc: Scenario,
+    world: World,
+    store: Store,
+    warning_id: str,
+    report: Report | None = None,
+    elapsed_s: float | None = None,
+) -> None:
+    """Each visitor with an open task reaches `visits_per_hour` households an hour (over `elapsed_s`, a
+    step by default), vulnerable first, skipping households reached meanwhile; a visitor who never
+    answers never walks either."""
+    report = report or store.report_visit
     tasks = await store.visit_tasks(warning_id)
     if not tasks:
         return
@@ -169,7 +220,7 @@ async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: st
             )
         }
     reached = {h for h, st in states.items() if st == "reached"}
-    per_step = sc.visits_per_hour * sc.step_s / 3600
+    per_step = sc.visits_per_hour * (sc.step_s if elapsed_s is None else elapsed_s) / 3600
     outcomes, weights = zip(*sc.visit_outcomes.items(), strict=True)
     again, again_weights = zip(*sc.revisit_outcomes.items(), strict=True)
     walks: dict[str, list[tuple[bool, str, str]]] = {}  # visitor → (vulnerable, household, task), all tasks
@@ -195,7 +246,7 @@ async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: st
             if world.credit[who] < 1:
                 break
             world.credit[who] -= 1
-            await store.report_visit(task_id, household, *_outcome(world, states.get(household), pick))
+            await report(task_id, household, *_outcome(world, states.get(household), pick))
 
 
 def _outcome(world: World, state: str | None, pick: Callable[[bool], str]) -> tuple[str, float, str | None]:

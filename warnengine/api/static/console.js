@@ -64,11 +64,23 @@ async function enter(me) {
   $("#change").hidden = !me.must_change_password; // a one-time password: nothing else until it is changed
   if (me.must_change_password) return $("#old-password").focus();
   $("#app").hidden = false;
+  await showProviders();
   state.grid = await api("GET", "/api/v1/directory/grid");
   setupCompose();
   const canCompose = me.role === "dispatcher" || me.role === "admin";
   $("#tab-compose").hidden = !canCompose;
   show(canCompose ? "compose" : "warnings");
+}
+
+// Real or simulated providers, on every page: a simulated population's answers must never pass for people's.
+async function showProviders() {
+  const p = await api("GET", "/api/v1/providers");
+  const box = $("#providers");
+  const names = Object.entries(p.channels).map(([c, ns]) => `${c}: ${ns.join(", ")}`).join(" · ");
+  text(box, names ? `${p.label} — ${names}` : p.label);
+  box.setAttribute("class", "providers " + p.mode);
+  box.dataset.mode = p.mode;
+  box.hidden = false;
 }
 
 function show(tab) {
@@ -317,6 +329,7 @@ function watch(warningId) {
   show("live");
   if (state.source) state.source.close();
   text($("#live-title"), warningId);
+  $("#live-report").href = `/api/v1/warnings/${warningId}/report.html`;
   const paths = drawGrid($("#live-map"));
   Object.values(paths).forEach((p) => p.classList.add("untargeted"));
   state.live = { id: warningId, paths };
