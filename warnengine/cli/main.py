@@ -79,7 +79,6 @@ def cmd_up(args: argparse.Namespace) -> int:
 
                 api = await start_api(s)
             providers = providers_in_use(s.channels_file, s.simulated_providers)
-            visitors = await visitors_if_simulated(s, api.url if api else None, providers.mode)
             print(
                 json.dumps(
                     {
@@ -101,6 +100,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             demo = await stack.demo_users() if api else None
             if demo:
                 print(demo, file=sys.stderr, flush=True)
+            # After the demo users: the visitors' own account must not count as "users exist".
+            visitors = await visitors_if_simulated(s, api.url if api else None, providers.mode)
             print(f"{providers.label}: {json.dumps(providers.channels)}", file=sys.stderr, flush=True)
             print("warnengine is up; Ctrl-C stops it.", file=sys.stderr, flush=True)
             stop = asyncio.Event()

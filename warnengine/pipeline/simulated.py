@@ -31,8 +31,12 @@ def simulated_senders(s: Settings, directory: Directory, clock: Clock) -> tuple[
     """The people channels' pools, each with one simulated provider, and the population behind them."""
     sc = load_scenario(s.sim_scenario)  # a bad file stops the worker with the field named
     world = World.live(sc, directory, clock)
-    pools = {
-        ch: ProviderPool(ch, [Provider(SimulatedChannel(ch, world.send_people), None, CircuitBreaker())])
+    pools = {  # on the engine clock, as every pool (expiry, breaker): the worker's clock may be accelerated
+        ch: ProviderPool(
+            ch,
+            [Provider(SimulatedChannel(ch, world.send_people), None, CircuitBreaker(clock=clock))],
+            clock=clock,
+        )
         for ch in PEOPLE
     }
     metrics.SIMULATED_PROVIDERS.set(1)

@@ -149,15 +149,16 @@ class Answers:
 
 @dataclass(frozen=True)
 class Providers:
-    """The provider names the world's receipts and replies come from (the ack stage maps them to
-    channels: `sms…` is SMS, a name it does not know is WeChat)."""
+    """The provider names the world's receipts and replies come from (the ack stage maps a reply's
+    provider to its channel: warnengine/acks/people.py)."""
 
     sms: str = "twilio"
     voice: str = "twilio-voice"
     wechat: str = "wechat-oa"
 
 
-SIMULATED = Providers("sms-sim", "voice-sim", "wechat-sim")  # under `up`: labelled in the record
+# Under `up`: the simulated adapters' own names (channels/simulated.py), so the record says simulated.
+SIMULATED = Providers("sim-sms", "sim-voice", "sim-wechat")
 
 
 def answers(world: World, names: Providers = Providers()) -> Answers:  # frozen: one shared default is safe
