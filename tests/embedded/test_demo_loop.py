@@ -5,6 +5,7 @@ endpoint. Every household ends reached or named with the reason; the closure rep
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from warnengine.embedded.demo import run_demo
 from warnengine.settings import Settings
 
 
-async def test_demo_closes_the_loop_with_simulated_providers(tmp_path: Path, small_county_dir: Path) -> None:
+def test_demo_closes_the_loop_with_simulated_providers(tmp_path: Path, small_county_dir: Path) -> None:
     data = tmp_path / "demo"
     s = Settings(
         data_dir=data,
@@ -22,7 +23,7 @@ async def test_demo_closes_the_loop_with_simulated_providers(tmp_path: Path, sma
         embedded_mqtt_port=0,
         topic_partitions=2,
     )
-    result = await run_demo(s, timeout_s=120.0)
+    result = asyncio.run(run_demo(s, timeout_s=120.0))  # as `warnengine demo` runs it
 
     assert result["providers"] == "simulated" and result["clock_speed"] == 90.0
     assert result["lost"] == 0 and result["acks"] == result["commands"] > 0
