@@ -1,4 +1,4 @@
-"""A simulated provider (design decision 17): the adapter `up` puts in a people channel's pool when no real
+"""A simulated provider (design decision 18): the adapter `up` puts in a people channel's pool when no real
 provider has credentials. It hands each message to a simulated population (warnengine/sim) instead of a
 gateway; the population's receipts and replies come back the way a provider's webhooks put them on Kafka.
 Never built from config/channels.yaml, so it can never sit beside, or stand in for, a real provider.

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     # The wall time scaled engine time starts from; `up` and `demo` give every process of the stack the
     # same one, so workers, API and terminals agree on the time (unset: each process's own start).
     clock_epoch: float | None = None
-    # Simulated providers (design decision 17): with no real SMS/voice/WeChat/app credentials, a worker
+    # Simulated providers (design decision 18): with no real SMS/voice/WeChat/app credentials, a worker
     # sends people's messages to a simulated population (`sim_scenario`) that answers on the engine clock.
     # `up` turns it on for the embedded default; real credentials always win (it is then off).
     simulated_providers: bool = False

@@ -1,4 +1,4 @@
-"""Simulated providers (design decision 17): a worker with `simulated_providers` and no real credentials
+"""Simulated providers (design decision 18): a worker with `simulated_providers` and no real credentials
 sends people's messages through pools of `channels.simulated` adapters into the simulated population, whose
 receipts and replies come due on the engine clock; with real credentials present it never does, and the
 API says which is in use."""

@@ -33,7 +33,7 @@ _REPLY_CHANNELS = {
     "tencent": Channel.SMS,
     "wechat-oa": Channel.WECHAT,
     "wecom-app": Channel.WECOM,  # the sender is a WeCom userid, kept in people.csv's wechat_openid for staff
-    "sim-sms": Channel.SMS,  # the simulated providers' population (design decision 17)
+    "sim-sms": Channel.SMS,  # the simulated providers' population (design decision 18)
     "sim-wechat": Channel.WECHAT,
 }
 

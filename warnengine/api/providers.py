@@ -1,5 +1,5 @@
 """Which people-channel providers the system uses — real, simulated (the embedded default's simulated
-population, design decision 17) or none — so the console can say so on every page."""
+population, design decision 18) or none — so the console can say so on every page."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Which people-channel providers are in use: real ones (credentials present), simulated ones (design
-decision 17), or none. The console shows it; a worker decides the same way (Resources._start_senders)."""
+decision 18), or none. The console shows it; a worker decides the same way (Resources._start_senders)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The demo's whole loop (issue 21): on the embedded default the people's messages go to the simulated
-providers and population (design decision 17) on an accelerated engine clock, and the demo waits until the
+providers and population (design decision 18) on an accelerated engine clock, and the demo waits until the
 loop closes — every targeted household reached, or named unreachable with the reason — then writes the
 closure report page and counts the visits and the 叫应 calls.
 """

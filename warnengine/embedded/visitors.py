@@ -1,4 +1,4 @@
-"""The simulated population's visitors under `up` and `demo` (design decision 17): group leaders and grid
+"""The simulated population's visitors under `up` and `demo` (design decision 18): group leaders and grid
 heads who answer walk their visit lists at the scenario's `visits_per_hour` on the engine clock and report
 each door to the API's visit endpoint with a bearer token, as the visitors' phone app does. Who walks is
 the same population the workers' simulated providers deliver to (`World.live`: fates by person id).

@@ -367,7 +367,7 @@ VOICE_CALLS = Counter(
 SIMULATED_PROVIDERS = Gauge(
     "warnengine_simulated_providers",
     "1 when this worker's people channels are simulated providers (a simulated population, no real "
-    "messages; design decision 17), else 0",
+    "messages; design decision 18), else 0",
 )
 SIMULATED_ANSWERS = Counter(
     "warnengine_simulated_answers_total",

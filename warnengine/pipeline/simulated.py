@@ -1,4 +1,4 @@
-"""Simulated providers under `up` (design decision 17): with no real people-channel credentials and
+"""Simulated providers under `up` (design decision 18): with no real people-channel credentials and
 `simulated_providers` on, a worker's SMS, voice, WeChat and app pools hold `channels.simulated` adapters
 that deliver into a simulated population (`warnengine.sim.world.World.live`, the scenario file's fates).
 The population answers on the engine clock (accelerated by `clock_speed`); its receipts, replies and app
