@@ -351,7 +351,9 @@ function paint(s) {
     names[v.code] = v.name;
     const p = paths[v.code];
     const pct = speakers ? v.terminals_percent : v.percent;
-    if (p) p.setAttribute("class", "village " + (pct >= 100 ? "r100" : pct > 0 ? "r50" : "r0"));
+    // Households: green only when the loop is closed here (every household reached or named unreachable).
+    const green = speakers ? pct >= 100 : v.closed;
+    if (p) p.setAttribute("class", "village " + (green ? "r100" : pct > 0 ? "r50" : "r0"));
     if (p) p.querySelector("title").textContent = speakers
       ? `${v.name} 喇叭 ${v.terminals_played}/${v.terminals}`
       : `${v.name} 到户 ${v.households_reached}/${v.households} (${v.percent}%)`;
@@ -370,7 +372,7 @@ function paint(s) {
   ul.replaceChildren(...s.unreached.map((c) => el("li", { "data-code": c }, `${names[c] || c} ${c}`)));
   text($("#unreached-count"), `(${s.unreached.length})`);
   const oh = $("#open-households");
-  oh.replaceChildren(...s.open_households.map((h) => el("li", { "data-household": h.household_id, class: h.vulnerable ? "vulnerable" : "" },
+  oh.replaceChildren(...s.open_households.map((h) => el("li", { "data-household": h.household_id, "data-village": h.village_code, class: h.vulnerable ? "vulnerable" : "" },
     `${h.vulnerable ? "重点户 vulnerable · " : ""}${h.village} · ${h.household_id} — ${h.why}`)));
   text($("#open-count"), `(${s.households_open})`);
 }

@@ -17,8 +17,14 @@ FAILED = ("rejected", "failed", "expired", "cancelled")
 
 
 # Households counted by state in the live status; needs_help and nobody_home are open cases (issue 17).
-_COUNTED = ("reached", "needs_help", "nobody_home")
-_HOUSEHOLD_KEYS = ("households", "households_reached", "households_needs_help", "households_nobody_home")
+_COUNTED = ("reached", "needs_help", "nobody_home", "unreachable")
+_HOUSEHOLD_KEYS = (
+    "households",
+    "households_reached",
+    "households_needs_help",
+    "households_nobody_home",
+    "households_unreachable",
+)
 
 
 class ApiQueries(StoreBase):

@@ -1,0 +1,109 @@
+"""From compose to a closed loop on the embedded default, in headless Chromium (issue 21): the real stack
+(embedded Tansu and MQTT, SQLite, a worker process, the terminal farm, the API) with simulated providers
+on a 90x engine clock, and the simulated visitors reporting through the API. The console says the
+providers are simulated; while households are open their villages are not green; the map turns green
+only when the loop is closed (every household reached or named); the closure page opens from the live view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
+
+from tests.api.conftest import ROLES
+from tests.api.e2e import ROOT
+from tests.api.test_console_browser import TOWNSHIP, browser, dispatcher_submits, log_in
+from tests.integration.conftest import running_stack, stack_settings
+from warnengine.api.app import start_api
+from warnengine.db import tables as t
+from warnengine.directory import County
+from warnengine.embedded.demo_loop import accelerated
+from warnengine.embedded.visitors import start_visitors
+
+LOOP_S = 150  # wall seconds for the loop to close at 90x (the red ladder's 75 minutes are 50 s)
+GREEN = "#live-map path.village.r100"
+
+
+def approver_releases_and_watches_the_loop(d: WebDriver, url: str, warning_id: str) -> str:
+    wait = WebDriverWait(d, 20)
+    log_in(d, wait, url, "appr")
+    banner = wait.until(ec.visibility_of_element_located((By.ID, "providers")))
+    assert banner.get_attribute("data-mode") == "simulated" and "模拟 / simulated providers" in banner.text
+    row = f"#warnings-table tr[data-id='{warning_id}']"
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row} .act-approve"))).click()
+    wait.until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row}[data-state=approved] .act-release"))
+    ).click()
+    WebDriverWait(d, 60).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#open-households li[data-household]"))
+    )
+    # While households are open, their villages are not green, nor is the headline 100 %.
+    open_villages = {
+        li.get_attribute("data-village")
+        for li in d.find_elements(By.CSS_SELECTOR, "#open-households li[data-household]")
+    }
+    green = {p.get_attribute("data-code") for p in d.find_elements(By.CSS_SELECTOR, GREEN)}
+    assert open_villages and not open_villages & green
+    assert d.find_element(By.ID, "live-percent").text != "100%"
+    # The loop closes: done, every targeted village green, nobody left open.
+    WebDriverWait(d, LOOP_S).until(ec.text_to_be_present_in_element((By.ID, "live-state"), "已完成 done"))
+    assert not d.find_elements(By.CSS_SELECTOR, "#live-map path.village.r0, #live-map path.village.r50")
+    assert d.find_elements(By.CSS_SELECTOR, GREEN)
+    assert d.find_element(By.ID, "open-count").text == "(0)"
+    # The closure report opens from the live view.
+    d.find_element(By.ID, "live-report").click()
+    WebDriverWait(d, 10).until(lambda d: len(d.window_handles) == 2)
+    d.switch_to.window(d.window_handles[-1])
+    WebDriverWait(d, 20).until(ec.presence_of_element_located((By.TAG_NAME, "table")))
+    return d.page_source
+
+
+async def test_compose_to_a_closed_loop_on_simulated_providers(
+    tmp_path: Path, small_county_dir: Path, small_county: County, password_hash: str
+) -> None:
+    fast = accelerated(stack_settings(tmp_path, small_county_dir))
+    keys = (
+        "clock_speed",
+        "resend_after_s",
+        "reconcile_grace_s",
+        "terminal_offline_after_s",
+        "escalate_interval_s",
+    )
+    over = {k: getattr(fast, k) for k in keys}
+    villages = [c.code for c in small_county.cells if c.parent == TOWNSHIP]
+    async with running_stack(tmp_path / "var", small_county_dir, simulated_providers=True, **over) as h:
+        await h.start_farm()
+        await h.start_worker()
+        for name, role in ROLES.items():
+            await h.store.add_user(name, password_hash, role, name.upper())
+        settings = h.settings.model_copy(
+            update={
+                "api_port": 0,
+                "api_policy_file": ROOT / "config" / "approval.yaml",
+                "api_templates_file": ROOT / "config" / "warning_templates.yaml",
+            }
+        )
+        api = await start_api(settings)
+        visitors = await start_visitors(settings, api.url)
+        d = await asyncio.to_thread(browser, tmp_path / "chromium")
+        try:
+            warning_id = await asyncio.to_thread(dispatcher_submits, d, api.url, len(villages))
+            page = await asyncio.to_thread(approver_releases_and_watches_the_loop, d, api.url, warning_id)
+        finally:
+            await asyncio.to_thread(d.quit)
+            await visitors.stop()
+            await api.stop()
+        assert warning_id in page
+        wh = t.warning_households.c
+        async with h.store.engine.connect() as conn:
+            states = {
+                r.state
+                for r in await conn.execute(select(wh.state).distinct().where(wh.warning_id == warning_id))
+            }
+        assert states and states <= {"reached", "unreachable"}
