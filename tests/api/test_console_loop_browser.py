@@ -16,11 +16,15 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from tests.api.conftest import ROLES
-from tests.api.e2e import ROOT
-from tests.api.test_console_browser import TOWNSHIP, browser, dispatcher_submits, log_in
-from tests.integration.conftest import running_stack, stack_settings
-from warnengine.api.app import start_api
+from tests.api.e2e import live_stack
+from tests.api.test_console_browser import (
+    TOWNSHIP,
+    approve_and_release,
+    browser,
+    dispatcher_submits,
+    log_in,
+)
+from tests.integration.conftest import stack_settings
 from warnengine.db import tables as t
 from warnengine.directory import County
 from warnengine.embedded.demo_loop import accelerated
@@ -35,11 +39,7 @@ def approver_releases_and_watches_the_loop(d: WebDriver, url: str, warning_id: s
     log_in(d, wait, url, "appr")
     banner = wait.until(ec.visibility_of_element_located((By.ID, "providers")))
     assert banner.get_attribute("data-mode") == "simulated" and "模拟 / simulated providers" in banner.text
-    row = f"#warnings-table tr[data-id='{warning_id}']"
-    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row} .act-approve"))).click()
-    wait.until(
-        ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row}[data-state=approved] .act-release"))
-    ).click()
+    approve_and_release(wait, warning_id)
     WebDriverWait(d, 60).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, "#open-households li[data-household]"))
     )
@@ -77,20 +77,11 @@ async def test_compose_to_a_closed_loop_on_simulated_providers(
     )
     over = {k: getattr(fast, k) for k in keys}
     villages = [c.code for c in small_county.cells if c.parent == TOWNSHIP]
-    async with running_stack(tmp_path / "var", small_county_dir, simulated_providers=True, **over) as h:
-        await h.start_farm()
-        await h.start_worker()
-        for name, role in ROLES.items():
-            await h.store.add_user(name, password_hash, role, name.upper())
-        settings = h.settings.model_copy(
-            update={
-                "api_port": 0,
-                "api_policy_file": ROOT / "config" / "approval.yaml",
-                "api_templates_file": ROOT / "config" / "warning_templates.yaml",
-            }
-        )
-        api = await start_api(settings)
-        visitors = await start_visitors(settings, api.url)
+    async with live_stack(
+        tmp_path, small_county_dir, password_hash, simulated_providers=True, **over
+    ) as live:
+        h, api = live.harness, live.api
+        visitors = await start_visitors(h.settings, api.url)
         d = await asyncio.to_thread(browser, tmp_path / "chromium")
         try:
             warning_id = await asyncio.to_thread(dispatcher_submits, d, api.url, len(villages))
@@ -98,7 +89,6 @@ async def test_compose_to_a_closed_loop_on_simulated_providers(
         finally:
             await asyncio.to_thread(d.quit)
             await visitors.stop()
-            await api.stop()
         assert warning_id in page
         wh = t.warning_households.c
         async with h.store.engine.connect() as conn:
