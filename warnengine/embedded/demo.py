@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import shutil
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from warnengine.embedded.stack import Stack
 from warnengine.embedded.terminals import start_farm
 from warnengine.embedded.visitors import VisitorsRunning, visitors_if_simulated
 from warnengine.settings import Settings
+from warnengine.sim.scenario import ScenarioError
 from warnengine.wire import topics
 
 
@@ -206,3 +208,16 @@ async def _households(store: Store, warning_id: str) -> dict[str, int]:
 
 def print_result(result: dict[str, Any]) -> None:
     print(json.dumps(result, ensure_ascii=False))
+
+
+def demo_main(settings: Settings, timeout_s: float) -> int:
+    """`warnengine demo`: the last line is the result; 2 for a bad scenario file (the field named), 1 when
+    a loudspeaker was lost or a household is neither reached nor named with the reason in the report."""
+    try:
+        result = asyncio.run(run_demo(settings, timeout_s=timeout_s))
+    except ScenarioError as e:
+        print(f"warnengine demo: {e}", file=sys.stderr)
+        return 2
+    print_result(result)
+    speakers = result["lost"] == 0 and result["acks"] == result["commands"] > 0
+    return 0 if speakers and result["unnamed"] == 0 else 1

@@ -19,12 +19,14 @@ from warnengine.clock import SystemClock
 from warnengine.db import connect, migrate
 from warnengine.db.store import Store
 from warnengine.directory import read_county
+from warnengine.dispatch.in_use import credentialed
 from warnengine.embedded.brokers import EmbeddedBrokers, free_port, port_free, spawn, wait_port
 from warnengine.embedded.supervise import Supervisor
 from warnengine.pipeline.kafka_admin import ensure_topics
 from warnengine.settings import Settings
 from warnengine.signing import load_or_create_signer
 from warnengine.signing.sm2 import default_backend, load_or_create_sm2_signer
+from warnengine.sim.scenario import load_scenario
 
 log = structlog.get_logger("warnengine.stack")
 
@@ -44,6 +46,8 @@ class Stack:
     async def prepare(self, import_county: bool = True) -> None:
         """Start embedded brokers for unset URLs, migrate, load the county if empty, create topics and key."""
         s = self.settings
+        if self.simulated_people:
+            _check_scenario(s)  # before anything starts: a bad file is said once, with the field named
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if not s.kafka_url or not s.mqtt_url:
             self.brokers = EmbeddedBrokers(
@@ -248,6 +252,13 @@ class Stack:
         self.workers.clear()
         if self.brokers:
             self.brokers.stop()
+
+
+def _check_scenario(s: Settings) -> None:
+    """The simulated population's scenario, when it will be used (raises ScenarioError naming the field)."""
+    off = "simulated_providers" in s.model_fields_set and not s.simulated_providers
+    if not off and not credentialed(s.channels_file):
+        load_scenario(s.sim_scenario)
 
 
 def _simulation(s: Settings, embedded: bool) -> Settings:
