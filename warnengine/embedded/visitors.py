@@ -81,6 +81,8 @@ class Visitors:
             url = f"{self.api_url}/api/v1/visits/{task}/households/{household}"
             async with http.post(url, json={"outcome": outcome, "note": note}) as r:
                 ok = r.status == 200
+                if r.status not in (200, 404):  # 404: the door closed meanwhile (a reply came first)
+                    log.warning("simulated_visit_refused", status=r.status, task=task, household=household)
             self.reports += ok
             self.refused += not ok
             return ok
