@@ -3,11 +3,14 @@
 on a 90x engine clock, and the simulated visitors reporting through the API. The console says the
 providers are simulated; while households are open their villages are not green; the map turns green
 only when the loop is closed (every household reached or named); the closure page opens from the live view.
+With WARNENGINE_LOOP_SCREENSHOT=path the live page, households being reached, is saved there (README's
+screenshot: install fonts-wqy-microhei for the Chinese).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
@@ -51,6 +54,8 @@ def approver_releases_and_watches_the_loop(d: WebDriver, url: str, warning_id: s
     green = {p.get_attribute("data-code") for p in d.find_elements(By.CSS_SELECTOR, GREEN)}
     assert open_villages and not open_villages & green
     assert d.find_element(By.ID, "live-percent").text != "100%"
+    if os.environ.get("WARNENGINE_LOOP_SCREENSHOT"):  # the live page with households being reached
+        assert d.save_screenshot(os.environ["WARNENGINE_LOOP_SCREENSHOT"])
     # The loop closes: done, every targeted village green, nobody left open.
     WebDriverWait(d, LOOP_S).until(ec.text_to_be_present_in_element((By.ID, "live-state"), "已完成 done"))
     assert not d.find_elements(By.CSS_SELECTOR, "#live-map path.village.r0, #live-map path.village.r50")
