@@ -21,13 +21,21 @@ class SystemClock:
 class ScaledClock:
     """Runs `speed` times faster than the wall clock from `start`: simulations run hours in minutes."""
 
-    def __init__(self, speed: float, start: float | None = None) -> None:
+    def __init__(self, speed: float, start: float | None = None, wall_origin: float | None = None) -> None:
         self._speed = speed
-        self._origin_wall = time.time()
+        self._origin_wall = time.time() if wall_origin is None else wall_origin
         self._origin = self._origin_wall if start is None else start
 
     def now(self) -> float:
         return self._origin + (time.time() - self._origin_wall) * self._speed
+
+
+def clock_for(speed: float, epoch: float | None = None) -> Clock:
+    """The engine clock of a process: the wall clock, or `speed` times faster from `epoch` (a wall time).
+    Processes of one stack given the same epoch agree on the time (workers, API, terminals)."""
+    if speed == 1.0:
+        return SystemClock()
+    return ScaledClock(speed, start=epoch, wall_origin=epoch)
 
 
 class ManualClock:

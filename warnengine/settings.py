@@ -88,7 +88,15 @@ class Settings(BaseSettings):
     group_commands: bool = True
     reconcile_interval_s: float = 5.0
     reconcile_grace_s: float = 10.0  # a stage unfinished for this long is re-emitted
-    clock_speed: float = 1.0
+    clock_speed: float = Field(default=1.0, gt=0)
+    # The wall time scaled engine time starts from; `up` and `demo` give every process of the stack the
+    # same one, so workers, API and terminals agree on the time (unset: each process's own start).
+    clock_epoch: float | None = None
+    # Simulated providers (design decision 22): with no real SMS/voice/WeChat/app credentials, a worker
+    # sends people's messages to a simulated population (`sim_scenario`) that answers on the engine clock.
+    # `up` turns it on for the embedded default; real credentials always win (it is then off).
+    simulated_providers: bool = False
+    sim_scenario: Path = Path("config/scenarios/embedded.yaml")
 
     # The county's emergency-broadcast platform (docs/eb-platform.md): terminals registered `provider: eb`
     # in devices.csv are reached through it. Packages are signed with the engine's SM2 key (sm2_key_file).

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.api.conftest import ROLES
 from tests.integration.conftest import Harness, running_stack
@@ -25,9 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.asynccontextmanager
-async def live_stack(tmp_path: Path, county_dir: Path, password_hash: str) -> AsyncIterator[Live]:
+async def live_stack(
+    tmp_path: Path, county_dir: Path, password_hash: str, **over: Any
+) -> AsyncIterator[Live]:
+    """`over`: stack settings (simulated providers, an accelerated clock...)."""
     root = ROOT
-    async with running_stack(tmp_path / "var", county_dir) as h:
+    async with running_stack(tmp_path / "var", county_dir, **over) as h:
         await h.start_farm()
         await h.start_worker()
         tokens = {}

@@ -81,14 +81,18 @@ def dispatcher_submits(d: WebDriver, url: str, villages: int) -> str:
     return warning_id
 
 
-def approver_releases_and_watches(d: WebDriver, url: str, warning_id: str, shot: Path) -> str:
-    wait = WebDriverWait(d, 20)
-    log_in(d, wait, url, "appr")
+def approve_and_release(wait: WebDriverWait[WebDriver], warning_id: str) -> None:
     row = f"#warnings-table tr[data-id='{warning_id}']"
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row} .act-approve"))).click()
     wait.until(
         ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row}[data-state=approved] .act-release"))
     ).click()
+
+
+def approver_releases_and_watches(d: WebDriver, url: str, warning_id: str, shot: Path) -> str:
+    wait = WebDriverWait(d, 20)
+    log_in(d, wait, url, "appr")
+    approve_and_release(wait, warning_id)
     # Nobody answers in this stack: the loudspeakers play, but no household is reached, so the headline
     # (到户) is not 100 %, the map is not green, and the open households are named with why.
     WebDriverWait(d, 60).until(

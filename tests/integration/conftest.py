@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from warnengine.clock import SystemClock
+from warnengine.clock import SystemClock, clock_for
 from warnengine.db import connect
 from warnengine.db import tables as t
 from warnengine.db.store import Store
@@ -41,7 +41,8 @@ class Harness:
 
     async def start_farm(self, offline: tuple[str, ...] = ()) -> TerminalFarm:
         devices = await self.store.device_villages()
-        self.farm = await start_farm(self.settings, devices.items(), SystemClock(), offline=offline)
+        clock = clock_for(self.settings.clock_speed, self.settings.clock_epoch)  # the stack's engine clock
+        self.farm = await start_farm(self.settings, devices.items(), clock, offline=offline)
         self._farm_task = asyncio.create_task(self.farm.run())
         return self.farm
 

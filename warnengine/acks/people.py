@@ -34,6 +34,8 @@ _REPLY_CHANNELS = {
     "tencent": Channel.SMS,
     "wechat-oa": Channel.WECHAT,
     "wecom-app": Channel.WECOM,  # the sender is a WeCom userid, kept in people.csv's wechat_openid for staff
+    "sim-sms": Channel.SMS,  # the simulated providers' population (design decision 22)
+    "sim-wechat": Channel.WECHAT,
 }
 
 

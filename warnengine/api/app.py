@@ -25,6 +25,7 @@ from warnengine.api import (
     links,
     openapi,
     preview,
+    providers,
     report,
     status,
     visits,
@@ -55,6 +56,7 @@ def all_ops() -> list[Op]:
         *preview.OPS,
         *status.OPS,
         *report.OPS,
+        *providers.OPS,
         *visits.OPS,
         *directory.OPS,
         *directory_import.OPS,
@@ -164,12 +166,12 @@ class ApiServer:
 async def start_api(settings: Settings, *, port: int | None = None) -> ApiServer:
     """Serve the API on settings.api_host:api_port (port 0: any free one; the URL says which)."""
     from warnengine.api.publisher import KafkaPublisher
-    from warnengine.clock import SystemClock
+    from warnengine.clock import clock_for
     from warnengine.db import connect, migrate
 
     engine = connect(settings.db_url())
     await migrate(engine)
-    store = Store(engine, SystemClock())
+    store = Store(engine, clock_for(settings.clock_speed, settings.clock_epoch))
     publisher = KafkaPublisher(settings)
     app = create_app(store, settings, publisher)
     runner = web.AppRunner(app, access_log=None)

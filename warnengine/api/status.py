@@ -39,7 +39,10 @@ class VillageReach(BaseModel):
     households_reached: int
     households_needs_help: int = 0  # a visitor reported needs_help: open, handed to the grid head
     households_nobody_home: int = 0  # nobody home at the visit: open, awaiting the revisit
+    households_unreachable: int = 0  # named unreachable with the reason: closed, not reached
     percent: float  # 到户, falling back to 到村 (see the module's doc)
+    # The loop is closed here: every household reached or named unreachable (the map's green).
+    closed: bool = False
     households_percent: float  # 到户
     terminals_percent: float  # 到村: loudspeakers played
 
@@ -75,10 +78,11 @@ class WarningStatus(BaseModel):
     households_reached: int
     households_needs_help: int
     households_nobody_home: int
+    households_unreachable: int
     households_percent: float
     terminals_percent: float
-    households_open: int
-    done: bool  # resolved and nothing open: every household reached (or, with none on record, every village)
+    households_open: int  # neither reached nor named unreachable
+    done: bool  # resolved and every village closed (households reached or named; else loudspeakers, messages)
     villages: list[VillageReach]
     unreached: list[str]
     open_households: list[OpenHousehold]  # at most OPEN_LIMIT, vulnerable first
@@ -94,6 +98,7 @@ _SUMS = (
     "households_reached",
     "households_needs_help",
     "households_nobody_home",
+    "households_unreachable",
 )
 
 
@@ -164,12 +169,18 @@ async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
                 percent=pct,
                 households_percent=households_pct,
                 terminals_percent=terminals_pct,
+                closed=r["households_reached"] + r["households_unreachable"] == r["households"]
+                if r["households"]
+                else pct >= 100.0,
                 **r,
             )
         )
     reached = [v for v in villages if v.percent >= 100.0]
     sums = {k: sum(getattr(v, k) for v in villages) for k in _SUMS}
-    households_open = sums["households"] - sums["households_reached"]
+    households_open = sums["households"] - sums["households_reached"] - sums["households_unreachable"]
+    # Cells with neither households nor loudspeakers (a township's or the county's own staff) are 叫应's
+    # concern, not 到户: their messages never hold a warning open.
+    counted = [v for v in villages if v.households or v.terminals]
     percent = (
         _percent(sums["households_reached"], sums["households"])
         if sums["households"]
@@ -191,10 +202,10 @@ async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
         households_percent=_percent(sums["households_reached"], sums["households"]),
         terminals_percent=_percent(sums["terminals_played"], sums["terminals"]),
         households_open=households_open,
-        done=bool(villages)
+        done=bool(counted)
         and pipeline is not None
         and households_open == 0
-        and len(reached) == len(villages),
+        and all(v.closed for v in counted),
         villages=villages,
         unreached=[v.code for v in villages if v.percent < 100.0],
         open_households=await _open_households(c, warning_id, names),

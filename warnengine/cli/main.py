@@ -45,11 +45,13 @@ def fill_from_endpoints(settings: Settings) -> Settings:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from warnengine.dispatch.in_use import providers_in_use
     from warnengine.embedded.stack import Stack
+    from warnengine.embedded.visitors import visitors_if_simulated
 
     async def main() -> None:
         # Not the endpoints of an earlier `up`: its embedded brokers are gone; this one starts its own.
-        stack = Stack(_settings(args, endpoints=False))
+        stack = Stack(_settings(args, endpoints=False), simulated_people=True)
         try:
             await stack.prepare()
             roles = worker_roles(args.workers, args.roles)
@@ -76,6 +78,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 from warnengine.api.app import start_api
 
                 api = await start_api(s)
+            providers = providers_in_use(s.channels_file, s.simulated_providers)
             print(
                 json.dumps(
                     {
@@ -88,6 +91,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                         ],
                         "logs": str(s.data_dir / "logs"),
                         "console": f"{api.url}/console/" if api else None,
+                        "providers": providers.mode,
                     },
                     ensure_ascii=False,
                 ),
@@ -96,6 +100,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             demo = await stack.demo_users() if api else None
             if demo:
                 print(demo, file=sys.stderr, flush=True)
+            # After the demo users: the visitors' own account must not count as "users exist".
+            visitors = await visitors_if_simulated(s, api.url if api else None, providers.mode)
+            print(f"{providers.label}: {json.dumps(providers.channels)}", file=sys.stderr, flush=True)
             print("warnengine is up; Ctrl-C stops it.", file=sys.stderr, flush=True)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -104,13 +111,21 @@ def cmd_up(args: argparse.Namespace) -> int:
             await stop.wait()
             supervisor.stopping = True
             await watch
+            if visitors:
+                await visitors.stop()
             if api:
                 await api.stop()
             print(f"restarts: {json.dumps(supervisor.restarts)}", file=sys.stderr, flush=True)
         finally:
             stack.stop()
 
-    asyncio.run(main())
+    from warnengine.sim.scenario import ScenarioError
+
+    try:
+        asyncio.run(main())
+    except ScenarioError as e:  # the simulated population's file: the field is named, no traceback
+        print(f"warnengine up: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -144,20 +159,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from warnengine.embedded.demo import print_result, run_demo
+    from warnengine.embedded.demo import demo_main
 
     obslog.configure("warning")
     s = _settings(args)
     if args.data_dir is None:
         s = s.model_copy(update={"data_dir": Path("var/demo")})
-    result = asyncio.run(run_demo(s, timeout_s=args.timeout))
-    print_result(result)
-    return 0 if result["lost"] == 0 and result["acks"] == result["commands"] > 0 else 1
+    return demo_main(s, args.timeout)
 
 
 def cmd_terminals(args: argparse.Namespace) -> int:
     from warnengine.cli.mqtt_args import given, security_from_args
-    from warnengine.clock import SystemClock
+    from warnengine.clock import SystemClock, clock_for
     from warnengine.db import connect
     from warnengine.db.store import Store
     from warnengine.embedded.terminals import start_farm
@@ -171,9 +184,9 @@ def cmd_terminals(args: argparse.Namespace) -> int:
         devices = await store.device_villages()
         await store.close()
         security = security_from_args(args, None, s.mqtt_url or "") if given(args) else None
-        farm = await start_farm(
-            s, devices.items(), SystemClock(), play_seconds=args.play_seconds, security=security
-        )
+        # The stack's engine clock (accelerated under `demo`): terminals judge command times by it.
+        clock = clock_for(s.clock_speed, s.clock_epoch)
+        farm = await start_farm(s, devices.items(), clock, play_seconds=args.play_seconds, security=security)
         await farm.run()
 
     try:
@@ -307,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     _install_commands(sub)
 
     demo = sub.add_parser("demo", help="one red rainstorm warning end to end; prints a JSON summary")
-    demo.add_argument("--timeout", type=float, default=120.0)
+    demo.add_argument("--timeout", type=float, default=150.0, help="wall seconds for the loop to close")
     demo.set_defaults(fn=cmd_demo)
 
     term = sub.add_parser("terminals", help="simulate every loudspeaker terminal of the county")

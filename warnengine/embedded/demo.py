@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import shutil
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,13 +20,18 @@ from aiokafka import AIOKafkaProducer
 from shapely.geometry import box, shape
 from sqlalchemy import case, func, select
 
-from warnengine.clock import SystemClock
+from warnengine.api.app import ApiServer, start_api
+from warnengine.clock import clock_for
 from warnengine.db import connect
 from warnengine.db import tables as t
 from warnengine.db.store import Store
+from warnengine.dispatch.in_use import providers_in_use
+from warnengine.embedded.demo_loop import accelerated, loop_numbers, wait_closed
 from warnengine.embedded.stack import Stack
 from warnengine.embedded.terminals import start_farm
+from warnengine.embedded.visitors import VisitorsRunning, visitors_if_simulated
 from warnengine.settings import Settings
+from warnengine.sim.scenario import ScenarioError
 from warnengine.wire import topics
 
 
@@ -89,20 +95,28 @@ async def villages_inside(
 
 
 async def run_demo(settings: Settings, timeout_s: float = 120.0, fresh: bool = True) -> dict[str, Any]:
+    """The red warning until its loop closes: loudspeakers played by the terminal farm, people's messages
+    through the simulated providers (unless real credentials are set), visitors reporting to the API."""
     if fresh and settings.data_dir.exists():
         shutil.rmtree(settings.data_dir)
-    stack = Stack(settings)
+    stack = Stack(accelerated(settings), simulated_people=True)
     farm_task: asyncio.Task[None] | None = None
+    api: ApiServer | None = None
+    visitors: VisitorsRunning | None = None
     try:
         await stack.prepare()
         s = stack.settings
-        store = Store(connect(s.db_url()), SystemClock())
+        clock = clock_for(s.clock_speed, s.clock_epoch)
+        store = Store(connect(s.db_url()), clock)
         villages = await store.villages()
         devices = await store.device_villages()
-        farm = await start_farm(s, devices.items(), SystemClock())
+        farm = await start_farm(s, devices.items(), clock)
         farm_task = asyncio.create_task(farm.run())
         stack.start_worker(0)
+        api = await start_api(s, port=0)
         await stack.wait_ready(0)
+        mode = providers_in_use(s.channels_file, s.simulated_providers).mode
+        visitors = await visitors_if_simulated(s, api.url, mode)
 
         ring = western_part([g for _, _, g in villages])
         expected_villages = await villages_inside(store, villages, ring)
@@ -113,37 +127,22 @@ async def run_demo(settings: Settings, timeout_s: float = 120.0, fresh: bool = T
         t0 = time.perf_counter()
         try:
             await producer.send_and_wait(
-                topics.feed_topic("meteo"), rainstorm_cap(ring, identifier, datetime.now(UTC))
+                topics.feed_topic("meteo"),
+                rainstorm_cap(ring, identifier, datetime.fromtimestamp(clock.now(), UTC)),
             )
         finally:
             await producer.stop()
         from warnengine.model.warning import chain_id
 
         warning_id = chain_id("demo.meteo.example.cn", identifier)
-        played, commands = 0, 0
-        d = t.deliveries.c
-        while time.perf_counter() - t0 < timeout_s:
-            async with store.engine.connect() as conn:
-                commands = (
-                    await conn.execute(
-                        select(func.count()).where(
-                            d.warning_id == warning_id, d.channel == "loudspeaker", d.attempts > 0
-                        )
-                    )
-                ).scalar_one()
-                played = (
-                    await conn.execute(
-                        select(func.count()).where(
-                            d.warning_id == warning_id, d.channel == "loudspeaker", d.state == "played"
-                        )
-                    )
-                ).scalar_one()
-            if expected and played >= len(expected):
-                break
-            await asyncio.sleep(0.1)
+        commands, played = await _loudspeakers(store, warning_id, len(expected), t0 + timeout_s)
+        silent = {p for p, d in visitors.visitors.world.delay.items() if d is None} if visitors else set()
+        report = await wait_closed(store, warning_id, t0 + timeout_s, silent)
+        commands, played = await _loudspeakers(store, warning_id, 0, 0.0)
         elapsed = time.perf_counter() - t0
         acked_devices = {dev for dev, logic in farm.terminals.items() if logic.state.played}
         homes = await _households(store, warning_id)
+        loop = await loop_numbers(store, warning_id, report, s.data_dir / f"report-{warning_id}.html")
         await store.close()
         return {
             "warning_id": warning_id,
@@ -153,13 +152,33 @@ async def run_demo(settings: Settings, timeout_s: float = 120.0, fresh: bool = T
             "lost": len(expected - acked_devices),
             "elapsed_s": round(elapsed, 3),
             **homes,
+            **loop,
+            "providers": mode,
+            "clock_speed": s.clock_speed,
         }
     finally:
+        if visitors:
+            await visitors.stop()
+        if api:
+            await api.stop()
         if farm_task:
             farm_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await farm_task
         stack.stop()
+
+
+async def _loudspeakers(store: Store, warning_id: str, expected: int, deadline: float) -> tuple[int, int]:
+    """Loudspeaker commands sent and played, once `expected` have played or at the deadline."""
+    d = t.deliveries.c
+    mine = (d.warning_id == warning_id, d.channel == "loudspeaker")
+    while True:
+        async with store.engine.connect() as conn:
+            commands = (await conn.execute(select(func.count()).where(*mine, d.attempts > 0))).scalar_one()
+            played = (await conn.execute(select(func.count()).where(*mine, d.state == "played"))).scalar_one()
+        if (expected and played >= expected) or time.perf_counter() >= deadline:
+            return int(commands), int(played)
+        await asyncio.sleep(0.1)
 
 
 async def _households(store: Store, warning_id: str) -> dict[str, int]:
@@ -189,3 +208,16 @@ async def _households(store: Store, warning_id: str) -> dict[str, int]:
 
 def print_result(result: dict[str, Any]) -> None:
     print(json.dumps(result, ensure_ascii=False))
+
+
+def demo_main(settings: Settings, timeout_s: float) -> int:
+    """`warnengine demo`: the last line is the result; 2 for a bad scenario file (the field named), 1 when
+    a loudspeaker was lost or a household is neither reached nor named with the reason in the report."""
+    try:
+        result = asyncio.run(run_demo(settings, timeout_s=timeout_s))
+    except ScenarioError as e:
+        print(f"warnengine demo: {e}", file=sys.stderr)
+        return 2
+    print_result(result)
+    speakers = result["lost"] == 0 and result["acks"] == result["commands"] > 0
+    return 0 if speakers and result["unnamed"] == 0 else 1

@@ -19,19 +19,23 @@ from warnengine.clock import SystemClock
 from warnengine.db import connect, migrate
 from warnengine.db.store import Store
 from warnengine.directory import read_county
+from warnengine.dispatch.in_use import credentialed
 from warnengine.embedded.brokers import EmbeddedBrokers, free_port, port_free, spawn, wait_port
 from warnengine.embedded.supervise import Supervisor
 from warnengine.pipeline.kafka_admin import ensure_topics
 from warnengine.settings import Settings
 from warnengine.signing import load_or_create_signer
 from warnengine.signing.sm2 import default_backend, load_or_create_sm2_signer
+from warnengine.sim.scenario import load_scenario
 
 log = structlog.get_logger("warnengine.stack")
 
 
 class Stack:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, simulated_people: bool = False) -> None:
         self.settings = settings
+        # `up` and `demo`: on the embedded default, simulated providers (tests choose their own channels)
+        self.simulated_people = simulated_people
         self.brokers: EmbeddedBrokers | None = None
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.worker_ports: dict[int, int] = {}
@@ -42,6 +46,8 @@ class Stack:
     async def prepare(self, import_county: bool = True) -> None:
         """Start embedded brokers for unset URLs, migrate, load the county if empty, create topics and key."""
         s = self.settings
+        if self.simulated_people:
+            _check_scenario(s)  # before anything starts: a bad file is said once, with the field named
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if not s.kafka_url or not s.mqtt_url:
             self.brokers = EmbeddedBrokers(
@@ -68,6 +74,7 @@ class Stack:
             log.info(
                 "embedded_brokers", kafka=s.kafka_url, mqtt=s.mqtt_url, mqtt_broker=self.brokers.mqtt_kind
             )
+        self.settings = s = _simulation(s, embedded=self.brokers is not None and self.simulated_people)
         load_or_create_signer(s.key_file())
         if default_backend() is not None:  # for terminals registered sm2-sm3; workers would create it too
             load_or_create_sm2_signer(s.sm2_key_file())
@@ -124,7 +131,14 @@ class Stack:
             WARNENGINE_TOPIC_PARTITIONS=str(s.topic_partitions),
             WARNENGINE_SIGNING_KEY_FILE=str(s.key_file().resolve()),
             WARNENGINE_SM2_SIGNING_KEY_FILE=str(s.sm2_key_file().resolve()),
+            WARNENGINE_CLOCK_SPEED=str(s.clock_speed),
+            WARNENGINE_ESCALATE_INTERVAL_S=str(s.escalate_interval_s),
+            WARNENGINE_TERMINAL_OFFLINE_AFTER_S=str(s.terminal_offline_after_s),
+            WARNENGINE_SIMULATED_PROVIDERS=str(s.simulated_providers).lower(),
+            WARNENGINE_SIM_SCENARIO=str(s.sim_scenario.resolve()),
         )
+        if s.clock_epoch is not None:
+            env["WARNENGINE_CLOCK_EPOCH"] = repr(s.clock_epoch)
         if s.trust_file:
             env["WARNENGINE_TRUST_FILE"] = str(s.trust_file.resolve())
         env.update(_mqtt_security_env(s))
@@ -236,6 +250,25 @@ class Stack:
         self.workers.clear()
         if self.brokers:
             self.brokers.stop()
+
+
+def _check_scenario(s: Settings) -> None:
+    """The simulated population's scenario, when it will be used (raises ScenarioError naming the field)."""
+    off = "simulated_providers" in s.model_fields_set and not s.simulated_providers
+    if not off and not credentialed(s.channels_file):
+        load_scenario(s.sim_scenario)
+
+
+def _simulation(s: Settings, embedded: bool) -> Settings:
+    """On the embedded default, simulated providers unless WARNENGINE_SIMULATED_PROVIDERS says otherwise
+    (a worker still uses real providers when their credentials are set); an accelerated clock gets one
+    epoch for every process of the stack, so they agree on the engine time."""
+    update: dict[str, object] = {}
+    if embedded and "simulated_providers" not in s.model_fields_set:
+        update["simulated_providers"] = True
+    if s.clock_speed != 1.0 and s.clock_epoch is None:
+        update["clock_epoch"] = time.time()
+    return s.model_copy(update=update) if update else s
 
 
 def _preferred(port: int) -> int:

@@ -383,6 +383,16 @@ UPWARD_REPORTS = Counter(
     ["kind"],
 )
 
+SIMULATED_PROVIDERS = Gauge(
+    "warnengine_simulated_providers",
+    "1 when this worker's people channels are simulated (design decision 22)",
+)
+SIMULATED_ANSWERS = Counter(
+    "warnengine_simulated_answers_total",
+    "Receipts, replies and app acknowledgements the simulated population sent back, by kind",
+    ["kind"],
+)
+
 # Issue 18 (never trust a silent loudspeaker; link tests): defined beside, named here.
 from warnengine.obs.metrics_links import LINK_TEST_LAST_SUCCESS as LINK_TEST_LAST_SUCCESS  # noqa: E402
 from warnengine.obs.metrics_links import LINK_TESTS as LINK_TESTS  # noqa: E402

@@ -21,15 +21,21 @@ from warnengine.obs import metrics
 from warnengine.pipeline.pipeline import Pipeline
 from warnengine.pipeline.resources import client_id
 from warnengine.reconcile.stage import sweep
+from warnengine.sim.world import SIMULATED, Answers, answers
 from warnengine.transport.mqtt import AsyncMqtt
+from warnengine.wire import records
 from warnengine.wire.loudspeaker import BadAck
 
 log = structlog.get_logger("warnengine.app")
+ANSWER_EVERY_S = 0.25  # wall seconds between the simulated population's answer batches
+PER_MESSAGE = 500  # events per Kafka message
 
 
 def add_live_services(p: Pipeline, bridges: bool = True, timers: bool = True) -> None:
     """`bridges`: MQTT acks and status in (the acks role); `timers`: reconciler, escalation, upward reports,
-    link tests and offline pages (dispatch)."""
+    link tests and offline pages (dispatch). Every role answers for the simulated population it sent to,
+    when it has one."""
+    _population(p)
     if bridges:
         _ack_bridge(p)
         _device_bridge(p)
@@ -158,6 +164,37 @@ def _link_timers(p: Pipeline) -> None:
         except Exception as e:
             metrics.STAGE_ERRORS.labels("offline_pages").inc()
             log.error("offline_pages_failed", error=repr(e))
+
+
+def _population(p: Pipeline) -> None:
+    """The simulated population's answers → Kafka, where the webhooks and the app endpoint put them."""
+    rt = p.rt
+
+    @p.app.task  # type: ignore[untyped-decorator]
+    async def simulated_population() -> None:
+        await rt.ready()
+        world = rt.population
+        if world is None:
+            return
+        while True:
+            try:
+                await publish_answers(p, answers(world, SIMULATED))
+            except Exception as e:  # a Kafka outage: those answers are lost, as a webhook's would be
+                metrics.STAGE_ERRORS.labels("simulated_population").inc()
+                log.error("simulated_answers_failed", error=repr(e))
+            await asyncio.sleep(ANSWER_EVERY_S)
+
+
+async def publish_answers(p: Pipeline, a: Answers) -> None:
+    """As the provider webhooks and the app endpoint put them on Kafka (batched as the webhooks do)."""
+    for i in range(0, len(a.events), PER_MESSAGE):
+        await p.channel_events.send(value=records.encode_channel_events(a.events[i : i + PER_MESSAGE]))
+    for ack in a.app:
+        await p.app_acks.send(key=(ack.delivery_id or "").encode(), value=records.encode(ack))
+    for e in a.events:
+        metrics.SIMULATED_ANSWERS.labels(e.kind).inc()
+    if a.app:
+        metrics.SIMULATED_ANSWERS.labels("app").inc(len(a.app))
 
 
 async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:

@@ -12,26 +12,29 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
 
 from channels import registry
 from channels.base import ChannelAdapter, Outgoing, SendResult
-from warnengine.clock import Clock, ScaledClock, SystemClock
+from warnengine.clock import Clock, clock_for
 from warnengine.db import connect, migrate
 from warnengine.db.store import Store
+from warnengine.dispatch.in_use import credentialed
 from warnengine.dispatch.sender import Senders
 from warnengine.dispatch.stage import DispatchPolicy
 from warnengine.model import Channel, HazardWarning
 from warnengine.normalise.feeds.signal_table import SignalTable
 from warnengine.normalise.stage import FeedPolicy
 from warnengine.normalise.trust import TrustStore
+from warnengine.pipeline.simulated import simulated_senders
 from warnengine.plan.policy import DEFAULT, DisseminationPolicy, load_policy
 from warnengine.resolve.directory import Directory
 from warnengine.settings import Settings
 from warnengine.signing import SM2_SM3, Signers, SigningUnavailable, load_or_create_signer
 from warnengine.signing.sm2 import default_backend
+from warnengine.sim.world import World
 
 log = structlog.get_logger("warnengine.runtime")
 
 
 def make_clock(settings: Settings) -> Clock:
-    return SystemClock() if settings.clock_speed == 1.0 else ScaledClock(settings.clock_speed)
+    return clock_for(settings.clock_speed, settings.clock_epoch)
 
 
 def client_id(role: str, worker_id: str | None = None) -> str:
@@ -54,6 +57,7 @@ class Resources:
         # People channels with a provider configured; without one, their deliveries stay pending (visible
         # in the closure report as not sent) and the escalation ladder turns to visits.
         self.people_channels: tuple[Channel, ...] = ()
+        self.population: World | None = None  # the simulated population, with simulated providers only
         self._directory_at = 0.0
         self.senders: Senders | None = None
         self.policy = DispatchPolicy(settings.command_ttl_s, settings.resend_after_s, settings.max_attempts)
@@ -174,6 +178,12 @@ class Resources:
 
     async def _start_senders(self) -> None:
         s = self.settings
+        if s.simulated_providers and not credentialed(s.channels_file):  # real credentials always win
+            self.senders, self.population = simulated_senders(s, self.directory, self.clock)
+            self.people_channels = tuple(self.senders.pools)
+            return
+        if s.simulated_providers:
+            log.info("simulated_providers_off", reason="real provider credentials set / 已配置真实服务商凭据")
         if not s.channels_file.exists():
             log.warning(
                 "channels_file_missing", path=str(s.channels_file), effect="no SMS, WeChat or app push"

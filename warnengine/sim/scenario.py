@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from warnengine.model import Hazard, Severity
 
@@ -82,6 +82,7 @@ _ALL_REACHED: dict[Outcome, float] = {"reached": 1.0}
 
 
 _REVISIT: dict[Outcome, float] = {"reached": 0.6, "moved": 0.3, "nobody_home": 0.1}
+SHARE_TOLERANCE = 1e-6
 
 
 EvacKind = Literal["evacuated", "refused", "needs_help", "away"]
@@ -125,6 +126,26 @@ class Scenario(BaseModel):
     field: FieldSpec = FieldSpec()
     goal: Goal = Goal()
     seed: int = 7
+
+    @field_validator("visit_outcomes", "revisit_outcomes")
+    @classmethod
+    def _shares(cls, v: dict[Outcome, float], info: ValidationInfo) -> dict[Outcome, float]:
+        """Outcome shares are a split of every door: none negative, adding up to 1 (a typo such as
+        0.97 + 0.3 would otherwise be silently renormalised)."""
+        bad = {k: x for k, x in v.items() if x < 0}
+        if bad:
+            raise ValueError(f"{info.field_name}: a share cannot be negative: {bad}")
+        if abs(sum(v.values()) - 1.0) > SHARE_TOLERANCE:
+            raise ValueError(f"{info.field_name}: shares add up to {sum(v.values()):g}, not 1")
+        return v
+
+    @field_validator("reply_delay_min", "staff_reply_delay_min")
+    @classmethod
+    def _delays(cls, v: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
+        lo, hi = v
+        if not 0 <= lo <= hi:
+            raise ValueError(f"{info.field_name}: [low, high] minutes with 0 <= low <= high, not {list(v)}")
+        return v
 
 
 class ScenarioError(ValueError):

@@ -10,14 +10,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from channels.base import Outgoing, SendResult
-from warnengine.clock import ManualClock
+from warnengine.clock import Clock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
@@ -38,32 +38,63 @@ class _Due:
     payload: Any = field(compare=False)
 
 
+def _delay(sc: Scenario, role: Role, rng: random.Random) -> float | None:
+    """A person's answer: seconds after the first message that reaches them, or None (never)."""
+    staff = role is not Role.RESIDENT
+    never = sc.staff_never_reply if staff else sc.never_reply
+    lo, hi = sc.staff_reply_delay_min if staff else sc.reply_delay_min
+    return None if rng.random() < never else rng.uniform(lo, hi) * 60
+
+
 class World:
     """The people and terminals of the county, with their fates drawn once from the scenario's seed."""
 
-    def __init__(self, sc: Scenario, county: County, directory: Directory, clock: ManualClock) -> None:
+    def __init__(self, sc: Scenario, county: County | None, directory: Directory, clock: Clock) -> None:
         rng = random.Random(sc.seed)
         self.sc, self.clock, self.directory, self.rng = sc, clock, directory, rng
-        devices = sorted(d.device_id for d in county.devices)
-        self.offline = set(rng.sample(devices, round(len(devices) * sc.terminals_offline)))
-        phones = sorted({p.phone for p in county.people if p.phone})
-        self.invalid = set(rng.sample(phones, round(len(phones) * sc.invalid_numbers)))
         self.delay: dict[str, float | None] = {}
-        for p in county.people:
-            staff = p.role is not Role.RESIDENT
-            never = sc.staff_never_reply if staff else sc.never_reply
-            lo, hi = sc.staff_reply_delay_min if staff else sc.reply_delay_min
-            self.delay[p.person_id] = None if rng.random() < never else rng.uniform(lo, hi) * 60
-        staff_ids = sorted(p.person_id for p in county.people if p.role is not Role.RESIDENT)
-        # Drawn after the reply delays, so a scenario without these knobs keeps its fates.
-        self.calls_only = set(rng.sample(staff_ids, round(len(staff_ids) * sc.staff_calls_only)))
-        everyone = sorted(self.delay)
-        self.asleep = set(rng.sample(everyone, round(len(everyone) * sc.night_asleep)))
+        self.offline: set[str] = set()
+        self.invalid: set[str] = set()
+        self.calls_only: set[str] = set()  # staff who answer a call but not a text
+        self.asleep: set[str] = set()  # people a text does not wake at night
+        if county is None:
+            self._draw_each(sc, directory)
+        else:
+            devices = sorted(d.device_id for d in county.devices)
+            self.offline = set(rng.sample(devices, round(len(devices) * sc.terminals_offline)))
+            phones = sorted({p.phone for p in county.people if p.phone})
+            self.invalid = set(rng.sample(phones, round(len(phones) * sc.invalid_numbers)))
+            for p in county.people:
+                self.delay[p.person_id] = _delay(sc, p.role, rng)
+            staff_ids = sorted(p.person_id for p in county.people if p.role is not Role.RESIDENT)
+            # Drawn after the reply delays, so a scenario without these knobs keeps its fates.
+            self.calls_only = set(rng.sample(staff_ids, round(len(staff_ids) * sc.staff_calls_only)))
+            everyone = sorted(self.delay)
+            self.asleep = set(rng.sample(everyone, round(len(everyone) * sc.night_asleep)))
         self.answered: set[str] = set()
         self.queue: list[_Due] = []
         self._seq = itertools.count()
         self.credit: dict[str, float] = {}
         self.take_at: dict[str, float] = {}  # sim/field.py: when each report is taken, each door evacuated…
+
+    @classmethod
+    def live(cls, sc: Scenario, directory: Directory, clock: Clock) -> World:
+        """The population of the record's directory, for simulated providers under `up` (no terminals:
+        the real farm plays). Each fate is drawn from the seed and the person's own id, so every process
+        (each worker, the visitors) that builds it agrees on who answers, whatever order it reads people in.
+        """
+        return cls(sc, None, directory, clock)
+
+    def _draw_each(self, sc: Scenario, directory: Directory) -> None:
+        for c in directory.contacts().values():
+            own = random.Random(f"{sc.seed}/{c.person_id}")
+            self.delay[c.person_id] = _delay(sc, c.role, own)
+            if c.role is not Role.RESIDENT and own.random() < sc.staff_calls_only:
+                self.calls_only.add(c.person_id)
+            if own.random() < sc.night_asleep:
+                self.asleep.add(c.person_id)
+            if c.phone and random.Random(f"{sc.seed}/phone/{c.phone}").random() < sc.invalid_numbers:
+                self.invalid.add(c.phone)
 
     def later(self, after_s: float, kind: str, payload: Any) -> None:
         heapq.heappush(self.queue, _Due(self.clock.now() + after_s, next(self._seq), kind, payload))
@@ -136,7 +167,21 @@ class Answers:
         return bool(self.played or self.events or self.app)
 
 
-def answers(world: World) -> Answers:
+@dataclass(frozen=True)
+class Providers:
+    """The provider names the world's receipts and replies come from (the ack stage maps a reply's
+    provider to its channel: warnengine/acks/people.py)."""
+
+    sms: str = "twilio"
+    voice: str = "twilio-voice"
+    wechat: str = "wechat-oa"
+
+
+# Under `up`: the simulated adapters' own names (channels/simulated.py), so the record says simulated.
+SIMULATED = Providers("sim-sms", "sim-voice", "sim-wechat")
+
+
+def answers(world: World, names: Providers = Providers()) -> Answers:  # frozen: one shared default is safe
     out = Answers()
     for due in world.due():
         if due.kind == "played":
@@ -144,7 +189,7 @@ def answers(world: World) -> Answers:
         elif due.kind == "status":
             out.events.append(
                 ChannelEvent(
-                    "twilio", "status", due.at, delivery_id=due.payload, state=DeliveryState.DELIVERED
+                    names.sms, "status", due.at, delivery_id=due.payload, state=DeliveryState.DELIVERED
                 )
             )
         elif due.kind == "no_answer":
@@ -161,20 +206,34 @@ def answers(world: World) -> Answers:
             elif channel is Channel.VOICE:  # pressed 1 on the call (the voice webhook's event)
                 out.events.append(
                     ChannelEvent(
-                        "twilio-voice", "status", due.at, delivery_id=did, state=DeliveryState.ACKNOWLEDGED
+                        names.voice, "status", due.at, delivery_id=did, state=DeliveryState.ACKNOWLEDGED
                     )
                 )
             else:
-                provider = "twilio" if channel is Channel.SMS else "wechat-oa"
+                provider = names.sms if channel is Channel.SMS else names.wechat
                 out.events.append(
                     ChannelEvent(provider, "reply", due.at, sender=address, text="收到", ack_hint=True)
                 )
     return out
 
 
-async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: str) -> None:
-    """Each visitor with an open task reaches `visits_per_hour` households an hour, vulnerable first,
-    skipping households reached meanwhile; a visitor who never answers never walks either."""
+# A visitor's report of one door: (task, household, outcome, at, note) → recorded or not. `simulate` writes
+# it to the record as the visit endpoint does; under `up` the visitors POST it to that endpoint.
+Report = Callable[[str, str, str, float, str | None], Awaitable[bool]]
+
+
+async def visitors_walk(
+    sc: Scenario,
+    world: World,
+    store: Store,
+    warning_id: str,
+    report: Report | None = None,
+    elapsed_s: float | None = None,
+) -> None:
+    """Each visitor with an open task reaches `visits_per_hour` households an hour (over `elapsed_s`, a
+    step by default), vulnerable first, skipping households reached meanwhile; a visitor who never
+    answers never walks either."""
+    report = report or store.report_visit
     tasks = await store.visit_tasks(warning_id)
     if not tasks:
         return
@@ -189,7 +248,7 @@ async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: st
             )
         }
     reached = {h for h, st in states.items() if st == "reached"}
-    per_step = sc.visits_per_hour * sc.step_s / 3600
+    per_step = sc.visits_per_hour * (sc.step_s if elapsed_s is None else elapsed_s) / 3600
     outcomes, weights = zip(*sc.visit_outcomes.items(), strict=True)
     again, again_weights = zip(*sc.revisit_outcomes.items(), strict=True)
     walks: dict[str, list[tuple[bool, str, str]]] = {}  # visitor → (vulnerable, household, task), all tasks
@@ -215,7 +274,7 @@ async def visitors_walk(sc: Scenario, world: World, store: Store, warning_id: st
             if world.credit[who] < 1:
                 break
             world.credit[who] -= 1
-            await store.report_visit(task_id, household, *_outcome(world, states.get(household), pick))
+            await report(task_id, household, *_outcome(world, states.get(household), pick))
 
 
 def _outcome(world: World, state: str | None, pick: Callable[[bool], str]) -> tuple[str, float, str | None]:

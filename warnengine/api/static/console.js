@@ -73,12 +73,24 @@ async function enter(me) {
   $("#change").hidden = !me.must_change_password; // a one-time password: nothing else until it is changed
   if (me.must_change_password) return $("#old-password").focus();
   $("#app").hidden = false;
+  await showProviders();
   state.grid = await api("GET", "/api/v1/directory/grid");
   setupCompose();
   const canCompose = me.role === "dispatcher" || me.role === "admin";
   $("#tab-compose").hidden = !canCompose;
   document.dispatchEvent(new CustomEvent("console:enter", { detail: me }));
   show(canCompose ? "compose" : "warnings");
+}
+
+// Real or simulated providers, on every page: a simulated population's answers must never pass for people's.
+async function showProviders() {
+  const p = await api("GET", "/api/v1/providers");
+  const box = $("#providers");
+  const names = Object.entries(p.channels).map(([c, ns]) => `${c}: ${ns.join(", ")}`).join(" · ");
+  text(box, names ? `${p.label} — ${names}` : p.label);
+  box.setAttribute("class", "providers " + p.mode);
+  box.dataset.mode = p.mode;
+  box.hidden = false;
 }
 
 function show(tab) {
@@ -353,6 +365,7 @@ function watch(warningId) {
   show("live");
   if (state.source) state.source.close();
   text($("#live-title"), warningId);
+  $("#live-report").href = `/api/v1/warnings/${warningId}/report.html`;
   const paths = drawGrid($("#live-map"));
   Object.values(paths).forEach((p) => p.classList.add("untargeted"));
   state.live = { id: warningId, paths };
@@ -374,7 +387,9 @@ function paint(s) {
     names[v.code] = v.name;
     const p = paths[v.code];
     const pct = speakers ? v.terminals_percent : v.percent;
-    if (p) p.setAttribute("class", "village " + (pct >= 100 ? "r100" : pct > 0 ? "r50" : "r0"));
+    // Households: green only when the loop is closed here (every household reached or named unreachable).
+    const green = speakers ? pct >= 100 : v.closed;
+    if (p) p.setAttribute("class", "village " + (green ? "r100" : pct > 0 ? "r50" : "r0"));
     if (p) p.querySelector("title").textContent = speakers
       ? `${v.name} 喇叭 ${v.terminals_played}/${v.terminals}`
       : `${v.name} 到户 ${v.households_reached}/${v.households} (${v.percent}%)`;
@@ -393,7 +408,7 @@ function paint(s) {
   ul.replaceChildren(...s.unreached.map((c) => el("li", { "data-code": c }, `${names[c] || c} ${c}`)));
   text($("#unreached-count"), `(${s.unreached.length})`);
   const oh = $("#open-households");
-  oh.replaceChildren(...s.open_households.map((h) => el("li", { "data-household": h.household_id, class: h.vulnerable ? "vulnerable" : "" },
+  oh.replaceChildren(...s.open_households.map((h) => el("li", { "data-household": h.household_id, "data-village": h.village_code, class: h.vulnerable ? "vulnerable" : "" },
     `${h.vulnerable ? "重点户 vulnerable · " : ""}${h.village} · ${h.household_id} — ${h.why}`)));
   text($("#open-count"), `(${s.households_open})`);
 }

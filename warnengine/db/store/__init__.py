@@ -4,6 +4,7 @@ One class, assembled from a part per concern so no file grows past a screenful o
 """
 
 from warnengine.db.store.api import ApiQueries
+from warnengine.db.store.audit import AuditQueries
 from warnengine.db.store.base import OPEN, UNFINISHED, StoreBase
 from warnengine.db.store.closure import ClosureQueries
 from warnengine.db.store.deliveries import DeliveryQueries
@@ -43,6 +44,7 @@ class Store(
     ReportQueries,
     DeviceQueries,
     ApiQueries,
+    AuditQueries,
     ReachQueries,
     PlanQueries,
     PeopleQueries,
