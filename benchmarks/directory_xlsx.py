@@ -9,7 +9,7 @@ is openpyxl read-only iterating every row's values of the same workbooks. Times 
 single-threaded process; medians over `--runs`. The target (issue 20) is a ratio of at most 2.
 
     .venv/bin/python benchmarks/directory_xlsx.py                 # 150 villages, ~36,000 people
-    .venv/bin/python benchmarks/directory_xlsx.py --villages 1150 # ~500,000 residents (minutes)
+    .venv/bin/python benchmarks/directory_xlsx.py --villages 2300 # ~500,000 residents (minutes)
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def cpu(fn: Any, directory: Path) -> tuple[float, int]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--villages", type=int, default=150, help="1150 gives ~500,000 residents")
+    p.add_argument("--villages", type=int, default=150, help="2300 gives ~500,000 residents")
     p.add_argument("--townships", type=int, default=None, help="default: villages / 11, 13 to 100")
     p.add_argument("--runs", type=int, default=3)
     args = p.parse_args()
