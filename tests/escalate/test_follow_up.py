@@ -100,3 +100,27 @@ async def test_nobody_home_is_revisited_then_final(store: Store, small_county: C
     residents = sum(h.members for h in lad.county.households if h.household_id in homes)
     assert persons["named"] == named and persons["total"] == residents > persons["in_reached_households"]
     assert persons["in_reached_households"] >= persons["acknowledged"] >= 1
+
+
+async def test_a_silent_group_leader_does_not_get_the_revisit(store: Store, small_county: County) -> None:
+    """A leader who never answered their own 叫应 would hold the door open for ever: the head goes."""
+    lad, task = await at_16(store, small_county)
+    leader = next(
+        s.person_id for s in lad.directory.staff.get(task.group_code, []) if s.role.value == "group_leader"
+    )
+    async with store.engine.begin() as conn:  # this leader never answered, and their superior was called
+        d = t.deliveries.c
+        await conn.execute(t.deliveries.update().where(d.person_id == leader).values(acked_at=None))
+        await conn.execute(
+            t.staff_calls.insert().values(
+                warning_id=lad.w.warning_id, person_id=leader, superior_id=None, called_at=lad.clock.now()
+            )
+        )
+    assert leader in await store.silent_staff(lad.w.warning_id)
+    home = task.households[0][0]
+    assert await store.report_visit(task.task_id, home, "nobody_home", lad.clock.now())
+    lad.clock.advance(31 * 60)
+    await lad.sweep()
+    [revisit] = holding(await store.visit_tasks(lad.w.warning_id), home)
+    grid_heads = {s.person_id for s in lad.directory.staff[task.village_code] if s.role.value == "grid_head"}
+    assert revisit.assignee in grid_heads and revisit.level == 1

@@ -29,9 +29,10 @@ async def follow_up(
     if not cases:
         return [], 0
     step = FOLLOW_STEP + int((now - resolved_at) // 60)
+    silent = await store.silent_staff(w.warning_id)
     groups: dict[tuple[str, str, str, str | None, int], list[tuple[str, bool]]] = {}
     for hid, village, group, vulnerable, kind in cases:
-        who, level = _visitor(duty, village, group, kind)
+        who, level = _visitor(duty, village, group, kind, silent)
         groups.setdefault((kind, village, group, who, level), []).append((hid, vulnerable))
     tasks = [
         VisitTask(
@@ -53,13 +54,15 @@ async def follow_up(
     return tasks, step
 
 
-def _visitor(duty: OnDuty, village: str, group: str, kind: str) -> tuple[str | None, int]:
-    """needs_help: the village grid head on duty (level 1); nobody home: the group leader, else the head."""
+def _visitor(duty: OnDuty, village: str, group: str, kind: str, silent: set[str]) -> tuple[str | None, int]:
+    """needs_help: the village grid head on duty (level 1); nobody home: the group leader, else the head.
+    Staff who have not answered their own 叫应 are passed over (a silent leader would hold the door open for
+    ever: follow-ups are not escalated again); a silent head is still better named than none."""
     if kind == "nobody_home":
-        leader = duty.first(group, Role.GROUP_LEADER)
+        leader = duty.first(group, Role.GROUP_LEADER, silent)
         if leader is not None:
             return leader.person_id, 0
-    head = duty.first(village, Role.GRID_HEAD)
+    head = duty.first(village, Role.GRID_HEAD, silent) or duty.first(village, Role.GRID_HEAD)
     return (head.person_id if head else None), 1
 
 
