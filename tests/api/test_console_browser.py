@@ -83,6 +83,11 @@ def dispatcher_submits(d: WebDriver, url: str, villages: int) -> str:
 
 def approve_and_release(wait: WebDriverWait[WebDriver], warning_id: str) -> None:
     row = f"#warnings-table tr[data-id='{warning_id}']"
+    # What is approved, opened first: the area on the map, the text, the revision.
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row} .act-view"))).click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "detail-headline"), warning_id))
+    assert wait._driver.find_elements(By.CSS_SELECTOR, "#detail-map path.village.selected")
+    assert wait._driver.find_element(By.ID, "detail-revision").text.isdigit()
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row} .act-approve"))).click()
     wait.until(
         ec.element_to_be_clickable((By.CSS_SELECTOR, f"{row}[data-state=approved] .act-release"))

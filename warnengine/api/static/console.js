@@ -336,6 +336,9 @@ async function loadWarnings() {
     if (["draft", "submitted", "approved", "rejected", "released"].includes(w.state) && (issuer || approver)) {
       act("cancel", "撤销 Cancel", () => { const r = prompt("撤销原因 Reason"); return r ? { reason: r } : null; });
     }
+    const viewBtn = el("button", { type: "button", class: "act-view" }, "查看 View");
+    viewBtn.addEventListener("click", () => showWarning(w)); // warning_detail.js
+    actions.append(viewBtn);
     const liveBtn = el("button", { type: "button", class: "act-live" }, "实况 Live");
     liveBtn.addEventListener("click", () => watch(w.warning_id));
     actions.append(liveBtn);
