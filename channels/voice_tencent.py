@@ -39,6 +39,7 @@ import aiohttp
 import structlog
 
 from channels.base import Outgoing, SendResult
+from channels.people_http import HttpAdapter
 from channels.sms_tencent import CONTENT_TYPE, tc3_authorization
 from channels.sms_text import is_e164, sms_text
 from channels.voice_twilio import PROMPT, _seconds
@@ -80,7 +81,7 @@ def spoken(text: str) -> str:
     return (text if len(text) <= room else text[: room - 1] + "…") + PROMPT
 
 
-class TencentVoice:
+class TencentVoice(HttpAdapter):
     kind = Channel.VOICE
 
     def __init__(
@@ -112,23 +113,9 @@ class TencentVoice:
         self._url = endpoint.rstrip("/") + "/"
         self._host = urlsplit(self._url).netloc
         self._limit = max_connections
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout_s, sock_connect=connect_timeout_s, sock_read=read_timeout_s
-        )
+        self._timeouts = (connect_timeout_s, read_timeout_s)
         self._wall = wall  # the signature's timestamp must be Tencent's wall clock, not a simulated one
-        self._session: aiohttp.ClientSession | None = None
         self._sem = asyncio.Semaphore(max_connections)
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit), timeout=self._timeout
-            )
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        self._session = None
 
     async def send_batch(self, batch: Sequence[Outgoing]) -> list[SendResult]:
         await self.start()
@@ -176,8 +163,8 @@ class TencentVoice:
             "X-TC-Version": VERSION,
             "X-TC-Region": self._region,
         }
-        assert self._session is not None
-        async with self._session.post(self._url, data=payload, headers=headers) as resp:
+        assert self._http is not None
+        async with self._http.post(self._url, data=payload, headers=headers) as resp:
             return resp.status, await resp.read(), resp.headers.get("Retry-After")
 
     def _answer(self, o: Outgoing, status: int, raw: bytes, retry_after: str | None) -> SendResult:
