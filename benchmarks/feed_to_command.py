@@ -68,6 +68,13 @@ async def raw_round_trip(bootstrap: str, samples: int = 300) -> list[float]:
     return out
 
 
+async def resolved(store: Store, warning_id: str, version: int, deadline: float) -> None:
+    while await store.warning_state(warning_id, version) != "resolved":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{warning_id} not resolved")
+        await asyncio.sleep(0.05)
+
+
 async def main(args: argparse.Namespace) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="warnengine-bench-"))
     county = generate_county(
@@ -94,12 +101,12 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         )
     )
     farm_task = None
+    store: Store | None = None
     try:
         await stack.prepare()
         s = stack.settings
         store = Store(connect(s.db_url()), SystemClock())
         farm = await start_farm(s, (await store.device_villages()).items(), SystemClock())
-        await store.close()
         farm_task = asyncio.create_task(farm.run())
         stack.start_worker(0)
         await stack.wait_ready(0)
@@ -124,7 +131,10 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 arrivals = [t - t0 for t in farm.arrivals[wid].values()]
                 last.append(max(arrivals))
                 per_terminal.extend(arrivals)
-            await asyncio.sleep(1.0)  # let acks settle so runs do not overlap
+            # A county gets one warning at a time: the next run starts once this one's people are
+            # planned too (else it measures queueing behind the previous plan) and its acks settled.
+            await resolved(store, wid, 1, deadline)
+            await asyncio.sleep(1.0)
         await producer.stop()
         rtt = await raw_round_trip(s.kafka_bootstrap())
     finally:
@@ -132,6 +142,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             farm_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await farm_task
+        if store is not None:
+            await store.close()
         stack.stop()
         if not os.environ.get("KEEP"):
             shutil.rmtree(work, ignore_errors=True)

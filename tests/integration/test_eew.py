@@ -54,7 +54,7 @@ async def test_an_earthquake_goes_out_by_group_command_and_its_cancel_stops_ever
     await harness.wait_for(online_played, 60, "every online terminal played the earthquake warning")
     first = command_id(warning_id, 1)
     log = harness.stack.worker_log(0).read_text()
-    assert '"event": "eew_fast_path"' in log and "eew_fast_path_failed" not in log  # from normalise
+    assert '"event": "speakers_fast_path"' in log and "speakers_fast_path_failed" not in log  # normalise
     assert all(farm.command_ids[d] == [first] and farm.via[d] == [county_code] for d in devices - {offline})
 
     farm.offline.clear()  # back: the reconciler re-sends its own command, under the same id

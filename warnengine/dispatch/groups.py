@@ -93,7 +93,7 @@ async def dispatch_groups(
         for v in villages
     ]
     # A new warning's deliveries are written already claimed, in one statement; only when some existed
-    # (the resolve stage after the earthquake fast path, a redelivery) are the due ones claimed as usual.
+    # (the resolve stage after the fast path, a redelivery) are the due ones claimed as usual.
     due = await store.claim_new(targets)
     if len(due) < sum(len(tg.recipients) for tg in targets):
         have = {d.delivery_id for d in due}

@@ -36,7 +36,7 @@ async def accept_feed(
     first: Callable[[HazardWarning, str], Awaitable[None]] | None = None,
 ) -> tuple[HazardWarning, str]:
     """Parse, check, record. Raises FeedError/BadInput for bad input. `first(warning, verdict)` runs as
-    soon as the warning version is recorded, before the feed message's record (the earthquake fast path).
+    soon as the warning version is recorded, before the feed message's record (the loudspeaker fast path).
 
     Returns the warning and the store's verdict (new, duplicate, superseded, cancel). A duplicate is
     still handed on, because downstream stages are idempotent and a redelivery must finish the job; a

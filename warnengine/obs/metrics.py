@@ -1,8 +1,7 @@
-"""Prometheus metrics, `warnengine_*`, base units (seconds), low-cardinality labels.
+"""Prometheus metrics, `warnengine_*`, base units (seconds), bounded labels (docs/operations.md).
 
-Every metric is documented in docs/operations.md; tests/deploy checks that the dashboards and alert rules
-name only metrics defined here. Labels are bounded enums (channel, provider, stage, reason, severity…):
-never a warning id, village or device, so a province of many counties stays a few thousand series.
+Labels are enums (channel, provider, stage, reason…), never a warning id, village or device: a province
+stays a few thousand series. tests/deploy checks dashboards and alerts name only metrics defined here.
 """
 
 from __future__ import annotations
@@ -90,9 +89,10 @@ GROUP_COMMANDS = Counter(
     "Group commands published (one signed command for every terminal of a county, township or village)",
     ["level"],
 )
-EEW_FAST_SECONDS = Histogram(
-    "warnengine_eew_fast_path_seconds",
-    "Earthquake early warning: feed message taken to its loudspeaker group commands published",
+SPEAKERS_FAST_SECONDS = Histogram(
+    "warnengine_speakers_fast_path_seconds",
+    "New warning version taken by the normalise stage → its loudspeaker commands published",
+    ["kind"],
     buckets=LATENCY_BUCKETS,
 )
 DELIVERY_RETRIES = Counter(

@@ -23,8 +23,8 @@ from warnengine.normalise.stage import accept_feed, digest
 from warnengine.obs import metrics
 from warnengine.pipeline.guard import guarded
 from warnengine.pipeline.pipeline import Pipeline, key_text
-from warnengine.pipeline.speakers import eew_fast_path, is_eew, speak_by_groups
-from warnengine.plan.stage import plan_deliveries, speaker_rows
+from warnengine.pipeline.speakers import fast_path, speak_by_groups, speakers_now
+from warnengine.plan.stage import plan_deliveries
 from warnengine.wire import records, topics
 
 log = structlog.get_logger("warnengine.app")
@@ -61,8 +61,8 @@ def _normalise_agent(p: Pipeline) -> None:
     rt = p.rt
 
     async def first(w: HazardWarning, verdict: str) -> None:
-        if verdict != "superseded" and is_eew(w):  # recorded; the feed record and the plan can wait
-            await eew_fast_path(p, w)
+        if verdict == "new":  # recorded as the newest version; the feed record and the plan can wait
+            await fast_path(p, w)
 
     async def accept(raw: bytes, source: str) -> None:
         w, verdict = await accept_feed(raw, source, rt.store, rt.feed_policy, first)
@@ -99,16 +99,9 @@ def _resolve_agent(p: Pipeline) -> None:
         early: set[str] = set()
 
         async def speakers_first(speakers: list[tuple[str, list[str]]]) -> None:
-            # The loudspeakers start while the people's plan is written: whole cells by group command
-            # from here (their deliveries written claimed), the other villages' deliveries recorded here
-            # and sent per terminal by the dispatch stage.
-            left = set(await speak_by_groups(p, w, speakers))
-            rest = [(v, ds) for v, ds in speakers if v in left]
-            if rest:
-                now = rt.store.clock.now()
-                expires = w.expires.timestamp() if w.expires else now + p.settings.command_ttl_s
-                await rt.store.save_plan(speaker_rows(w, rest, now, expires), [])
-            await p.emit_villages(w.warning_id, w.version, [v for v, _ in rest])
+            # Again after the normalise stage's fast path (idempotent: only what it did not claim), before
+            # the people's plan is written.
+            await speakers_now(p, w, speakers)
             early.update(v for v, _ in speakers)
 
         villages = await plan_deliveries(
