@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import evac_tables as et
 from warnengine.db import keeper_tables as kt
@@ -26,16 +27,8 @@ class KeeperQueries(StoreBase):
             return [VulnerableEntry.model_validate(dict(r._mapping)) for r in rows]
 
     async def helper_names(self, warning_id: str) -> dict[str, str]:
-        """household → its helper as the closure report names them: 姓名（person id）."""
-        v, wh, p = kt.vulnerable_households.c, t.warning_households.c, t.people.c
-        query = (
-            select(v.household_id, v.helper_person_id, p.name)
-            .join_from(kt.vulnerable_households, t.warning_households, wh.household_id == v.household_id)
-            .join(t.people, p.person_id == v.helper_person_id, isouter=True)
-            .where(wh.warning_id == warning_id, v.helper_person_id.is_not(None))
-        )
         async with self.engine.connect() as conn:
-            return {r[0]: f"{r[2] or '?'}（{r[1]}）" for r in await conn.execute(query)}
+            return await helper_names(conn, warning_id)
 
     async def points_covered(self, warning_id: str) -> list[CoveredPoint]:
         """The monitoring points with a threatened household the warning targets, each with those
@@ -79,6 +72,14 @@ class KeeperQueries(StoreBase):
             )
             return [Shelter(**r._mapping) for r in rows]
 
+    async def checkin_of(self, warning_id: str, person_key: str) -> tuple[str | None, float] | None:
+        """Who checked `person_key` in, and when (None: nobody)."""
+        c = et.shelter_checkins.c
+        query = select(c.by, c.at).where(c.warning_id == warning_id, c.person_key == person_key)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (row[0], float(row[1])) if row else None
+
     async def evacuation_warning_for(self, household_id: str | None, since: float) -> str | None:
         """The warning a household checking in is evacuating under: the latest evacuation ordered since
         `since` that names it, else the latest ordered at all since then (a family from outside the
@@ -92,3 +93,16 @@ class KeeperQueries(StoreBase):
                     return str(row[0])
             row = (await conn.execute(latest.limit(1))).first()
         return str(row[0]) if row else None
+
+
+async def helper_names(conn: AsyncConnection, warning_id: str) -> dict[str, str]:
+    """household → its helper as the closure report names them: 姓名（person id）, for the warning's
+    households in the register."""
+    v, wh, p = kt.vulnerable_households.c, t.warning_households.c, t.people.c
+    query = (
+        select(v.household_id, v.helper_person_id, p.name)
+        .join_from(kt.vulnerable_households, t.warning_households, wh.household_id == v.household_id)
+        .join(t.people, p.person_id == v.helper_person_id, isouter=True)
+        .where(wh.warning_id == warning_id, v.helper_person_id.is_not(None))
+    )
+    return {r[0]: f"{r[2] or '?'}（{r[1]}）" for r in await conn.execute(query)}
