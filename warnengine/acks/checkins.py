@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 import structlog
 
 from warnengine.acks.inbox import InboxStore, reply_report
+from warnengine.acks.store import CheckIn
 from warnengine.model.evacuation import Shelter
 from warnengine.obs import metrics
 from warnengine.resolve.directory import Directory
@@ -50,7 +51,7 @@ class CheckInStore(InboxStore, Protocol):
         persons: int,
         who: str,
         now: float,
-    ) -> Literal["checked_in", "already"]: ...
+    ) -> CheckIn: ...
 
     async def checkin_of(self, warning_id: str, person_key: str) -> tuple[str | None, float] | None: ...
 

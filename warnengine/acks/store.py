@@ -12,6 +12,8 @@ from warnengine.model.evacuation import Shelter
 from warnengine.model.field_report import FieldReport
 from warnengine.model.records import Acknowledged, AckTiming
 
+CheckIn = Literal["checked_in", "already"]  # as db/store/evacuation.py's
+
 
 class AcksStore(Protocol):
     @property
@@ -62,6 +64,6 @@ class AcksStore(Protocol):
         persons: int,
         who: str,
         now: float,
-    ) -> Literal["checked_in", "already"]: ...
+    ) -> CheckIn: ...
 
     async def checkin_of(self, warning_id: str, person_key: str) -> tuple[str | None, float] | None: ...

@@ -30,7 +30,7 @@ class KeeperQueries(StoreBase):
         async with self.engine.connect() as conn:
             return await helper_names(conn, warning_id)
 
-    async def points_covered(self, warning_id: str) -> list[CoveredPoint]:
+    async def points_covered(self, warning_id: str) -> list[tuple[str, str, str, str, str | None, list[str]]]:
         """The monitoring points with a threatened household the warning targets, each with those
         households (door by door, in id order)."""
         ph, wh, pt = t.point_households.c, t.warning_households.c, t.points.c
