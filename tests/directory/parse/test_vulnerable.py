@@ -125,3 +125,23 @@ def test_points_of_other_kinds(small_county: County, tmp_path: Path) -> None:
     assert not [p for p in problems if p.file == "points.csv"]
     assert [m.kind for m in county.points] == ["flood_prone", "river_crossing", "reservoir", "尾矿库"]
     assert all(m.households == (home.household_id,) for m in county.points)
+
+
+def test_register_survives_grid_import_and_export(small_county: County, tmp_path: Path) -> None:
+    from tests.cli.test_directory import run
+
+    helper = next(p.person_id for p in small_county.people if p.role is Role.GROUP_LEADER)
+    register = [
+        VulnerableEntry(
+            household_id=h.household_id, category=VulnerableCategory.DISABLED, helper_person_id=helper
+        )
+        for h in small_county.households[:3]
+    ]
+    write_county(dataclasses.replace(small_county, vulnerable=register), tmp_path / "src")
+    done = run(tmp_path / "data", "grid", "import", str(tmp_path / "src"))
+    assert done.returncode == 0, done.stderr
+    for fmt in ("csv", "xlsx"):
+        out = tmp_path / fmt
+        done = run(tmp_path / "data", "grid", "export", str(out), "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        assert (out / f"vulnerable.{fmt}").is_file() and read_county(out).vulnerable == register
