@@ -16,7 +16,7 @@ from warnengine.escalate.visit_text import visit_text
 from warnengine.model import MonitoringPoint, Person, Role
 from warnengine.model.records import VisitTask
 from warnengine.model.vulnerable import Mobility, VulnerableCategory, VulnerableEntry
-from warnengine.report.closure import closure_report
+from warnengine.report.closure import closure_report, to_html
 from warnengine.resolve.directory import Directory, Register
 
 
@@ -80,6 +80,7 @@ async def test_helper_gets_the_door_at_step_0_and_is_called(store: Store, small_
     assert report is not None and report["vulnerable"]["with_helper"] == 2
     named = {u["household_id"]: u["helper"] for u in report["unreached"] if u["household_id"] in doors}
     assert named and all(v == f"{helper.name}（{helper.person_id}）" for v in named.values())
+    assert f"包保 {helper.name}（{helper.person_id}）" in to_html(report)
 
 
 async def test_no_helper_first_for_other_severities(store: Store, small_county: County) -> None:
