@@ -42,27 +42,27 @@ async def test_outcomes_checkins_and_counts(api: Api, small_county: County) -> N
         (stays, "refused"),
         (helpme, "needs_help"),
     }
-    # Check-ins at the near shelter (room for 5): a person once, a household headcount once.
+    # Check-ins by the duty room at the near shelter (room for 5): a person once, a headcount once.
     person = next(p.person_id for p in small_county.people if p.household_id == gone)
     path = "/api/v1/shelters/S-near/checkins"
-    status, first = await api.call("POST", path, "grid", json={"warning_id": wid, "person_id": person})
+    status, first = await api.call("POST", path, "disp", json={"warning_id": wid, "person_id": person})
     assert status == 201 and first["checked_in"] == 1 and not first["over_capacity"]
-    status, err = await api.call("POST", path, "grid", json={"warning_id": wid, "person_id": person})
+    status, err = await api.call("POST", path, "disp", json={"warning_id": wid, "person_id": person})
     assert status == 409 and err["error"]["code"] == "already_checked_in"
     doc2 = {"warning_id": wid, "household_id": helpme, "persons": 5}
-    status, full = await api.call("POST", path, "grid", json=doc2)
+    status, full = await api.call("POST", path, "disp", json=doc2)
     assert status == 201 and full["checked_in"] == 6 and full["over_capacity"]
-    status, err = await api.call("POST", "/api/v1/shelters/S-far/checkins", "grid", json=doc2)
+    status, err = await api.call("POST", "/api/v1/shelters/S-far/checkins", "disp", json=doc2)
     assert status == 409  # the same household's headcount at another shelter: not counted twice
     for bad, field in (
         ({"warning_id": wid, "person_id": "p-nobody"}, "person_id"),
         ({"warning_id": wid, "household_id": "nosuch"}, "household_id"),
         ({"warning_id": "w-unknown", "person_id": person}, "warning_id"),
     ):
-        status, err = await api.call("POST", "/api/v1/shelters/S-far/checkins", "grid", json=bad)
+        status, err = await api.call("POST", "/api/v1/shelters/S-far/checkins", "disp", json=bad)
         assert status == 422 and err["error"]["field"] == field, (bad, err)
     status, _ = await api.call(
-        "POST", "/api/v1/shelters/S-nowhere/checkins", "grid", json={"warning_id": wid, "person_id": person}
+        "POST", "/api/v1/shelters/S-nowhere/checkins", "disp", json={"warning_id": wid, "person_id": person}
     )
     assert status == 404
     status, live = await api.call("GET", base, "disp")

@@ -72,7 +72,7 @@ async def test_live_page_shows_evacuation_and_a_full_shelter(
 ) -> None:
     wid, (gone, *_rest) = await evacuating(api, small_county)
     doc = {"warning_id": wid, "household_id": gone, "persons": 6}  # room for 5
-    status, _ = await api.call("POST", "/api/v1/shelters/S-near/checkins", "grid", json=doc)
+    status, _ = await api.call("POST", "/api/v1/shelters/S-near/checkins", "disp", json=doc)
     assert status == 201
     url = str(api.client.make_url("")).rstrip("/")
     d = await asyncio.to_thread(browser, tmp_path / "chromium")

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import structlog
 
+from warnengine.model import Role
 from warnengine.model.field_report import FieldReport, ReportKind, ReportSource, ReportState, report_id
 from warnengine.resolve.directory import Directory
 from warnengine.wire.records import ChannelEvent
@@ -27,14 +28,15 @@ class InboxStore(Protocol):
 
 async def replies_to_inbox(replies: Sequence[ChannelEvent], store: InboxStore, directory: Directory) -> int:
     """Open a report per reply; returns how many were new."""
-    reports = [_report(e, directory) for e in replies]
+    reports = [reply_report(e, directory) for e in replies]
     new = await store.open_field_reports(reports)
     if new:
         log.info("replies_to_inbox", reports=new)
     return new
 
 
-def _report(e: ChannelEvent, directory: Directory) -> FieldReport:
+def reply_report(e: ChannelEvent, directory: Directory) -> FieldReport:
+    """The report a reply opens: a point lead's is a report from the point (point_report)."""
     sender = e.sender or ""
     people = directory.people_at(sender) if sender else []
     contacts = directory.contacts()
@@ -47,7 +49,7 @@ def _report(e: ChannelEvent, directory: Directory) -> FieldReport:
     return FieldReport(
         report_id=report_id("reply", e.provider, sender, e.at, text),
         source=ReportSource.REPLY,
-        kind=ReportKind.REPLY,
+        kind=ReportKind.POINT_REPORT if who is not None and who.role is Role.POINT_LEAD else ReportKind.REPLY,
         state=ReportState.OPEN,
         created_at=e.at,
         text=f"{'、'.join(people) or '未知号码 / unknown sender'} ({e.provider}): {text}",

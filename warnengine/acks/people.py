@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import structlog
 
+from warnengine.acks.checkins import keeper_check_ins
 from warnengine.acks.inbox import replies_to_inbox
 from warnengine.acks.store import AcksStore
 from warnengine.model import Channel, DeliveryState
@@ -70,6 +71,9 @@ async def apply_channel_events(
     others = [  # with or without a sender: nothing a person wrote is dropped
         e for e in events if e.kind == "reply" and not (e.sender and e.ack_hint) and not _done(e)
     ]
+    if others:  # a shelter keeper's "到 H123 3" is a check-in (acks/checkins.py)
+        others, checked = await keeper_check_ins(others, store, directory)
+        counts.update({k: n for k, n in checked.items() if n})
     if others:  # read by a person: the field-report inbox (acks/inbox.py)
         counts["replies_to_inbox"] = await replies_to_inbox(others, store, directory)
     for k, n in counts.items():

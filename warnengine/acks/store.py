@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 from warnengine.clock import Clock
 from warnengine.model import DeliveryState, SpeakerAck
+from warnengine.model.evacuation import Shelter
 from warnengine.model.field_report import FieldReport
 from warnengine.model.records import Acknowledged, AckTiming
+
+CheckIn = Literal["checked_in", "already"]  # as db/store/evacuation.py's
 
 
 class AcksStore(Protocol):
@@ -46,3 +49,21 @@ class AcksStore(Protocol):
     async def record_unapplied(self, items: Sequence[tuple[str, float]]) -> dict[str, int]: ...
 
     async def open_field_reports(self, reports: Sequence[FieldReport]) -> int: ...
+
+    # A shelter keeper's SMS check-in (acks/checkins.py).
+    async def shelters_kept_by(self, person_ids: list[str]) -> list[Shelter]: ...
+
+    async def evacuation_warning_for(self, household_id: str | None, since: float) -> str | None: ...
+
+    async def check_in(
+        self,
+        warning_id: str,
+        shelter_id: str,
+        person_key: str,
+        household_id: str | None,
+        persons: int,
+        who: str,
+        now: float,
+    ) -> CheckIn: ...
+
+    async def checkin_of(self, warning_id: str, person_key: str) -> tuple[str | None, float] | None: ...

@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from warnengine.api import (
+    account_person,
     accounts,
     acks,
     audit,
@@ -68,6 +69,7 @@ def all_ops() -> list[Op]:
         *audit.OPS,
         *field_reports.OPS,
         *evacuation.OPS,
+        *account_person.OPS,
     ]
 
 

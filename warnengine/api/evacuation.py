@@ -18,10 +18,10 @@ from warnengine.api.audit import record
 from warnengine.api.context import ctx
 from warnengine.api.errors import ApiError, conflict, not_found
 from warnengine.api.evacuation_counts import EvacuationStatus, evacuation_status
-from warnengine.api.routing import STAFF, Op, body, json_out, user
+from warnengine.api.routing import DUTY, STAFF, Op, body, json_out, user
 from warnengine.api.visits import HOUSEHOLD_ID
 from warnengine.api.warning_models import WARNING_ID
-from warnengine.model.evacuation import Destination, EvacOutcome
+from warnengine.model.evacuation import Destination, EvacOutcome, Shelter
 
 SHELTER_ID = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,32}$"}
 PERSON_ID = r"^[A-Za-z0-9_.-]{1,32}$"
@@ -110,6 +110,7 @@ async def check_in(request: web.Request) -> web.Response:
     shelter = next((s for s in await c.store.shelters() if s.shelter_id == sid), None)
     if shelter is None:
         raise not_found(f"shelter {sid}")
+    await _may_check_in(request, shelter)
     if not await c.store.warning_known(data.warning_id):
         raise ApiError(422, "unknown_warning", f"warning_id: {data.warning_id} is not known", "warning_id")
     household = data.household_id
@@ -147,6 +148,23 @@ async def check_in(request: web.Request) -> web.Response:
     return json_out(out, status=201)
 
 
+async def _may_check_in(request: web.Request, shelter: Shelter) -> None:
+    """The duty room checks in anywhere; anyone else only at the shelter they keep (their account's person,
+    PUT /api/v1/users/{username}/person, is the shelter's keeper_person_id)."""
+    who = user(request)
+    if who.role in DUTY:
+        return
+    person = await ctx(request).store.account_person(who.username)
+    if person is None or person != shelter.keeper_person_id:
+        raise ApiError(
+            403,
+            "not_keeper",
+            f"只有该安置点管理员或值班人员可登记 / only shelter {shelter.shelter_id}'s keeper or duty staff "
+            f"may check people in here (your account is {'person ' + person if person else 'no person'})",
+            "shelter_id",
+        )
+
+
 OPS = [
     Op(
         "GET",
@@ -175,13 +193,14 @@ OPS = [
         "POST",
         "/api/v1/shelters/{shelter_id}/checkins",
         check_in,
-        "A shelter keeper checks a person (or a household's headcount) in; once per warning",
+        "A shelter keeper (their own shelter) or duty staff checks a person or a household's headcount in; "
+        "once per warning",
         "evacuation",
         STAFF,
         body=CheckInIn,
         response=CheckedIn,
         status=201,
-        errors=(404, 409, 422),
+        errors=(403, 404, 409, 422),
         path_params={"shelter_id": SHELTER_ID},
     ),
 ]

@@ -2,7 +2,8 @@
 
 Reports come from visits, replies and whereabouts unknown (opened by the engine) and from grid staff here.
 Each must be taken (认领) by a duty person within the policy's `report_take_min` (the sweep 叫应s the
-county duty otherwise); taking is once only (409 to a second taker, naming who has it); a taken report is
+county duty otherwise) — taking and closing are for the duty room (DUTY: dispatcher, approver, admin), not
+grid staff, who report; taking is once only (409 to a second taker, naming who has it); a taken report is
 closed as handled (处置) or forwarded (转报, the note says to whom). Every step is in the audit log.
 """
 
@@ -19,14 +20,14 @@ from warnengine.api.drafts import Text
 from warnengine.api.errors import ApiError, conflict, not_found
 from warnengine.api.preview import _planner_inputs
 from warnengine.api.report_photos import TYPES, PhotoAdded, add_field_report_photo_op, get_field_report_photo
-from warnengine.api.routing import STAFF, Op, body, json_out, query, user
+from warnengine.api.routing import DUTY, STAFF, Op, body, json_out, query, user
 from warnengine.api.sse import stream
 from warnengine.api.visits import HOUSEHOLD_ID
 from warnengine.model.field_report import FieldReport, ReportKind, ReportSource, ReportState, report_id
 
 REPORT_ID = {"type": "string", "pattern": r"^fr-[0-9a-f]{20}$"}
 SHA256 = {"type": "string", "pattern": r"^[0-9a-f]{64}$"}
-StaffKind = Literal["disaster", "needs_help", "refused", "other"]
+StaffKind = Literal["disaster", "needs_help", "refused", "point_report", "other"]
 
 
 class FieldReportIn(BaseModel):
@@ -259,7 +260,7 @@ OPS = [
         take_field_report_op,
         "Take (认领) an open report; a second taker gets 409",
         "field-reports",
-        STAFF,
+        DUTY,
         response=FieldReportOut,
         errors=(404, 409),
         path_params=RID,
@@ -270,7 +271,7 @@ OPS = [
         close_field_report_op,
         "Close a taken report: handled, or forwarded (the note says to whom)",
         "field-reports",
-        STAFF,
+        DUTY,
         body=CloseIn,
         response=FieldReportOut,
         errors=(404, 409),

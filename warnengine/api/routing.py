@@ -29,6 +29,9 @@ EVERYONE = frozenset(ApiRole)
 STAFF = frozenset({ApiRole.DISPATCHER, ApiRole.APPROVER, ApiRole.ADMIN, ApiRole.GRID_STAFF})
 ISSUERS = frozenset({ApiRole.DISPATCHER, ApiRole.ADMIN})
 APPROVERS = frozenset({ApiRole.APPROVER, ApiRole.ADMIN})
+# The duty room (值班室): takes and closes field reports, checks people in at any shelter. Not grid staff
+# in the field, who report and visit (a shelter keeper's account checks in at their own shelter only).
+DUTY = frozenset({ApiRole.DISPATCHER, ApiRole.APPROVER, ApiRole.ADMIN})
 # No request body of this API nests deeper than a few levels; deeper is refused (400) before parsing,
 # so `[[[[…]]]]` cannot reach Python's recursion limit (RecursionError → 500).
 MAX_JSON_DEPTH = 32

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -168,6 +169,7 @@ async def _export(directory: Path, s: Settings, fmt: str = "csv") -> int:
     store = await _store(s)
     try:
         county = County(*await store.export_directory())
+        county = dataclasses.replace(county, vulnerable=await store.vulnerable_register())
     finally:
         await store.close()
     if fmt == "xlsx":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from warnengine.directory.files import County, write_county
 
-TABLES = ("households", "people", "devices", "points")
+TABLES = ("households", "people", "devices", "points", "vulnerable")
 _NUMBERS = frozenset({"lon", "lat", "members"})
 
 

@@ -46,10 +46,18 @@ from warnengine.directory.parse import (
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
 from warnengine.directory.parse.fields import SHELTER_FIELDS
 from warnengine.directory.parse.shelters import SHELTERS_STEM, read_shelters
+from warnengine.directory.parse.vulnerable import (
+    VULNERABLE_FIELDS,
+    VULNERABLE_OPTIONAL,
+    VULNERABLE_STEM,
+    read_vulnerable,
+    write_vulnerable,
+)
 from warnengine.directory.parse.zones import ZONES_FILE, read_zones
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.duty import Shift
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.vulnerable import VulnerableEntry
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class County:
     shifts: list[Shift] = field(default_factory=list)  # duty(.csv|.xlsx), the roster; optional
     shelters: list[Shelter] = field(default_factory=list)  # shelters(.csv|.xlsx), 安置点; optional
     zones: list[Zone] = field(default_factory=list)  # zones.geojson, threatened zones; optional
+    vulnerable: list[VulnerableEntry] = field(default_factory=list)  # vulnerable(.csv|.xlsx); optional
 
     def records(self) -> dict[str, Any]:
         """What `Store.import_directory` takes, by name (the roster goes through `replace_roster`)."""
@@ -76,6 +85,7 @@ class County:
             "points": self.points,
             "shelters": self.shelters,
             "zones": self.zones,
+            "vulnerable": self.vulnerable,
         }
 
 
@@ -182,6 +192,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
         (directory / POINTS_FILE).unlink(missing_ok=True)  # an export must not keep a stale file
     _write_shelters(county.shelters, directory)
     _write_zones(county.zones, directory)
+    write_vulnerable(county.vulnerable, directory)
     if county.shifts:
         tz = ZoneInfo(time_zone)
         _write_csv(
@@ -293,7 +304,9 @@ def _read(
     # A partial import without households.csv finds the zones' households among those on record.
     in_zones = households if "households" in present or base is None else base.households
     zones = read_zones(directory, in_zones, problems)
-    return County(cells, households, people, devices, points, shifts, shelters, zones)
+    register = table(VULNERABLE_STEM, VULNERABLE_FIELDS, VULNERABLE_OPTIONAL, required=False)
+    vulnerable = read_vulnerable(register, household_cells, roles, problems)
+    return County(cells, households, people, devices, points, shifts, shelters, zones, vulnerable)
 
 
 def _write_shelters(shelters: list[Shelter], directory: Path) -> None:

@@ -67,4 +67,12 @@ def without_orphans(county: County, base: County | None = None) -> tuple[County,
         for x in county.shifts
         if x.cell_code not in kept or x.person_id not in leads
     ]
-    return County(cells, households, people, devices, points, shifts), out
+    vulnerable = [v for v in county.vulnerable if v.household_id in homes and v.helper_person_id in leads]
+    out += [
+        _skipped("vulnerable", "household_id", v.household_id, f"helper {v.helper_person_id}")
+        for v in county.vulnerable
+        if v.household_id not in homes or v.helper_person_id not in leads
+    ]
+    return County(
+        cells, households, people, devices, points, shifts, county.shelters, county.zones, vulnerable
+    ), out

@@ -6,6 +6,8 @@ in `escalation_steps`), so a restart loses no timer. Per live warning version:
 - where the policy lets a played loudspeaker count, households of villages whose terminal played are reached;
 - a village whose terminals are all offline, or none played within the rule's window, gets its visits and
   its terminals' 专人 叫应 at once (escalate/fallback.py), not at the visit step;
+- the vulnerable register's helpers and the monitoring points' leads get their doors at once
+  (escalate/first_doors.py);
 - staff who did not acknowledge within `staff_ack_min` have their superior called (叫应), once;
 - each ladder step whose time has come runs once, on the households not reached by then:
   `resend` (the same or other channels), `visit` (a door-to-door task per village group for its group
@@ -32,6 +34,7 @@ from warnengine.escalate import fallback
 from warnengine.escalate.calls import call_superiors
 from warnengine.escalate.duty import OnDuty
 from warnengine.escalate.evacuate import evacuation_sweep
+from warnengine.escalate.first_doors import first_doors
 from warnengine.escalate.follow_up import follow_up
 from warnengine.escalate.inbox import inbox_deadlines
 from warnengine.escalate.rows import _best, _rows
@@ -81,6 +84,7 @@ async def escalate(
                 store, duty, w, rule, live.resolved_at, now, _visit_messages
             )
             rows += evac
+            rows += await first_doors(store, duty, w, rule, policy, live.steps_done, now, shelter_of)
             rows += await _fall_back(store, duty, w, rule, live.resolved_at, now, counts, shelter_of)
             elapsed = now - live.resolved_at
             for number, step in enumerate(rule.ladder, start=1):
@@ -249,7 +253,14 @@ def _visit_messages(
         # One message per visitor and step (its delivery id is per person and step): all their lists.
         who = people[pid]
         rows += _rows(
-            w, who, _best(who), number, mine[0].village_code, None, visit_text(mine, shelter_of), now
+            w,
+            who,
+            _best(who),
+            number,
+            mine[0].village_code,
+            None,
+            visit_text(mine, shelter_of, directory.register),
+            now,
         )
     return rows
 

@@ -26,6 +26,7 @@ class ReportKind(StrEnum):
     WHEREABOUTS_UNKNOWN = "whereabouts_unknown"  # 下落不明
     DISASTER = "disaster"  # 灾情: landslide, flooding, a road cut…
     REPLY = "reply"  # 群众回复: free text to be read by a person
+    POINT_REPORT = "point_report"  # 点位报告: a monitoring point's lead reports from the point
     OTHER = "other"
 
 
@@ -37,7 +38,13 @@ class ReportState(StrEnum):
 
 
 # Kinds grid staff may post themselves; the others are opened by the engine.
-STAFF_KINDS = (ReportKind.DISASTER, ReportKind.NEEDS_HELP, ReportKind.REFUSED, ReportKind.OTHER)
+STAFF_KINDS = (
+    ReportKind.DISASTER,
+    ReportKind.NEEDS_HELP,
+    ReportKind.REFUSED,
+    ReportKind.POINT_REPORT,
+    ReportKind.OTHER,
+)
 
 
 @dataclass(frozen=True)

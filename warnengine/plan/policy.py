@@ -114,6 +114,9 @@ class DisseminationPolicy(BaseModel):
     # A field report (灾情 / request for help, issue 17) must be taken by a duty person within this many
     # minutes, else the county duty is 叫应'd, and again each as many minutes after until someone takes it.
     report_take_min: float = Field(default=10, gt=0)
+    # Severities for which each vulnerable household's helper (the register's 包保责任人) gets that door at
+    # once, at step 0, and is 叫应'd (escalate/first_doors.py); empty: helpers wait for the visit step.
+    helper_first: tuple[Severity, ...] = ()
 
     def rule_for(self, hazard: Hazard, severity: Severity, event: str = "") -> Rule:
         for rule in self.rules:

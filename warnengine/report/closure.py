@@ -75,6 +75,7 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
         "vulnerable": {
             "households": len(vulnerable),
             "reached": sum(1 for h in vulnerable if h["state"] == "reached"),
+            "with_helper": len(rows.get("helpers", {})),  # in the vulnerable register, with a helper (包保)
             "reached_by_min": _by_minute(
                 sorted(
                     max(0.0, h["reached_at"] - zero)
@@ -95,6 +96,7 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
                 "group": h["cell_code"],
                 "vulnerable": bool(h["vulnerable"]),
                 "state": h["state"],
+                "helper": rows.get("helpers", {}).get(h["household_id"]),
                 "reason": h["reason"] or _why_open(h["state"], rows["visiting"].get(h["household_id"])),
             }
             for h in sorted(homes, key=lambda h: (not h["vulnerable"], h["village_code"], h["household_id"]))
@@ -158,7 +160,8 @@ def to_html(report: dict[str, Any]) -> str:
     )
     unreached_rows = "".join(
         f"<tr><td>{e(u['household_id'])}</td><td>{e(u['village'])}</td><td>{e(u['group'])}</td>"
-        f"<td>{'是' if u['vulnerable'] else ''}</td><td>{e(u['reason'])}</td></tr>"
+        f"<td>{'是' if u['vulnerable'] else ''}{e(' 包保 ' + u['helper'] if u.get('helper') else '')}</td>"
+        f"<td>{e(u['reason'])}</td></tr>"
         for u in report["unreached"]
     )
     staff_rows = "".join(

@@ -61,6 +61,15 @@ class Point:
     lead: str | None
 
 
+class Register(NamedTuple):
+    """A household's entry in the vulnerable register (包保): category, mobility, helper and their name."""
+
+    category: str
+    mobility: str
+    helper: str | None
+    helper_name: str | None
+
+
 @dataclass(frozen=True)
 class CellInfo:
     level: Level
@@ -78,6 +87,7 @@ class Directory:
         staff: dict[str, list[Contact]],
         devices: dict[str, list[tuple[str, bool]]],
         points: dict[str, Point],
+        register: dict[str, Register] | None = None,
     ) -> None:
         self.villages = villages
         self.cells = cells
@@ -86,6 +96,7 @@ class Directory:
         self.staff = staff  # cell code → grid staff posted to that cell (roles other than resident)
         self.devices = devices  # village code → (device id, plays drills)
         self.points = points
+        self.register = register or {}  # household id → its vulnerable register entry (helper, 包保)
         self.household_index: dict[str, tuple[str, int]] = {
             hid: (v, i) for v, h in homes.items() for i, hid in enumerate(h.ids)
         }
@@ -103,11 +114,13 @@ class Directory:
         devices: Iterable[Sequence[Any]],
         points: Iterable[Sequence[Any]],
         point_households: Iterable[Sequence[Any]],
+        register: Iterable[Sequence[Any]] = (),
     ) -> Directory:
         """From rows shaped like `Store.directory_rows` (cells: code, level, parent, name; households:
         id, cell, lon, lat, members, vulnerable; people: the fields of Contact to drill_opt_in, then
         phone_kind if known (a fixed_line number is a landline, never SMS); devices: id,
-        cell, drill_opt_in; points: the points table's columns; point_households: point id, household)."""
+        cell, drill_opt_in; points: the points table's columns; point_households: point id, household;
+        register: household, category, mobility, helper id, helper name)."""
         info = {r[0]: CellInfo(Level(r[1]), r[2], r[3]) for r in cells}
         grouped: dict[str, list[Sequence[Any]]] = {}
         for row in sorted(households, key=lambda r: r[0]):
@@ -144,7 +157,8 @@ class Directory:
             r[0]: Point(r[0], _village_of(r[1]), tuple(sorted(threatened.get(r[0], []))), r[6])
             for r in points
         }
-        return cls(VillageIndex(villages), info, homes, members, staff, speakers, pts)
+        helpers = {r[0]: Register(r[1], r[2], r[3], r[4]) for r in register}
+        return cls(VillageIndex(villages), info, homes, members, staff, speakers, pts, helpers)
 
     @classmethod
     async def load(cls, store: Any) -> Directory:
@@ -159,6 +173,7 @@ class Directory:
             rows["devices"],
             rows["points"],
             rows["point_households"],
+            rows.get("vulnerable", ()),
         )
 
     def people_at(self, address: str) -> list[str]:

@@ -14,8 +14,10 @@ from typing import Any
 
 from warnengine.db.store import Store
 from warnengine.directory import County
+from warnengine.model import Role
 from warnengine.model.evacuation import Destination, EvacOutcome, Shelter
 from warnengine.model.field_report import ReportState
+from warnengine.model.vulnerable import VulnerableCategory, VulnerableEntry
 from warnengine.report.closure import MINUTE_MARKS
 from warnengine.sim.scenario import FieldSpec
 from warnengine.sim.world import World
@@ -24,10 +26,35 @@ TAKE_GOAL_S = 10 * 60  # the summary's `taken_within_10_min`
 
 
 def with_shelters(spec: FieldSpec, county: County) -> County:
-    """The county with shelters placed, when the scenario asks and its directory has none."""
+    """The county with shelters placed, when the scenario asks and its directory has none (and with its
+    vulnerable register, see `with_register`)."""
+    county = with_register(spec, county)
     if not spec.shelters or county.shelters:
         return county
     return dataclasses.replace(county, shelters=place_shelters(county, spec.shelter_capacity))
+
+
+def with_register(spec: FieldSpec, county: County) -> County:
+    """The county with a vulnerable register, when the scenario asks and its directory has none: every
+    vulnerable household with its group's leader as helper (a household whose group has none is left
+    out), its category drawn from the household id (stable across runs)."""
+    if not spec.helpers or county.vulnerable:
+        return county
+    leaders: dict[str, str] = {}
+    for p in sorted(county.people, key=lambda p: p.person_id):
+        if p.role is Role.GROUP_LEADER:
+            leaders.setdefault(p.cell_code, p.person_id)
+    kinds = list(VulnerableCategory)
+    register = [
+        VulnerableEntry(
+            household_id=h.household_id,
+            category=kinds[sum(map(ord, h.household_id)) % len(kinds)],
+            helper_person_id=leaders[h.cell_code],
+        )
+        for h in county.households
+        if h.vulnerable and h.cell_code in leaders
+    ]
+    return dataclasses.replace(county, vulnerable=register)
 
 
 def place_shelters(county: County, capacity: int) -> list[Shelter]:
@@ -97,6 +124,7 @@ async def field_summary(store: Store, warning_id: str, t0: float) -> dict[str, A
         (float(h["outcome_at"]), int(h["evacuated_persons"])) for h in homes if h["outcome"] == "evacuated"
     ]
     return {
+        "helpers": await _helper_visits(store, warning_id),
         "field_reports": {
             "created": len(reports),
             "taken_within_10_min": sum(
@@ -117,3 +145,15 @@ async def field_summary(store: Store, warning_id: str, t0: float) -> dict[str, A
             "checked_in": sum((await store.checked_in(warning_id)).values()),
         },
     }
+
+
+async def _helper_visits(store: Store, warning_id: str) -> dict[str, Any]:
+    """The vulnerable register's households of the warning, and those whose own helper (包保) reported
+    the visit."""
+    helper_of = {v.household_id: v.helper_person_id for v in await store.vulnerable_register()}
+    named = await store.helper_names(warning_id)
+    tasks = await store.visit_tasks(warning_id, ("open", "accepted", "done", "cancelled"))
+    visited = {
+        h for task in tasks for h, _, out in task.households if out and helper_of.get(h) == task.assignee
+    }
+    return {"households": len(named), "visited_by_helper": len(visited & set(named))}

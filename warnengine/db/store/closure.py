@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase
+from warnengine.db.store.keepers import helper_names
 
 
 class ClosureQueries(StoreBase):
@@ -111,6 +112,7 @@ class ClosureQueries(StoreBase):
                     )
                 ).all()
             )
+            helpers = await helper_names(conn, warning_id)  # the vulnerable register's (包保)
             town = t.cells.alias("town")
             # Each village's township (the workbook has a sheet per township).
             townships = {
@@ -134,4 +136,5 @@ class ClosureQueries(StoreBase):
             "members": [(r.person_id, r.household_id) for r in members],
             "acked_persons": acked,
             "household_size": size,
+            "helpers": helpers,
         }

@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select
 
 from warnengine.db import evac_tables as et
+from warnengine.db import keeper_tables as kt
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.vulnerable import VulnerableEntry
 
 
 class DirectoryQueries(StoreBase):
@@ -26,6 +28,7 @@ class DirectoryQueries(StoreBase):
         skipped: Sequence[tuple[str, int, str]] = (),
         shelters: Sequence[Shelter] = (),
         zones: Sequence[Zone] = (),
+        vulnerable: Sequence[VulnerableEntry] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
     ) -> None:
@@ -44,6 +47,7 @@ class DirectoryQueries(StoreBase):
             (t.points, "point_id", [p.model_dump(exclude={"households"}) for p in points]),
             (et.shelters, "shelter_id", [s.model_dump() for s in shelters]),
             (et.zones, "zone_id", [_zone_row(z) for z in zones]),
+            (kt.vulnerable_households, "household_id", [v.model_dump(mode="json") for v in vulnerable]),
         ]
         threatened = [{"point_id": p.point_id, "household_id": h} for p in points for h in p.households]
         async with self.engine.begin() as conn:
@@ -172,6 +176,7 @@ class DirectoryQueries(StoreBase):
                     )
                 ).all(),
                 "point_households": (await conn.execute(select(t.point_households))).all(),
+                "vulnerable": (await conn.execute(_register_rows())).all(),
             }
 
     async def villages(self) -> list[tuple[str, str, dict[str, Any]]]:
@@ -216,6 +221,14 @@ def _skipped(skipped: Sequence[tuple[str, int, str]]) -> dict[str, Any]:
     if not skipped:
         return {}
     return {"skipped": len(skipped), "skipped_rows": [list(r) for r in skipped[:_AUDITED]]}
+
+
+def _register_rows() -> Any:
+    """The vulnerable register with each helper's name (visit lists and messages name them)."""
+    v, p = kt.vulnerable_households.c, t.people.c
+    return select(v.household_id, v.category, v.mobility, v.helper_person_id, p.name).join_from(
+        kt.vulnerable_households, t.people, p.person_id == v.helper_person_id, isouter=True
+    )
 
 
 def _zone_row(z: Zone) -> dict[str, Any]:

@@ -137,7 +137,8 @@ class EvacuationQueries(StoreBase):
         who: str,
         now: float,
     ) -> CheckIn:
-        """One check-in per person (or household headcount) per warning: a second is `already`."""
+        """One check-in per person (or household headcount) per warning: a second is `already`, as is a
+        person of a household checked in by headcount (or a headcount of one checked in person by person)."""
         row = {
             "warning_id": warning_id,
             "person_key": person_key,
@@ -147,7 +148,20 @@ class EvacuationQueries(StoreBase):
             "at": now,
             "by": who,
         }
+        c = et.shelter_checkins.c
         async with self.engine.begin() as conn:
+            if household_id is not None:
+                # A household is counted one way: by its headcount, or person by person, never both.
+                other = (
+                    c.person_key != f"household:{household_id}"
+                    if person_key.startswith("household:")
+                    else c.person_key == f"household:{household_id}"
+                )
+                mixed = select(c.person_key).where(
+                    c.warning_id == warning_id, c.household_id == household_id, other
+                )
+                if (await conn.execute(mixed.limit(1))).first() is not None:
+                    return "already"
             # One row, not a batch: its rowcount says whether it was stored or met one already there.
             res = await conn.execute(self._insert_ignore(et.shelter_checkins).values(**row))
         return "checked_in" if res.rowcount == 1 else "already"

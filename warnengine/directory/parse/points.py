@@ -1,5 +1,8 @@
-"""points(.csv|.xlsx) (optional): geohazard monitoring points, each inside its cell, with a lead and the
-households it threatens."""
+"""points(.csv|.xlsx) (optional): monitoring points, each inside its cell, with a lead (点长) and the
+households it threatens. A point is of any kind — a geohazard (滑坡, 泥石流, 崩塌), a flood-prone spot
+(易涝点), a river crossing (涉水点), a reservoir (水库)…: the same mechanism serves them all (its alarm,
+or a warning covering it, gives its lead a task door by door, escalate/first_doors.py). Chinese kinds are
+stored by their English name (POINT_KINDS); any other kind is kept as written."""
 
 from __future__ import annotations
 
@@ -12,6 +15,24 @@ from warnengine.directory.parse.fields import (
 from warnengine.directory.parse.place import Place
 from warnengine.directory.parse.tables import Table
 from warnengine.model import Level, MonitoringPoint, Role
+
+POINT_KINDS = {
+    "滑坡": "landslide",
+    "泥石流": "debris_flow",
+    "崩塌": "collapse",
+    "地面塌陷": "subsidence",
+    "地质灾害隐患点": "geohazard",
+    "易涝点": "flood_prone",
+    "低洼易涝区": "flood_prone",
+    "内涝点": "flood_prone",
+    "涉水点": "river_crossing",
+    "过河点": "river_crossing",
+    "漫水桥": "river_crossing",
+    "水库": "reservoir",
+    "山塘": "reservoir",
+    "山洪沟": "flash_flood",
+    "山洪": "flash_flood",
+}
 
 
 def read_points(
@@ -33,6 +54,7 @@ def read_points(
         seen.add(pid)
         check_cell(cell, None, levels, name, line, problems)
         x, y, ok = place.coord(lon, lat, name, line, problems)
+        kind = POINT_KINDS.get(kind.strip(), kind.strip())
         if not kind:
             problems.append(Problem(name, line, "缺少类型 / missing kind", "kind"))
         if ok and len(problems) == here:
