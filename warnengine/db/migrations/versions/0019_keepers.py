@@ -1,7 +1,7 @@
 """vulnerable_households, account_people: the vulnerable register with its helpers (包保) and the directory
 person an API account is (issue 17)
 
-Revision ID: 0020
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-06 04:30:00
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
+revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
