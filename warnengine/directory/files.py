@@ -44,12 +44,19 @@ from warnengine.directory.parse import (
     read_points,
 )
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
-from warnengine.directory.parse.fields import SHELTER_FIELDS
+from warnengine.directory.parse.fields import FCM_FIELD, SHELTER_FIELDS
 from warnengine.directory.parse.shelters import SHELTERS_STEM, read_shelters
+from warnengine.directory.parse.wechat_groups import (
+    WECHAT_GROUP_FIELDS,
+    WECHAT_GROUP_OPTIONAL,
+    WECHAT_GROUPS_STEM,
+    read_wechat_groups,
+)
 from warnengine.directory.parse.zones import ZONES_FILE, read_zones
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.duty import Shift
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.grid import WeChatGroup
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class County:
     shifts: list[Shift] = field(default_factory=list)  # duty(.csv|.xlsx), the roster; optional
     shelters: list[Shelter] = field(default_factory=list)  # shelters(.csv|.xlsx), 安置点; optional
     zones: list[Zone] = field(default_factory=list)  # zones.geojson, threatened zones; optional
+    # wechat_groups(.csv|.xlsx), robot keys (secrets): read and stored, never written back out; optional
+    wechat_groups: list[WeChatGroup] = field(default_factory=list)
 
     def records(self) -> dict[str, Any]:
         """What `Store.import_directory` takes, by name (the roster goes through `replace_roster`)."""
@@ -76,6 +85,7 @@ class County:
             "points": self.points,
             "shelters": self.shelters,
             "zones": self.zones,
+            "wechat_groups": self.wechat_groups,
         }
 
 
@@ -121,9 +131,10 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
             for h in county.households
         ),
     )
+    fcm = any(p.fcm_token for p in county.people)  # the column only when someone has a second token
     _write_csv(
         directory / PEOPLE_FILE,
-        (*PEOPLE_FIELDS, OPT_IN_FIELD),
+        (*PEOPLE_FIELDS, OPT_IN_FIELD, *((FCM_FIELD,) if fcm else ())),
         (
             (
                 p.person_id,
@@ -135,6 +146,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
                 p.wechat_openid or "",
                 p.app_token or "",
                 int(p.drill_opt_in),
+                *((p.fcm_token or "",) if fcm else ()),
             )
             for p in county.people
         ),
@@ -272,7 +284,7 @@ def _read(
     households, household_cells = read_households(homes_table, levels, place, problems)
     on_record = {h.household_id: h.cell_code for h in base.households} if base else None
     household_cells = _overlay(on_record, household_cells, "households" in present)
-    people_table = table("people", PEOPLE_FIELDS, (OPT_IN_FIELD,))
+    people_table = table("people", PEOPLE_FIELDS, (OPT_IN_FIELD, FCM_FIELD))
     people = read_people(people_table, levels, household_cells, options.phone_region, problems)
     roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
     if base is not None and (people or "people" not in present):
@@ -293,7 +305,9 @@ def _read(
     # A partial import without households.csv finds the zones' households among those on record.
     in_zones = households if "households" in present or base is None else base.households
     zones = read_zones(directory, in_zones, problems)
-    return County(cells, households, people, devices, points, shifts, shelters, zones)
+    groups_table = table(WECHAT_GROUPS_STEM, WECHAT_GROUP_FIELDS, WECHAT_GROUP_OPTIONAL, required=False)
+    groups = read_wechat_groups(groups_table, levels, problems)
+    return County(cells, households, people, devices, points, shifts, shelters, zones, groups)
 
 
 def _write_shelters(shelters: list[Shelter], directory: Path) -> None:

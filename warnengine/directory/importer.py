@@ -16,6 +16,7 @@ from warnengine.directory.parse import Problem, ReadOptions
 from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
 from warnengine.model.duty import Shift
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.grid import WeChatGroup
 
 AUDITED_CHANGES = 1000  # rows listed before/after in the audit entry; the counts are always whole
 
@@ -41,6 +42,7 @@ class DirectoryStore(Protocol):
         zones: Sequence[Zone] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
+        wechat_groups: Sequence[WeChatGroup] = (),
     ) -> None: ...
 
     async def replace_roster(
@@ -107,6 +109,7 @@ def table_counts(county: County) -> dict[str, int]:
         "shifts": len(county.shifts),
         "shelters": len(county.shelters),
         "zones": len(county.zones),
+        "wechat_groups": len(county.wechat_groups),
     }
 
 

@@ -67,4 +67,10 @@ def without_orphans(county: County, base: County | None = None) -> tuple[County,
         for x in county.shifts
         if x.cell_code not in kept or x.person_id not in leads
     ]
-    return County(cells, households, people, devices, points, shifts), out
+    groups = [g for g in county.wechat_groups if g.cell_code in kept]
+    out += [
+        _skipped("wechat_groups", "cell_code", g.cell_code, f"cell {g.cell_code}")
+        for g in county.wechat_groups
+        if g.cell_code not in kept
+    ]
+    return County(cells, households, people, devices, points, shifts, wechat_groups=groups), out
