@@ -53,6 +53,7 @@ async def dispatch_people(
     """`directory` gives what deliveries do not carry: a village group's robot key (a secret, never
     stored on the delivery), and a person's second push token for app failover."""
     keys = directory.robot_keys if directory is not None else {}
+    second = directory.second_tokens if directory is not None else {}
     t0 = time.perf_counter()
     tasks = list({(w.warning_id, w.version, v): (w, v) for w, v in tasks}.values())
     live = await store.live_versions([(w.warning_id, w.version) for w, _ in tasks])
@@ -72,7 +73,10 @@ async def dispatch_people(
         recipient = d.recipient
         if d.channel == Channel.WECHAT_GROUP.value:  # the cell's robot key; "" (none on record) is never sent
             recipient = keys.get(d.recipient, "")
-        out = Outgoing(d.delivery_id, recipient, d.village_code, body, d.expires_at)
+        addresses = None
+        if d.channel == Channel.APP.value and d.recipient in second:  # JPush id and FCM token: failover
+            addresses = {"jpush": d.recipient, "fcm": second[d.recipient]}
+        out = Outgoing(d.delivery_id, recipient, d.village_code, body, d.expires_at, addresses=addresses)
         by_channel.setdefault(Channel(d.channel), []).append(out)
     sent, failed = await _send_and_record(by_channel, send, store, policy)
     return DispatchResult(
