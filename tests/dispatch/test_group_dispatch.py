@@ -211,7 +211,7 @@ async def test_a_village_with_an_eb_terminal_is_never_in_a_group_command(
 
         await _until(others_played)
         states = await _states(store, w.warning_id)
-        # Not claimed nor counted here: the per-terminal stage's (the router sends the EB one to the platform).
+        # Not claimed nor counted here: the per-terminal stage sends them (the EB one through the platform).
         assert all(states.get(d) in (None, "pending") for d in on_record[mixed])
         assert all(d not in farm.command_ids for d in on_record[mixed])
 

@@ -26,6 +26,6 @@ LINK_TESTS = Counter(
 )
 CHANNEL_PROVIDER_ENABLED = Gauge(
     "warnengine_channel_provider_enabled",
-    "People-channel providers of config/channels.yaml: 1 started, 0 disabled (credentials not set, or refused)",
+    "People-channel providers of config/channels.yaml: 1 started, 0 off (credentials not set or refused)",
     ["channel", "provider"],
 )
