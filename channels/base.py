@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,6 +32,10 @@ class Outgoing:
     # The warning version it carries, for adapters that speak a message format of their own (the EB
     # platform's EBM: channels/eb_platform.py); None where the dispatch layer does not set it.
     warning: HazardWarning | None = None
+    # A person's address per token kind, when they have more than one (app push: {"jpush": id, "fcm":
+    # token}): a provider declaring `token_kind` gets its own (the pool swaps it into `recipient`), one of
+    # another kind is skipped for it; None: `recipient` for every provider.
+    addresses: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,7 @@ class EbPlatformChannel:
         self._clock = clock or SystemClock()
         self._session: aiohttp.ClientSession | None = None
         self._connected = False
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -124,9 +125,25 @@ class EbPlatformChannel:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.timeout_s))
 
     async def stop(self) -> None:
+        """Stops the heartbeat first (a check in flight is cancelled, not left on a closed session), then
+        closes the HTTP session. The worker stops it through its loudspeaker router."""
+        beat, self._heartbeat = self._heartbeat, None
+        if beat is not None and not beat.done():
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def start_heartbeat(self, interval_s: float) -> None:
+        """A ConnectionCheck every `interval_s` until `stop` (once: a second call keeps the running one)."""
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.create_task(self.heartbeat_forever(interval_s), name="eb-heartbeat")
+
+    @property
+    def heartbeat_running(self) -> bool:
+        return self._heartbeat is not None and not self._heartbeat.done()
 
     async def send_batch(self, batch: Sequence[Outgoing]) -> list[SendResult]:
         """One EBM per warning version in the batch; every delivery of a version shares its outcome."""

@@ -1,9 +1,11 @@
 """Loudspeaker deliveries by the provider of their terminal (devices.csv `provider`): warnengine's MQTT
 contract (channels/loudspeaker.py), or the county's EB platform (channels/eb_platform.py).
 
-It offers no group commands: a group topic reaches MQTT terminals only, and the group stage would count
-the cell's EB terminals as sent. With EB terminals in the directory every village goes per terminal
-(still one publish burst per batch on MQTT, one EBM per warning version on the platform).
+It is not itself a group channel: a group topic reaches MQTT terminals only. The group stage
+(warnengine/dispatch/groups.py) publishes group commands through `group_channel` (the MQTT channel) for
+cells none of whose terminals is in `eb_devices`; a village with an EB terminal, and the township and
+county above it, go per terminal through `send_batch` (one publish burst per batch on MQTT, one EBM per
+warning version on the platform).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Sequence
 
-from channels.base import ChannelAdapter, Outgoing, SendResult
+from channels.base import ChannelAdapter, GroupChannel, Outgoing, SendResult
 from channels.eb_platform import EbPlatformChannel
 from warnengine.model import Channel
 
@@ -29,6 +31,11 @@ class LoudspeakerRouter:
     def set_eb_devices(self, eb_devices: Collection[str]) -> None:
         """After a directory import: which terminals the platform reaches now."""
         self.eb_devices = frozenset(eb_devices)
+
+    @property
+    def group_channel(self) -> GroupChannel | None:
+        """Where group commands go (MQTT terminals only), or None when the MQTT channel has none."""
+        return self.mqtt if isinstance(self.mqtt, GroupChannel) else None
 
     @property
     def connected(self) -> bool:

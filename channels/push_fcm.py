@@ -69,6 +69,8 @@ _ERRORS: dict[str, tuple[str, bool, bool]] = {
 
 class FcmChannel(HttpAdapter):
     kind = Channel.APP
+    # Which of a person's push tokens this provider takes (Outgoing.addresses): JPush ⇄ FCM failover.
+    token_kind = "fcm"
 
     def __init__(
         self,

@@ -69,6 +69,8 @@ _ERRORS: dict[int, tuple[str, bool, bool]] = {
 
 class JPushChannel(HttpAdapter):
     kind = Channel.APP
+    # Which of a person's push tokens this provider takes (Outgoing.addresses): JPush ⇄ FCM failover.
+    token_kind = "jpush"
 
     def __init__(
         self,

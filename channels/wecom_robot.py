@@ -14,6 +14,7 @@ render. Red and orange warnings @all members. A robot cannot receive replies, so
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -34,6 +35,7 @@ from channels.people_http import (
 from channels.people_http import truncate_utf8 as cut
 from warnengine.clock import Clock, SystemClock
 from warnengine.model import Channel
+from warnengine.model.grid import mask_key
 from warnengine.obs import log as obslog
 
 log = obslog.get("warnengine.channels.wecom_robot")
@@ -130,6 +132,13 @@ class WeComRobotChannel(HttpAdapter):
         return {"msgtype": "text", "text": text}
 
     async def _send_one(self, o: Outgoing) -> SendResult:
+        r = await self._post(o)
+        key = o.recipient.strip()
+        if r.reason and len(key) >= 4 and key in r.reason:  # an error that quotes the URL: never the key
+            r = dataclasses.replace(r, reason=r.reason.replace(key, mask_key(key)))
+        return r
+
+    async def _post(self, o: Outgoing) -> SendResult:
         key = o.recipient.strip()
         if not key or any(c in key for c in "/?&# "):
             return fail(o, "invalid_recipient", "not a WeCom robot key")

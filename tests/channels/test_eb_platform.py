@@ -196,6 +196,26 @@ async def test_connection_check(engine: Engine) -> None:
     assert ebd.header.ebd_type == "ConnectionCheck" and ebd.header.ebd_id == "01" + OUR_EBRID + "0" * 16
 
 
+async def test_the_heartbeat_stops_with_the_channel(engine: Engine) -> None:
+    """ConnectionChecks every interval until the channel stops (the worker stops it through its loudspeaker
+    router): then no task is left and no check follows; started twice, one heartbeat runs."""
+    engine.channel.start_heartbeat(0.02)
+    engine.channel.start_heartbeat(0.02)
+    for _ in range(200):
+        if len(engine.fake.received) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    assert len(engine.fake.received) >= 3 and engine.channel.heartbeat_running
+    beats = [t for t in asyncio.all_tasks() if t.get_name() == "eb-heartbeat"]
+    assert len(beats) == 1
+    await engine.channel.stop()
+    assert not engine.channel.heartbeat_running and beats[0].cancelled()
+    seen = len(engine.fake.received)
+    await asyncio.sleep(0.1)
+    assert len(engine.fake.received) == seen
+    assert all(e.header.ebd_type == "ConnectionCheck" for e in engine.fake.received)
+
+
 async def test_platform_refuses_a_bad_signature(engine: Engine) -> None:
     engine.fake.engine_public_key = Sm2Signer.generate().public  # the platform trusts another key
     results = await engine.channel.send_batch(outgoing(warning(), [(T1, V1)]))

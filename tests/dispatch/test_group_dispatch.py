@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from channels.eb_package import EbIdentity, EbPackager
+from channels.eb_platform import EbPlatformChannel, EbPlatformConfig
 from channels.loudspeaker import LoudspeakerChannel
+from channels.loudspeaker_router import LoudspeakerRouter
 from tests.speaker.broker import mosquitto
 from warnengine.acks.stage import apply_speaker_acks
 from warnengine.clock import SystemClock
@@ -28,9 +31,10 @@ from warnengine.dispatch.groups import dispatch_groups, group_cover
 from warnengine.dispatch.stage import DispatchPolicy, dispatch_loudspeakers
 from warnengine.model import Area, Hazard, HazardWarning, MsgType, Severity, SpeakerAck, Status, command_id
 from warnengine.signing import Signers, Verifier, load_or_create_signer
+from warnengine.signing.sm2 import Sm2Signer
 from warnengine.speaker.farm import TerminalFarm
 from warnengine.transport.mqtt import AsyncMqtt
-from warnengine.wire.loudspeaker import BadAck
+from warnengine.wire.loudspeaker import BadAck, cells_of
 
 POLICY = DispatchPolicy(command_ttl_s=3600, resend_after_s=30, max_attempts=5)
 V = ["530102001001", "530102001002", "530102002001", "530102002002"]  # two townships of one county
@@ -45,6 +49,9 @@ def test_the_cover_is_the_fewest_whole_cells() -> None:
     assert group_cover(some, on_record) == ({"530102001000": V[:2], V[2]: [V[2]]}, [V[3]])
     assert group_cover([(V[1], ["b1"])], on_record) == ({V[1]: [V[1]]}, [])
     assert group_cover([(V[0], ["a1"])], on_record) == ({}, [V[0]])  # a subset: per terminal
+    # A terminal behind the EB platform: its village goes per terminal, its township and county are not
+    # whole; every other village stays on group commands.
+    assert group_cover(everyone, on_record, {"c1"}) == ({"530102001000": V[:2], V[3]: [V[3]]}, [V[2]])
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +172,59 @@ async def test_one_county_command_reaches_all_and_the_silent_get_their_own(
         assert farm.command_ids[silent] == [cmd] and farm.via[silent] == ["own"]
         assert all(farm.command_ids[d] == [cmd] for d in others)  # nobody else heard it twice
         assert farm.stats()["played"] == len(county.devices)
+
+
+async def test_a_village_with_an_eb_terminal_is_never_in_a_group_command(
+    broker: int, store: Store, small_county: County, tmp_path: Any
+) -> None:
+    """Through the loudspeaker router (MQTT + EB platform): the village with an EB terminal is left for
+    the per-terminal path, its terminals neither sent a group command nor counted as sent; the county
+    command is not used, and every other terminal hears its cell's group command."""
+    store.clock.advance(SystemClock().now() - store.clock.now())  # type: ignore[attr-defined]  # farm: real time
+    county = small_county
+    await store.import_directory(
+        county.cells, county.households, county.people, county.devices, county.points
+    )
+    county_code = next(c.code for c in county.cells if c.level.value == "county")
+    w = _quake(county_code)
+    await store.save_warning(w)
+    on_record: dict[str, list[str]] = {}
+    for d in county.devices:
+        on_record.setdefault(d.cell_code, []).append(d.device_id)
+    mixed = sorted(on_record)[0]
+    eb_terminal = on_record[mixed][0]
+    signers = Signers(load_or_create_signer(tmp_path / "engine.key"))
+    async with _county_on_air(broker, store, county, signers, offline=set()) as (farm, mqtt):
+        router = LoudspeakerRouter(mqtt, _idle_eb(store), [eb_terminal])
+        expires = store.clock.now() + 600
+        res = await dispatch_groups(
+            w, sorted(on_record.items()), on_record, store, router, signers, POLICY, expires
+        )
+        assert res.left == [mixed] and county_code not in res.groups
+        assert mixed not in res.villages and all(cells_of(mixed)[1] != c for c in res.groups)
+        others = {d for v, ds in on_record.items() if v != mixed for d in ds}
+        assert res.sent == len(others)
+
+        async def others_played() -> bool:
+            states = await _states(store, w.warning_id)
+            return all(states[d] == "played" for d in others)
+
+        await _until(others_played)
+        states = await _states(store, w.warning_id)
+        # Not claimed nor counted here: the per-terminal stage sends them (the EB one through the platform).
+        assert all(states.get(d) in (None, "pending") for d in on_record[mixed])
+        assert all(d not in farm.command_ids for d in on_record[mixed])
+
+
+def _idle_eb(store: Store) -> EbPlatformChannel:
+    """An EB platform channel nothing is sent through here (the group stage never uses it)."""
+    ident = EbIdentity("33411220000000100000001", "30000000000001020000001", "000000000075", "000000003363")
+    signer = Sm2Signer.generate()
+    config = EbPlatformConfig(
+        url="http://127.0.0.1:9/",
+        sender_name="某县应急管理局",
+        sender_code="33411220000000100000001",
+        county_code="530102000000",
+        platform_public_key=signer.public,
+    )
+    return EbPlatformChannel(config, EbPackager(ident, signer), store)

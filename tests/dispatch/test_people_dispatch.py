@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from channels.base import Outgoing, SendResult
@@ -121,6 +122,13 @@ def test_a_provider_without_credentials_is_disabled_not_its_channel(tmp_path: Pa
     assert [p.name for p in senders.pools[Channel.SMS].providers] == ["tencent"]
     assert set(skipped) == {"sms/twilio", "app"} and "NO_SUCH_SID" in skipped["sms/twilio"]
     assert "NO_FCM_KEY" in skipped["app"] and "NO_JPUSH" in skipped["app"]
+    enabled = {  # warnengine_channel_provider_enabled: per provider, on the worker's /metrics
+        (c, n): REGISTRY.get_sample_value(
+            "warnengine_channel_provider_enabled", {"channel": c, "provider": n}
+        )
+        for c, n in (("sms", "tencent"), ("sms", "twilio"), ("app", "fcm"), ("app", "jpush"))
+    }
+    assert enabled == {("sms", "tencent"): 1, ("sms", "twilio"): 0, ("app", "fcm"): 0, ("app", "jpush"): 0}
 
 
 @pytest.mark.parametrize("lookup_down", [False, True])

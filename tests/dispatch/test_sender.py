@@ -6,6 +6,7 @@ Counts are taken at the fakes (what was created there), never from our own resul
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from prometheus_client import REGISTRY
 from channels.base import Outgoing
 from channels.config import BreakerConfig, ConfigError, PoolConfig, ProviderConfig, RetryConfig
 from tests.fakes.faults import Faults
+from tests.fakes.fcm import service_account
 from tests.fakes.tencent_sms import SDK_APP_ID, SECRET_ID, SECRET_KEY, FakeTencentSms
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from warnengine.clock import ManualClock, SystemClock
@@ -316,7 +318,19 @@ def test_repo_config_parses() -> None:
     env = {k: "x" for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TENCENT_SMS_SECRET_ID")}
     env |= {"TENCENT_SMS_SECRET_KEY": "y", "TWILIO_FROM": "+15005550006", "TWILIO_VOICE_FROM": "+15005550006"}
     env |= {"TENCENT_VMS_SDK_APP_ID": "1400006666", "TENCENT_VMS_TEMPLATE_ID": "4356"}
-    senders = Senders.from_config(Path(__file__).parents[2] / "config" / "channels.yaml", env=env)
+    path = Path(__file__).parents[2] / "config" / "channels.yaml"
+    # Without WeChat, WeCom and push credentials those providers are off, each with the variable it lacks;
+    # the group robots need none (their keys are in the directory).
+    partial, off = Senders.available(path, env=env)
+    assert set(partial.pools) == {Channel.SMS, Channel.VOICE, Channel.WECHAT_GROUP}
+    assert "WECOM_CORPID" in off["wecom"] and "JPUSH_APP_KEY" in off["app"] and "FCM_PROJECT_ID" in off["app"]
+    env |= {k: "x" for k in ("WECOM_CORPID", "WECOM_APP_SECRET", "WECHAT_OA_APPID", "WECHAT_OA_SECRET")}
+    env |= {"WECOM_AGENT_ID": "1000002", "WECHAT_OA_TEMPLATE_ID": "tpl", "JPUSH_APP_KEY": "k"}
+    env |= {"JPUSH_MASTER_SECRET": "s", "FCM_PROJECT_ID": "p"}
+    env["FCM_SERVICE_ACCOUNT"] = json.dumps(service_account("https://oauth2.googleapis.com/token"))
+    senders = Senders.from_config(path, env=env)
     assert [x.name for x in senders.pools[Channel.SMS].providers] == ["twilio", "tencent"]
     assert [x.name for x in senders.pools[Channel.VOICE].providers] == ["twilio-voice", "tencent-voice"]
+    assert [x.name for x in senders.pools[Channel.APP].providers] == ["jpush", "fcm"]
+    assert {Channel.WECOM, Channel.WECHAT, Channel.WECHAT_GROUP} <= set(senders.pools)
     assert asyncio.iscoroutinefunction(senders.__call__)

@@ -99,3 +99,17 @@ def test_providers_in_use_says_which() -> None:
     assert providers_in_use(CHANNELS, False, env).mode == "none"
     assert providers_in_use(Path("no/such/file.yaml"), True, env).mode == "simulated"
     assert providers_in_use(CHANNELS, True, TWILIO).mode == "real"
+
+
+def test_a_provider_without_credentials_is_listed_disabled_and_the_robots_stay_simulated() -> None:
+    """The shipped channels file: with Twilio's credentials only, Tencent SMS is off (named, with the
+    variable it lacks, never a value) and Twilio works; with none, the keyless WeCom robots alone do not
+    turn the simulated providers off."""
+    shipped = Path(__file__).parents[2] / "config" / "channels.yaml"
+    assert providers_in_use(shipped, True, {}).mode == "simulated"
+    assert "wecom-robot" not in str(providers_in_use(shipped, True, {}).channels)
+    got = providers_in_use(shipped, True, TWILIO)
+    assert got.mode == "real" and got.channels["sms"] == ["twilio"]
+    assert got.channels["wechat_group"] == ["wecom-robot"]  # keyless: in use beside a real provider
+    assert "TENCENT_SMS_SECRET_ID" in got.disabled["sms/tencent"] and "jpush" in str(got.disabled)
+    assert not any(v in str(got.disabled) for v in TWILIO.values())

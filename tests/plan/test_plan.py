@@ -45,7 +45,8 @@ def people(plans: list[VillagePlan]) -> dict[str, set[Channel]]:
     out: dict[str, set[Channel]] = {}
     for p in plans:
         for _did, ch, _addr, pid, _hid, _cell in p.deliveries:
-            out.setdefault(pid, set()).add(Channel(ch))
+            if pid is not None:  # None: a village group's robot
+                out.setdefault(pid, set()).add(Channel(ch))
     return out
 
 

@@ -1,4 +1,4 @@
-from warnengine.db import tables_eb  # noqa: F401  (registers eb_messages in tables.metadata)
+from warnengine.db import tables_addresses, tables_eb  # noqa: F401  (their tables join tables.metadata)
 from warnengine.db.engine import connect, migrate
 
 __all__ = ["connect", "migrate"]

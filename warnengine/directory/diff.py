@@ -54,10 +54,19 @@ def diff_county(base: County | None, new: County) -> CountyChanges:
     people = _table("people", base.people, new.people, lambda p: p.person_id, result)
     devices = _table("devices", base.devices, new.devices, lambda d: d.device_id, result)
     points = _table("points", base.points, new.points, lambda m: m.point_id, result)
-    # Shelters, zones and the vulnerable register are few and written whole; the roster is replaced whole
-    # (replace_roster).
+    # Shelters, zones, the vulnerable register and robot keys are few and written whole; the roster is
+    # replaced whole (replace_roster).
     result.county = County(
-        cells, households, people, devices, points, new.shifts, new.shelters, new.zones, new.vulnerable
+        cells,
+        households,
+        people,
+        devices,
+        points,
+        new.shifts,
+        new.shelters,
+        new.zones,
+        new.vulnerable,
+        new.wechat_groups,
     )
     return result
 

@@ -44,7 +44,7 @@ from warnengine.directory.parse import (
     read_points,
 )
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
-from warnengine.directory.parse.fields import SHELTER_FIELDS
+from warnengine.directory.parse.fields import FCM_FIELD, SHELTER_FIELDS
 from warnengine.directory.parse.shelters import SHELTERS_STEM, read_shelters
 from warnengine.directory.parse.vulnerable import (
     VULNERABLE_FIELDS,
@@ -53,10 +53,17 @@ from warnengine.directory.parse.vulnerable import (
     read_vulnerable,
     write_vulnerable,
 )
-from warnengine.directory.parse.zones import ZONES_FILE, read_zones
+from warnengine.directory.parse.wechat_groups import (
+    WECHAT_GROUP_FIELDS,
+    WECHAT_GROUP_OPTIONAL,
+    WECHAT_GROUPS_STEM,
+    read_wechat_groups,
+)
+from warnengine.directory.parse.zones import read_zones, write_zones
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.duty import Shift
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.grid import WeChatGroup
 from warnengine.model.vulnerable import VulnerableEntry
 
 
@@ -74,6 +81,8 @@ class County:
     shelters: list[Shelter] = field(default_factory=list)  # shelters(.csv|.xlsx), 安置点; optional
     zones: list[Zone] = field(default_factory=list)  # zones.geojson, threatened zones; optional
     vulnerable: list[VulnerableEntry] = field(default_factory=list)  # vulnerable(.csv|.xlsx); optional
+    # wechat_groups(.csv|.xlsx), robot keys (secrets): read and stored, never written back out; optional
+    wechat_groups: list[WeChatGroup] = field(default_factory=list)
 
     def records(self) -> dict[str, Any]:
         """What `Store.import_directory` takes, by name (the roster goes through `replace_roster`)."""
@@ -86,6 +95,7 @@ class County:
             "shelters": self.shelters,
             "zones": self.zones,
             "vulnerable": self.vulnerable,
+            "wechat_groups": self.wechat_groups,
         }
 
 
@@ -131,9 +141,10 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
             for h in county.households
         ),
     )
+    fcm = any(p.fcm_token for p in county.people)  # the column only when someone has a second token
     _write_csv(
         directory / PEOPLE_FILE,
-        (*PEOPLE_FIELDS, OPT_IN_FIELD),
+        (*PEOPLE_FIELDS, OPT_IN_FIELD, *((FCM_FIELD,) if fcm else ())),
         (
             (
                 p.person_id,
@@ -145,6 +156,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
                 p.wechat_openid or "",
                 p.app_token or "",
                 int(p.drill_opt_in),
+                *((p.fcm_token or "",) if fcm else ()),
             )
             for p in county.people
         ),
@@ -191,7 +203,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
     else:
         (directory / POINTS_FILE).unlink(missing_ok=True)  # an export must not keep a stale file
     _write_shelters(county.shelters, directory)
-    _write_zones(county.zones, directory)
+    write_zones(county.zones, directory)
     write_vulnerable(county.vulnerable, directory)
     if county.shifts:
         tz = ZoneInfo(time_zone)
@@ -283,7 +295,7 @@ def _read(
     households, household_cells = read_households(homes_table, levels, place, problems)
     on_record = {h.household_id: h.cell_code for h in base.households} if base else None
     household_cells = _overlay(on_record, household_cells, "households" in present)
-    people_table = table("people", PEOPLE_FIELDS, (OPT_IN_FIELD,))
+    people_table = table("people", PEOPLE_FIELDS, (OPT_IN_FIELD, FCM_FIELD))
     people = read_people(people_table, levels, household_cells, options.phone_region, problems)
     roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
     if base is not None and (people or "people" not in present):
@@ -306,7 +318,9 @@ def _read(
     zones = read_zones(directory, in_zones, problems)
     register = table(VULNERABLE_STEM, VULNERABLE_FIELDS, VULNERABLE_OPTIONAL, required=False)
     vulnerable = read_vulnerable(register, household_cells, roles, problems)
-    return County(cells, households, people, devices, points, shifts, shelters, zones, vulnerable)
+    groups_table = table(WECHAT_GROUPS_STEM, WECHAT_GROUP_FIELDS, WECHAT_GROUP_OPTIONAL, required=False)
+    groups = read_wechat_groups(groups_table, levels, problems)
+    return County(cells, households, people, devices, points, shifts, shelters, zones, vulnerable, groups)
 
 
 def _write_shelters(shelters: list[Shelter], directory: Path) -> None:
@@ -327,25 +341,6 @@ def _write_shelters(shelters: list[Shelter], directory: Path) -> None:
         for x in shelters
     )
     _write_csv(path, SHELTER_FIELDS, rows)
-
-
-def _write_zones(zones: list[Zone], directory: Path) -> None:
-    path = directory / ZONES_FILE
-    if not zones:
-        path.unlink(missing_ok=True)
-        return
-    features = [
-        {
-            "type": "Feature",
-            "properties": {"zone_id": z.zone_id, "name": z.name, "kind": z.kind},
-            "geometry": z.geometry,
-        }
-        for z in zones
-    ]
-    with open(path, "w", encoding="utf-8") as f:  # one feature per line, as grid.geojson
-        f.write('{"type":"FeatureCollection","features":[\n')
-        f.write(",\n".join(json.dumps(x, ensure_ascii=False, separators=(",", ":")) for x in features))
-        f.write("\n]}\n")
 
 
 def _overlay(

@@ -16,6 +16,7 @@ from warnengine.directory.parse import Problem, ReadOptions
 from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
 from warnengine.model.duty import Shift
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.grid import WeChatGroup
 from warnengine.model.vulnerable import VulnerableEntry
 
 AUDITED_CHANGES = 1000  # rows listed before/after in the audit entry; the counts are always whole
@@ -43,6 +44,7 @@ class DirectoryStore(Protocol):
         vulnerable: Sequence[VulnerableEntry] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
+        wechat_groups: Sequence[WeChatGroup] = (),
     ) -> None: ...
 
     async def replace_roster(
@@ -110,6 +112,7 @@ def table_counts(county: County) -> dict[str, int]:
         "shelters": len(county.shelters),
         "zones": len(county.zones),
         "vulnerable": len(county.vulnerable),
+        "wechat_groups": len(county.wechat_groups),
     }
 
 

@@ -73,6 +73,13 @@ def without_orphans(county: County, base: County | None = None) -> tuple[County,
         for v in county.vulnerable
         if v.household_id not in homes or v.helper_person_id not in leads
     ]
+    groups = [g for g in county.wechat_groups if g.cell_code in kept]
+    out += [
+        _skipped("wechat_groups", "cell_code", g.cell_code, f"cell {g.cell_code}")
+        for g in county.wechat_groups
+        if g.cell_code not in kept
+    ]
+    shelters, zones = county.shelters, county.zones
     return County(
-        cells, households, people, devices, points, shifts, county.shelters, county.zones, vulnerable
+        cells, households, people, devices, points, shifts, shelters, zones, vulnerable, groups
     ), out

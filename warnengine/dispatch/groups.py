@@ -7,7 +7,10 @@ transaction before the publish, as for per-terminal commands; the reconciler re-
 those that stay silent, under the same command id, so a terminal that did play recognises the re-send.
 
 Only a cell whose every terminal on record is targeted gets a group command; a village where some are
-not (drills: opted-in terminals only; a terminal whose claim is not due) goes per terminal.
+not (drills: opted-in terminals only; a terminal whose claim is not due) goes per terminal. So does a
+village with a terminal behind the county's EB platform (devices.csv `provider: eb`): a group topic reaches
+MQTT terminals only, and its deliveries would be counted as sent; such a village, and the township and
+county above it, go per terminal, where the loudspeaker router sends its EB terminals through the platform.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -43,12 +46,19 @@ class GroupResult:
 
 
 def group_cover(
-    speakers: Sequence[tuple[str, Sequence[str]]], on_record: Mapping[str, Sequence[str]]
+    speakers: Sequence[tuple[str, Sequence[str]]],
+    on_record: Mapping[str, Sequence[str]],
+    not_mqtt: Collection[str] = frozenset(),
 ) -> tuple[dict[str, list[str]], list[str]]:
     """The fewest cells whose group commands reach exactly the targeted terminals, and the villages left
-    for per-terminal commands. A village is whole when every terminal on record there is targeted; a
-    township when every village of it with terminals is whole; the county likewise."""
-    whole = {v for v, ds in speakers if ds and set(ds) == set(on_record.get(v, ()))}
+    for per-terminal commands. A village is whole when every terminal on record there is targeted and
+    none is in `not_mqtt` (the EB platform's); a township when every village of it with terminals is
+    whole; the county likewise."""
+    whole = {
+        v
+        for v, ds in speakers
+        if ds and set(ds) == set(on_record.get(v, ())) and not any(d in not_mqtt for d in ds)
+    }
     left = sorted(v for v, ds in speakers if ds and v not in whole)
     counties: dict[str, set[str]] = defaultdict(set)
     townships: dict[str, set[str]] = defaultdict(set)
@@ -83,9 +93,12 @@ async def dispatch_groups(
     when the channel cannot publish group commands, are returned in `left` for the dispatch stage."""
     t0 = time.perf_counter()
     every = [v for v, ds in speakers if ds]
-    if not isinstance(channel, GroupChannel):
+    # The loudspeaker router (MQTT + EB platform) publishes group commands through its MQTT channel, for
+    # cells without an EB terminal (its `eb_devices`).
+    group = getattr(channel, "group_channel", channel)
+    if not isinstance(group, GroupChannel):
         return GroupResult({}, [], every, 0)
-    cover, left = group_cover(speakers, on_record)
+    cover, left = group_cover(speakers, on_record, frozenset(getattr(channel, "eb_devices", ())))
     villages = [v for vs in cover.values() for v in vs]
     targeted = dict(speakers)
     targets = [
@@ -105,7 +118,7 @@ async def dispatch_groups(
     failed: dict[str, str] = {}
     ok: list[str] = []
     by_cell = _by_cell(due, cover)
-    reasons = await channel.send_groups(groups) if groups else []
+    reasons = await group.send_groups(groups) if groups else []
     for g, reason in zip(groups, reasons, strict=True):
         ids = [d.delivery_id for d in by_cell[g.cell]]
         if reason is None:

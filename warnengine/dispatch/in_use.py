@@ -27,22 +27,51 @@ class ProvidersInUse(BaseModel):
     mode: Mode
     label: str
     channels: dict[str, list[str]]  # channel → provider names in use, failover order
+    # "channel/provider" → why it is off (credentials not set): the others of its channel still work
+    disabled: dict[str, str] = {}
 
 
-def credentialed(path: Path, env: Mapping[str, str] | None = None) -> dict[str, list[str]]:
-    """channel → the providers of the channels file whose credentials are all set (no adapter is built)."""
+def credentialed(
+    path: Path, env: Mapping[str, str] | None = None, *, keyless: bool = False
+) -> dict[str, list[str]]:
+    """channel → the providers of the channels file whose credentials are all set (no adapter is built).
+
+    A provider that needs no credential of its own (the WeCom group robots: their keys are in the
+    directory) is left out unless `keyless`: it alone does not make the providers real, so shipping it
+    in config/channels.yaml keeps the embedded default on simulated providers."""
+    out: dict[str, list[str]] = {}
+    for channel, name, missing, needs in _providers(path, env):
+        if not missing and (needs or keyless):
+            out.setdefault(channel, []).append(name)
+    return out
+
+
+def disabled(path: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """ "channel/provider" → why it is off (the environment variable it lacks: never a value)."""
+    return {
+        f"{c}/{n}": f"未配置凭据 / credentials not set: {missing}"
+        for c, n, missing, _ in _providers(path, env)
+        if missing
+    }
+
+
+def _providers(path: Path, env: Mapping[str, str] | None) -> list[tuple[str, str, str, bool]]:
+    """(channel, provider, the missing variables ("" when none), whether it needs any credential)."""
     if not path.exists():
-        return {}
+        return []
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     env = os.environ if env is None else env
-    out: dict[str, list[str]] = {}
+    out: list[tuple[str, str, str, bool]] = []
     for channel, pool in data.items() if isinstance(data, dict) else ():
         for spec in (pool or {}).get("providers") or () if isinstance(pool, dict) else ():
+            params = spec.get("params") or {}
+            needs = [str(v) for k, v in params.items() if k.endswith("_env") and not str(v).endswith("?")]
             try:
-                resolve_env(spec.get("params") or {}, env)
+                resolve_env(params, env)
+                missing = ""
             except ConfigError:
-                continue
-            out.setdefault(str(channel), []).append(str(spec.get("name") or spec.get("adapter")))
+                missing = ", ".join(n for n in needs if n not in env)
+            out.append((str(channel), str(spec.get("name") or spec.get("adapter")), missing, bool(needs)))
     return out
 
 
@@ -50,10 +79,11 @@ def providers_in_use(
     channels_file: Path, simulated: bool, env: Mapping[str, str] | None = None
 ) -> ProvidersInUse:
     """Real credentials always win: a simulated provider is used only when no real one can start."""
-    real = credentialed(channels_file, env)
-    if real:
-        return ProvidersInUse(mode="real", label=LABELS["real"], channels=real)
+    off = disabled(channels_file, env)
+    if credentialed(channels_file, env):
+        real = credentialed(channels_file, env, keyless=True)
+        return ProvidersInUse(mode="real", label=LABELS["real"], channels=real, disabled=off)
     if simulated:
         sims = {c.value: [f"{PREFIX}{c.value}"] for c in PEOPLE}
-        return ProvidersInUse(mode="simulated", label=LABELS["simulated"], channels=sims)
-    return ProvidersInUse(mode="none", label=LABELS["none"], channels={})
+        return ProvidersInUse(mode="simulated", label=LABELS["simulated"], channels=sims, disabled=off)
+    return ProvidersInUse(mode="none", label=LABELS["none"], channels={}, disabled=off)

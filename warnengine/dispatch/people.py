@@ -29,6 +29,7 @@ from warnengine.dispatch.store import DispatchStore
 from warnengine.model import Channel, DeliveryState, HazardWarning
 from warnengine.model.records import VillageTarget
 from warnengine.obs import metrics
+from warnengine.resolve.directory import Directory
 
 log = structlog.get_logger("warnengine.dispatch")
 
@@ -47,7 +48,12 @@ async def dispatch_people(
     send: Send,
     policy: DispatchPolicy,
     channels: Sequence[Channel] = PEOPLE,
+    directory: Directory | None = None,
 ) -> DispatchResult:
+    """`directory` gives what deliveries do not carry: a village group's robot key (a secret, never
+    stored on the delivery), and a person's second push token for app failover."""
+    keys = directory.robot_keys if directory is not None else {}
+    second = directory.second_tokens if directory is not None else {}
     t0 = time.perf_counter()
     tasks = list({(w.warning_id, w.version, v): (w, v) for w, v in tasks}.values())
     live = await store.live_versions([(w.warning_id, w.version) for w, _ in tasks])
@@ -64,7 +70,13 @@ async def dispatch_people(
         body = people_message(w, d.expires_at)
         if d.text:  # a visit list or a 叫应 call rides on the warning's title
             body["text"] = d.text
-        out = Outgoing(d.delivery_id, d.recipient, d.village_code, body, d.expires_at)
+        recipient = d.recipient
+        if d.channel == Channel.WECHAT_GROUP.value:  # the cell's robot key; "" (none on record) is never sent
+            recipient = keys.get(d.recipient, "")
+        addresses = None
+        if d.channel == Channel.APP.value and d.recipient in second:  # JPush id and FCM token: failover
+            addresses = {"jpush": d.recipient, "fcm": second[d.recipient]}
+        out = Outgoing(d.delivery_id, recipient, d.village_code, body, d.expires_at, addresses=addresses)
         by_channel.setdefault(Channel(d.channel), []).append(out)
     sent, failed = await _send_and_record(by_channel, send, store, policy)
     return DispatchResult(
@@ -136,10 +148,24 @@ def _unsure(r: SendResult) -> bool:
 
 
 async def _send_chunk(send: Send, channel: Channel, batch: list[Outgoing]) -> list[SendResult]:
+    """The chunk's results in its order; a delivery without an address (a village group whose robot
+    left the directory) fails at once, never reaching a provider."""
+    unaddressed = {o.delivery_id: _no_address(o, channel) for o in batch if not o.recipient}
+    batch = [o for o in batch if o.delivery_id not in unaddressed]
     try:
-        return await send(channel, batch)
+        sent = await send(channel, batch) if batch else []
     except LookupError as e:  # no provider configured for this channel: say so on every delivery
-        return [SendResult(o.delivery_id, False, False, f"no {channel.value} provider: {e}") for o in batch]
+        sent = [SendResult(o.delivery_id, False, False, f"no {channel.value} provider: {e}") for o in batch]
+    return [*sent, *unaddressed.values()]
+
+
+def _no_address(o: Outgoing, channel: Channel) -> SendResult:
+    why = (
+        "该村/组未登记群机器人 / no robot key on record for this cell"
+        if channel == Channel.WECHAT_GROUP
+        else ""
+    )
+    return SendResult(o.delivery_id, False, False, why or "no address", code="invalid_recipient")
 
 
 def _retry(r: SendResult) -> bool:

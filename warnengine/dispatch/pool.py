@@ -22,6 +22,7 @@ is bounded by the caller's own resend policy, not by this layer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -162,8 +163,11 @@ class ProviderPool:
         results: list[SendResult | None],
         last: dict[int, SendResult],
     ) -> list[int]:
-        """Send `todo` through one provider with retries; returns the indices to hand to the next one."""
-        run = _Run(list(todo))
+        """Send `todo` through one provider with retries; returns the indices to hand to the next one.
+        A delivery with no address of this provider's token kind passes it by (Outgoing.addresses)."""
+        kind = getattr(p.adapter, "token_kind", None)
+        run = _Run([i for i in todo if _addressable(batch[i], kind)])
+        run.carry.extend(i for i in todo if not _addressable(batch[i], kind))
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=self._wait,
@@ -257,7 +261,8 @@ class ProviderPool:
     async def _call(
         self, p: Provider, batch: Sequence[Outgoing], idx: list[int], *, release: bool = False
     ) -> dict[int, SendResult]:
-        chunk = [batch[i] for i in idx]
+        kind = getattr(p.adapter, "token_kind", None)
+        chunk = [_addressed(batch[i], kind) for i in idx]
         t0 = time.perf_counter()
         try:
             got = await p.adapter.send_batch(chunk)
@@ -336,6 +341,17 @@ def _settle(
         else:
             carry.append(i)
     return retry
+
+
+def _addressable(o: Outgoing, kind: str | None) -> bool:
+    return o.addresses is None or kind is None or kind in o.addresses
+
+
+def _addressed(o: Outgoing, kind: str | None) -> Outgoing:
+    """`o` with this provider's own address of the person (JPush id or FCM token) as its recipient."""
+    if o.addresses is None or kind is None or o.addresses.get(kind, o.recipient) == o.recipient:
+        return o
+    return dataclasses.replace(o, recipient=o.addresses[kind])
 
 
 def _ambiguous(o: Outgoing, why: str) -> SendResult:

@@ -25,6 +25,7 @@ from warnengine.dispatch.breaker import CircuitBreaker
 from warnengine.dispatch.pool import Provider, ProviderPool
 from warnengine.dispatch.ratelimit import Sleep, TokenBucket
 from warnengine.model import Channel
+from warnengine.obs.metrics_links import CHANNEL_PROVIDER_ENABLED
 
 __all__ = ["AdapterFactory", "Provider", "ProviderPool", "Senders", "build_pool"]
 
@@ -149,6 +150,10 @@ class Senders:
                 skipped[str(key)] = str(e)
                 continue
             built, off = _providers(cfg, pool["providers"], os.environ if env is None else env, clk, buckets)
+            for p in built:
+                CHANNEL_PROVIDER_ENABLED.labels(ch.value, p.name).set(1)
+            for name in off:  # on the console's /metrics too: one provider off, the rest of the channel on
+                CHANNEL_PROVIDER_ENABLED.labels(ch.value, name).set(0)
             if built:
                 pools[ch] = build_pool(cfg, clock=clk, buckets=buckets, providers=built)
                 skipped.update({f"{key}/{name}": why for name, why in off.items()})

@@ -118,7 +118,7 @@ def _messages(
         to = mine[0][1]
         step = CALL_STEP + min(had.get(tid, 0), CALL_STEPS - 1)
         text = " ".join(_call_text(duty, p, rule, [x for x in prior if x != tid]) for p, _, _, prior in mine)
-        channels = (*rule.channels, *voice) if tid in fresh else voice
+        channels = (*rule.person_channels, *voice) if tid in fresh else voice
         rows += _rows(w, to.contact, tuple(dict.fromkeys(channels)), step, to.cell_code[:12], None, text, now)
     return rows
 

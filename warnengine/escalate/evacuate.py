@@ -89,7 +89,7 @@ async def order_evacuation(
         text = order_text(w, names.get(placed[hid] or ""))
         for m in directory.members.get(hid, []):
             if not drill or m.drill_opt_in:
-                rows += _rows(w, m, rule.channels, EVAC_STEP, village, hid, text, now)
+                rows += _rows(w, m, rule.person_channels, EVAC_STEP, village, hid, text, now)
     await store.save_plan(rows, [])
     await store.record_step(w.warning_id, w.version, EVAC_STEP, "evacuate", len(homes), now)
     metrics.ESCALATION_STEPS.labels("evacuate").inc()

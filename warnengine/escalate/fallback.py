@@ -56,7 +56,7 @@ async def call_responsible(
     named = await store.responsible_of(sorted(due))
     people = duty.directory.contacts()
     voice = (Channel.VOICE,) if rule.duty_voice_calls > 0 else ()
-    channels = tuple(dict.fromkeys((*rule.channels, *voice)))
+    channels = tuple(dict.fromkeys((*rule.person_channels, *voice)))
     rows: list[tuple[object, ...]] = []
     called: dict[str, list[str]] = {}
     for village, reason in sorted(due.items()):

@@ -83,7 +83,7 @@ async def _messages(
             voice = (Channel.VOICE,) if rule.duty_voice_calls > 0 else ()
             step = INBOX_STEP + int((now - v.resolved_at) // 60)
             text = _text(mine, policy.report_take_min)
-            channels = tuple(dict.fromkeys((*rule.channels, *voice)))
+            channels = tuple(dict.fromkeys((*rule.person_channels, *voice)))
             rows += _rows(w, to.contact, channels, step, to.cell_code[:12], None, text, now)
             key = (w.warning_id, w.version, step)
             steps[key] = steps.get(key, 0) + len(mine)

@@ -181,7 +181,7 @@ def _resend(
     if rule.residents is Residents.NONE:
         return []
     drill = w.status in (Status.EXERCISE, Status.TEST)
-    channels = step.switch_to or rule.channels
+    channels = step.switch_to or rule.person_channels
     rows: list[tuple[object, ...]] = []
     for hid, village, _cell, vulnerable in unreached:
         if rule.residents is Residents.VULNERABLE and not vulnerable:

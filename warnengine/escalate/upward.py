@@ -148,7 +148,7 @@ async def _report(
         for target in people:
             c = target.contact
             # The rule's message channels the person has, else their best one: a report is read, not heard.
-            mine = tuple(ch for ch in rule.channels if ch in MESSAGE and address(c, ch))
+            mine = tuple(ch for ch in rule.person_channels if ch in MESSAGE and address(c, ch))
             rows += _rows(_lasting(w), c, mine or _best(c), REPORT_STEP + slot[0], cell[:12], None, text, now)
         if not people:
             log.warning("upward_report_nobody", cell=cell, kind=kind)

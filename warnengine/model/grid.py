@@ -69,6 +69,9 @@ class Person(BaseModel):
     wechat_openid: str | None = None
     app_token: str | None = None
     drill_opt_in: bool = False  # drills (CAP Exercise) and tests reach only people who opted in
+    # A second app-push token (FCM), when app_token is the person's JPush registration id: app push fails
+    # over to it when JPush itself fails (issue 18). Stored apart (push_tokens), not in the people table.
+    fcm_token: str | None = None
 
 
 class Device(BaseModel):
@@ -101,3 +104,25 @@ class MonitoringPoint(BaseModel):
     kind: str  # landslide | debris_flow | collapse | subsidence …
     lead_person_id: str | None = None  # the point lead (点长)
     households: tuple[str, ...] = ()  # threatened households (受威胁户)
+
+
+class WeChatGroup(BaseModel):
+    """A village's or group's WeChat group (村/组微信群), posted to through its WeCom group robot.
+
+    `robot_key` is a secret (anyone holding it can post to the group): never logged, never returned by the
+    API in full (`masked`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cell_code: str
+    robot_key: str = Field(repr=False)
+    name: str | None = None
+
+    @property
+    def masked(self) -> str:
+        return mask_key(self.robot_key)
+
+
+def mask_key(key: str) -> str:
+    """A robot key as the console may show it: its last four characters."""
+    return "…" + key[-4:] if len(key) > 8 else "…"

@@ -24,3 +24,8 @@ LINK_TESTS = Counter(
     "Link tests and canaries by kind and result (ok or the reason)",
     ["kind", "result"],
 )
+CHANNEL_PROVIDER_ENABLED = Gauge(
+    "warnengine_channel_provider_enabled",
+    "People-channel providers of config/channels.yaml: 1 started, 0 off (credentials not set or refused)",
+    ["channel", "provider"],
+)

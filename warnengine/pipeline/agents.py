@@ -174,7 +174,9 @@ def _dispatch(p: Pipeline) -> Callable[[list[tuple[HazardWarning, str]]], Awaita
     async def work(tasks: list[tuple[HazardWarning, str]]) -> None:
         res = await dispatch_loudspeakers(tasks, rt.store, rt.speaker, rt.signers, rt.policy)
         if rt.people_channels:
-            await dispatch_people(tasks, rt.store, rt.send_people, rt.policy, rt.people_channels)
+            await dispatch_people(
+                tasks, rt.store, rt.send_people, rt.policy, rt.people_channels, rt.directory
+            )
         if res.due:
             for w, village in tasks:  # one line per village, so a duty officer can grep a village
                 log.info("village_dispatched", warning_id=w.warning_id, village=village)

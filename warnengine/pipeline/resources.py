@@ -141,7 +141,7 @@ class Resources:
         ids = [d for ds in (await self.store.eb_devices()).values() for d in ds]
         self.speaker = LoudspeakerRouter(self.speaker, eb, ids)
         await eb.start()
-        self._eb_heartbeat = asyncio.create_task(eb.heartbeat_forever(self.settings.eb_heartbeat_s))
+        eb.start_heartbeat(self.settings.eb_heartbeat_s)  # stopped with the router (speaker.stop)
         log.info("eb_platform", url=self.settings.eb_platform_url, terminals=len(ids))
 
     async def _check_sm2(self) -> None:

@@ -14,7 +14,7 @@ from warnengine.model import Channel, HazardWarning, Role, Status
 from warnengine.model.delivery import delivery_id, delivery_id_from, version_prefix
 from warnengine.plan.policy import Residents, Rule
 from warnengine.resolve.directory import Contact, Directory, Homes
-from warnengine.resolve.targets import Reach
+from warnengine.resolve.targets import Indices, Reach
 
 _DRILL = (Status.EXERCISE, Status.TEST)
 
@@ -24,15 +24,26 @@ class VillagePlan:
     village: str
     # (household id, its cell, vulnerable)
     households: list[tuple[str, str, bool]] = field(default_factory=list)
-    # (delivery id, channel value, address, person id, household id or None, cell the person belongs to)
-    deliveries: list[tuple[str, str, str, str, str | None, str]] = field(default_factory=list)
+    # (delivery id, channel value, address, person id (None: a group's robot), household id or None, cell
+    # the person belongs to)
+    deliveries: list[tuple[str, str, str, str | None, str | None, str]] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
 
 
 # The Contact field holding each people channel's address.
 # Voice calls the mobile, else the landline (people.phone_kind fixed_line): VOICE_SLOT stands for both.
 VOICE_SLOT = -1
-ADDRESS_FIELD = {Channel.SMS: 4, Channel.WECHAT: 5, Channel.APP: 6, Channel.VOICE: VOICE_SLOT}
+# WeCom app cards go to staff by their WeCom userid, kept in people.csv's wechat_openid for staff: never to
+# a resident (WECOM_SLOT stands for that field, for staff only).
+WECOM_SLOT = -2
+ADDRESS_FIELD = {
+    Channel.SMS: 4,
+    Channel.WECHAT: 5,
+    Channel.APP: 6,
+    Channel.VOICE: VOICE_SLOT,
+    Channel.WECOM: WECOM_SLOT,
+}
+GROUP_PREFIX = "group:"  # a wechat_group delivery's recipient in the delivery id: one per cell
 
 
 def person_delivery_id(warning_id: str, version: int, person_id: str, channel: str, step: int = 0) -> str:
@@ -49,6 +60,8 @@ def _at(c: Contact, slot: int) -> str | None:
     """The contact's address in `slot`; a landline only ever for voice."""
     if slot == VOICE_SLOT:
         return c.phone or c.landline
+    if slot == WECOM_SLOT:
+        return c.wechat_openid if c.role is not Role.RESIDENT else None
     return cast(str | None, c[slot])
 
 
@@ -57,7 +70,9 @@ def plan_warning(w: HazardWarning, reach: Reach, directory: Directory, rule: Rul
     planned once, in the first village that needs them."""
     drill = w.status in _DRILL
     prefix = version_prefix(w.warning_id, w.version)  # once per version: see delivery_id_from
-    channels = tuple((ch.value, ADDRESS_FIELD[ch]) for ch in rule.channels)
+    channels = tuple((ch.value, ADDRESS_FIELD[ch]) for ch in rule.person_channels)
+    # Village groups (issue 18): never for a drill, which must reach only the people who opted in.
+    groups_too = Channel.WECHAT_GROUP in rule.channels and not drill and bool(directory.robot_keys)
     # Households are tracked (到户) unless nothing can ever reach or count them: a loudspeaker-only rule.
     track = rule.residents is not Residents.NONE or rule.loudspeaker_reaches_household or bool(rule.ladder)
     seen: set[str] = set()  # everyone planned so far: a group leader at home is messaged once, not twice
@@ -75,6 +90,8 @@ def plan_warning(w: HazardWarning, reach: Reach, directory: Directory, rule: Rul
             plan.devices = _speakers(directory, village, drill)
         cells = sorted(groups) + directory.above(village)
         _plan_staff(plan, cells, directory, rule, reach, threatened_by, prefix, channels, drill, seen)
+        if groups_too:
+            _plan_wechat_groups(plan, _covered_groups(directory, village, indices), directory, prefix)
         if plan.households or plan.deliveries or plan.devices:
             yield plan
 
@@ -132,6 +149,25 @@ def _plan_staff(
     if Role.POINT_LEAD in rule.staff_roles:
         for lead in threatened_by.get(village, []):
             _add(plan, prefix, lead, channels, drill, None, seen)
+
+
+def _covered_groups(directory: Directory, village: str, indices: Indices | None) -> list[str]:
+    """The groups (村民小组) of the village the warning reaches households in."""
+    homes = directory.homes.get(village)
+    if homes is None or indices is None:
+        return []
+    return sorted({homes.cells[i] for i in indices.tolist()})
+
+
+def _plan_wechat_groups(plan: VillagePlan, groups: list[str], directory: Directory, prefix: str) -> None:
+    """One wechat_group delivery per robot of the village and of its covered groups. Its recipient is the
+    cell code: the robot key (a secret) is looked up only when it is sent. No person, no household: a
+    post to a group is evidence of sending, never of reach."""
+    channel = Channel.WECHAT_GROUP.value
+    for cell in [plan.village, *(g for g in groups if g != plan.village)]:
+        if cell in directory.robot_keys:
+            did = delivery_id_from(prefix, GROUP_PREFIX + cell, channel)
+            plan.deliveries.append((did, channel, cell, None, None, cell))
 
 
 def speaker_targets(

@@ -11,7 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from warnengine.model import Channel, Hazard, Role, Severity
 
-PEOPLE_CHANNELS = (Channel.SMS, Channel.WECHAT, Channel.APP, Channel.VOICE)
+PEOPLE_CHANNELS = (Channel.SMS, Channel.WECHAT, Channel.APP, Channel.VOICE, Channel.WECOM)
+# Channels a rule may name: the people's, and the village groups' WeChat robots (wechat_group: a post to
+# each covered village's and group's WeChat group, evidence of sending, never of reach).
+RULE_CHANNELS = (*PEOPLE_CHANNELS, Channel.WECHAT_GROUP)
 RED_FALLBACK_MIN = 2.0  # a red warning's loudspeakers must say `played` within two minutes (issue 18)
 
 
@@ -34,7 +37,7 @@ class Step(BaseModel):
         if self.action == "escalate" and self.to is None:
             raise ValueError("an escalate step needs `to` (a grid role)")
         if any(c not in PEOPLE_CHANNELS for c in self.switch_to):
-            raise ValueError("switch_to takes sms, wechat, app or voice")
+            raise ValueError("switch_to takes sms, wechat, app, voice or wecom")
         return self
 
 
@@ -75,8 +78,11 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
-        if any(c not in PEOPLE_CHANNELS for c in self.channels):
-            raise ValueError("channels takes sms, wechat, app or voice (loudspeakers: `loudspeaker: true`)")
+        if any(c not in RULE_CHANNELS for c in self.channels):
+            raise ValueError(
+                "channels takes sms, wechat, app, voice, wecom or wechat_group "
+                "(loudspeakers: `loudspeaker: true`)"
+            )
         if Role.RESIDENT in self.staff_roles:
             raise ValueError("residents are chosen by `residents`, not staff_roles")
         times = [s.after_min for s in self.ladder]
@@ -87,6 +93,11 @@ class Rule(BaseModel):
         ):
             raise ValueError("report_at_min: minutes after release, > 0, each once, in order")
         return self
+
+    @property
+    def person_channels(self) -> tuple[Channel, ...]:
+        """The rule's channels that message a person (all but wechat_group, which posts to a group)."""
+        return tuple(c for c in self.channels if c in PEOPLE_CHANNELS)
 
     @property
     def fallback_window_s(self) -> float | None:

@@ -58,7 +58,8 @@ def preview_reach(
             groups.add(cell)
             people.update(m.person_id for m in directory.members.get(hid, ()))
         for did, ch, _addr, pid, _hid, _cell in plan.deliveries:
-            people.add(pid)
+            if pid is not None:  # None: a village group's robot (wechat_group)
+                people.add(pid)
             by_channel.setdefault(ch, set()).add(did)
         devices += len(plan.devices)
     townships = {

@@ -103,6 +103,10 @@ class Directory:
         self._above = {code: self._chain(code) for code in cells}
         self._by_address: dict[str, list[str]] | None = None
         self._people: dict[str, Contact] | None = None
+        # Issue 18, set by `load` (wechat_groups, push_tokens): a village's or group's robot key (a secret,
+        # looked up only at dispatch: deliveries name the cell), and app_token → the same person's FCM token.
+        self.robot_keys: dict[str, str] = {}
+        self.second_tokens: dict[str, str] = {}
 
     @classmethod
     def build(
@@ -165,7 +169,7 @@ class Directory:
         """From the database (`store` is a warnengine.db.store.Store)."""
         rows = await store.directory_rows()
         villages = [(r.code, r.name, json.loads(r.geometry)) for r in rows["village_geometry"]]
-        return cls.build(
+        d = cls.build(
             villages,
             rows["cells"],
             rows["households"],
@@ -175,6 +179,10 @@ class Directory:
             rows["point_households"],
             rows.get("vulnerable", ()),
         )
+        d.robot_keys = {r[0]: r[1] for r in rows.get("wechat_groups", ())}
+        fcm = {r[0]: r[1] for r in rows.get("push_tokens", ())}
+        d.second_tokens = {r[6]: fcm[r[0]] for r in rows["people"] if r[6] and r[0] in fcm}
+        return d
 
     def people_at(self, address: str) -> list[str]:
         """Ids of the people with this phone, openid or app token (a family may share one phone).

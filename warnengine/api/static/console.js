@@ -87,7 +87,10 @@ async function showProviders() {
   const p = await api("GET", "/api/v1/providers");
   const box = $("#providers");
   const names = Object.entries(p.channels).map(([c, ns]) => `${c}: ${ns.join(", ")}`).join(" · ");
-  text(box, names ? `${p.label} — ${names}` : p.label);
+  // A provider whose credentials are not set is off alone; the rest of its channel works (issue 18).
+  const off = p.mode === "real" ? Object.keys(p.disabled || {}).join(", ") : "";
+  text(box, (names ? `${p.label} — ${names}` : p.label) + (off ? ` · 停用 / off: ${off}` : ""));
+  box.title = Object.entries(p.disabled || {}).map(([k, why]) => `${k}: ${why}`).join("\n");
   box.setAttribute("class", "providers " + p.mode);
   box.dataset.mode = p.mode;
   box.hidden = false;

@@ -11,9 +11,11 @@ from sqlalchemy import Table, delete, func, select
 from warnengine.db import evac_tables as et
 from warnengine.db import keeper_tables as kt
 from warnengine.db import tables as t
+from warnengine.db import tables_addresses as ta
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.grid import WeChatGroup
 from warnengine.model.vulnerable import VulnerableEntry
 
 
@@ -31,6 +33,7 @@ class DirectoryQueries(StoreBase):
         vulnerable: Sequence[VulnerableEntry] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
+        wechat_groups: Sequence[WeChatGroup] = (),
     ) -> None:
         """Load or update a county's directory in place (re-import overwrites by id, in one transaction).
         `skipped`: the rows `grid import --skip-bad-rows` left out, (file, line, reason), kept in the audit.
@@ -42,12 +45,14 @@ class DirectoryQueries(StoreBase):
         batches: list[tuple[Table, str, list[dict[str, Any]]]] = [
             (t.cells, "code", [{**c.model_dump(), "geometry": json.dumps(c.geometry)} for c in cells]),
             (t.households, "household_id", [h.model_dump() for h in households]),
-            (t.people, "person_id", [p.model_dump(mode="json") for p in people]),
+            (t.people, "person_id", [p.model_dump(mode="json", exclude={"fcm_token"}) for p in people]),
             (t.devices, "device_id", [d.model_dump() for d in devices]),
             (t.points, "point_id", [p.model_dump(exclude={"households"}) for p in points]),
             (et.shelters, "shelter_id", [s.model_dump() for s in shelters]),
             (et.zones, "zone_id", [_zone_row(z) for z in zones]),
             (kt.vulnerable_households, "household_id", [v.model_dump(mode="json") for v in vulnerable]),
+            (ta.wechat_groups, "cell_code", [g.model_dump() for g in wechat_groups]),
+            (ta.push_tokens, "person_id", [_token(p) for p in people if p.fcm_token]),
         ]
         threatened = [{"point_id": p.point_id, "household_id": h} for p in points for h in p.households]
         async with self.engine.begin() as conn:
@@ -59,6 +64,9 @@ class DirectoryQueries(StoreBase):
             for chunk in chunks(threatened, 2000):
                 await conn.execute(t.point_households.insert(), list(chunk))
             await _replace_zone_households(conn, zones)
+            untokened = [p.person_id for p in people if not p.fcm_token]  # a token taken out of the file
+            for ids in chunks(untokened):
+                await conn.execute(delete(ta.push_tokens).where(ta.push_tokens.c.person_id.in_(ids)))
             # In the audit log, and the signal workers reload their directory on (directory_changed_at).
             counts = {"cells": len(cells), "households": len(households), "people": len(people)}
             await conn.execute(
@@ -72,6 +80,7 @@ class DirectoryQueries(StoreBase):
                             **counts,
                             "devices": len(devices),
                             "points": len(points),
+                            "wechat_groups": len(wechat_groups),  # counted: the keys stay out of the log
                             **_skipped(skipped),
                             **(changes or {}),
                         },
@@ -103,8 +112,11 @@ class DirectoryQueries(StoreBase):
             ]
             homes = await conn.execute(select(t.households).order_by(t.households.c.household_id))
             households = [Household.model_validate(r._asdict()) for r in homes]
+            tokens = {r[0]: r[1] for r in await conn.execute(select(ta.push_tokens))}
             rows = await conn.execute(select(t.people).order_by(t.people.c.person_id))
-            people = [Person.model_validate(r._asdict()) for r in rows]
+            people = [
+                Person.model_validate({**r._asdict(), "fcm_token": tokens.get(r.person_id)}) for r in rows
+            ]
             names = (
                 "device_id",
                 "cell_code",
@@ -177,6 +189,10 @@ class DirectoryQueries(StoreBase):
                 ).all(),
                 "point_households": (await conn.execute(select(t.point_households))).all(),
                 "vulnerable": (await conn.execute(_register_rows())).all(),
+                "wechat_groups": (
+                    await conn.execute(select(ta.wechat_groups.c.cell_code, ta.wechat_groups.c.robot_key))
+                ).all(),
+                "push_tokens": (await conn.execute(select(ta.push_tokens))).all(),
             }
 
     async def villages(self) -> list[tuple[str, str, dict[str, Any]]]:
@@ -229,6 +245,10 @@ def _register_rows() -> Any:
     return select(v.household_id, v.category, v.mobility, v.helper_person_id, p.name).join_from(
         kt.vulnerable_households, t.people, p.person_id == v.helper_person_id, isouter=True
     )
+
+
+def _token(p: Person) -> dict[str, Any]:
+    return {"person_id": p.person_id, "fcm_token": p.fcm_token}
 
 
 def _zone_row(z: Zone) -> dict[str, Any]:

@@ -35,6 +35,8 @@ SHELTER_FIELDS = ("shelter_id", "cell_code", "name", "lon", "lat", "capacity", "
 POINT_FIELDS = ("point_id", "cell_code", "name", "lon", "lat", "kind", "lead_person_id", "households")
 # Optional trailing column of people.csv and devices.csv (older exports lack it).
 OPT_IN_FIELD = "drill_opt_in"
+# Optional column of people.csv: a second app-push token (FCM) when app_token is a JPush registration id.
+FCM_FIELD = "fcm_token"
 # Optional column of devices.csv after drill_opt_in: how the terminal's commands are signed.
 SIG_ALG_FIELD = "sig_alg"
 # Optional column of devices.csv: the person responsible for the terminal (专人, a person_id).

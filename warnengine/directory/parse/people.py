@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from warnengine.directory.parse.columns import ROLE_ALIASES
 from warnengine.directory.parse.fields import (
+    FCM_FIELD,
+    OPT_IN_FIELD,
     PEOPLE_FIELDS,
     Problem,
     check_cell,
@@ -30,10 +32,14 @@ def read_people(
         return []
     name, out, seen = table.name, [], set[str]()
     width = len(PEOPLE_FIELDS)
+    # Either optional column may be left out (an absent column has an index past the row's end).
+    opt_in_at = table.header.index(OPT_IN_FIELD) if OPT_IN_FIELD in table.header else len(table.header)
+    fcm_at = table.header.index(FCM_FIELD) if FCM_FIELD in table.header else len(table.header)
     for line, row in table.rows:
         pid, hid, cell, pname, role, phone, openid, token = row[:width]
         here = len(problems)
-        opt_in = read_opt_in(row, width, False, name, line, problems)
+        opt_in = read_opt_in(row, opt_in_at, False, name, line, problems)
+        fcm = row[fcm_at].strip() if fcm_at < len(row) else ""
         check_unique(pid, seen, "person_id", name, line, problems)
         seen.add(pid)
         check_cell(cell, None, levels, name, line, problems)
@@ -64,6 +70,7 @@ def read_people(
                     wechat_openid=openid or None,
                     app_token=token or None,
                     drill_opt_in=opt_in,
+                    fcm_token=fcm or None,
                 )
             )
     return out

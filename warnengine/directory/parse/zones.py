@@ -4,6 +4,7 @@ worked out here, once, when the directory is read; every bad feature is reported
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,23 @@ def read_zones(directory: Path, households: list[Household], problems: list[Prob
             )
         )
     return out
+
+
+def write_zones(zones: list[Zone], directory: Path) -> None:
+    """zones.geojson, one feature per line (none: no file)."""
+    path = directory / ZONES_FILE
+    if not zones:
+        path.unlink(missing_ok=True)
+        return
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"zone_id": z.zone_id, "name": z.name, "kind": z.kind},
+            "geometry": z.geometry,
+        }
+        for z in zones
+    ]
+    with open(path, "w", encoding="utf-8") as f:  # one feature per line, as grid.geojson
+        f.write('{"type":"FeatureCollection","features":[\n')
+        f.write(",\n".join(json.dumps(x, ensure_ascii=False, separators=(",", ":")) for x in features))
+        f.write("\n]}\n")
