@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import structlog
 
 from warnengine.acks.inbox import replies_to_inbox
+from warnengine.acks.orgs import acknowledge_org_replies
 from warnengine.acks.store import AcksStore
 from warnengine.model import Channel, DeliveryState
 from warnengine.model.records import Acknowledged
@@ -67,8 +68,15 @@ async def apply_channel_events(
         counts["visits_confirmed"] = visited
         metrics.VISIT_TASKS.labels("confirmed").inc(visited)
     counts["replies_not_ack"] = len(replies) - len(acks)
+    # An org's responsible person: "收到，830名学生留在室内" acknowledges the org with a note (acks/orgs.py).
+    org_counts, taken = await acknowledge_org_replies(
+        [(e, _channel_of(e)) for e in replies], store, directory
+    )
+    counts.update(org_counts)
     others = [  # with or without a sender: nothing a person wrote is dropped
-        e for e in events if e.kind == "reply" and not (e.sender and e.ack_hint) and not _done(e)
+        e
+        for e in events
+        if e.kind == "reply" and not (e.sender and e.ack_hint) and not _done(e) and id(e) not in taken
     ]
     if others:  # read by a person: the field-report inbox (acks/inbox.py)
         counts["replies_to_inbox"] = await replies_to_inbox(others, store, directory)

@@ -54,8 +54,10 @@ def diff_county(base: County | None, new: County) -> CountyChanges:
     people = _table("people", base.people, new.people, lambda p: p.person_id, result)
     devices = _table("devices", base.devices, new.devices, lambda d: d.device_id, result)
     points = _table("points", base.points, new.points, lambda m: m.point_id, result)
-    # Shelters and zones are few and written whole; the roster is replaced whole (replace_roster).
-    result.county = County(cells, households, people, devices, points, new.shifts, new.shelters, new.zones)
+    # Shelters, zones and orgs are few and written whole; the roster is replaced whole (replace_roster).
+    result.county = County(
+        cells, households, people, devices, points, new.shifts, new.shelters, new.zones, new.orgs
+    )
     return result
 
 

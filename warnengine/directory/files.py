@@ -44,12 +44,14 @@ from warnengine.directory.parse import (
     read_points,
 )
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
-from warnengine.directory.parse.fields import SHELTER_FIELDS
+from warnengine.directory.parse.fields import ORG_FIELDS, SHELTER_FIELDS
+from warnengine.directory.parse.orgs import ORGS_STEM, read_orgs, write_orgs
 from warnengine.directory.parse.shelters import SHELTERS_STEM, read_shelters
 from warnengine.directory.parse.zones import ZONES_FILE, read_zones
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.duty import Shift
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.org import Org
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class County:
     shifts: list[Shift] = field(default_factory=list)  # duty(.csv|.xlsx), the roster; optional
     shelters: list[Shelter] = field(default_factory=list)  # shelters(.csv|.xlsx), 安置点; optional
     zones: list[Zone] = field(default_factory=list)  # zones.geojson, threatened zones; optional
+    orgs: list[Org] = field(default_factory=list)  # orgs(.csv|.xlsx), schools, enterprises…; optional
 
     def records(self) -> dict[str, Any]:
         """What `Store.import_directory` takes, by name (the roster goes through `replace_roster`)."""
@@ -76,6 +79,7 @@ class County:
             "points": self.points,
             "shelters": self.shelters,
             "zones": self.zones,
+            "orgs": self.orgs,
         }
 
 
@@ -182,6 +186,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
         (directory / POINTS_FILE).unlink(missing_ok=True)  # an export must not keep a stale file
     _write_shelters(county.shelters, directory)
     _write_zones(county.zones, directory)
+    write_orgs(county.orgs, directory)
     if county.shifts:
         tz = ZoneInfo(time_zone)
         _write_csv(
@@ -293,7 +298,8 @@ def _read(
     # A partial import without households.csv finds the zones' households among those on record.
     in_zones = households if "households" in present or base is None else base.households
     zones = read_zones(directory, in_zones, problems)
-    return County(cells, households, people, devices, points, shifts, shelters, zones)
+    orgs = read_orgs(table(ORGS_STEM, ORG_FIELDS, required=False), place, levels, roles, problems)
+    return County(cells, households, people, devices, points, shifts, shelters, zones, orgs)
 
 
 def _write_shelters(shelters: list[Shelter], directory: Path) -> None:

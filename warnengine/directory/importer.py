@@ -16,6 +16,7 @@ from warnengine.directory.parse import Problem, ReadOptions
 from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
 from warnengine.model.duty import Shift
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.org import Org
 
 AUDITED_CHANGES = 1000  # rows listed before/after in the audit entry; the counts are always whole
 
@@ -39,6 +40,7 @@ class DirectoryStore(Protocol):
         skipped: Sequence[tuple[str, int, str]] = (),
         shelters: Sequence[Shelter] = (),
         zones: Sequence[Zone] = (),
+        orgs: Sequence[Org] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
     ) -> None: ...
@@ -107,6 +109,7 @@ def table_counts(county: County) -> dict[str, int]:
         "shifts": len(county.shifts),
         "shelters": len(county.shelters),
         "zones": len(county.zones),
+        "orgs": len(county.orgs),
     }
 
 

@@ -67,4 +67,10 @@ def without_orphans(county: County, base: County | None = None) -> tuple[County,
         for x in county.shifts
         if x.cell_code not in kept or x.person_id not in leads
     ]
-    return County(cells, households, people, devices, points, shifts), out
+    orgs = [o for o in county.orgs if o.cell_code in kept and set(o.responsible) <= leads]
+    out += [
+        _skipped("orgs", "org_id", o.org_id, f"cell {o.cell_code}, responsible {';'.join(o.responsible)}")
+        for o in county.orgs
+        if o.cell_code not in kept or not set(o.responsible) <= leads
+    ]
+    return County(cells, households, people, devices, points, shifts, orgs=orgs), out

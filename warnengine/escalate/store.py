@@ -9,6 +9,7 @@ from warnengine.clock import Clock
 from warnengine.model.duty import DutyBoard
 from warnengine.model.evacuation import Shelter
 from warnengine.model.field_report import FieldReport
+from warnengine.model.org_records import WarningOrg
 from warnengine.model.records import DutyCall, LiveVersion, VisitTask
 
 
@@ -99,3 +100,11 @@ class EscalateStore(Protocol):
     async def second_visits_due(self, warning_id: str) -> list[tuple[str, str, str, bool]]: ...
 
     async def mark_followed(self, warning_id: str, households: Sequence[str], now: float) -> None: ...
+
+    async def warning_orgs(self, warning_id: str, unreached: bool = False) -> list[WarningOrg]: ...
+
+    async def save_org_plan(
+        self, orgs: Sequence[tuple[Any, ...]], deliveries: Sequence[tuple[str, str, str]]
+    ) -> None: ...
+
+    async def mark_org_step(self, warning_id: str, steps: Sequence[tuple[str, int, str | None]]) -> None: ...

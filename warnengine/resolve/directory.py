@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from warnengine.model import Level, Role
 from warnengine.resolve.index import VillageIndex
+from warnengine.resolve.orgs import OrgIndex
 
 _KIND = 8  # people rows: the Contact fields to drill_opt_in, then phone_kind (optional)
 
@@ -92,6 +93,7 @@ class Directory:
         self._above = {code: self._chain(code) for code in cells}
         self._by_address: dict[str, list[str]] | None = None
         self._people: dict[str, Contact] | None = None
+        self.orgs = OrgIndex()  # schools, enterprises… (issue 17): set by `load`
 
     @classmethod
     def build(
@@ -151,7 +153,7 @@ class Directory:
         """From the database (`store` is a warnengine.db.store.Store)."""
         rows = await store.directory_rows()
         villages = [(r.code, r.name, json.loads(r.geometry)) for r in rows["village_geometry"]]
-        return cls.build(
+        directory = cls.build(
             villages,
             rows["cells"],
             rows["households"],
@@ -160,6 +162,8 @@ class Directory:
             rows["points"],
             rows["point_households"],
         )
+        directory.orgs = OrgIndex.build(await store.org_directory_rows())
+        return directory
 
     def people_at(self, address: str) -> list[str]:
         """Ids of the people with this phone, openid or app token (a family may share one phone).

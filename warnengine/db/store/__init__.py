@@ -17,6 +17,7 @@ from warnengine.db.store.evacuation import EvacuationQueries
 from warnengine.db.store.field_reports import FieldReportQueries
 from warnengine.db.store.groups import GroupQueries
 from warnengine.db.store.links import LinkQueries
+from warnengine.db.store.orgs import OrgQueries
 from warnengine.db.store.people import PeopleQueries
 from warnengine.db.store.plan import PlanQueries
 from warnengine.db.store.reach import ReachQueries
@@ -56,6 +57,7 @@ class Store(
     FieldReportQueries,
     EvacuationQueries,
     UpwardQueries,
+    OrgQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

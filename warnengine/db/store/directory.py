@@ -9,10 +9,13 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select
 
 from warnengine.db import evac_tables as et
+from warnengine.db import org_tables as ot
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
+from warnengine.db.store.orgs import org_row
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.evacuation import Shelter, Zone
+from warnengine.model.org import Org
 
 
 class DirectoryQueries(StoreBase):
@@ -26,6 +29,7 @@ class DirectoryQueries(StoreBase):
         skipped: Sequence[tuple[str, int, str]] = (),
         shelters: Sequence[Shelter] = (),
         zones: Sequence[Zone] = (),
+        orgs: Sequence[Org] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
     ) -> None:
@@ -44,6 +48,7 @@ class DirectoryQueries(StoreBase):
             (t.points, "point_id", [p.model_dump(exclude={"households"}) for p in points]),
             (et.shelters, "shelter_id", [s.model_dump() for s in shelters]),
             (et.zones, "zone_id", [_zone_row(z) for z in zones]),
+            (ot.orgs, "org_id", [org_row(o) for o in orgs]),
         ]
         threatened = [{"point_id": p.point_id, "household_id": h} for p in points for h in p.households]
         async with self.engine.begin() as conn:
