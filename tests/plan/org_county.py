@@ -15,8 +15,10 @@ SCHOOL, SITE, FACTORY = "O-school", "O-site", "O-factory"
 def with_orgs(county: County) -> County:
     villages = [c.code for c in county.cells if c.level.value == "village"]
     first, other = villages[0], villages[1]
-    home = next(h for h in county.households if h.cell_code.startswith(first))
-    principal = next(p for p in county.people if p.household_id == home.household_id and p.phone)
+    principal = next(
+        p for p in county.people if p.cell_code.startswith(first) and p.role.value == "resident" and p.phone
+    )
+    home = next(h for h in county.households if h.household_id == principal.household_id)
     far = next(h for h in county.households if h.cell_code.startswith(other))
     boss = next(p for p in county.people if p.cell_code.startswith(other) and p.phone)
     site_at = next(

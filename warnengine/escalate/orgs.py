@@ -87,16 +87,23 @@ def _entry(o: WarningOrg) -> OrgEntry:
 
 
 def _visitor(duty: OnDuty, o: WarningOrg) -> Contact | None:
-    """Who goes to the org: its group's leader, else the village's grid member, else its grid head."""
-    if o.cell_code != o.village_code and (leader := duty.first(o.cell_code, Role.GROUP_LEADER)):
-        return leader
-    return duty.first(o.village_code, Role.GRID_MEMBER) or duty.first(o.village_code, Role.GRID_HEAD)
+    """Who goes to the org: its group's leader, else the village's grid member, else its grid head —
+    never one of the org's own (silent) responsible persons."""
+    chain = [(o.village_code, Role.GRID_MEMBER), (o.village_code, Role.GRID_HEAD)]
+    if o.cell_code != o.village_code:
+        chain.insert(0, (o.cell_code, Role.GROUP_LEADER))
+    skip = set(o.responsible)
+    for cell, role in chain:
+        found = duty.first(cell, role, skip)
+        if found is not None:
+            return found
+    return None
 
 
 def _superior(duty: OnDuty, o: WarningOrg, role: Role) -> Contact | None:
     """The step's role over the org: in its village for a grid head, in its township for a dispatcher."""
     for cell in duty.directory.above(o.village_code):
-        found = duty.first(cell, role)
+        found = duty.first(cell, role, set(o.responsible))
         if found is not None:
             return found
     return None
