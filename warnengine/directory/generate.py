@@ -106,15 +106,15 @@ def generate_county(
         for p in places
     ]
     with gc_paused():
-        county = _populate(
+        populated = _populate(
             rng, nrng, frame, cells, lonlat, town_places, village_places, group_places, households_per_group
         )
     # Schools, enterprises… (issue 17), from a generator of their own: nothing above changes with them.
     seats = [(t.code, [(v.code, v.name) for v in village_places if v.parent == t.code]) for t in town_places]
     orgs = generate_orgs(
-        random.Random(rng.getrandbits(64)), seats, county.households, county.people, orgs_per_township
+        random.Random(rng.getrandbits(64)), seats, populated.households, populated.people, orgs_per_township
     )
-    return dataclasses.replace(county, orgs=orgs)
+    return dataclasses.replace(populated, orgs=orgs)
 
 
 def _townships(rng: random.Random, nrng: np.random.Generator, county: _Place, n: int) -> list[_Place]:
