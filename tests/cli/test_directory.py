@@ -43,6 +43,7 @@ def test_export_gives_back_what_was_imported(imported: Path, small_county: Count
     assert done.returncode == 0, done.stderr
     back = read_county(tmp_path)
     assert back.points == small_county.points and back.devices == small_county.devices
+    assert back.orgs == small_county.orgs and back.orgs  # orgs.csv goes out and comes back too
     assert sorted(back.people, key=lambda p: p.person_id) == sorted(
         small_county.people, key=lambda p: p.person_id
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -167,7 +168,8 @@ async def _export(directory: Path, s: Settings, fmt: str = "csv") -> int:
 
     store = await _store(s)
     try:
-        county = County(*await store.export_directory())
+        # Orgs too: `grid export` writes everything `grid import` reads back (orgs.csv).
+        county = dataclasses.replace(County(*await store.export_directory()), orgs=await store.export_orgs())
     finally:
         await store.close()
     if fmt == "xlsx":

@@ -142,6 +142,22 @@ class OrgQueries(StoreBase):
                     .values(values)
                 )
 
+    async def export_orgs(self) -> list[Org]:
+        """The directory's orgs as `grid export` writes them."""
+        return [
+            Org(
+                org_id=r.org_id,
+                cell_code=r.cell_code,
+                kind=r.kind,
+                name=r.name,
+                lon=r.lon,
+                lat=r.lat,
+                headcount=r.headcount,
+                responsible=tuple(p for p in r.responsible.split(";") if p),
+            )
+            for r in await self.org_directory_rows()
+        ]
+
     async def org_directory_rows(self) -> list[Any]:
         """The directory's orgs as the in-memory index takes them (resolve/orgs.py)."""
         async with self.engine.connect() as conn:
