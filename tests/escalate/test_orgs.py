@@ -115,6 +115,7 @@ async def resend_visit_escalate(lad: OrgLadder) -> None:
     head = orgs[SCHOOL]["escalated_to"]
     assert head == orgs[SITE]["escalated_to"] and people[head].role is Role.GRID_HEAD
     text = (await lad.notices(3))[head]
+    assert await lad.org_deliveries(3) == []  # an escalate step goes up, it does not page the silent again
     assert "未回复" in text and "解放路小学" in text and "滨河路工地" in text
 
 

@@ -54,18 +54,7 @@ async def acknowledge_org_replies(
 ) -> tuple[dict[str, int], set[int]]:
     """Counts (`org_acknowledged` deliveries, `org_notes` orgs given a note) and the ids of the replies
     taken as org acknowledgements with a note (kept out of the inbox)."""
-    mine = [
-        (e, ch, orgs, note)
-        for e, ch in replies
-        if e.sender
-        and e.text
-        and (
-            orgs := [
-                (p, o) for p in directory.people_at(e.sender) for o in directory.orgs.by_person.get(p, [])
-            ]
-        )
-        and (note := ("" if e.ack_hint else ack_note(e.text))) is not None
-    ]
+    mine = [m for e, ch in replies if (m := _org_answer(e, ch, directory)) is not None]
     if not mine:
         return {}, set()
     versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
@@ -85,6 +74,17 @@ async def acknowledge_org_replies(
     done = await store.acknowledge(answers) if answers else []
     noted = await store.note_orgs(notes) if notes else 0
     known = await store.org_deliveries_known([d for ids in ids_of.values() for d in ids])
-    taken = {k for k, ids in ids_of.items() if known.intersection(ids)}
-    taken = {id(e) for e, _, _, note in mine if note and id(e) in taken}
+    taken = {id(e) for e, _, _, note in mine if note and known.intersection(ids_of[id(e)])}
     return {"org_acknowledged": len(done), "org_notes": noted}, taken
+
+
+def _org_answer(
+    e: ChannelEvent, ch: Channel, directory: Directory
+) -> tuple[ChannelEvent, Channel, list[tuple[str, str]], str] | None:
+    """(the reply, its channel, the (person, org) pairs at its sender, its note) when it is an
+    acknowledgement from someone who answers for an org; else None."""
+    if not e.sender or not e.text:
+        return None
+    orgs = [(p, o) for p in directory.people_at(e.sender) for o in directory.orgs.by_person.get(p, [])]
+    note = "" if e.ack_hint else ack_note(e.text)
+    return (e, ch, orgs, note) if orgs and note is not None else None

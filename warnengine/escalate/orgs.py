@@ -48,17 +48,9 @@ async def org_step(
     plan = OrgPlan()
     handed: dict[str, str | None] = {o.org_id: None for o in silent}
     rows: list[tuple[object, ...]] = []
-    for o in silent:
-        entry = _entry(o)
-        who = [people[p] for p in o.responsible if p in people and (not drill or people[p].drill_opt_in)]
-        if step.action == "resend":
-            channels = step.switch_to or rule.channels
-        elif step.action == "visit":
-            channels = (Channel.VOICE,) if rule.duty_voice_calls > 0 else ()
-        else:
-            channels = ()
-        for c in who:
-            add_org_rows(plan, w, entry, c, channels or _best(c), number, org_text(w, entry), now, expires)
+    if step.action != "escalate":  # resend and visit remind the responsible persons themselves
+        for o in silent:
+            _remind(plan, w, rule, step, number, o, people, drill, now, expires)
     if step.action == "visit":
         for pid, mine in _by_recipient(silent, lambda o: _visitor(duty, o)).items():
             handed.update(dict.fromkeys((o.org_id for o in mine), pid))
@@ -78,6 +70,31 @@ async def org_step(
         "org_step", step=number, action=step.action, orgs=len(silent), new=len(plan.deliveries) + len(rows)
     )
     return plan.deliveries + rows
+
+
+def _remind(
+    plan: OrgPlan,
+    w: HazardWarning,
+    rule: Rule,
+    step: Step,
+    number: int,
+    o: WarningOrg,
+    people: dict[str, Contact],
+    drill: bool,
+    now: float,
+    expires: float,
+) -> None:
+    """The org's message again to its responsible persons: on the resend step's channels (or the rule's),
+    or, at the visit step, as a 叫应 — a voice call where the rule makes them, else their best channel."""
+    entry = _entry(o)
+    if step.action == "resend":
+        channels = step.switch_to or rule.channels
+    else:
+        channels = (Channel.VOICE,) if rule.duty_voice_calls > 0 else ()
+    for p in o.responsible:
+        c = people.get(p)
+        if c is not None and (not drill or c.drill_opt_in):
+            add_org_rows(plan, w, entry, c, channels or _best(c), number, org_text(w, entry), now, expires)
 
 
 def _entry(o: WarningOrg) -> OrgEntry:
