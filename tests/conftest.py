@@ -47,8 +47,15 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 @pytest.fixture(scope="session")
 def small_county() -> County:
+    """No organisations: tests that count messages per person stay exact; org tests add their own
+    (tests/plan/org_county.py)."""
     return generate_county(
-        seed=7, townships=3, villages=15, groups_per_village=(2, 3), households_per_group=(2, 4)
+        seed=7,
+        townships=3,
+        villages=15,
+        groups_per_village=(2, 3),
+        households_per_group=(2, 4),
+        orgs_per_township=0,
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.plan.conftest import directory_of
+from tests.plan.org_county import with_orgs
 from warnengine.directory import County, read_county, write_county
 from warnengine.model import Area
 from warnengine.resolve.targets import resolve_areas
@@ -31,7 +32,7 @@ def run(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def imported(small_county: County, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory whose database holds the small county."""
     src, data = tmp_path_factory.mktemp("county"), tmp_path_factory.mktemp("data")
-    write_county(small_county, src)
+    write_county(with_orgs(small_county), src)
     done = run(data, "grid", "import", str(src))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["households"] == len(small_county.households)
@@ -43,6 +44,8 @@ def test_export_gives_back_what_was_imported(imported: Path, small_county: Count
     assert done.returncode == 0, done.stderr
     back = read_county(tmp_path)
     assert back.points == small_county.points and back.devices == small_county.devices
+    orgs = sorted(with_orgs(small_county).orgs, key=lambda o: o.org_id)  # orgs.csv goes out and back too
+    assert back.orgs == [o.model_copy(update={"lon": round(o.lon, 6), "lat": round(o.lat, 6)}) for o in orgs]
     assert sorted(back.people, key=lambda p: p.person_id) == sorted(
         small_county.people, key=lambda p: p.person_id
     )

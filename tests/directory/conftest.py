@@ -14,5 +14,10 @@ def county() -> County:
 @pytest.fixture(scope="session")
 def small_county() -> County:
     return generate_county(
-        seed=7, townships=3, villages=16, groups_per_village=(2, 4), households_per_group=(3, 6)
+        seed=7,
+        townships=3,
+        villages=16,
+        groups_per_village=(2, 4),
+        households_per_group=(3, 6),
+        orgs_per_township=0,
     )

@@ -71,4 +71,4 @@ def test_gcj02_taken_as_wgs84_is_refused_with_a_hint(small_county: County, tmp_p
         read_county(tmp_path / "gcj02")
     outside = [p for p in caught.value.problems if "is outside its cell" in p.message]
     assert outside and all("--crs gcj02" in p.message and p.column == "lon,lat" for p in outside)
-    assert {p.file for p in outside} <= {"households.csv", "devices.csv", "points.csv"}
+    assert {p.file for p in outside} <= {"households.csv", "devices.csv", "points.csv", "orgs.csv"}

@@ -155,7 +155,12 @@ async def harness(
 def wide_county(tmp_path_factory: pytest.TempPathFactory) -> tuple[County, Path]:
     """Many villages, one household each: a county-wide fan-out lasts long enough to be interrupted."""
     county = generate_county(
-        seed=11, townships=10, villages=500, groups_per_village=(1, 1), households_per_group=(1, 1)
+        seed=11,
+        townships=10,
+        villages=500,
+        groups_per_village=(1, 1),
+        households_per_group=(1, 1),
+        orgs_per_township=0,
     )
     d = tmp_path_factory.mktemp("wide")
     write_county(county, d)

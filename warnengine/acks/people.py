@@ -13,6 +13,7 @@ import structlog
 
 from warnengine.acks.checkins import keeper_check_ins
 from warnengine.acks.inbox import replies_to_inbox
+from warnengine.acks.orgs import acknowledge_org_replies
 from warnengine.acks.store import AcksStore
 from warnengine.model import Channel, DeliveryState
 from warnengine.model.records import Acknowledged
@@ -68,8 +69,15 @@ async def apply_channel_events(
         counts["visits_confirmed"] = visited
         metrics.VISIT_TASKS.labels("confirmed").inc(visited)
     counts["replies_not_ack"] = len(replies) - len(acks)
+    # An org's responsible person: "收到，830名学生留在室内" acknowledges the org with a note (acks/orgs.py).
+    org_counts, taken = await acknowledge_org_replies(
+        [(e, _channel_of(e)) for e in replies], store, directory
+    )
+    counts.update(org_counts)
     others = [  # with or without a sender: nothing a person wrote is dropped
-        e for e in events if e.kind == "reply" and not (e.sender and e.ack_hint) and not _done(e)
+        e
+        for e in events
+        if e.kind == "reply" and not (e.sender and e.ack_hint) and not _done(e) and id(e) not in taken
     ]
     if others:  # a shelter keeper's "到 H123 3" is a check-in (acks/checkins.py)
         others, checked = await keeper_check_ins(others, store, directory)

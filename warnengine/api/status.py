@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from warnengine.api.context import ApiContext, ctx
 from warnengine.api.errors import not_found
+from warnengine.api.org_status import OrgStatus, org_status
 from warnengine.api.routing import STAFF, Op, json_out
 from warnengine.api.sse import stream
 from warnengine.api.warning_models import WARNING_ID
@@ -86,6 +87,7 @@ class WarningStatus(BaseModel):
     villages: list[VillageReach]
     unreached: list[str]
     open_households: list[OpenHousehold]  # at most OPEN_LIMIT, vulnerable first
+    orgs: OrgStatus = OrgStatus()  # schools, enterprises… (api/org_status.py)
 
 
 _SUMS = (
@@ -209,6 +211,7 @@ async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
         villages=villages,
         unreached=[v.code for v in villages if v.percent < 100.0],
         open_households=await _open_households(c, warning_id, names),
+        orgs=await org_status(c, warning_id),
     )
 
 

@@ -168,8 +168,12 @@ async def _export(directory: Path, s: Settings, fmt: str = "csv") -> int:
 
     store = await _store(s)
     try:
-        county = County(*await store.export_directory())
-        county = dataclasses.replace(county, vulnerable=await store.vulnerable_register())
+        # Orgs and the register too: `grid export` writes everything `grid import` reads back.
+        county = dataclasses.replace(
+            County(*await store.export_directory()),
+            vulnerable=await store.vulnerable_register(),
+            orgs=await store.export_orgs(),
+        )
     finally:
         await store.close()
     if fmt == "xlsx":

@@ -54,8 +54,8 @@ def diff_county(base: County | None, new: County) -> CountyChanges:
     people = _table("people", base.people, new.people, lambda p: p.person_id, result)
     devices = _table("devices", base.devices, new.devices, lambda d: d.device_id, result)
     points = _table("points", base.points, new.points, lambda m: m.point_id, result)
-    # Shelters, zones, the vulnerable register and robot keys are few and written whole; the roster is
-    # replaced whole (replace_roster).
+    # Shelters, zones, the vulnerable register, robot keys and orgs are few and written whole; the roster
+    # is replaced whole (replace_roster).
     result.county = County(
         cells,
         households,
@@ -67,6 +67,7 @@ def diff_county(base: County | None, new: County) -> CountyChanges:
         new.zones,
         new.vulnerable,
         new.wechat_groups,
+        new.orgs,
     )
     return result
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from warnengine.directory.files import County, write_county
 
-TABLES = ("households", "people", "devices", "points", "vulnerable")
-_NUMBERS = frozenset({"lon", "lat", "members"})
+TABLES = ("households", "people", "devices", "points", "vulnerable", "orgs")
+_NUMBERS = frozenset({"lon", "lat", "members", "headcount"})
 
 
 def write_county_xlsx(county: County, directory: Path) -> None:

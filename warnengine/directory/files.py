@@ -44,7 +44,8 @@ from warnengine.directory.parse import (
     read_points,
 )
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
-from warnengine.directory.parse.fields import FCM_FIELD, SHELTER_FIELDS
+from warnengine.directory.parse.fields import FCM_FIELD, ORG_FIELDS, SHELTER_FIELDS
+from warnengine.directory.parse.orgs import ORGS_STEM, read_orgs, write_orgs
 from warnengine.directory.parse.shelters import SHELTERS_STEM, read_shelters
 from warnengine.directory.parse.vulnerable import (
     VULNERABLE_FIELDS,
@@ -64,6 +65,7 @@ from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Pe
 from warnengine.model.duty import Shift
 from warnengine.model.evacuation import Shelter, Zone
 from warnengine.model.grid import WeChatGroup
+from warnengine.model.org import Org
 from warnengine.model.vulnerable import VulnerableEntry
 
 
@@ -83,6 +85,7 @@ class County:
     vulnerable: list[VulnerableEntry] = field(default_factory=list)  # vulnerable(.csv|.xlsx); optional
     # wechat_groups(.csv|.xlsx), robot keys (secrets): read and stored, never written back out; optional
     wechat_groups: list[WeChatGroup] = field(default_factory=list)
+    orgs: list[Org] = field(default_factory=list)  # orgs(.csv|.xlsx), schools, enterprises…; optional
 
     def records(self) -> dict[str, Any]:
         """What `Store.import_directory` takes, by name (the roster goes through `replace_roster`)."""
@@ -96,6 +99,7 @@ class County:
             "zones": self.zones,
             "vulnerable": self.vulnerable,
             "wechat_groups": self.wechat_groups,
+            "orgs": self.orgs,
         }
 
 
@@ -205,6 +209,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
     _write_shelters(county.shelters, directory)
     write_zones(county.zones, directory)
     write_vulnerable(county.vulnerable, directory)
+    write_orgs(county.orgs, directory)
     if county.shifts:
         tz = ZoneInfo(time_zone)
         _write_csv(
@@ -320,7 +325,10 @@ def _read(
     vulnerable = read_vulnerable(register, household_cells, roles, problems)
     groups_table = table(WECHAT_GROUPS_STEM, WECHAT_GROUP_FIELDS, WECHAT_GROUP_OPTIONAL, required=False)
     groups = read_wechat_groups(groups_table, levels, problems)
-    return County(cells, households, people, devices, points, shifts, shelters, zones, vulnerable, groups)
+    orgs = read_orgs(table(ORGS_STEM, ORG_FIELDS, required=False), place, levels, roles, problems)
+    return County(
+        cells, households, people, devices, points, shifts, shelters, zones, vulnerable, groups, orgs
+    )
 
 
 def _write_shelters(shelters: list[Shelter], directory: Path) -> None:

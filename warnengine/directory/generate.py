@@ -7,6 +7,7 @@ code + 2 digits (14 digits).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from warnengine.directory.geometry import (
     partition,
     to_geojson,
 )
+from warnengine.directory.orgs_gen import generate_orgs
 from warnengine.directory.points import monitoring_points
 from warnengine.directory.population import Contacts, Draft
 from warnengine.model import Cell, Device, Household, Level, Role
@@ -55,6 +57,7 @@ def generate_county(
     households_per_group: tuple[int, int] = (8, 16),
     county_code: str = "410526",
     center: tuple[float, float] = (114.52, 35.58),
+    orgs_per_township: int = 3,
 ) -> County:
     """Generate a county; the same arguments always give the same county. Ranges are inclusive."""
     if not (len(county_code) == 6 and county_code.isdigit()):
@@ -103,9 +106,15 @@ def generate_county(
         for p in places
     ]
     with gc_paused():
-        return _populate(
+        populated = _populate(
             rng, nrng, frame, cells, lonlat, town_places, village_places, group_places, households_per_group
         )
+    # Schools, enterprises… (issue 17), from a generator of their own: nothing above changes with them.
+    seats = [(t.code, [(v.code, v.name) for v in village_places if v.parent == t.code]) for t in town_places]
+    orgs = generate_orgs(
+        random.Random(rng.getrandbits(64)), seats, populated.households, populated.people, orgs_per_township
+    )
+    return dataclasses.replace(populated, orgs=orgs)
 
 
 def _townships(rng: random.Random, nrng: np.random.Generator, county: _Place, n: int) -> list[_Place]:

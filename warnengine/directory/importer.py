@@ -17,6 +17,7 @@ from warnengine.model import Cell, Device, Household, MonitoringPoint, Person
 from warnengine.model.duty import Shift
 from warnengine.model.evacuation import Shelter, Zone
 from warnengine.model.grid import WeChatGroup
+from warnengine.model.org import Org
 from warnengine.model.vulnerable import VulnerableEntry
 
 AUDITED_CHANGES = 1000  # rows listed before/after in the audit entry; the counts are always whole
@@ -42,6 +43,7 @@ class DirectoryStore(Protocol):
         shelters: Sequence[Shelter] = (),
         zones: Sequence[Zone] = (),
         vulnerable: Sequence[VulnerableEntry] = (),
+        orgs: Sequence[Org] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
         wechat_groups: Sequence[WeChatGroup] = (),
@@ -113,6 +115,7 @@ def table_counts(county: County) -> dict[str, int]:
         "zones": len(county.zones),
         "vulnerable": len(county.vulnerable),
         "wechat_groups": len(county.wechat_groups),
+        "orgs": len(county.orgs),
     }
 
 

@@ -79,7 +79,13 @@ def without_orphans(county: County, base: County | None = None) -> tuple[County,
         for g in county.wechat_groups
         if g.cell_code not in kept
     ]
+    orgs = [o for o in county.orgs if o.cell_code in kept and set(o.responsible) <= leads]
+    out += [
+        _skipped("orgs", "org_id", o.org_id, f"cell {o.cell_code}, responsible {';'.join(o.responsible)}")
+        for o in county.orgs
+        if o.cell_code not in kept or not set(o.responsible) <= leads
+    ]
     shelters, zones = county.shelters, county.zones
     return County(
-        cells, households, people, devices, points, shifts, shelters, zones, vulnerable, groups
+        cells, households, people, devices, points, shifts, shelters, zones, vulnerable, groups, orgs
     ), out

@@ -37,6 +37,7 @@ from warnengine.escalate.evacuate import evacuation_sweep
 from warnengine.escalate.first_doors import first_doors
 from warnengine.escalate.follow_up import follow_up
 from warnengine.escalate.inbox import inbox_deadlines
+from warnengine.escalate.orgs import org_step
 from warnengine.escalate.rows import _best, _rows
 from warnengine.escalate.store import EscalateStore
 from warnengine.escalate.visit_text import visit_text
@@ -91,6 +92,7 @@ async def escalate(
                 if number in live.steps_done or elapsed < step.after_min * 60:
                     continue
                 new, households = await _run_step(store, duty, w, rule, number, step, now, shelter_of)
+                new += await org_step(store, duty, w, rule, number, step, now)  # silent orgs, same step
                 rows += new
                 await store.save_plan(new, [])
                 await store.record_step(w.warning_id, w.version, number, step.action, households, now)

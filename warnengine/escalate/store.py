@@ -9,6 +9,7 @@ from warnengine.clock import Clock
 from warnengine.model.duty import DutyBoard
 from warnengine.model.evacuation import Shelter
 from warnengine.model.field_report import FieldReport
+from warnengine.model.org_records import WarningOrg
 from warnengine.model.records import DutyCall, LiveVersion, VisitTask
 
 
@@ -104,3 +105,11 @@ class EscalateStore(Protocol):
     async def points_covered(
         self, warning_id: str
     ) -> list[tuple[str, str, str, str, str | None, list[str]]]: ...
+
+    async def warning_orgs(self, warning_id: str, unreached: bool = False) -> list[WarningOrg]: ...
+
+    async def save_org_plan(
+        self, orgs: Sequence[tuple[Any, ...]], deliveries: Sequence[tuple[str, str, str]]
+    ) -> None: ...
+
+    async def mark_org_step(self, warning_id: str, steps: Sequence[tuple[str, int, str | None]]) -> None: ...

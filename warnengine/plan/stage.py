@@ -17,11 +17,12 @@ import structlog
 
 from warnengine.model import Channel, HazardWarning, MsgType, delivery_id
 from warnengine.obs import metrics
+from warnengine.plan.orgs import plan_orgs
 from warnengine.plan.plan import VillagePlan, plan_warning, speaker_targets
-from warnengine.plan.policy import DisseminationPolicy
+from warnengine.plan.policy import DisseminationPolicy, Rule
 from warnengine.plan.store import PlanStore
 from warnengine.resolve.directory import Directory
-from warnengine.resolve.targets import resolve_areas
+from warnengine.resolve.targets import Reach, resolve_areas
 
 log = structlog.get_logger("warnengine.resolve")
 
@@ -76,6 +77,7 @@ async def plan_deliveries(
     finally:
         if writing and not writing.done():  # failed part-way: the guard retries the whole, idempotently
             writing.cancel()
+    villages += await _save_orgs(w, reach, directory, rule, store, now, expires, villages)
     if not villages:
         reason = "; ".join(reach.problems) or "the area contains no village, household or terminal on record"
         if await store.flag_untargeted(w):  # on the dead-letter record, where the console lists it
@@ -87,6 +89,27 @@ async def plan_deliveries(
         return []
     metrics.DELIVERIES_PLANNED.inc(planned)
     return await _record(w, villages, store, t0)
+
+
+async def _save_orgs(
+    w: HazardWarning,
+    reach: Reach,
+    directory: Directory,
+    rule: Rule,
+    store: PlanStore,
+    now: float,
+    expires: float,
+    villages: list[str],
+) -> list[str]:
+    """The orgs the warning covers (plan/orgs.py), written; returns their villages not yet in `villages`
+    (a village with an org and no household still gets its task, so the org's messages go)."""
+    plan = plan_orgs(w, reach, directory, rule, now, expires)
+    if not plan.orgs:
+        return []
+    await store.save_org_plan(plan.orgs, plan.links)
+    await store.save_plan(sorted(plan.deliveries, key=itemgetter(0)), [])
+    metrics.DELIVERIES_PLANNED.inc(len(plan.deliveries))
+    return [v for v in plan.villages if v not in villages]
 
 
 async def _save(

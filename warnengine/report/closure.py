@@ -9,6 +9,7 @@ import statistics
 from typing import Any
 
 from warnengine.model import HazardWarning
+from warnengine.report.orgs import org_html, org_summary
 from warnengine.report.store import ReportStore
 
 MINUTE_MARKS = (5, 15, 30, 60, 120, 240)
@@ -115,6 +116,7 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
         ],
         "visit_tasks": rows["visit_tasks"],
         "deliveries": deliveries,
+        "orgs": org_summary(await store.warning_orgs(warning_id), zero),  # schools, enterprises… (orgs.py)
     }
 
 
@@ -195,7 +197,7 @@ vulnerable reached {report["vulnerable"]["reached"]} / {report["vulnerable"]["ho
 <h2>Staff who did not answer (叫应)</h2>
 <table><tr><th>person</th><th>superior called</th><th>叫应 called on duty</th><th>calls</th></tr>
 {staff_rows}</table>
-</body></html>
+{org_html(report.get("orgs"))}</body></html>
 """
 
 

@@ -8,6 +8,8 @@ import io
 import re
 from typing import Any
 
+from warnengine.report.orgs import org_rows
+
 UNREACHED_HEADER = (
     "户号 household",
     "村 village",
@@ -33,6 +35,10 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
     wb = Workbook(write_only=True)
     _summary(wb.create_sheet("总览 summary"), report)
+    if report.get("orgs", {}).get("targeted"):  # schools, enterprises… (report/orgs.py)
+        orgs = wb.create_sheet("单位 orgs")
+        for row in org_rows(report["orgs"]):
+            orgs.append(row)
     townships: dict[str, str] = report.get("townships", {})
     codes = sorted({u["township"] for u in report["unreached"]} | set(townships))
     names: set[str] = set()

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from warnengine.model import Level, Role
 from warnengine.resolve.index import VillageIndex
+from warnengine.resolve.orgs import OrgIndex
 
 _KIND = 8  # people rows: the Contact fields to drill_opt_in, then phone_kind (optional)
 
@@ -107,6 +108,7 @@ class Directory:
         # looked up only at dispatch: deliveries name the cell), and app_token → the same person's FCM token.
         self.robot_keys: dict[str, str] = {}
         self.second_tokens: dict[str, str] = {}
+        self.orgs = OrgIndex()  # schools, enterprises… (issue 17): set by `load`
 
     @classmethod
     def build(
@@ -182,6 +184,7 @@ class Directory:
         d.robot_keys = {r[0]: r[1] for r in rows.get("wechat_groups", ())}
         fcm = {r[0]: r[1] for r in rows.get("push_tokens", ())}
         d.second_tokens = {r[6]: fcm[r[0]] for r in rows["people"] if r[6] and r[0] in fcm}
+        d.orgs = OrgIndex.build(await store.org_directory_rows())
         return d
 
     def people_at(self, address: str) -> list[str]:

@@ -25,6 +25,7 @@ async def summarise(
         raise LookupError(f"no closure report for {warning_id}: the warning was never recorded")
     summary = await _summary(store, report, warning_id, t0)
     summary.update(await field_summary(store, warning_id, t0))  # field_reports, evacuation (issue 17)
+    summary["orgs"] = {k: v for k, v in report["orgs"].items() if k != "list"}  # schools, enterprises…
     g = sc.goal
     late = await late_households(store, warning_id, t0, g.households_min, g.vulnerable_min)
     # 叫应 within the goal: a silent person's superior called by then (the sweep runs every step).

@@ -18,6 +18,7 @@ from warnengine.db.store.field_reports import FieldReportQueries
 from warnengine.db.store.groups import GroupQueries
 from warnengine.db.store.keepers import KeeperQueries
 from warnengine.db.store.links import LinkQueries
+from warnengine.db.store.orgs import OrgQueries
 from warnengine.db.store.people import PeopleQueries
 from warnengine.db.store.plan import PlanQueries
 from warnengine.db.store.reach import ReachQueries
@@ -58,6 +59,7 @@ class Store(
     EvacuationQueries,
     UpwardQueries,
     KeeperQueries,
+    OrgQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

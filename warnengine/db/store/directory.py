@@ -10,12 +10,15 @@ from sqlalchemy import Table, delete, func, select
 
 from warnengine.db import evac_tables as et
 from warnengine.db import keeper_tables as kt
+from warnengine.db import org_tables as ot
 from warnengine.db import tables as t
 from warnengine.db import tables_addresses as ta
 from warnengine.db.store.base import StoreBase, chunks
+from warnengine.db.store.orgs import org_row
 from warnengine.model import Cell, Device, Household, Level, MonitoringPoint, Person
 from warnengine.model.evacuation import Shelter, Zone
 from warnengine.model.grid import WeChatGroup
+from warnengine.model.org import Org
 from warnengine.model.vulnerable import VulnerableEntry
 
 
@@ -31,6 +34,7 @@ class DirectoryQueries(StoreBase):
         shelters: Sequence[Shelter] = (),
         zones: Sequence[Zone] = (),
         vulnerable: Sequence[VulnerableEntry] = (),
+        orgs: Sequence[Org] = (),
         changes: dict[str, Any] | None = None,
         actor: str = "grid import",
         wechat_groups: Sequence[WeChatGroup] = (),
@@ -53,6 +57,7 @@ class DirectoryQueries(StoreBase):
             (kt.vulnerable_households, "household_id", [v.model_dump(mode="json") for v in vulnerable]),
             (ta.wechat_groups, "cell_code", [g.model_dump() for g in wechat_groups]),
             (ta.push_tokens, "person_id", [_token(p) for p in people if p.fcm_token]),
+            (ot.orgs, "org_id", [org_row(o) for o in orgs]),
         ]
         threatened = [{"point_id": p.point_id, "household_id": h} for p in points for h in p.households]
         async with self.engine.begin() as conn:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
+from warnengine.db.store.orgs import reach_orgs
 from warnengine.model import DeliveryState
 from warnengine.model.records import Acknowledged
 
@@ -184,6 +185,7 @@ class PeopleQueries(StoreBase):
                     " AND state != 'reached'",
                     [(a.channel, a.delivery_id, a.at, a.at, w, h) for (w, h), a in sorted(homes.items())],
                 )
+            await reach_orgs(conn, done)  # an org's delivery acknowledged: the org is reached (issue 17)
         return done
 
     async def _answer(self, conn: AsyncConnection, pairs: Sequence[tuple[str, float]]) -> list[Sequence[Any]]:

@@ -32,6 +32,7 @@ PEOPLE_FIELDS = (
 )
 DEVICE_FIELDS = ("device_id", "cell_code", "lon", "lat", "kind")
 SHELTER_FIELDS = ("shelter_id", "cell_code", "name", "lon", "lat", "capacity", "keeper_person_id")
+ORG_FIELDS = ("org_id", "cell_code", "kind", "name", "lon", "lat", "headcount", "responsible")
 POINT_FIELDS = ("point_id", "cell_code", "name", "lon", "lat", "kind", "lead_person_id", "households")
 # Optional trailing column of people.csv and devices.csv (older exports lack it).
 OPT_IN_FIELD = "drill_opt_in"

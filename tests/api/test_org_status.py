@@ -1,0 +1,81 @@
+"""Organisations in live status and the closure report over the API (issue 17): targeted, reached,
+unreached with why, and the headcount they hold; the workbook gains a 单位 orgs sheet."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+
+from tests.acks.test_people import rows
+from tests.api.conftest import Api
+from tests.escalate.test_ladder import POLICY, red
+from tests.plan.org_county import SCHOOL, SITE, with_orgs
+from warnengine.acks.people import apply_app_acks
+from warnengine.db import org_tables as ot
+from warnengine.directory import County
+from warnengine.plan.stage import plan_deliveries
+from warnengine.resolve.directory import Directory
+from warnengine.wire.records import AppAck
+
+WID = "w-00000000000000cd"
+
+
+async def test_status_and_report_count_orgs(api: Api, small_county: County) -> None:
+    county = with_orgs(small_county)
+    await api.store.import_directory(
+        county.cells, county.households, county.people, county.devices, orgs=county.orgs
+    )
+    village = next(o for o in county.orgs if o.org_id == SCHOOL).cell_code[:12]
+    w = red(village, api.store.clock).model_copy(update={"warning_id": WID})
+    await api.store.save_warning(w)
+    assert await plan_deliveries(w, await Directory.load(api.store), POLICY, api.store, 3600) == [village]
+    status, s = await api.call("GET", f"/api/v1/warnings/{WID}/status", "grid")
+    assert status == 200
+    orgs = s["orgs"]
+    assert {k: orgs[k] for k in ("targeted", "reached", "unreached", "headcount", "headcount_reached")} == {
+        "targeted": 2,
+        "reached": 0,
+        "unreached": 2,
+        "headcount": 950,
+        "headcount_reached": 0,
+    }
+    why = {o["org_id"]: o["why"] for o in orgs["open"]}
+    assert why == {
+        SCHOOL: "负责人未回复 no reply from the responsible persons",
+        SITE: "无负责人记录 no responsible person on record",
+    }
+    [link, *_] = await rows(api.store, ot.org_deliveries, warning_id=WID, org_id=SCHOOL)
+    assert await apply_app_acks(
+        [AppAck(delivery_id=link["delivery_id"], at=api.store.clock.now())], api.store
+    )
+    _, s = await api.call("GET", f"/api/v1/warnings/{WID}/status", "grid")
+    assert (s["orgs"]["reached"], s["orgs"]["headcount_reached"]) == (1, 830)
+    assert [o["org_id"] for o in s["orgs"]["open"]] == [SITE]
+    _, report = await api.call("GET", f"/api/v1/warnings/{WID}/report", "grid")
+    assert report["orgs"]["reached"] == 1 and report["orgs"]["list"][0]["org_id"] == SITE
+    async with api.client.get(f"/api/v1/warnings/{WID}/report.xlsx", headers=api.auth("grid")) as r:
+        assert r.status == 200
+        wb = load_workbook(io.BytesIO(await r.read()), read_only=True)
+    assert wb.sheetnames[:2] == ["总览 summary", "单位 orgs"]
+    sheet = [list(row) for row in wb["单位 orgs"].iter_rows(values_only=True)]
+    assert [row[0] for row in sheet[2:]] == [SITE, SCHOOL]
+    # A warning over a village without orgs: zeros, nothing open, and no orgs sheet.
+    quiet = sorted(c.code for c in county.cells if c.level.value == "village")[2]
+    assert quiet[:12] not in {o.cell_code[:12] for o in county.orgs}
+    other = red(quiet, api.store.clock).model_copy(update={"warning_id": WID[:-2] + "ef"})
+    await api.store.save_warning(other)
+    assert await plan_deliveries(other, await Directory.load(api.store), POLICY, api.store, 3600)
+    _, s = await api.call("GET", f"/api/v1/warnings/{other.warning_id}/status", "grid")
+    assert s["orgs"] == {
+        "targeted": 0,
+        "reached": 0,
+        "unreached": 0,
+        "headcount": 0,
+        "headcount_reached": 0,
+        "open": [],
+    }
+    async with api.client.get(
+        f"/api/v1/warnings/{other.warning_id}/report.xlsx", headers=api.auth("grid")
+    ) as r:
+        assert "单位 orgs" not in load_workbook(io.BytesIO(await r.read()), read_only=True).sheetnames
