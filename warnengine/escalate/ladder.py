@@ -15,7 +15,8 @@ in `escalation_steps`), so a restart loses no timer. Per live warning version:
   duty and stays open; a `nobody_home` door is visited again after the rule's `revisit_min`;
 - field reports nobody took within the policy's `report_take_min` 叫应 the county duty (escalate/inbox.py).
 
-An acknowledgement removes its household from every later step at once; a Cancel ends the version (it is
+An acknowledgement accounts for its sender (到人, db/store/persons.py): a household leaves every later step
+once all its members are accounted for, and resends skip those who are; a Cancel ends the version (it is
 no longer live) and cancels its open visit tasks. New deliveries are planned rows like any other: the
 village tasks this returns are emitted so the dispatch stage sends them.
 """
@@ -60,8 +61,14 @@ class SweepCounts:
 
 
 async def escalate(
-    store: EscalateStore, directory: Directory, policy: DisseminationPolicy, emit_village: EmitVillage
+    store: EscalateStore,
+    directory: Directory,
+    policy: DisseminationPolicy,
+    emit_village: EmitVillage,
+    persons: bool = True,
 ) -> SweepCounts:
+    """One sweep. `persons`: resends skip the persons already accounted for (到人); False only to measure
+    what that costs (benchmarks/persons_sweep.py)."""
     now = store.clock.now()
     counts = SweepCounts()
     board = await store.duty_board(now)
@@ -86,7 +93,9 @@ async def escalate(
             for number, step in enumerate(rule.ladder, start=1):
                 if number in live.steps_done or elapsed < step.after_min * 60:
                     continue
-                new, households = await _run_step(store, duty, w, rule, number, step, now, shelter_of)
+                new, households = await _run_step(
+                    store, duty, w, rule, number, step, now, shelter_of, persons
+                )
                 rows += new
                 await store.save_plan(new, [])
                 await store.record_step(w.warning_id, w.version, number, step.action, households, now)
@@ -120,11 +129,14 @@ async def _run_step(
     step: Step,
     now: float,
     shelter_of: Mapping[str, str],
+    persons: bool = True,
 ) -> tuple[list[tuple[object, ...]], int]:
     directory = duty.directory
     unreached = await store.unreached_households(w.warning_id)
     if step.action == "resend":
-        return _resend(directory, w, rule, number, step, unreached, now), len(unreached)
+        # A household open only for its members not yet accounted for: the others are not sent again.
+        done = await store.accounted_person_ids(w.warning_id) if persons else frozenset[str]()
+        return _resend(directory, w, rule, number, step, unreached, now, done), len(unreached)
     if step.action == "visit":
         tasks = await _create_visits(store, duty, w, unreached, now)
     else:  # escalate: unconfirmed visits go up one level
@@ -172,8 +184,10 @@ def _resend(
     step: Step,
     unreached: list[tuple[str, str, str, bool]],
     now: float,
+    accounted: Set[str] = frozenset(),
 ) -> list[tuple[object, ...]]:
-    """A resend step: the unreached households' members again, on the step's channels or the rule's."""
+    """A resend step: the unreached households' members not accounted for, again, on the step's channels
+    or the rule's."""
     if rule.residents is Residents.NONE:
         return []
     drill = w.status in (Status.EXERCISE, Status.TEST)
@@ -183,7 +197,7 @@ def _resend(
         if rule.residents is Residents.VULNERABLE and not vulnerable:
             continue
         for m in directory.members.get(hid, []):
-            if not drill or m.drill_opt_in:
+            if (not drill or m.drill_opt_in) and m.person_id not in accounted:
                 rows += _rows(w, m, channels, number, village, hid, None, now)
     return rows
 
