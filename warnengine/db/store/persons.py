@@ -277,3 +277,30 @@ class PersonQueries(StoreBase):
             if now > before:
                 out.append((float(r.at), now - before, vul, r.household_id))
         return out
+
+    async def visit_people(
+        self, warning_id: str, household_ids: Sequence[str]
+    ) -> dict[str, tuple[int, int, list[tuple[str, str, bool]]]]:
+        """For visit lists: household → (members, accounted, [(person id, name, accounted by name)])."""
+        p, c = t.people.c, pt.person_accounts.c
+        out: dict[str, tuple[int, int, list[tuple[str, str, bool]]]] = {}
+        async with self.engine.connect() as conn:
+            sizes = await accounted_of(conn, warning_id, household_ids)
+            for chunk in chunks(sorted(set(household_ids))):
+                named = {
+                    r[0]
+                    for r in await conn.execute(
+                        select(c.person_key).where(c.warning_id == warning_id, c.household_id.in_(chunk))
+                    )
+                }
+                people: dict[str, list[tuple[str, str, bool]]] = {}
+                for r in await conn.execute(
+                    select(p.household_id, p.person_id, p.name)
+                    .where(p.household_id.in_(chunk))
+                    .order_by(p.household_id, p.person_id)
+                ):
+                    people.setdefault(r.household_id, []).append((r.person_id, r.name, r.person_id in named))
+                for hid in chunk:
+                    n, a = sizes[hid]
+                    out[hid] = (n, a, people.get(hid, []))
+        return out
