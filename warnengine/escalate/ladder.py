@@ -211,7 +211,10 @@ async def _create_visits(
 ) -> list[VisitTask]:
     """A visit step: door-to-door tasks for the unreached households not on an open task already (a
     village that fell back has its visits before the ladder's visit step)."""
-    taken = {h for task in await store.visit_tasks(w.warning_id, ("open",)) for h, _, _ in task.households}
+    # A door still unvisited on a task under way (accepted) is held too: listing it twice would leave
+    # it on a list nobody walks once the other visitor has reported it.
+    held = await store.visit_tasks(w.warning_id, ("open", "accepted"))
+    taken = {h for task in held for h, _, outcome in task.households if outcome is None}
     unreached = [h for h in unreached if h[0] not in taken]
     # Visitors who did not answer their own 叫应 are not sent: their share goes to others at once.
     tasks = _visit_tasks(duty, w, unreached, await store.silent_staff(w.warning_id))
