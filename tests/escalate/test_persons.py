@@ -6,8 +6,6 @@ persons with the reason for each one missing."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.escalate.test_follow_up import at_16, state_of
@@ -30,7 +28,7 @@ def members(c: County, household: str) -> int:
     return next(h.members for h in c.households if h.household_id == household)
 
 
-async def multi_on_task(lad: Ladder, task_households: Any) -> str:
+async def multi_on_task(lad: Ladder, task_households: tuple[tuple[str, bool, str | None], ...]) -> str:
     """A household of the task with two or more members, every one named."""
     return next(
         h
