@@ -117,7 +117,7 @@ async def test_visitor_names_persons_or_counts_heads(api: Api, small_county: Cou
     assert status == 200 and (done["outcome"], done["persons_accounted"]) == ("reached", other["members"])
     _, out = await api.call("GET", f"/api/v1/warnings/{warning_id}/visits", "grid")
     [again] = [h for t in out["tasks"] for h in t["households"] if h["household_id"] == home["household_id"]]
-    assert again["accounted"] == 1 and [p["accounted"] for p in again["people"]][0] is True
+    assert again["accounted"] == 1 and again["people"][0]["accounted"] is True
 
 
 async def test_bad_persons_and_headcounts_are_refused(api: Api, small_county: County) -> None:
