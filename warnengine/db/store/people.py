@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
-from warnengine.db.store.persons import accounted_of, add_accounts, named_rows
+from warnengine.db.store.persons import accounted_of
 from warnengine.model import DeliveryState
 from warnengine.model.records import Acknowledged
 
@@ -180,16 +180,15 @@ class PeopleQueries(StoreBase):
             if homes:
                 # 到人 (issue 17): an ack accounts for the person who sent it; the household is reached
                 # only when every member is accounted for (db/store/persons.py).
-                await add_accounts(
+                # Through the driver, as the UPDATE below: the hot path of a county's answers.
+                await self.executemany(
                     conn,
-                    self._pg,
+                    "INSERT INTO person_accounts (warning_id, household_id, person_key, persons, how, at, by)"
+                    " VALUES (?, ?, ?, 1, 'ack', ?, ?) ON CONFLICT DO NOTHING",
                     [
-                        r
+                        (a.warning_id, a.household_id, a.person_id, a.at, a.delivery_id)
                         for a in done
                         if a.household_id and a.person_id
-                        for r in named_rows(
-                            a.warning_id, a.household_id, [a.person_id], "ack", a.at, a.delivery_id
-                        )
                     ],
                 )
                 full: set[tuple[str, str]] = set()
