@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import select
 
 from channels.base import ChannelEvent
+from tests.acks.persons import rest_accounted
 from tests.plan.conftest import planned_village
 from warnengine.acks.people import apply_app_acks, apply_channel_events
 from warnengine.db import tables as t
@@ -39,6 +40,7 @@ async def test_receipts_move_forward_and_a_reply_reaches_the_household(
         if d["household_id"]
     ]
     first, second = sms[0], sms[1]
+    await rest_accounted(store, w.warning_id, [second["person_id"]])
     events = [
         ChannelEvent(
             "twilio", "status", 10.0, delivery_id=first["delivery_id"], state=DeliveryState.DELIVERED
@@ -89,6 +91,7 @@ async def test_app_ack_by_delivery_or_by_person(store: Store, small_county: Coun
         for d in await rows(store, t.deliveries, warning_id=w.warning_id, channel="sms")
         if d["household_id"]
     ]
+    await rest_accounted(store, w.warning_id, [sms[0]["person_id"], sms[1]["person_id"]])
     assert await apply_app_acks([AppAck(delivery_id=sms[0]["delivery_id"], at=5.0)], store) == 1
     assert (
         await apply_app_acks([AppAck(warning_id=w.warning_id, person_id=sms[1]["person_id"], at=6.0)], store)
@@ -116,6 +119,7 @@ async def test_app_acks_that_change_nothing_are_recorded_with_the_reason(
         if d["household_id"]
     ]
     first, later = sms[0]["delivery_id"], sms[1]["delivery_id"]
+    await rest_accounted(store, w.warning_id, [sms[0]["person_id"]])
     assert await apply_app_acks([AppAck(delivery_id=first, at=5.0)], store) == 1
     async with store.engine.begin() as conn:  # as a Cancel leaves the open deliveries
         await conn.execute(
@@ -156,6 +160,7 @@ async def test_each_answer_keeps_its_own_time_in_a_batch(store: Store, small_cou
     ]
     homes = list({d["household_id"]: d for d in sms}.values())
     a, b, c = homes[0], homes[1], homes[2]
+    await rest_accounted(store, w.warning_id, [a["person_id"], b["person_id"], c["person_id"]])
     assert (
         await apply_app_acks(
             [AppAck(delivery_id=a["delivery_id"], at=100.0), AppAck(delivery_id=b["delivery_id"], at=400.0)],
@@ -186,6 +191,7 @@ async def test_pressing_1_on_a_call_acknowledges_its_delivery(store: Store, smal
     ]
     assert calls
     call = calls[0]
+    await rest_accounted(store, w.warning_id, [call["person_id"]])
 
     def pressed(did: str, at: float) -> ChannelEvent:
         return ChannelEvent(

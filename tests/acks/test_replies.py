@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import insert, update
 
 from channels.base import ChannelEvent
+from tests.acks.persons import rest_accounted
 from tests.acks.test_people import RED_SMS, planned, rows
 from tests.plan.conftest import directory_of
 from warnengine.acks.people import apply_channel_events
@@ -65,6 +66,7 @@ async def test_bad_replies_change_nothing_and_are_counted(store: Store, small_co
     sms = await sms_of(store, w.warning_id)
     a, closed, late = sms[0], sms[1], sms[2]
     assert len({a["recipient"], closed["recipient"], late["recipient"]}) == 3
+    await rest_accounted(store, w.warning_id, [a["person_id"]])
 
     # A reply from a number nobody has, the same reply twice in one batch, and chatter.
     batch = [reply("+8610000000000", 5.0), reply(a["recipient"], 5.0), reply(a["recipient"], 6.0)]
@@ -130,6 +132,7 @@ async def test_a_phone_shared_in_a_household_acknowledges_everyone_at_it(
     village = home.cell_code[:12]
     w = flood("w-family", village)
     await plan(store, directory, w)
+    await rest_accounted(store, w.warning_id, [first.person_id, second.person_id])
     assert first.phone and sorted(directory.people_at(first.phone)) == sorted(
         [first.person_id, second.person_id]
     )
@@ -154,6 +157,8 @@ async def test_a_reply_acknowledges_every_live_warning_and_every_step(
     other = flood("w-ack-other", village)
     await plan(store, directory, other)
     a = (await sms_of(store, w.warning_id))[0]
+    for wid in (w.warning_id, other.warning_id):
+        await rest_accounted(store, wid, [a["person_id"]])
     # Escalation step 1 ran for the first warning and resent this person's SMS (a delivery of its own).
     resend = person_delivery_id(w.warning_id, 1, a["person_id"], "sms", 1)
     async with store.engine.begin() as conn:
@@ -188,6 +193,7 @@ async def test_a_stale_receipt_cannot_undo_an_acknowledgement(
 ) -> None:
     w, directory = await planned(store, small_county)
     a = (await sms_of(store, w.warning_id))[0]
+    await rest_accounted(store, w.warning_id, [a["person_id"]])
     await apply_channel_events([reply(a["recipient"], 2.0)], store, directory)
     # Another worker read the delivery as "sent" just before this acknowledgement committed.
     lookup = store._lookup

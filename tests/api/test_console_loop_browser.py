@@ -61,6 +61,8 @@ def approver_releases_and_watches_the_loop(d: WebDriver, url: str, warning_id: s
     assert not d.find_elements(By.CSS_SELECTOR, "#live-map path.village.r0, #live-map path.village.r50")
     assert d.find_elements(By.CSS_SELECTOR, GREEN)
     assert d.find_element(By.ID, "open-count").text == "(0)"
+    persons = d.find_element(By.ID, "live-persons").text  # 到人: accounted / residents (reasons if any)
+    assert persons != "—" and "/" in persons
     # The closure report opens from the live view.
     d.find_element(By.ID, "live-report").click()
     WebDriverWait(d, 10).until(lambda d: len(d.window_handles) == 2)

@@ -86,3 +86,58 @@ async def test_bad_visit_reports_are_refused(api: Api, small_county: County) -> 
         "POST", f"/api/v1/visits/{task['task_id']}/households/{hid}", json={"outcome": "reached"}
     )
     assert status == 401
+
+
+async def test_visitor_names_persons_or_counts_heads(api: Api, small_county: County) -> None:
+    """到人: the list names each household's residents; a report names who was seen or gives a headcount;
+    a household with residents unaccounted for stays open; the live status counts persons."""
+    warning_id = await visits_due(api, small_county)
+    _, out = await api.call("GET", f"/api/v1/warnings/{warning_id}/visits", "grid")
+    homes = [(t["task_id"], h) for t in out["tasks"] for h in t["households"]]
+    task_id, home = next((t, h) for t, h in homes if h["members"] >= 2 and len(h["people"]) == h["members"])
+    assert home["accounted"] == 0 and not any(p["accounted"] for p in home["people"])
+    first = home["people"][0]["person_id"]
+    path = f"/api/v1/visits/{task_id}/households/{home['household_id']}"
+    # One of them named (twice: counted once): recorded as partly home, open for the rest.
+    status, done = await api.call(
+        "POST", path, "grid", json={"outcome": "reached", "persons": [first, first]}
+    )
+    assert status == 200 and (done["outcome"], done["persons_accounted"]) == ("nobody_home", 1)
+    _, live = await api.call("GET", f"/api/v1/warnings/{warning_id}/status", "grid")
+    assert live["persons_accounted"] == 1 and live["persons"] == sum(h["members"] for _, h in homes)
+    assert live["persons_unaccounted"]["nobody_home"] == home["members"] - 1
+    # Another door: a headcount of all of them closes it.
+    task2, other = next((t, h) for t, h in homes if h["household_id"] != home["household_id"])
+    status, done = await api.call(
+        "POST",
+        f"/api/v1/visits/{task2}/households/{other['household_id']}",
+        "grid",
+        json={"outcome": "reached", "headcount": other["members"]},
+    )
+    assert status == 200 and (done["outcome"], done["persons_accounted"]) == ("reached", other["members"])
+    _, out = await api.call("GET", f"/api/v1/warnings/{warning_id}/visits", "grid")
+    [again] = [h for t in out["tasks"] for h in t["households"] if h["household_id"] == home["household_id"]]
+    assert again["accounted"] == 1 and again["people"][0]["accounted"] is True
+
+
+async def test_bad_persons_and_headcounts_are_refused(api: Api, small_county: County) -> None:
+    warning_id = await visits_due(api, small_county)
+    _, out = await api.call("GET", f"/api/v1/warnings/{warning_id}/visits", "grid")
+    task = out["tasks"][0]
+    home = task["households"][0]
+    path = f"/api/v1/visits/{task['task_id']}/households/{home['household_id']}"
+    stranger = next(p.person_id for p in small_county.people if p.household_id != home["household_id"])
+    for body, field, code in (
+        ({"outcome": "reached", "persons": [stranger]}, "persons", "unknown_person"),
+        ({"outcome": "reached", "persons": ["nobody-at-all"]}, "persons", "unknown_person"),
+        ({"outcome": "reached", "headcount": home["members"] + 1}, "headcount", "headcount_too_large"),
+        ({"outcome": "reached", "headcount": -1}, "headcount", "invalid_field"),
+    ):
+        status, err = await api.call("POST", path, "grid", json=body)
+        assert status == 400 and (err["error"]["field"], err["error"]["code"]) == (field, code), body
+    # Nothing was recorded or counted.
+    _, out = await api.call("GET", f"/api/v1/warnings/{warning_id}/visits", "grid")
+    [same] = [h for t in out["tasks"] for h in t["households"] if h["household_id"] == home["household_id"]]
+    assert same["outcome"] is None and same["accounted"] == 0
+    _, live = await api.call("GET", f"/api/v1/warnings/{warning_id}/status", "grid")
+    assert live["persons_accounted"] == 0

@@ -99,7 +99,13 @@ async def test_nobody_home_is_revisited_then_final(store: Store, small_county: C
     named = sum(1 for p in lad.county.people if p.household_id in homes)
     residents = sum(h.members for h in lad.county.households if h.household_id in homes)
     assert persons["named"] == named and persons["total"] == residents > persons["in_reached_households"]
-    assert persons["in_reached_households"] >= persons["acknowledged"] >= 1
+    # 到人: everyone is accounted for or named with a reason; the away family is accounted (away), the
+    # door nobody opened twice is not (whereabouts unknown).
+    assert persons["accounted"] >= persons["acknowledged"] >= 1
+    assert persons["accounted"] + sum(persons["unaccounted"].values()) == persons["total"]
+    size = {h.household_id: h.members for h in lad.county.households}
+    assert persons["unaccounted"]["whereabouts_unknown"] == size[gone]
+    assert report["persons_accounted"] == persons["accounted"]
 
 
 async def test_a_silent_group_leader_does_not_get_the_revisit(store: Store, small_county: County) -> None:

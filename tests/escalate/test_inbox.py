@@ -98,7 +98,9 @@ async def test_vulnerable_whereabouts_unknown_opens_a_report(store: Store, small
     lad.clock.advance(30 * 60)
     await lad.sweep()
     revisit = next(
-        x for x in await store.visit_tasks(lad.w.warning_id) if any(h == weak[0] for h, _, _ in x.households)
+        x
+        for x in await store.visit_tasks(lad.w.warning_id)
+        if x.task_id != task.task_id and any(h == weak[0] for h, _, _ in x.households)
     )
     for home in (weak[0], strong[0]):
         if any(h == home for h, _, _ in revisit.households):

@@ -16,8 +16,9 @@ from warnengine.clock import Clock, ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.escalate.ladder import SweepCounts, _share, escalate
+from warnengine.escalate.ladder import SweepCounts, escalate
 from warnengine.escalate.rows import CALL_STEP
+from warnengine.escalate.visit_tasks import share
 from warnengine.model import AckState, Area, Hazard, HazardWarning, MsgType, Severity, SpeakerAck, Status
 from warnengine.model.records import VisitTask
 from warnengine.plan.policy import load_policy
@@ -97,22 +98,25 @@ async def start(store: Store, c: County) -> Ladder:
     ]
     assert played and (await apply_speaker_acks(played, store))
     homes = await rows(store, t.warning_households, warning_id=w.warning_id)
-    acked_home = next(d["household_id"] for d in first if d["household_id"] and d["channel"] == "sms")
-    await apply_app_acks(
-        [
-            AppAck(
-                delivery_id=next(
-                    d["delivery_id"]
-                    for d in first
-                    if d["household_id"] == acked_home and d["channel"] == "sms"
-                ),
-                at=clock.now(),
-            )
-        ],
-        store,
+    # A household whose every member has a phone answers, each member for themself (到人: one member's
+    # answer accounts for that member only; tests/escalate/test_persons.py).
+    sms = {d["person_id"]: d["delivery_id"] for d in first if d["household_id"] and d["channel"] != "voice"}
+    size = {h.household_id: h.members for h in c.households}
+    people: dict[str, list[str]] = {}
+    for p in c.people:
+        if p.household_id:
+            people.setdefault(p.household_id, []).append(p.person_id)
+    acked_home = next(
+        h
+        for h in sorted(people)
+        if len(people[h]) == size[h]
+        and all(p in sms for p in people[h])
+        and h in {x["household_id"] for x in homes}
     )
-    # The group leaders answer at once; the other staff stay silent.
+    # The group leaders answer at once (below); the other staff stay silent.
     leaders = {p.person_id for p in c.people if p.role.value == "group_leader"}
+    home = [AppAck(delivery_id=sms[p], at=clock.now()) for p in people[acked_home] if p not in leaders]
+    assert await apply_app_acks(home, store) == len(home)
     answer = [
         AppAck(delivery_id=d["delivery_id"], at=clock.now()) for d in first if d["person_id"] in leaders
     ]
@@ -135,7 +139,11 @@ async def resend_and_call_at_6_minutes(lad: Ladder) -> list[dict[str, Any]]:
     assert calls and all(r["superior_id"] for r in calls if r["person_id"] != "p000001")
     assert not lad.leaders & {r["person_id"] for r in calls}  # those who answered are not called
     resent = [d for d in await lad.deliveries() if d["step"] == 1]
-    assert resent and lad.acked_home not in {d["household_id"] for d in resent}  # acked: never paged again
+    # 到人: whoever acknowledged is never paged again; their household stays open for its other members.
+    acked = {d["person_id"] for d in await lad.deliveries() if d["acked_at"] is not None}
+    assert resent and not acked & {d["person_id"] for d in resent}
+    others = [p for p in lad.county.people if p.household_id == lad.acked_home and p.person_id not in acked]
+    assert (lad.acked_home in {d["household_id"] for d in resent}) == any(p.phone for p in others)
     assert {d["household_id"] for d in resent} <= {h["household_id"] for h in lad.homes}
     assert any(d["step"] == CALL_STEP and "叫应" in d["text"] for d in await lad.deliveries())
     assert lad.emitted  # the new deliveries' village tasks went out
@@ -313,7 +321,7 @@ def test_visits_are_shared_evenly_vulnerable_first() -> None:
         ("g2", "h2-01", True),
     ]
     homes.sort(key=lambda x: (not x[2], x[0], x[1]))
-    shares = _share(homes, {"g1": "leader1", "g2": "leader2"}, ["leader1", "leader2", "member"])
+    shares = share(homes, {"g1": "leader1", "g2": "leader2"}, ["leader1", "leader2", "member"])
     assert sorted(h for hs in shares.values() for _, h, _ in hs) == sorted(h for _, h, _ in homes)
     loads = {who: len(hs) for who, hs in shares.items()}
     assert max(loads.values()) <= 5 and min(loads.values()) >= 4  # 14 doors, 3 visitors: 5/5/4

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select
 
+from tests.acks.persons import rest_accounted
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.integration.conftest import running_stack
 from tests.integration.test_pipeline import county_ring
@@ -79,6 +80,7 @@ async def test_sms_go_out_once_and_a_reply_reaches_the_household(
 
             # The resident answers "收到"; the API's webhook publishes that as a channel event.
             home = next(r for r in sms if r["household_id"])
+            await rest_accounted(h.store, warning_id, [home["person_id"]])  # 到人: the reply completes it
             event = {
                 "provider": "twilio",
                 "kind": "reply",

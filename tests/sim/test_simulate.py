@@ -39,6 +39,16 @@ def test_shipped_flood_evacuation_scenario_is_valid() -> None:
     assert sc.field.evacuation_outcomes["refused"] == 0.02 and sc.field.shelters
 
 
+def test_shipped_flood_goal_scenario_is_valid() -> None:
+    """Issue 17's goal scenario: 4 % nobody home, 1 % needing help, 2 % refusing; goals 90 / 30 / 10."""
+    sc = load_scenario(REPO / "config" / "scenarios" / "county_red_flood_goal.yaml")
+    assert (sc.warning.hazard.value, sc.warning.severity.value, sc.warning.codes) == ("flood", "red", [])
+    assert sc.visit_outcomes == {"reached": 0.95, "nobody_home": 0.04, "needs_help": 0.01}
+    assert sc.field.evacuation_outcomes["refused"] == 0.02 and sc.field.shelters
+    g = sc.goal
+    assert (g.evacuation_min, g.vulnerable_persons_min, g.report_take_min) == (90, 30, 10)
+
+
 SMALL = {
     "county": {"generate": {"villages": 10, "townships": 2, "households_per_group": [4, 8], "seed": 3}},
     "warning": {"hazard": "meteo", "severity": "red"},
@@ -170,6 +180,7 @@ def test_field_reports_and_evacuation_in_the_summary(tmp_path: Path) -> None:
             "evacuation_outcomes": {"evacuated": 0.7, "refused": 0.1, "needs_help": 0.1, "away": 0.1},
             "to_relatives": 0.0,
         },
+        "goal": {"evacuation_min": 90, "vulnerable_persons_min": 30, "report_take_min": 10},
     }
     (tmp_path / "sc.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
     done = run("simulate", "--scenario", str(tmp_path / "sc.yaml"), "--json", "--in-process")
@@ -184,3 +195,17 @@ def test_field_reports_and_evacuation_in_the_summary(tmp_path: Path) -> None:
     assert evac["checked_in"] == by_min["120"]  # everyone evacuated went to a shelter and arrived
     decided = evac["refused"] + evac["needs_help"] + evac["away"]
     assert decided <= evac["threatened_households"]
+    # 到人: persons accounted for by minute, the rest by reason; the goals say met or who is missing.
+    persons = out["persons_accounted_by_min"]
+    assert list(persons.values()) == sorted(persons.values()) and persons["120"] == out["persons_accounted"]
+    assert out["persons_accounted"] + sum(out["persons_unaccounted"].values()) == out["persons"]["total"]
+    goal = out["goal"]
+    assert goal["field_reports"]["met"] and goal["field_reports"]["slowest_take_min"] <= 10
+    evac_goal = goal["evacuation"]
+    assert evac_goal["threatened_persons"] == evac["threatened_persons"]
+    assert evac_goal["met"] == (not evac_goal["not_named"]) and "拒绝转移 refused" in " ".join(
+        evac_goal["persons_by_outcome"]
+    )
+    vul = goal["vulnerable_persons"]
+    assert vul["met"] == (not vul["not_accounted"]) and vul["accounted_by_goal"] <= vul["vulnerable_persons"]
+    assert all(x["reason"] for x in vul["not_accounted"])

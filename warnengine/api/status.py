@@ -83,6 +83,11 @@ class WarningStatus(BaseModel):
     households_percent: float
     terminals_percent: float
     households_open: int  # neither reached nor named unreachable
+    # 到人 (issue 17): residents of the targeted households, accounted for (an ack of their own, a visitor's
+    # names or headcount, evacuated, away), and the others by reason (db/store/persons.py's REASONS).
+    persons: int = 0
+    persons_accounted: int = 0
+    persons_unaccounted: dict[str, int] = {}
     done: bool  # resolved and every village closed (households reached or named; else loudspeakers, messages)
     villages: list[VillageReach]
     unreached: list[str]
@@ -204,6 +209,7 @@ async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
         households_percent=_percent(sums["households_reached"], sums["households"]),
         terminals_percent=_percent(sums["terminals_played"], sums["terminals"]),
         households_open=households_open,
+        **await c.store.persons_tally(warning_id),
         done=bool(counted)
         and pipeline is not None
         and households_open == 0

@@ -17,7 +17,8 @@ in `escalation_steps`), so a restart loses no timer. Per live warning version:
   duty and stays open; a `nobody_home` door is visited again after the rule's `revisit_min`;
 - field reports nobody took within the policy's `report_take_min` 叫应 the county duty (escalate/inbox.py).
 
-An acknowledgement removes its household from every later step at once; a Cancel ends the version (it is
+An acknowledgement accounts for its sender (到人, db/store/persons.py): a household leaves every later step
+once all its members are accounted for, and resends skip those who are; a Cancel ends the version (it is
 no longer live) and cancels its open visit tasks. New deliveries are planned rows like any other: the
 village tasks this returns are emitted so the dispatch stage sends them.
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass, field
-from hashlib import sha256
 
 import structlog
 
@@ -40,6 +40,7 @@ from warnengine.escalate.inbox import inbox_deadlines
 from warnengine.escalate.orgs import org_step
 from warnengine.escalate.rows import _best, _rows
 from warnengine.escalate.store import EscalateStore
+from warnengine.escalate.visit_tasks import visit_tasks
 from warnengine.escalate.visit_text import visit_text
 from warnengine.model import HazardWarning, Role, Status
 from warnengine.model.records import VisitTask
@@ -64,8 +65,14 @@ class SweepCounts:
 
 
 async def escalate(
-    store: EscalateStore, directory: Directory, policy: DisseminationPolicy, emit_village: EmitVillage
+    store: EscalateStore,
+    directory: Directory,
+    policy: DisseminationPolicy,
+    emit_village: EmitVillage,
+    persons: bool = True,
 ) -> SweepCounts:
+    """One sweep. `persons`: resends skip the persons already accounted for (到人); False only to measure
+    what that costs (benchmarks/persons_sweep.py)."""
     now = store.clock.now()
     counts = SweepCounts()
     board = await store.duty_board(now)
@@ -91,7 +98,9 @@ async def escalate(
             for number, step in enumerate(rule.ladder, start=1):
                 if number in live.steps_done or elapsed < step.after_min * 60:
                     continue
-                new, households = await _run_step(store, duty, w, rule, number, step, now, shelter_of)
+                new, households = await _run_step(
+                    store, duty, w, rule, number, step, now, shelter_of, persons
+                )
                 new += await org_step(store, duty, w, rule, number, step, now)  # silent orgs, same step
                 rows += new
                 await store.save_plan(new, [])
@@ -126,11 +135,14 @@ async def _run_step(
     step: Step,
     now: float,
     shelter_of: Mapping[str, str],
+    persons: bool = True,
 ) -> tuple[list[tuple[object, ...]], int]:
     directory = duty.directory
     unreached = await store.unreached_households(w.warning_id)
     if step.action == "resend":
-        return _resend(directory, w, rule, number, step, unreached, now), len(unreached)
+        # A household open only for its members not yet accounted for: the others are not sent again.
+        done = await store.accounted_person_ids(w.warning_id) if persons else frozenset[str]()
+        return _resend(directory, w, rule, number, step, unreached, now, done), len(unreached)
     if step.action == "visit":
         tasks = await _create_visits(store, duty, w, unreached, now)
     else:  # escalate: unconfirmed visits go up one level
@@ -178,8 +190,10 @@ def _resend(
     step: Step,
     unreached: list[tuple[str, str, str, bool]],
     now: float,
+    accounted: Set[str] = frozenset(),
 ) -> list[tuple[object, ...]]:
-    """A resend step: the unreached households' members again, on the step's channels or the rule's."""
+    """A resend step: the unreached households' members not accounted for, again, on the step's channels
+    or the rule's."""
     if rule.residents is Residents.NONE:
         return []
     drill = w.status in (Status.EXERCISE, Status.TEST)
@@ -189,7 +203,7 @@ def _resend(
         if rule.residents is Residents.VULNERABLE and not vulnerable:
             continue
         for m in directory.members.get(hid, []):
-            if not drill or m.drill_opt_in:
+            if (not drill or m.drill_opt_in) and m.person_id not in accounted:
                 rows += _rows(w, m, channels, number, village, hid, None, now)
     return rows
 
@@ -203,10 +217,13 @@ async def _create_visits(
 ) -> list[VisitTask]:
     """A visit step: door-to-door tasks for the unreached households not on an open task already (a
     village that fell back has its visits before the ladder's visit step)."""
-    taken = {h for task in await store.visit_tasks(w.warning_id, ("open",)) for h, _, _ in task.households}
+    # A door still unvisited on a task under way (accepted) is held too: listing it twice would leave
+    # it on a list nobody walks once the other visitor has reported it.
+    held = await store.visit_tasks(w.warning_id, ("open", "accepted"))
+    taken = {h for task in held for h, _, outcome in task.households if outcome is None}
     unreached = [h for h in unreached if h[0] not in taken]
     # Visitors who did not answer their own 叫应 are not sent: their share goes to others at once.
-    tasks = _visit_tasks(duty, w, unreached, await store.silent_staff(w.warning_id))
+    tasks = visit_tasks(duty, w, unreached, await store.silent_staff(w.warning_id))
     await store.create_visit_tasks(tasks, now)
     metrics.VISIT_TASKS.labels("created").inc(len(tasks))
     return tasks
@@ -265,88 +282,6 @@ def _visit_messages(
             now,
         )
     return rows
-
-
-def _visit_tasks(
-    duty: OnDuty, w: HazardWarning, unreached: list[tuple[str, str, str, bool]], silent: set[str]
-) -> list[VisitTask]:
-    """Door-to-door work per village, shared so it ends soonest: the village's group leaders and grid
-    members who answered their own 叫应 split its unreached households evenly (see `_share`); a village
-    with nobody on record to go gets its grid head (the one on duty, see escalate/duty.py)."""
-    directory = duty.directory
-    villages: dict[str, list[tuple[str, str, bool]]] = {}
-    for hid, village, group, vulnerable in unreached:
-        villages.setdefault(village, []).append((group, hid, vulnerable))
-    tasks: list[VisitTask] = []
-    for village, homes in sorted(villages.items()):
-        homes.sort(key=lambda x: (not x[2], x[0], x[1]))
-        leader_of = {
-            g: leader.person_id
-            for g in sorted({g for g, _, _ in homes})
-            if (leader := duty.first(g, Role.GROUP_LEADER, silent)) is not None
-        }
-        helpers = [
-            s.person_id
-            for s in directory.staff.get(village, [])
-            if s.role is Role.GRID_MEMBER and s.person_id not in silent
-        ]
-        visitors = list(dict.fromkeys([*leader_of.values(), *helpers]))
-        if not visitors:
-            head = duty.first(village, Role.GRID_HEAD, silent) or duty.first(village, Role.GRID_HEAD)
-            tasks += _tasks_by_group(w, village, head.person_id if head else None, 1, homes)
-            continue
-        for who, mine in _share(homes, leader_of, visitors).items():
-            tasks += _tasks_by_group(w, village, who, 0, mine)
-    return tasks
-
-
-def _share(
-    homes: list[tuple[str, str, bool]], leader_of: dict[str, str], visitors: list[str]
-) -> dict[str, list[tuple[str, str, bool]]]:
-    """Households (group, id, vulnerable; vulnerable first) to visitors. Vulnerable households are shared
-    out first, so each visitor's first calls are theirs; a household goes to its own group leader while
-    that leader holds less than an equal share, otherwise to whoever holds least. No one ends with more
-    than an equal share rounded up, so a village with one crowded group still finishes together."""
-    load = dict.fromkeys(visitors, 0)
-    leaders = set(leader_of.values())
-    least: dict[str, tuple[int, bool]] = {}  # ties go to helpers: leaders stay near home
-    out: dict[str, list[tuple[str, str, bool]]] = {v: [] for v in visitors}
-    vulnerable = sum(1 for _, _, v in homes if v)
-    for part, total in ((homes[:vulnerable], vulnerable), (homes[vulnerable:], len(homes))):
-        cap = -(-total // len(visitors))  # ceiling
-        rest = []
-        for home in part:  # first each leader's own group, up to the share
-            own = leader_of.get(home[0])
-            if own is not None and load[own] < cap:
-                load[own] += 1
-                out[own].append(home)
-            else:
-                rest.append(home)
-        for v in visitors:
-            least[v] = (load[v], v in leaders)
-        for home in rest:  # then the rest to whoever holds least
-            who = min(visitors, key=least.__getitem__)
-            load[who] += 1
-            least[who] = (load[who], who in leaders)
-            out[who].append(home)
-    return {v: hs for v, hs in out.items() if hs}
-
-
-def _tasks_by_group(
-    w: HazardWarning, village: str, who: str | None, level: int, homes: list[tuple[str, str, bool]]
-) -> list[VisitTask]:
-    groups: dict[str, list[tuple[str, bool]]] = {}
-    for group, hid, vulnerable in homes:
-        groups.setdefault(group, []).append((hid, vulnerable))
-    return [_task(w, village, g, who, level, hs) for g, hs in sorted(groups.items())]
-
-
-def _task(
-    w: HazardWarning, village: str, group: str, who: str | None, level: int, homes: list[tuple[str, bool]]
-) -> VisitTask:
-    task_id = "v-" + sha256(f"{w.warning_id}\x1f{group}\x1f{who}".encode()).hexdigest()[:20]
-    households = tuple(sorted(((h, vul, None) for h, vul in homes), key=lambda x: (not x[1], x[0])))
-    return VisitTask(task_id, w.warning_id, w.version, village, group, who, level, "open", households)
 
 
 def _with_assignee(task: VisitTask, who: str, level: int) -> VisitTask:

@@ -69,7 +69,10 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
         # Open cases a visit left (issue 17): never counted unreachable.
         "needs_help": sum(1 for h in homes if h["state"] == "needs_help"),
         "nobody_home": sum(1 for h in homes if h["state"] == "nobody_home"),
-        "persons": _persons(rows, homes),
+        "persons": _persons(rows, homes, zero),
+        # 到人 (issue 17): persons accounted for, and those not with why (db/store/persons.py's REASONS).
+        "persons_accounted": rows["persons_tally"]["persons_accounted"],
+        "persons_unaccounted": rows["persons_tally"]["persons_unaccounted"],
         "reached_by_channel": dict(sorted(by_channel.items())),
         "reached_by_min": _by_minute(delays),
         "time_to_reach_s": _quantiles(delays),
@@ -138,6 +141,21 @@ def _why_open(state: str, visit: tuple[str, str | None, int] | None) -> str:
     }.get(state, state)
 
 
+def _reasons(missing: dict[str, int]) -> str:
+    """Persons not accounted for by reason, operator text (Chinese with English beside it)."""
+    return "；".join(f"{PERSON_REASONS.get(k, k)} {n}" for k, n in missing.items()) or "无 none"
+
+
+PERSON_REASONS = {
+    "no_answer": "未回复未入户 no answer, no visit yet",
+    "nobody_home": "不在家待复访 not at home, revisit due",
+    "needs_help": "需救助 needs help",
+    "whereabouts_unknown": "下落不明 whereabouts unknown",
+    "unreachable": "无法联系 unreachable",
+    "loudspeaker_only": "仅大喇叭 loudspeaker only, not confirmed",
+}
+
+
 def _by_minute(delays: list[float]) -> dict[str, int]:
     return {str(m): sum(1 for d in delays if d <= m * 60) for m in MINUTE_MARKS}
 
@@ -187,6 +205,8 @@ td, th {{ border: 1px solid #999; padding: 2px 8px; text-align: left; }} h1 {{ f
 unreachable {report["unreachable"]}, still open {report["open"]} (needs help 需救助 {report["needs_help"]},
 nobody home awaiting revisit 待复访 {report["nobody_home"]});
 vulnerable reached {report["vulnerable"]["reached"]} / {report["vulnerable"]["households"]}.</p>
+<p><b>到人 persons accounted for {report["persons_accounted"]} / {report["persons"]["total"]}</b>;
+not accounted for: {e(_reasons(report["persons_unaccounted"]))}.</p>
 <table><tr><th>reached</th>{minutes}</tr><tr><td>households</td>{counts}</tr></table>
 <h2>Villages</h2>
 <table><tr><th>code</th><th>village</th><th>households</th><th>reached</th><th>vulnerable</th><th>by</th></tr>
@@ -201,16 +221,32 @@ vulnerable reached {report["vulnerable"]["reached"]} / {report["vulnerable"]["ho
 """
 
 
-def _persons(rows: dict[str, Any], homes: list[dict[str, Any]]) -> dict[str, int]:
-    """Persons, not only households (issue 17, first step): the residents of the targeted households (the
-    register's household size), those named in the directory, who of them acknowledged themselves, and the
-    residents of households reached (by anyone's ack, a visit, a loudspeaker)."""
+def _persons(rows: dict[str, Any], homes: list[dict[str, Any]], zero: float | None) -> dict[str, Any]:
+    """Persons, not only households (issue 17): the residents of the targeted households (the register's
+    household size), those named in the directory, who of them acknowledged themselves, the residents of
+    households reached, and persons accounted for (an ack, a visitor's names or headcount, evacuated,
+    away) — by minute, the vulnerable households' apart — and those not accounted for by reason."""
     reached = {h["household_id"] for h in homes if h["state"] == "reached"}
     members: list[tuple[str, str]] = rows["members"]
     size: dict[str, int] = rows["household_size"]
+    tally = rows["persons_tally"]
+    timeline: list[tuple[float, int, bool, str]] = rows["persons_timeline"]
+    vulnerable = {h["household_id"] for h in homes if h["vulnerable"]}
+
+    def by_min(vul: bool | None) -> dict[str, int]:
+        if zero is None:
+            return {str(m): 0 for m in MINUTE_MARKS}
+        got = [(at - zero, n) for at, n, v, _ in timeline if vul is None or v == vul]
+        return {str(m): sum(n for d, n in got if d <= m * 60) for m in MINUTE_MARKS}
+
     return {
         "total": sum(size.values()),
         "named": len(members),
         "in_reached_households": sum(n for hid, n in size.items() if hid in reached),
         "acknowledged": sum(1 for pid, _ in members if pid in rows["acked_persons"]),
+        "accounted": tally["persons_accounted"],
+        "unaccounted": tally["persons_unaccounted"],
+        "accounted_by_min": by_min(None),
+        "vulnerable": sum(n for hid, n in size.items() if hid in vulnerable),
+        "vulnerable_accounted_by_min": by_min(True),
     }

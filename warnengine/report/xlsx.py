@@ -8,6 +8,7 @@ import io
 import re
 from typing import Any
 
+from warnengine.report.closure import PERSON_REASONS
 from warnengine.report.orgs import org_rows
 
 UNREACHED_HEADER = (
@@ -87,6 +88,12 @@ def _summary(ws: Any, report: dict[str, Any]) -> None:
             "脆弱户到户 vulnerable reached",
             f"{report['vulnerable']['reached']}/{report['vulnerable']['households']}",
         ],
+        ["人数 persons", report["persons"]["total"]],
+        ["到人 persons accounted for", report["persons_accounted"]],
+        *(
+            [f"未到人 not accounted for: {PERSON_REASONS.get(k, k)}", n]
+            for k, n in report["persons_unaccounted"].items()
+        ),
         [],
         list(VILLAGE_HEADER),
     ):

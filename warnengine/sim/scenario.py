@@ -75,6 +75,11 @@ class Goal(BaseModel):
     households_min: float = Field(default=60, gt=0)
     vulnerable_min: float = Field(default=30, gt=0)
     staff_min: float = Field(default=5, gt=0)
+    # Issue 17 (sim/goals.py): every threatened person evacuated or named with the reason by this minute,
+    # every vulnerable person accounted for (到人) by this one, every field report taken within this long.
+    evacuation_min: float | None = Field(default=None, gt=0)
+    vulnerable_persons_min: float | None = Field(default=None, gt=0)
+    report_take_min: float | None = Field(default=None, gt=0)
 
 
 Outcome = Literal["reached", "nobody_home", "refused", "moved", "needs_help"]

@@ -13,6 +13,7 @@ from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.report.closure import MINUTE_MARKS, closure_report, to_html
 from warnengine.sim.field import field_summary
+from warnengine.sim.goals import persons_goals
 from warnengine.sim.late import late_households
 from warnengine.sim.scenario import Scenario
 
@@ -38,6 +39,8 @@ async def summarise(
         "vulnerable_met": not any(x["vulnerable"] for x in late),
         "staff_met": all(c["called_at"] <= call_by for c in report["staff_not_answering"]),
         "late": late,
+        # Issue 17's goals (sim/goals.py), when the scenario sets them.
+        **await persons_goals(store, warning_id, t0, t0 + sc.minutes * 60, g),
     }
     if html is not None:
         summary["report_html"] = to_html(report)
@@ -86,6 +89,10 @@ async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: fl
         "staff_called_by_min": by_min(called),
         "unreachable": report["unreachable"],
         "persons": report["persons"],
+        # 到人 (issue 17): persons accounted for by minute, and those not with why.
+        "persons_accounted": report["persons_accounted"],
+        "persons_unaccounted": report["persons_unaccounted"],
+        "persons_accounted_by_min": report["persons"]["accounted_by_min"],
         "needs_help": report["needs_help"],
         "nobody_home": report["nobody_home"],
         # Issue 17: households ever reported needing help, and nobody-home doors visited again.

@@ -408,6 +408,9 @@ function paint(s) {
   text($("#live-deliveries"), `${s.terminals_played}/${s.terminals}` + (s.failed ? ` (失败 failed ${s.failed})` : ""));
   text($("#live-messages"), `${s.messages_reached}/${s.messages}`);
   text($("#live-households"), s.households ? `${s.households_reached}/${s.households}` : "—");
+  // 到人: persons accounted for, and those not with why (the reasons as the API names them).
+  const missing = Object.entries(s.persons_unaccounted || {}).map(([k, n]) => `${k} ${n}`).join(", ");
+  text($("#live-persons"), s.persons ? `${s.persons_accounted}/${s.persons}` + (missing ? ` (未到人 ${missing})` : "") : "—");
   const done = s.done ? "已完成 done" : s.households_open ? `未完成 open: ${s.households_open} 户` : "";
   text($("#live-state"), [s.state || "", s.pipeline_state || "", done].filter(Boolean).join(" · "));
   const ul = $("#unreached");

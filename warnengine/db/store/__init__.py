@@ -20,11 +20,13 @@ from warnengine.db.store.keepers import KeeperQueries
 from warnengine.db.store.links import LinkQueries
 from warnengine.db.store.orgs import OrgQueries
 from warnengine.db.store.people import PeopleQueries
+from warnengine.db.store.persons import PersonQueries
 from warnengine.db.store.plan import PlanQueries
 from warnengine.db.store.reach import ReachQueries
 from warnengine.db.store.reconcile import ReconcileQueries
 from warnengine.db.store.reports import ReportQueries
 from warnengine.db.store.upward import UpwardQueries
+from warnengine.db.store.visits import VisitQueries
 from warnengine.db.store.warnings import WarningQueries
 from warnengine.model.records import (  # re-exported: the store's row types live in the model
     Acknowledged,
@@ -60,6 +62,8 @@ class Store(
     UpwardQueries,
     KeeperQueries,
     OrgQueries,
+    PersonQueries,
+    VisitQueries,
 ):
     """The record: SQLite (embedded) or PostgreSQL (production), one schema."""
 

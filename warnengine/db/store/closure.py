@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from warnengine.db import tables as t
-from warnengine.db.store.base import StoreBase
 from warnengine.db.store.keepers import helper_names
+from warnengine.db.store.persons import PersonQueries
 
 
-class ClosureQueries(StoreBase):
+class ClosureQueries(PersonQueries):  # 到人: the report counts persons (db/store/persons.py)
     async def closure_rows(self, warning_id: str) -> dict[str, Any] | None:
         w, wh, d = t.warnings.c, t.warning_households.c, t.deliveries.c
         async with self.engine.connect() as conn:
@@ -137,4 +137,6 @@ class ClosureQueries(StoreBase):
             "acked_persons": acked,
             "household_size": size,
             "helpers": helpers,
+            "persons_tally": await self.persons_tally(warning_id),
+            "persons_timeline": await self.accounted_timeline(warning_id),
         }

@@ -1,53 +1,21 @@
 """What the escalation ladder reads and writes: live versions, unreached households, unanswered staff,
-visit tasks (入户) and their outcomes. Every write is idempotent (stable ids, insert-or-ignore)."""
+visit tasks (入户) (their outcomes: db/store/visits.py). Every write is idempotent (stable ids,
+insert-or-ignore)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, func, select, update
 
-from warnengine.db import field_tables as ft
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
-from warnengine.db.store.field_reports import from_visit, insert_reports
 from warnengine.model import DeliveryState, HazardWarning
 from warnengine.model.records import LiveVersion, VisitTask
-
-OUTCOMES = ("reached", "nobody_home", "refused", "moved", "needs_help")
-# An outcome that tells the household was warned (a refusal to leave was still a warning heard).
-_REACHED = ("reached", "refused")
-
 
 # Open cases a visit leaves (issue 17): a household that needs help is handed to someone and stays open
 # until a visitor reports it reached; nobody home is revisited once before it is final.
 NEEDS_HELP, NOBODY_HOME = "needs_help", "nobody_home"
-
-
-async def _open_or_final(
-    conn: AsyncConnection, warning_id: str, household_id: str, outcome: str, note: str | None
-) -> tuple[str, str | None]:
-    """The household's state and reason after a visit outcome: reached, an open case, or final with what
-    is known (away, confirmed by whoever the visitor asked; whereabouts unknown at a second empty door)."""
-    said = f" ({note})" if note else ""
-    if outcome in _REACHED:
-        return "reached", None
-    if outcome == NEEDS_HELP:
-        return NEEDS_HELP, f"visit: needs_help{said}"
-    if outcome == "moved":
-        return "unreachable", f"away / 外出 — confirmed at the visit{said}"
-    vt, vh = t.visit_tasks.c, t.visit_households.c
-    empty = (
-        await conn.execute(
-            select(func.count())
-            .select_from(t.visit_households.join(t.visit_tasks, vt.task_id == vh.task_id))
-            .where(vt.warning_id == warning_id, vh.household_id == household_id, vh.outcome == NOBODY_HOME)
-        )
-    ).scalar_one()
-    if empty >= 2:  # this report is already written: the second empty door
-        return "unreachable", f"whereabouts unknown / 下落不明 — nobody home twice{said}"
-    return NOBODY_HOME, f"visit: nobody_home{said}"
 
 
 class EscalationQueries(StoreBase):
@@ -260,92 +228,6 @@ class EscalationQueries(StoreBase):
                 .values(assignee=bindparam("who"), level=bindparam("lvl"), assigned_at=now, state="open"),
                 [{"tid": tid, "who": who, "lvl": lvl} for tid, who, lvl in moves],
             )
-
-    async def report_visit(
-        self, task_id: str, household_id: str, outcome: str, at: float, note: str | None = None
-    ) -> bool:
-        """A visitor's outcome for one household; the household is reached (by visit) or unreachable with
-        the outcome as its reason; the task is done when every household has an outcome."""
-        if outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
-        vt, vh, wh = t.visit_tasks.c, t.visit_households.c, t.warning_households.c
-        async with self.engine.begin() as conn:
-            task = (await conn.execute(select(t.visit_tasks).where(vt.task_id == task_id))).one_or_none()
-            if task is None or task.state == "cancelled":
-                return False
-            res = await conn.execute(
-                update(t.visit_households)
-                .where(vh.task_id == task_id, vh.household_id == household_id)
-                .values(outcome=outcome, at=at, note=note)
-            )
-            if not res.rowcount:
-                return False
-            reached = outcome in _REACHED
-            state, reason = await _open_or_final(conn, task.warning_id, household_id, outcome, note)
-            vul = await conn.execute(
-                select(vh.vulnerable).where(vh.task_id == task_id, vh.household_id == household_id)
-            )
-            opened = from_visit(
-                task.warning_id,
-                task.village_code,
-                household_id,
-                outcome,
-                reason,
-                bool(vul.scalar()),
-                task.assignee,
-                at,
-            )
-            if opened is not None:  # needs help, a refusal, a vulnerable person not found: the inbox
-                await insert_reports(conn, self._insert_ignore(ft.field_reports), [opened])
-            await conn.execute(
-                update(t.warning_households)
-                .where(
-                    and_(wh.warning_id == task.warning_id, wh.household_id == household_id),
-                    wh.state != "reached",
-                )
-                .values(
-                    state=state,
-                    reached_by="visit" if reached else None,
-                    evidence=task_id,
-                    reached_at=at if reached else None,
-                    reason=reason,
-                    updated_at=at,
-                )
-            )
-            left = (
-                await conn.execute(select(func.count()).where(vh.task_id == task_id, vh.outcome.is_(None)))
-            ).scalar_one()
-            if not left:
-                await conn.execute(
-                    update(t.visit_tasks).where(vt.task_id == task_id).values(state="done", done_at=at)
-                )
-            elif task.state == "open":
-                await conn.execute(
-                    update(t.visit_tasks)
-                    .where(vt.task_id == task_id)
-                    .values(state="accepted", accepted_at=at)
-                )
-            return True
-
-    async def confirm_visits_by(self, person_ids: Sequence[str], at: float) -> int:
-        """A visitor's "done" reply (SMS): every household still open in their tasks reached, by visit."""
-        vt, vh = t.visit_tasks.c, t.visit_households.c
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(vh.task_id, vh.household_id)
-                    .join_from(t.visit_households, t.visit_tasks, vt.task_id == vh.task_id)
-                    .where(
-                        vt.assignee.in_(list(person_ids)),
-                        vt.state.in_(("open", "accepted")),
-                        vh.outcome.is_(None),
-                    )
-                )
-            ).all()
-        n = 0
-        for r in rows:
-            n += await self.report_visit(r.task_id, r.household_id, "reached", at, "confirmed by reply")
-        return n
 
     async def follow_ups(self, warning_id: str, empty_before: float) -> list[tuple[str, str, str, bool, str]]:
         """(household, village, group, vulnerable, kind) needing a follow-up visit now: `needs_help` cases

@@ -14,6 +14,7 @@ from warnengine.db import field_tables as ft
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.db.store.field_reports import from_visit, insert_reports
+from warnengine.db.store.persons import add_accounts, close_accounted, count_row
 from warnengine.model.evacuation import EvacOutcome, Shelter
 
 Recorded = Literal["recorded", "missing", "same"]
@@ -106,6 +107,24 @@ class EvacuationQueries(StoreBase):
             )
             if report is not None:  # refused / needs help: the inbox, with its deadline
                 await insert_reports(conn, self._insert_ignore(ft.field_reports), [report])
+            # 到人: the evacuated, a household away, a refusal seen at the door are accounted for; a
+            # household whose every member is, is reached (db/store/persons.py). Needs help stays open.
+            counted = {
+                EvacOutcome.EVACUATED: values["evacuated_persons"],
+                EvacOutcome.AWAY: row.persons,
+                EvacOutcome.REFUSED: row.persons,
+            }.get(outcome)
+            if counted:
+                how = "evacuated" if outcome is EvacOutcome.EVACUATED else "away"
+                how = "headcount" if outcome is EvacOutcome.REFUSED else how
+                await add_accounts(
+                    conn,
+                    self._pg,
+                    [count_row(warning_id, household_id, int(counted), how, now, "evacuation")],
+                )
+                await close_accounted(
+                    conn, warning_id, [household_id], "evacuation", f"evacuation:{who}", now
+                )
         return "recorded"
 
     async def second_visits_due(self, warning_id: str) -> list[tuple[str, str, str, bool]]:

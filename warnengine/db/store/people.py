@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.db.store.orgs import reach_orgs
+from warnengine.db.store.persons import accounted_of
 from warnengine.model import DeliveryState
 from warnengine.model.records import Acknowledged
 
@@ -171,19 +172,42 @@ class PeopleQueries(StoreBase):
                 for r in await self._answer(conn, pairs)
             ]
             homes: dict[tuple[str, str], Acknowledged] = {}
-            for a in done:  # a household answered by several members: its earliest answer is the evidence
+            for a in done:  # several members answering: the household is reached at the latest answer
                 if not a.household_id:
                     continue
                 k = (a.warning_id, a.household_id)
-                if k not in homes or a.at < homes[k].at:
+                if k not in homes or a.at > homes[k].at:
                     homes[k] = a
             if homes:
+                # 到人 (issue 17): an ack accounts for the person who sent it; the household is reached
+                # only when every member is accounted for (db/store/persons.py).
+                # Through the driver, as the UPDATE below: the hot path of a county's answers.
+                await self.executemany(
+                    conn,
+                    "INSERT INTO person_accounts (warning_id, household_id, person_key, persons, how, at, by)"
+                    " VALUES (?, ?, ?, 1, 'ack', ?, ?) ON CONFLICT DO NOTHING",
+                    [
+                        (a.warning_id, a.household_id, a.person_id, a.at, a.delivery_id)
+                        for a in done
+                        if a.household_id and a.person_id
+                    ],
+                )
+                full: set[tuple[str, str]] = set()
+                for wid in sorted({w for w, _ in homes}):
+                    ids = [h for w, h in homes if w == wid]
+                    full |= {
+                        (wid, h) for h, (n, got) in (await accounted_of(conn, wid, ids)).items() if got >= n
+                    }
                 await self.executemany(
                     conn,
                     "UPDATE warning_households SET state = 'reached', reached_by = ?, evidence = ?,"
                     " reached_at = ?, updated_at = ? WHERE warning_id = ? AND household_id = ?"
                     " AND state != 'reached'",
-                    [(a.channel, a.delivery_id, a.at, a.at, w, h) for (w, h), a in sorted(homes.items())],
+                    [
+                        (a.channel, a.delivery_id, a.at, a.at, w, h)
+                        for (w, h), a in sorted(homes.items())
+                        if (w, h) in full
+                    ],
                 )
             await reach_orgs(conn, done)  # an org's delivery acknowledged: the org is reached (issue 17)
         return done
