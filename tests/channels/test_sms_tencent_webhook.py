@@ -16,6 +16,7 @@ from sqlalchemy import select
 from channels.base import ChannelEvent
 from channels.config import PoolConfig, ProviderConfig, RetryConfig
 from channels.sms_tencent_webhook import tencent_routes
+from tests.acks.persons import rest_accounted
 from tests.channels.test_sms_twilio_webhook import _free_port
 from tests.fakes.tencent_sms import SDK_APP_ID, SECRET_ID, SECRET_KEY, FakeTencentSms
 from tests.plan.conftest import planned_village
@@ -197,6 +198,7 @@ async def test_a_tencent_sms_reaches_delivered_and_a_reply_acknowledges(
     assert {r.state for k, r in rows.items() if k != unlucky.delivery_id} == {"delivered"}
 
     [reply] = app.events
+    await rest_accounted(store, w.warning_id, [answering.person_id])  # 到人: the answer completes the home
     counts = await apply_channel_events([reply], store, directory)
     assert counts["acknowledged"] >= 1 and counts["reply_acknowledged"] == 1
     async with store.engine.connect() as conn:
