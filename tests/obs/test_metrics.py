@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy import select
 
+from tests.acks.persons import rest_accounted
 from tests.plan.conftest import planned_village
 from warnengine.acks.people import apply_app_acks
 from warnengine.acks.stage import apply_speaker_acks
@@ -132,7 +133,7 @@ async def test_sweep_sets_the_households_gauge_the_red_alert_watches(
 
     await sweep(store, nothing, nothing, grace_s=10, resend_after_s=1e9, max_attempts=3)
     assert _value("warnengine_households", severity="red", state="unreached") == len(homes)
-    # One member answers in the app: that household moves to reached.
+    # The last member answers in the app: that household moves to reached.
     async with store.engine.connect() as conn:
         d = t.deliveries.c
         did = (
@@ -140,7 +141,10 @@ async def test_sweep_sets_the_households_gauge_the_red_alert_watches(
                 select(d.delivery_id).where(d.warning_id == w.warning_id, d.household_id == homes[0][0])
             )
         ).scalar()
-    assert did and await apply_app_acks([AppAck(delivery_id=did, at=store.clock.now())], store) == 1
+        person = await conn.scalar(select(d.person_id).where(d.delivery_id == did))
+    assert did
+    await rest_accounted(store, w.warning_id, [person])  # 到人: the answer completes the household
+    assert await apply_app_acks([AppAck(delivery_id=did, at=store.clock.now())], store) == 1
     await sweep(store, nothing, nothing, grace_s=10, resend_after_s=1e9, max_attempts=3)
     assert _value("warnengine_households", severity="red", state="unreached") == len(homes) - 1
     assert _value("warnengine_households", severity="red", state="reached") == 1

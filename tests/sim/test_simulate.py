@@ -177,7 +177,7 @@ def test_field_reports_and_evacuation_in_the_summary(tmp_path: Path) -> None:
         "visit_outcomes": {"reached": 0.9, "nobody_home": 0.05, "needs_help": 0.05},
         "field": {
             "take_delay_min": [1, 8],
-            "evacuation_outcomes": {"evacuated": 0.7, "refused": 0.1, "needs_help": 0.1, "away": 0.1},
+            "evacuation_outcomes": {"evacuated": 0.5, "refused": 0.3, "needs_help": 0.1, "away": 0.1},
             "to_relatives": 0.0,
         },
         "goal": {"evacuation_min": 90, "vulnerable_persons_min": 30, "report_take_min": 10},
