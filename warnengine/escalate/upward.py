@@ -8,9 +8,9 @@ closure report's numbers instead. Each goes to everyone on duty in the cell now 
 duty: the cell's dispatchers, else its grid heads from the directory) on their message channels.
 
 Idempotent: a report is one row per warning × cell × kind × due minute, written after its deliveries were
-planned under stable ids (its step: REPORT_STEP + the slot's number), so a crash between the two plans
-the same rows again and sends nothing twice. After an outage only the latest due slot goes out: an
-operator woken by four stale reports at once reads none of them.
+planned under stable ids (its step: REPORT_STEP + the slot's number, or CLOSURE_STEP), so a crash between
+the two plans the same rows again and sends nothing twice. After an outage only the latest due slot goes
+out: an operator woken by four stale reports at once reads none of them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import structlog
 from warnengine.clock import Clock
 from warnengine.escalate.duty import OnDuty, Target
 from warnengine.escalate.rows import _best, _rows
-from warnengine.model import Channel, HazardWarning, Level, Role, Status
+from warnengine.model import Channel, HazardWarning, Level, Role, Status, steps
 from warnengine.model.duty import DutyBoard
 from warnengine.model.records import ProgressRows, ReportChain
 from warnengine.obs import metrics
@@ -36,8 +36,8 @@ from warnengine.resolve.directory import Directory
 
 log = structlog.get_logger("warnengine.escalate")
 
-REPORT_STEP = 100  # the k-th progress slot's deliveries are step REPORT_STEP + k
-CLOSURE_STEP = 99  # the closure report's (叫应 steps are 50…89)
+REPORT_STEP = steps.REPORT.start  # the k-th progress slot's deliveries are step REPORT_STEP + k
+CLOSURE_STEP = steps.CLOSURE.start  # the closure report's (model/steps.py: the table of step numbers)
 CLOSED_LOOKBACK_S = 24 * 3600.0  # a chain closed longer ago than this gets no closure report
 MESSAGE = (Channel.SMS, Channel.WECHAT, Channel.APP)  # a report is read, not listened to
 
@@ -105,7 +105,7 @@ async def report_upward(
         if not rule.report_upward:
             continue
         if chain.closed:
-            kind, slot = "closure", (CLOSURE_STEP - REPORT_STEP, 0)
+            kind, slot = "closure", (-1, 0)  # slot -1: the closure report (its own step)
         elif (due := due_slot(rule, (now - chain.released_at) / 60)) is not None:
             kind, slot = "progress", due
         else:
@@ -136,6 +136,7 @@ async def _report(
     if not todo:
         return []
     now = duty.at
+    step = CLOSURE_STEP if kind == "closure" else steps.REPORT.at(slot[0])
     rows: list[tuple[object, ...]] = []
     records: list[dict[str, Any]] = []
     for cell in todo:
@@ -149,7 +150,7 @@ async def _report(
             c = target.contact
             # The rule's message channels the person has, else their best one: a report is read, not heard.
             mine = tuple(ch for ch in rule.person_channels if ch in MESSAGE and address(c, ch))
-            rows += _rows(_lasting(w), c, mine or _best(c), REPORT_STEP + slot[0], cell[:12], None, text, now)
+            rows += _rows(_lasting(w), c, mine or _best(c), step, cell[:12], None, text, now)
         if not people:
             log.warning("upward_report_nobody", cell=cell, kind=kind)
         records.append(_record(w, cell, kind, slot[1], len(people), text, now))
