@@ -76,6 +76,10 @@ class Progress:
     vulnerable_open: int
     visits_open: int
     silent: dict[str, int]  # staff not answering → calls made about them
+    orgs: int = 0  # schools, enterprises… the warning targets under the cell (issue 17)
+    orgs_reached: int = 0  # a responsible person acknowledged
+    orgs_headcount: int = 0
+    orgs_headcount_reached: int = 0
 
     @property
     def percent(self) -> float:
@@ -218,6 +222,7 @@ def progress(directory: Directory, data: ProgressRows, cell: str) -> Progress:
     reached_villages = {v for v, state, _ in homes if state == "reached"} | {
         v for v in data.played if within(v)
     }
+    orgs = [(state, n) for v, state, n in data.orgs if within(v)]
     people = directory.contacts()
     silent = {
         pid: n
@@ -232,6 +237,10 @@ def progress(directory: Directory, data: ProgressRows, cell: str) -> Progress:
         vulnerable_open=sum(1 for _, state, vul in homes if vul and state not in ("reached", "unreachable")),
         visits_open=sum(n for v, n in data.visits_open.items() if within(v)),
         silent=silent,
+        orgs=len(orgs),
+        orgs_reached=sum(1 for state, _ in orgs if state == "reached"),
+        orgs_headcount=sum(n for _, n in orgs),
+        orgs_headcount_reached=sum(n for state, n in orgs if state == "reached"),
     )
 
 
@@ -261,6 +270,14 @@ def report_text(
         f"villages {p.villages_reached}/{p.villages}, households {p.percent:.0f}%, vulnerable open "
         f"{p.vulnerable_open}, visits open {p.visits_open}, staff not answering {len(p.silent)}"
     )
+    if p.orgs:  # only where the warning targets orgs: a report is two SMS at most
+        numbers += (
+            f"单位 {p.orgs_reached}/{p.orgs} 已回复（人数 {p.orgs_headcount_reached}/{p.orgs_headcount}）。"
+        )
+        english += (
+            f", orgs {p.orgs_reached}/{p.orgs} reached (headcount {p.orgs_headcount_reached}/"
+            f"{p.orgs_headcount})"
+        )
     if kind == "closure":
         return (
             f"{drill}【闭环报告 / closure】{title} 已结束（{at}）{where}：{numbers}"

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import org_tables as ot
+from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model.org import Org
 from warnengine.model.org_records import WarningOrg
@@ -90,6 +91,27 @@ class OrgQueries(StoreBase):
                 )
                 n += res.rowcount or 0
         return n
+
+    async def org_recipients(
+        self, warning_id: str, before_version: int
+    ) -> list[tuple[str, str, str, str, str]]:
+        """(person, org, channel, address, village) of every org delivery an earlier version of the chain
+        sent: whom its Cancel must reach (plan/stage.py)."""
+        od, d = ot.org_deliveries.c, t.deliveries.c
+        async with self.engine.connect() as conn:
+            res = await conn.execute(
+                select(d.person_id, od.org_id, d.channel, d.recipient, d.village_code)
+                .join_from(ot.org_deliveries, t.deliveries, d.delivery_id == od.delivery_id)
+                .where(
+                    od.warning_id == warning_id,
+                    d.version < before_version,
+                    # Went out (claimed, or recorded sent or beyond): one never sent was cancelled unsent.
+                    or_(d.attempts > 0, d.state.in_(("sent", "delivered", "acknowledged"))),
+                    d.person_id.is_not(None),
+                )
+                .distinct()
+            )
+            return sorted((r[0], r[1], r[2], r[3], r[4]) for r in res)
 
     async def org_deliveries_known(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are deliveries sent for an org."""
