@@ -117,3 +117,48 @@ async def test_an_open_org_keeps_the_warning_open(api: Api, small_county: County
     assert s["orgs"]["open_count"] == 0 and s["done"]
     _, report = await api.call("GET", f"/api/v1/warnings/{WID}/report", "grid")
     assert report["closed"] is True and report["orgs"]["unreachable"] == 1
+
+
+async def test_a_visitor_confirms_an_org(api: Api, small_county: County) -> None:
+    """The ladder's visitor confirms the school in person and names the site unreachable with why: both
+    closed, the warning done once its households are; bad or repeated words change nothing."""
+    county = with_orgs(small_county)
+    await api.store.import_directory(
+        county.cells, county.households, county.people, county.devices, orgs=county.orgs
+    )
+    village = next(o for o in county.orgs if o.org_id == SCHOOL).cell_code[:12]
+    w = red(village, api.store.clock).model_copy(update={"warning_id": WID})
+    await api.store.save_warning(w)
+    assert await plan_deliveries(w, await Directory.load(api.store), POLICY, api.store, 3600) == [village]
+    async with api.store.engine.begin() as conn:
+        await conn.execute(
+            update(t.warning_households)
+            .where(t.warning_households.c.warning_id == WID)
+            .values(state="reached")
+        )
+    url = f"/api/v1/warnings/{WID}/orgs"
+    status, out = await api.call(
+        "POST", f"{url}/{SCHOOL}/visit", "grid", json={"outcome": "reached", "note": "已当面告知"}
+    )
+    assert status == 200 and out["recorded"] is True
+    status, out = await api.call(
+        "POST", f"{url}/{SCHOOL}/visit", "grid", json={"outcome": "unreachable", "note": "x"}
+    )
+    assert status == 200 and out["recorded"] is False  # reached stands
+    status, err = await api.call("POST", f"{url}/{SITE}/visit", "grid", json={"outcome": "unreachable"})
+    assert status == 400 and err["error"]["field"] == "note"
+    status, _ = await api.call("POST", f"{url}/O-nosuch/visit", "grid", json={"outcome": "reached"})
+    assert status == 404
+    status, err = await api.call("POST", f"{url}/{SITE}/visit", "grid", json={"outcome": "gone"})
+    assert status == 400
+    status, out = await api.call(
+        "POST", f"{url}/{SITE}/visit", "grid", json={"outcome": "unreachable", "note": "停工"}
+    )
+    assert status == 200 and out["recorded"] is True
+    _, s = await api.call("GET", f"/api/v1/warnings/{WID}/status", "grid")
+    assert (s["orgs"]["reached"], s["orgs"]["unreachable"], s["orgs"]["open_count"]) == (1, 1, 0) and s[
+        "done"
+    ]
+    assert {o["org_id"]: o["why"] for o in s["orgs"]["open"]} == {SITE: "入户核实：停工 / visited: 停工"}
+    orgs = {r["org_id"]: r for r in await rows(api.store, ot.warning_orgs, warning_id=WID)}
+    assert (orgs[SCHOOL]["reached_by"], orgs[SCHOOL]["note"]) == ("visit", "已当面告知")

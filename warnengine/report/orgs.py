@@ -25,6 +25,8 @@ ORG_HEADER = (
 
 def unreached_reason(o: WarningOrg) -> str:
     """Why an org is not reached yet: operator-facing, Chinese with English beside it."""
+    if o.state == "unreachable" and o.note:  # a visitor's word (api/org_visits.py)
+        return f"入户核实：{o.note} / visited: {o.note}"
     if not o.responsible:
         return "无负责人记录 no responsible person on record"
     if o.state == "unreachable":

@@ -113,6 +113,36 @@ class OrgQueries(StoreBase):
             )
             return sorted((r[0], r[1], r[2], r[3], r[4]) for r in res)
 
+    async def confirm_org(
+        self, warning_id: str, org_id: str, state: str, note: str | None, now: float
+    ) -> str:
+        """A visitor's word on an org (api/org_visits.py): `reached` (told the responsible person in
+        person) or `unreachable` (the note says why). "recorded"; "same" when the org is already reached
+        or a visitor already named it so (nothing counted twice); "missing" when the warning did not
+        target it."""
+        wo = ot.warning_orgs.c
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(wo.state, wo.note).where(wo.warning_id == warning_id, wo.org_id == org_id)
+                )
+            ).first()
+            if row is None:
+                return "missing"
+            # Reached stands; an org a visitor already named unreachable keeps the first reason. One the
+            # planner named (nobody to message: no note yet) takes the visitor's reason.
+            if row.state == "reached" or (row.state == state and row.note is not None):
+                return "same"
+            values: dict[str, Any] = {"state": state, "note": note[:500] if note else None}
+            if state == "reached":
+                values.update(reached_at=now, reached_by="visit")
+            await conn.execute(
+                update(ot.warning_orgs)
+                .where(wo.warning_id == warning_id, wo.org_id == org_id, wo.state == row.state)
+                .values(values)
+            )
+        return "recorded"
+
     async def org_deliveries_known(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are deliveries sent for an org."""
         od = ot.org_deliveries.c
