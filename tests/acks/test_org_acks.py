@@ -119,4 +119,4 @@ async def test_app_ack_of_an_org_delivery(store: Store, small_county: County) ->
     row = await school(store)
     assert (row["state"], row["evidence"], row["reached_at"]) == ("reached", link["delivery_id"], 7.0)
     [site] = await rows(store, ot.warning_orgs, warning_id=w.warning_id, org_id=SITE)
-    assert site["state"] == "targeted"  # nobody answers for it
+    assert site["state"] == "unreachable"  # nobody answers for it: named unreachable when planned

@@ -69,6 +69,7 @@ class Server:
             "report_id": await self._field_report(),
             "sha256": "0" * 64,  # no such photo: a documented 404
             "shelter_id": "S-none",  # no such shelter: check-ins are a documented 404
+            "org_id": "O-none",  # no such org of the warning: a visitor's word on it is a documented 404
             "username": "grid",  # a real account: which directory person it is
         }
         app = create_app(self.store, api_settings(self.tmp), RecordingPublisher())

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from tests.escalate.test_follow_up import at_16
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.escalate.inbox import INBOX_STEP
+from warnengine.model import steps
 from warnengine.model.field_report import ReportKind, ReportSource, ReportState
 
 
@@ -53,7 +53,7 @@ async def test_untaken_report_calls_the_county_duty_until_taken(store: Store, sm
     ]
 
     async def inbox_calls() -> list[dict[str, object]]:
-        return [d for d in await lad.deliveries() if int(str(d["step"])) >= INBOX_STEP]
+        return [d for d in await lad.deliveries() if int(str(d["step"])) in steps.INBOX]
 
     lad.clock.advance(9 * 60)  # within the 10 minutes: nobody is called
     await lad.sweep()

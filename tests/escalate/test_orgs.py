@@ -131,7 +131,7 @@ async def principal_answers(lad: OrgLadder) -> None:
     orgs = await orgs_of(lad.store, lad.w.warning_id)
     school = orgs[SCHOOL]
     assert (school["state"], school["reached_by"], school["note"]) == ("reached", "sms", "830名学生留在室内")
-    assert school["reached_at"] == at and orgs[SITE]["state"] == "targeted"
+    assert school["reached_at"] == at and orgs[SITE]["state"] == "unreachable"  # nobody responsible
     # The same reply again (a webhook retry): nothing changes, still no report.
     again = await apply_channel_events([reply], lad.store, lad.directory)
     assert again["org_acknowledged"] == 0 and await lad.store.field_reports() == []

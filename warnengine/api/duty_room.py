@@ -16,9 +16,10 @@ from warnengine.api.errors import not_found
 from warnengine.api.preview import Unreachable
 from warnengine.api.routing import STAFF, Op, json_out
 from warnengine.api.warning_models import WARNING_ID
+from warnengine.model import steps
 from warnengine.model.duty import stamp
 
-CALL_STEP = 50  # escalate.rows.CALL_STEP: 叫应 messages and calls are this step and above
+CALL_STEP = steps.CALL.start  # 叫应 messages and calls are this step and above (model/steps.py)
 
 
 class Preflight(BaseModel):
@@ -76,12 +77,22 @@ async def preflight(request: web.Request) -> web.Response:
     )
 
 
+_LABELS = {
+    steps.REPORT.kind: "upward report / 上报",
+    steps.CLOSURE.kind: "closure report / 闭环上报",
+    steps.EVACUATE.kind: "evacuation order / 转移通知",
+    steps.FALLBACK.kind: "visit list / 入户名单",
+    steps.HELPER.kind: "helper / 包保叫应",
+    steps.POINT.kind: "point lead / 点长任务",
+    steps.INBOX.kind: "field report overdue / 灾情未接",
+    steps.EVAC_VISIT.kind: "second visit / 二次动员",
+    steps.FOLLOW.kind: "follow-up / 复访",
+}
+
+
 def _kind(step: int) -> str:
-    if step >= 100:
-        return "upward report / 上报"
-    if step == 99:
-        return "closure report / 闭环上报"
-    return "叫应"
+    """The log's label for a step number: its kind in the one table (model/steps.py)."""
+    return _LABELS.get(steps.kind_of(step), "叫应")
 
 
 async def call_log(request: web.Request) -> web.Response:

@@ -88,7 +88,9 @@ class WarningStatus(BaseModel):
     persons: int = 0
     persons_accounted: int = 0
     persons_unaccounted: dict[str, int] = {}
-    done: bool  # resolved and every village closed (households reached or named; else loudspeakers, messages)
+    # resolved, every village closed (households reached or named; else loudspeakers, messages) and every
+    # targeted org reached or named unreachable (orgs.open_count == 0)
+    done: bool
     villages: list[VillageReach]
     unreached: list[str]
     open_households: list[OpenHousehold]  # at most OPEN_LIMIT, vulnerable first
@@ -193,6 +195,7 @@ async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
         if sums["households"]
         else _percent(len(reached), len(villages))
     )
+    orgs = await org_status(c, warning_id)
     status = (draft or {}).get("status") or (pipeline or {}).get("status")
     headline = json.loads(draft["content"])["headline"] if draft else (pipeline or {}).get("event")
     return WarningStatus(
@@ -210,14 +213,15 @@ async def snapshot(c: ApiContext, warning_id: str) -> WarningStatus:
         terminals_percent=_percent(sums["terminals_played"], sums["terminals"]),
         households_open=households_open,
         **await c.store.persons_tally(warning_id),
-        done=bool(counted)
+        done=bool(counted or orgs.targeted)
         and pipeline is not None
         and households_open == 0
+        and orgs.open_count == 0  # an org neither reached nor named unreachable holds it open too
         and all(v.closed for v in counted),
         villages=villages,
         unreached=[v.code for v in villages if v.percent < 100.0],
         open_households=await _open_households(c, warning_id, names),
-        orgs=await org_status(c, warning_id),
+        orgs=orgs,
     )
 
 

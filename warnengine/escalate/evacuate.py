@@ -19,7 +19,7 @@ import structlog
 from warnengine.escalate.duty import OnDuty
 from warnengine.escalate.rows import _rows
 from warnengine.escalate.store import EscalateStore
-from warnengine.model import HazardWarning, Role, Status
+from warnengine.model import HazardWarning, Role, Status, steps
 from warnengine.model.evacuation import Shelter
 from warnengine.model.records import VisitTask
 from warnengine.obs import metrics
@@ -28,8 +28,8 @@ from warnengine.resolve.directory import Directory
 
 log = structlog.get_logger("warnengine.escalate")
 
-EVAC_STEP = 99  # the order's messages: between the 叫应 steps (50…89) and follow-ups (100 + minutes)
-EVAC_VISIT_STEP = 200_000  # second visits after a refusal: + minutes since the version resolved
+EVAC_STEP = steps.EVACUATE.start  # the order's messages (model/steps.py: the table of step numbers)
+EVAC_VISIT_STEP = steps.EVAC_VISIT.start  # second visits after a refusal: + minutes since resolved
 
 Threatened = tuple[
     str, str, str, bool, int, float, float
@@ -117,7 +117,7 @@ async def second_visits(
     due = await store.second_visits_due(w.warning_id)
     if not due:
         return [], 0
-    step = EVAC_VISIT_STEP + int((now - resolved_at) // 60)
+    step = steps.EVAC_VISIT.at(int((now - resolved_at) // 60))
     by_village: dict[tuple[str, str], list[tuple[str, bool]]] = {}
     for hid, village, group, vulnerable in due:
         by_village.setdefault((village, group), []).append((hid, vulnerable))

@@ -14,16 +14,16 @@ from __future__ import annotations
 import structlog
 
 from warnengine.escalate.duty import OnDuty
-from warnengine.escalate.rows import CALL_STEP, CALL_STEPS, _rows
+from warnengine.escalate.rows import _rows
 from warnengine.escalate.store import EscalateStore
-from warnengine.model import Channel, HazardWarning, Role
+from warnengine.model import Channel, HazardWarning, Role, steps
 from warnengine.obs import metrics
 from warnengine.plan.policy import Rule
 
 log = structlog.get_logger("warnengine.escalate")
 
-FALLBACK_STEP = CALL_STEP + CALL_STEPS  # 90: the visit messages of a village that fell back
-RESPONSIBLE_STEP = FALLBACK_STEP + 1  # 91: the 叫应 of its terminals' 专人
+FALLBACK_STEP = steps.FALLBACK.start  # the visit messages of a village that fell back
+RESPONSIBLE_STEP = steps.RESPONSIBLE.start  # the 叫应 of its terminals' 专人
 
 _WHY = {
     "offline": ("终端全部离线", "every terminal offline"),

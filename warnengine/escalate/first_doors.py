@@ -22,9 +22,9 @@ from hashlib import sha256
 import structlog
 
 from warnengine.escalate.duty import OnDuty
-from warnengine.escalate.rows import CALL_STEP, CALL_STEPS, _rows
+from warnengine.escalate.rows import _rows
 from warnengine.escalate.store import EscalateStore
-from warnengine.model import Channel, HazardWarning, Role
+from warnengine.model import Channel, HazardWarning, Role, steps
 from warnengine.model.records import VisitTask
 from warnengine.model.vulnerable import CATEGORY_ZH, MOBILITY_ZH
 from warnengine.obs import metrics
@@ -33,8 +33,8 @@ from warnengine.resolve.directory import Register
 
 log = structlog.get_logger("warnengine.escalate")
 
-HELPER_STEP = CALL_STEP + CALL_STEPS + 2  # 92: helpers' 叫应 (90, 91: the loudspeaker fallback's)
-POINT_STEP = HELPER_STEP + 1  # 93: point leads' tasks
+HELPER_STEP = steps.HELPER.start  # helpers' 叫应 (model/steps.py: the table of step numbers)
+POINT_STEP = steps.POINT.start  # point leads' tasks
 
 Row = tuple[object, ...]
 

@@ -11,14 +11,14 @@ import structlog
 
 from warnengine.escalate.duty import OnDuty
 from warnengine.escalate.store import EscalateStore
-from warnengine.model import HazardWarning, Role
+from warnengine.model import HazardWarning, Role, steps
 from warnengine.model.records import VisitTask
 from warnengine.obs import metrics
 from warnengine.plan.policy import Rule
 
 log = structlog.get_logger("warnengine.escalate")
 
-FOLLOW_STEP = 100  # deliveries of a follow-up are step FOLLOW_STEP + minutes since the version resolved
+FOLLOW_STEP = steps.FOLLOW.start  # a follow-up's deliveries: + minutes since resolved (model/steps.py)
 
 
 async def follow_up(
@@ -28,7 +28,7 @@ async def follow_up(
     cases = await store.follow_ups(w.warning_id, now - rule.revisit_min * 60)
     if not cases:
         return [], 0
-    step = FOLLOW_STEP + int((now - resolved_at) // 60)
+    step = steps.FOLLOW.at(int((now - resolved_at) // 60))
     silent = await store.silent_staff(w.warning_id)
     groups: dict[tuple[str, str, str, str | None, int], list[tuple[str, bool]]] = {}
     for hid, village, group, vulnerable, kind in cases:

@@ -18,7 +18,7 @@ import structlog
 from warnengine.escalate.duty import OnDuty, Target
 from warnengine.escalate.rows import _rows
 from warnengine.escalate.store import EscalateStore
-from warnengine.model import Channel, Level, Role
+from warnengine.model import Channel, Level, Role, steps
 from warnengine.model.field_report import FieldReport
 from warnengine.model.records import LiveVersion
 from warnengine.obs import metrics
@@ -26,7 +26,7 @@ from warnengine.plan.policy import DisseminationPolicy
 
 log = structlog.get_logger("warnengine.escalate")
 
-INBOX_STEP = 100_000  # far above follow-ups (100 + minutes): a day's minutes never reach it
+INBOX_STEP = steps.INBOX.start  # + minutes since the version resolved (model/steps.py)
 
 
 async def inbox_deadlines(
@@ -74,21 +74,21 @@ async def _messages(
     live = {v.warning.warning_id: v for v in lives}
     newest = max(lives, key=lambda v: v.resolved_at, default=None)
     rows: list[tuple[object, ...]] = []
-    steps: dict[tuple[str, int, int], int] = {}
+    counted: dict[tuple[str, int, int], int] = {}
     for to, reports in by_target.values():
         for wid, mine in _by_warning(reports, live, newest).items():
             v = live[wid]
             w = v.warning
             rule = policy.rule_for(w.hazard, w.severity, w.event)
             voice = (Channel.VOICE,) if rule.duty_voice_calls > 0 else ()
-            step = INBOX_STEP + int((now - v.resolved_at) // 60)
+            step = steps.INBOX.at(int((now - v.resolved_at) // 60))
             text = _text(mine, policy.report_take_min)
             channels = tuple(dict.fromkeys((*rule.person_channels, *voice)))
             rows += _rows(w, to.contact, channels, step, to.cell_code[:12], None, text, now)
             key = (w.warning_id, w.version, step)
-            steps[key] = steps.get(key, 0) + len(mine)
+            counted[key] = counted.get(key, 0) + len(mine)
     await store.save_plan(rows, [])
-    for (wid, version, step), n in steps.items():
+    for (wid, version, step), n in counted.items():
         await store.record_step(wid, version, step, "inbox_call", n, now)
     return rows
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from warnengine.model import Channel, HazardWarning
+from warnengine.model import Channel, HazardWarning, steps
 from warnengine.plan.plan import address, person_delivery_id
 from warnengine.resolve.directory import Contact
 
-CALL_STEP = 50  # the step number of 叫应 calls to superiors (ladder steps are 1..n)
-CALL_STEPS = 40  # a person's k-th 叫应 of a warning is step CALL_STEP + k (k < CALL_STEPS)
+CALL_STEP = steps.CALL.start  # the step number of 叫应 calls to superiors (ladder steps are 1..n)
+CALL_STEPS = steps.CALL.end - steps.CALL.start  # a person's k-th 叫应 is step CALL_STEP + k
 
 
 def _best(c: Contact) -> tuple[Channel, ...]:

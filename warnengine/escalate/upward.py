@@ -8,9 +8,9 @@ closure report's numbers instead. Each goes to everyone on duty in the cell now 
 duty: the cell's dispatchers, else its grid heads from the directory) on their message channels.
 
 Idempotent: a report is one row per warning × cell × kind × due minute, written after its deliveries were
-planned under stable ids (its step: REPORT_STEP + the slot's number), so a crash between the two plans
-the same rows again and sends nothing twice. After an outage only the latest due slot goes out: an
-operator woken by four stale reports at once reads none of them.
+planned under stable ids (its step: REPORT_STEP + the slot's number, or CLOSURE_STEP), so a crash between
+the two plans the same rows again and sends nothing twice. After an outage only the latest due slot goes
+out: an operator woken by four stale reports at once reads none of them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import structlog
 from warnengine.clock import Clock
 from warnengine.escalate.duty import OnDuty, Target
 from warnengine.escalate.rows import _best, _rows
-from warnengine.model import Channel, HazardWarning, Level, Role, Status
+from warnengine.model import Channel, HazardWarning, Level, Role, Status, steps
 from warnengine.model.duty import DutyBoard
 from warnengine.model.records import ProgressRows, ReportChain
 from warnengine.obs import metrics
@@ -36,8 +36,8 @@ from warnengine.resolve.directory import Directory
 
 log = structlog.get_logger("warnengine.escalate")
 
-REPORT_STEP = 100  # the k-th progress slot's deliveries are step REPORT_STEP + k
-CLOSURE_STEP = 99  # the closure report's (叫应 steps are 50…89)
+REPORT_STEP = steps.REPORT.start  # the k-th progress slot's deliveries are step REPORT_STEP + k
+CLOSURE_STEP = steps.CLOSURE.start  # the closure report's (model/steps.py: the table of step numbers)
 CLOSED_LOOKBACK_S = 24 * 3600.0  # a chain closed longer ago than this gets no closure report
 MESSAGE = (Channel.SMS, Channel.WECHAT, Channel.APP)  # a report is read, not listened to
 
@@ -76,6 +76,10 @@ class Progress:
     vulnerable_open: int
     visits_open: int
     silent: dict[str, int]  # staff not answering → calls made about them
+    orgs: int = 0  # schools, enterprises… the warning targets under the cell (issue 17)
+    orgs_reached: int = 0  # a responsible person acknowledged
+    orgs_headcount: int = 0
+    orgs_headcount_reached: int = 0
 
     @property
     def percent(self) -> float:
@@ -105,7 +109,7 @@ async def report_upward(
         if not rule.report_upward:
             continue
         if chain.closed:
-            kind, slot = "closure", (CLOSURE_STEP - REPORT_STEP, 0)
+            kind, slot = "closure", (-1, 0)  # slot -1: the closure report (its own step)
         elif (due := due_slot(rule, (now - chain.released_at) / 60)) is not None:
             kind, slot = "progress", due
         else:
@@ -136,6 +140,7 @@ async def _report(
     if not todo:
         return []
     now = duty.at
+    step = CLOSURE_STEP if kind == "closure" else steps.REPORT.at(slot[0])
     rows: list[tuple[object, ...]] = []
     records: list[dict[str, Any]] = []
     for cell in todo:
@@ -149,7 +154,7 @@ async def _report(
             c = target.contact
             # The rule's message channels the person has, else their best one: a report is read, not heard.
             mine = tuple(ch for ch in rule.person_channels if ch in MESSAGE and address(c, ch))
-            rows += _rows(_lasting(w), c, mine or _best(c), REPORT_STEP + slot[0], cell[:12], None, text, now)
+            rows += _rows(_lasting(w), c, mine or _best(c), step, cell[:12], None, text, now)
         if not people:
             log.warning("upward_report_nobody", cell=cell, kind=kind)
         records.append(_record(w, cell, kind, slot[1], len(people), text, now))
@@ -217,6 +222,7 @@ def progress(directory: Directory, data: ProgressRows, cell: str) -> Progress:
     reached_villages = {v for v, state, _ in homes if state == "reached"} | {
         v for v in data.played if within(v)
     }
+    orgs = [(state, n) for v, state, n in data.orgs if within(v)]
     people = directory.contacts()
     silent = {
         pid: n
@@ -231,6 +237,10 @@ def progress(directory: Directory, data: ProgressRows, cell: str) -> Progress:
         vulnerable_open=sum(1 for _, state, vul in homes if vul and state not in ("reached", "unreachable")),
         visits_open=sum(n for v, n in data.visits_open.items() if within(v)),
         silent=silent,
+        orgs=len(orgs),
+        orgs_reached=sum(1 for state, _ in orgs if state == "reached"),
+        orgs_headcount=sum(n for _, n in orgs),
+        orgs_headcount_reached=sum(n for state, n in orgs if state == "reached"),
     )
 
 
@@ -260,6 +270,14 @@ def report_text(
         f"villages {p.villages_reached}/{p.villages}, households {p.percent:.0f}%, vulnerable open "
         f"{p.vulnerable_open}, visits open {p.visits_open}, staff not answering {len(p.silent)}"
     )
+    if p.orgs:  # only where the warning targets orgs: a report is two SMS at most
+        numbers += (
+            f"单位 {p.orgs_reached}/{p.orgs} 已回复（人数 {p.orgs_headcount_reached}/{p.orgs_headcount}）。"
+        )
+        english += (
+            f", orgs {p.orgs_reached}/{p.orgs} reached (headcount {p.orgs_headcount_reached}/"
+            f"{p.orgs_headcount})"
+        )
     if kind == "closure":
         return (
             f"{drill}【闭环报告 / closure】{title} 已结束（{at}）{where}：{numbers}"

@@ -5,7 +5,7 @@ The store's parts (warnengine/db/store) build and read these; the stages' store 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from warnengine.model.delivery import Channel
@@ -127,9 +127,10 @@ class ReportChain:
 class ProgressRows:
     """What a progress report counts, for one warning chain: households (village, state, vulnerable),
     villages whose loudspeaker played, households on an unfinished visit per village, and staff whose
-    叫应 is still unanswered with the calls made about them."""
+    叫应 is still unanswered with the calls made about them; orgs (village, state, headcount)."""
 
     households: list[tuple[str, str, bool]]
     played: set[str]
     visits_open: dict[str, int]
     silent_staff: dict[str, int]
+    orgs: list[tuple[str, str, int]] = field(default_factory=list)

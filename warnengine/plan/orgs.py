@@ -63,6 +63,14 @@ def plan_orgs(
             who = [c for c in who if c.drill_opt_in]
             if not who:
                 continue  # a drill counts only orgs that take part
+        text = org_text(w, org)
+        before = len(plan.deliveries)
+        for c in who:
+            add_org_rows(plan, w, org, c, rule.channels, 0, text, now, expires)
+        # Nobody to message (no responsible person on record, or none with an address on the rule's
+        # channels): named unreachable with that reason at once, as a household without an address is, so
+        # it never holds a warning open; the ladder's visit step still sends someone to its door.
+        state = "targeted" if len(plan.deliveries) > before else "unreachable"
         plan.orgs.append(
             (
                 w.warning_id,
@@ -74,13 +82,10 @@ def plan_orgs(
                 org.name,
                 org.headcount,
                 ";".join(org.responsible),
-                "targeted",
+                state,
                 now,
             )
         )
-        text = org_text(w, org)
-        for c in who:
-            add_org_rows(plan, w, org, c, rule.channels, 0, text, now, expires)
     return plan
 
 

@@ -17,8 +17,8 @@ import structlog
 
 from warnengine.model import Channel, HazardWarning, MsgType, delivery_id
 from warnengine.obs import metrics
-from warnengine.plan.orgs import plan_orgs
-from warnengine.plan.plan import VillagePlan, plan_warning, speaker_targets
+from warnengine.plan.orgs import org_key, plan_orgs
+from warnengine.plan.plan import VillagePlan, person_delivery_id, plan_warning, speaker_targets
 from warnengine.plan.policy import DisseminationPolicy, Rule
 from warnengine.plan.store import PlanStore
 from warnengine.resolve.directory import Directory
@@ -44,7 +44,9 @@ async def plan_deliveries(
     """
     t0 = time.perf_counter()
     if w.msg_type == MsgType.CANCEL:  # stop wherever an earlier version was sent, whatever its area said
-        return await _record(w, await store.villages_reached(w.warning_id, w.version), store, t0)
+        stop = await store.villages_reached(w.warning_id, w.version)
+        stop += await _cancel_orgs(w, store, default_ttl_s, stop)
+        return await _record(w, stop, store, t0)
     reach = resolve_areas(directory, w.areas)
     if reach.problems:
         metrics.AREA_PROBLEMS.inc(len(reach.problems))
@@ -110,6 +112,40 @@ async def _save_orgs(
     await store.save_plan(sorted(plan.deliveries, key=itemgetter(0)), [])
     metrics.DELIVERIES_PLANNED.inc(len(plan.deliveries))
     return [v for v in plan.villages if v not in villages]
+
+
+async def _cancel_orgs(w: HazardWarning, store: PlanStore, ttl_s: float, villages: list[str]) -> list[str]:
+    """A Cancel (解除) to every responsible person an earlier version messaged for an org, on the same
+    channel and address, under their org key (one per org they answer for): a school kept indoors must
+    hear it is over. Not linked to the org (org_deliveries), so a reply to it never marks the org reached.
+    Returns their villages not yet in `villages` (people dispatch runs per village)."""
+    now = store.clock.now()
+    expires = w.expires.timestamp() if w.expires else now + ttl_s
+    rows = [
+        (
+            person_delivery_id(w.warning_id, w.version, org_key(pid, org), channel),
+            w.warning_id,
+            w.version,
+            village,
+            channel,
+            addr,
+            "pending",
+            0,
+            now,
+            expires,
+            pid,
+            None,
+            0,
+            None,  # the people message of a Cancel: "预警已解除。" (dispatch/compose.py)
+        )
+        for pid, org, channel, addr, village in await store.org_recipients(w.warning_id, w.version)
+    ]
+    if not rows:
+        return []
+    await store.save_plan(sorted(rows, key=itemgetter(0)), [])
+    metrics.DELIVERIES_PLANNED.inc(len(rows))
+    log.info("cancel_orgs", warning_id=w.warning_id, version=w.version, deliveries=len(rows))
+    return sorted({str(r[3]) for r in rows} - set(villages))
 
 
 async def _save(

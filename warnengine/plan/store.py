@@ -30,6 +30,10 @@ class PlanStore(Protocol):
 
     async def set_resolved(self, w: HazardWarning, villages: list[str]) -> bool: ...
 
+    async def org_recipients(
+        self, warning_id: str, before_version: int
+    ) -> list[tuple[str, str, str, str, str]]: ...
+
     async def save_org_plan(
         self, orgs: Sequence[tuple[Any, ...]], deliveries: Sequence[tuple[str, str, str]]
     ) -> None: ...

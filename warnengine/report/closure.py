@@ -119,7 +119,9 @@ async def closure_report(store: ReportStore, warning_id: str) -> dict[str, Any] 
         ],
         "visit_tasks": rows["visit_tasks"],
         "deliveries": deliveries,
-        "orgs": org_summary(await store.warning_orgs(warning_id), zero),  # schools, enterprises… (orgs.py)
+        "orgs": (orgs := org_summary(await store.warning_orgs(warning_id), zero)),  # schools… (orgs.py)
+        # Closed (闭环): no household and no org left neither reached nor named unreachable with a reason.
+        "closed": not any(h["state"] not in ("reached", "unreachable") for h in homes) and orgs["open"] == 0,
     }
 
 
@@ -203,7 +205,8 @@ td, th {{ border: 1px solid #999; padding: 2px 8px; text-align: left; }} h1 {{ f
 {report["versions"]} version(s)</p>
 <p><b>到户 {report["reached"]} / {report["households"]} ({pct:.1f}%)</b>;
 unreachable {report["unreachable"]}, still open {report["open"]} (needs help 需救助 {report["needs_help"]},
-nobody home awaiting revisit 待复访 {report["nobody_home"]});
+nobody home awaiting revisit 待复访 {report["nobody_home"]}); orgs still open 单位未闭环
+{report["orgs"]["open"]}; {"已闭环 closed" if report.get("closed") else "未闭环 not closed"};
 vulnerable reached {report["vulnerable"]["reached"]} / {report["vulnerable"]["households"]}.</p>
 <p><b>到人 persons accounted for {report["persons_accounted"]} / {report["persons"]["total"]}</b>;
 not accounted for: {e(_reasons(report["persons_unaccounted"]))}.</p>

@@ -25,21 +25,34 @@ ORG_HEADER = (
 
 def unreached_reason(o: WarningOrg) -> str:
     """Why an org is not reached yet: operator-facing, Chinese with English beside it."""
+    if o.state == "unreachable" and o.note:  # a visitor's word (api/org_visits.py)
+        return f"入户核实：{o.note} / visited: {o.note}"
     if not o.responsible:
         return "无负责人记录 no responsible person on record"
+    if o.state == "unreachable":
+        return "负责人无可用联系方式 no responsible person with an address on the rule's channels"
     if o.last_step == 0:
         return "负责人未回复 no reply from the responsible persons"
     handed = f"，已交 {o.escalated_to} / handed to {o.escalated_to}" if o.escalated_to else ""
     return f"负责人未回复，已升级至第{o.last_step}步{handed} / silent after ladder step {o.last_step}"
 
 
+def org_closed(o: WarningOrg) -> bool:
+    """Reached, or named unreachable with the reason (plan/orgs.py): what closes an org, as a household."""
+    return o.state in ("reached", "unreachable")
+
+
 def org_counts(orgs: Sequence[WarningOrg]) -> dict[str, int]:
-    """The numbers live status shows."""
+    """The numbers live status shows. `unreached`: not reached; of those, `unreachable` are named with
+    the reason and `open` still hold the warning open (api/status.py `done`, the closure's `closed`)."""
     reached = [o for o in orgs if o.state == "reached"]
+    unreachable = sum(1 for o in orgs if o.state == "unreachable")
     return {
         "targeted": len(orgs),
         "reached": len(reached),
         "unreached": len(orgs) - len(reached),
+        "unreachable": unreachable,
+        "open": len(orgs) - len(reached) - unreachable,
         "headcount": sum(o.headcount for o in orgs),
         "headcount_reached": sum(o.headcount for o in reached),
     }
@@ -88,12 +101,16 @@ def org_rows(section: dict[str, Any]) -> list[list[Any]]:
             f"单位 orgs: {section['targeted']}",
             f"已回复 reached: {section['reached']}",
             f"未回复 not reached: {section['unreached']}",
+            f"无法联系 unreachable: {section.get('unreachable', 0)}",
+            f"未闭环 still open: {section.get('open', section['unreached'])}",
             f"人数 headcount: {section['headcount_reached']}/{section['headcount']}",
         ],
         list(ORG_HEADER),
     ]
     for o in section["list"]:
-        state = "已回复 reached" if o["state"] == "reached" else "未回复 not reached"
+        state = {"reached": "已回复 reached", "unreachable": "无法联系 unreachable"}.get(
+            o["state"], "未回复 not reached"
+        )
         out.append(
             [
                 o["org_id"],
@@ -119,6 +136,7 @@ def org_html(section: dict[str, Any] | None) -> str:
     head = "".join(f"<th>{e(h)}</th>" for h in ORG_HEADER)
     return (
         f"<h2>单位 Organisations: {section['reached']} / {section['targeted']} reached, headcount "
-        f"{section['headcount_reached']} / {section['headcount']}</h2>\n"
+        f"{section['headcount_reached']} / {section['headcount']}; unreachable "
+        f"{section.get('unreachable', 0)}, still open {section.get('open', section['unreached'])}</h2>\n"
         f"<table><tr>{head}</tr>{rows}</table>\n"
     )

@@ -84,6 +84,8 @@ def _summary(ws: Any, report: dict[str, Any]) -> None:
         ["到户率 reached %", pct],
         ["无法送达 unreachable", report["unreachable"]],
         ["未闭环 still open", report["open"]],
+        ["单位未闭环 orgs still open", report.get("orgs", {}).get("open", 0)],
+        ["闭环 closed", "是 yes" if report.get("closed") else "否 no"],
         [
             "脆弱户到户 vulnerable reached",
             f"{report['vulnerable']['reached']}/{report['vulnerable']['households']}",

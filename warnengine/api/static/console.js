@@ -411,7 +411,10 @@ function paint(s) {
   // 到人: persons accounted for, and those not with why (the reasons as the API names them).
   const missing = Object.entries(s.persons_unaccounted || {}).map(([k, n]) => `${k} ${n}`).join(", ");
   text($("#live-persons"), s.persons ? `${s.persons_accounted}/${s.persons}` + (missing ? ` (未到人 ${missing})` : "") : "—");
-  const done = s.done ? "已完成 done" : s.households_open ? `未完成 open: ${s.households_open} 户` : "";
+  // Households and orgs (单位) neither reached nor named unreachable both hold the warning open.
+  const orgsOpen = (s.orgs && s.orgs.open_count) || 0;
+  const open = [s.households_open ? `${s.households_open} 户` : "", orgsOpen ? `${orgsOpen} 单位` : ""];
+  const done = s.done ? "已完成 done" : open.some(Boolean) ? `未完成 open: ${open.filter(Boolean).join(" ")}` : "";
   text($("#live-state"), [s.state || "", s.pipeline_state || "", done].filter(Boolean).join(" · "));
   const ul = $("#unreached");
   ul.replaceChildren(...s.unreached.map((c) => el("li", { "data-code": c }, `${names[c] || c} ${c}`)));

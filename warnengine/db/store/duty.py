@@ -10,11 +10,11 @@ from sqlalchemy import delete, select, update
 
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
-from warnengine.model import Level, Role
+from warnengine.model import Level, Role, steps
 from warnengine.model.duty import DutyBoard, Post, Shift
 from warnengine.model.records import DutyCall
 
-CALL_END = 90  # escalate.rows.CALL_STEP + CALL_STEPS: 叫应 steps are below, upward reports from 99
+CALL_END = steps.CALL.end  # 叫应 steps are below (model/steps.py: the table of step numbers)
 
 
 def _shift(r: Any) -> Shift:
@@ -153,7 +153,7 @@ class DutyQueries(StoreBase):
                     .distinct()
                     .where(d.warning_id == warning_id, d.person_id.in_(chunk), d.acked_at.is_not(None))
                 )
-                if min_step is not None:  # 叫应 steps only: acknowledging an upward report (99…) is not one
+                if min_step is not None:  # 叫应 steps only: acknowledging an upward report is not one
                     query = query.where(d.step >= min_step, d.step < CALL_END)
                 res = await conn.execute(query)
                 out |= {r[0] for r in res}

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warnengine.db import org_tables as ot
+from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model.org import Org
 from warnengine.model.org_records import WarningOrg
@@ -90,6 +91,57 @@ class OrgQueries(StoreBase):
                 )
                 n += res.rowcount or 0
         return n
+
+    async def org_recipients(
+        self, warning_id: str, before_version: int
+    ) -> list[tuple[str, str, str, str, str]]:
+        """(person, org, channel, address, village) of every org delivery an earlier version of the chain
+        sent: whom its Cancel must reach (plan/stage.py)."""
+        od, d = ot.org_deliveries.c, t.deliveries.c
+        async with self.engine.connect() as conn:
+            res = await conn.execute(
+                select(d.person_id, od.org_id, d.channel, d.recipient, d.village_code)
+                .join_from(ot.org_deliveries, t.deliveries, d.delivery_id == od.delivery_id)
+                .where(
+                    od.warning_id == warning_id,
+                    d.version < before_version,
+                    # Went out (claimed, or recorded sent or beyond): one never sent was cancelled unsent.
+                    or_(d.attempts > 0, d.state.in_(("sent", "delivered", "acknowledged"))),
+                    d.person_id.is_not(None),
+                )
+                .distinct()
+            )
+            return sorted((r[0], r[1], r[2], r[3], r[4]) for r in res)
+
+    async def confirm_org(
+        self, warning_id: str, org_id: str, state: str, note: str | None, now: float
+    ) -> str:
+        """A visitor's word on an org (api/org_visits.py): `reached` (told the responsible person in
+        person) or `unreachable` (the note says why). "recorded"; "same" when the org is already reached
+        or a visitor already named it so (nothing counted twice); "missing" when the warning did not
+        target it."""
+        wo = ot.warning_orgs.c
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(wo.state, wo.note).where(wo.warning_id == warning_id, wo.org_id == org_id)
+                )
+            ).first()
+            if row is None:
+                return "missing"
+            # Reached stands; an org a visitor already named unreachable keeps the first reason. One the
+            # planner named (nobody to message: no note yet) takes the visitor's reason.
+            if row.state == "reached" or (row.state == state and row.note is not None):
+                return "same"
+            values: dict[str, Any] = {"state": state, "note": note[:500] if note else None}
+            if state == "reached":
+                values.update(reached_at=now, reached_by="visit")
+            await conn.execute(
+                update(ot.warning_orgs)
+                .where(wo.warning_id == warning_id, wo.org_id == org_id, wo.state == row.state)
+                .values(values)
+            )
+        return "recorded"
 
     async def org_deliveries_known(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are deliveries sent for an org."""

@@ -17,11 +17,11 @@ from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.db.store.orgs import reach_orgs
 from warnengine.db.store.persons import accounted_of
-from warnengine.model import DeliveryState
+from warnengine.model import DeliveryState, steps
 from warnengine.model.records import Acknowledged
 
-CALL_STEP = 50  # escalate.rows.CALL_STEP: the step of 叫应 calls to superiors
-CALL_STEPS = 40  # escalate.rows.CALL_STEPS: a person's k-th 叫应 of a warning is step CALL_STEP + k
+CALL_STEP = steps.CALL.start  # the step of 叫应 calls to superiors (model/steps.py)
+CALL_STEPS = steps.CALL.end - steps.CALL.start  # a person's k-th 叫应 of a warning is step CALL_STEP + k
 _SQLITE_CHUNK = 5000  # ids per primary-key IN lookup (SQLite allows 32,766 variables; PostgreSQL far more)
 _PG_CHUNK = 20_000  # ids per PostgreSQL array parameter
 # A delivery no answer changes any more (a provider's "failed" does not stop a human's answer).
@@ -282,15 +282,15 @@ class PeopleQueries(StoreBase):
             )
             .where(w.state == "resolved", w.resolved_at >= since)
         )
-        steps: dict[tuple[str, int], set[int]] = {}
+        by_version: dict[tuple[str, int], set[int]] = {}
         async with self.engine.connect() as conn:
             for r in await conn.execute(query):
-                have = steps.setdefault((r.warning_id, r.version), {0})
+                have = by_version.setdefault((r.warning_id, r.version), {0})
                 if r.step is not None:
                     have.add(r.step)
                 if r.called:
                     have.update(range(CALL_STEP, CALL_STEP + CALL_STEPS))
-        return [(wid, v, tuple(sorted(st))) for (wid, v), st in steps.items()]
+        return [(wid, v, tuple(sorted(st))) for (wid, v), st in by_version.items()]
 
 
 def _moves_to(state: DeliveryState) -> list[str]:

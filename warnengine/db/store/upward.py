@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from warnengine.db import org_tables as ot
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.model import DeliveryState, HazardWarning, MsgType
@@ -105,11 +106,18 @@ class UpwardQueries(StoreBase):
                     )
                 ).all()
             )
+            wo = ot.warning_orgs.c
+            orgs = (
+                await conn.execute(
+                    select(wo.village_code, wo.state, wo.headcount).where(wo.warning_id == warning_id)
+                )
+            ).all()
         return ProgressRows(
             [(r.village_code, r.state, bool(r.vulnerable)) for r in homes],
             played,
             visits,
             {p: int(tries.get(p) or 0) for p in called if p not in acked},
+            [(r.village_code, r.state, int(r.headcount)) for r in orgs],
         )
 
     async def upward_sent(self, warning_id: str) -> set[tuple[str, str, int]]:
