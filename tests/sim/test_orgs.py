@@ -35,3 +35,6 @@ def test_orgs_in_the_summary(tmp_path: Path) -> None:
     by_min = list(orgs["reached_by_min"].values())
     assert by_min == sorted(by_min) and by_min[-1] <= orgs["reached"]
     assert sum(k["targeted"] for k in orgs["by_kind"].values()) == orgs["targeted"]
+    # Each org not reached is named with the reason (its responsible persons silent, the step reached).
+    assert len(orgs["not_reached"]) == orgs["unreached"]
+    assert all(o["reason"] and o["org_id"] and o["headcount"] > 0 for o in orgs["not_reached"])

@@ -44,7 +44,7 @@ def test_shipped_flood_goal_scenario_is_valid() -> None:
     sc = load_scenario(REPO / "config" / "scenarios" / "county_red_flood_goal.yaml")
     assert (sc.warning.hazard.value, sc.warning.severity.value, sc.warning.codes) == ("flood", "red", [])
     assert sc.visit_outcomes == {"reached": 0.95, "nobody_home": 0.04, "needs_help": 0.01}
-    assert sc.field.evacuation_outcomes["refused"] == 0.02 and sc.field.shelters
+    assert sc.field.evacuation_outcomes["refused"] == 0.02 and sc.field.shelters and sc.field.helpers
     g = sc.goal
     assert (g.evacuation_min, g.vulnerable_persons_min, g.report_take_min) == (90, 30, 10)
 

@@ -7,7 +7,8 @@ in `escalation_steps`), so a restart loses no timer. Per live warning version:
 - a village whose terminals are all offline, or none played within the rule's window, gets its visits and
   its terminals' 专人 叫应 at once (escalate/fallback.py), not at the visit step;
 - the vulnerable register's helpers and the monitoring points' leads get their doors at once
-  (escalate/first_doors.py);
+  (escalate/first_doors.py); a helper silent `staff_ack_min` after that hands their untouched doors to
+  the village grid head at once (escalate/helper_handover.py);
 - staff who did not acknowledge within `staff_ack_min` have their superior called (叫应), once;
 - each ladder step whose time has come runs once, on the households not reached by then:
   `resend` (the same or other channels), `visit` (a door-to-door task per village group for its group
@@ -36,6 +37,7 @@ from warnengine.escalate.duty import OnDuty
 from warnengine.escalate.evacuate import evacuation_sweep
 from warnengine.escalate.first_doors import first_doors
 from warnengine.escalate.follow_up import follow_up
+from warnengine.escalate.helper_handover import hand_over_silent
 from warnengine.escalate.inbox import inbox_deadlines
 from warnengine.escalate.orgs import org_step
 from warnengine.escalate.rows import _best, _rows
@@ -93,6 +95,9 @@ async def escalate(
             )
             rows += evac
             rows += await first_doors(store, duty, w, rule, policy, live.steps_done, now, shelter_of)
+            rows += await hand_over_silent(
+                store, duty, w, rule, live.resolved_at, now, live.steps_done, shelter_of
+            )
             rows += await _fall_back(store, duty, w, rule, live.resolved_at, now, counts, shelter_of)
             elapsed = now - live.resolved_at
             for number, step in enumerate(rule.ladder, start=1):

@@ -26,7 +26,7 @@ async def summarise(
         raise LookupError(f"no closure report for {warning_id}: the warning was never recorded")
     summary = await _summary(store, report, warning_id, t0)
     summary.update(await field_summary(store, warning_id, t0))  # field_reports, evacuation (issue 17)
-    summary["orgs"] = {k: v for k, v in report["orgs"].items() if k != "list"}  # schools, enterprises…
+    summary["orgs"] = _orgs(report["orgs"])  # schools, enterprises…
     g = sc.goal
     late = await late_households(store, warning_id, t0, g.households_min, g.vulnerable_min)
     # 叫应 within the goal: a silent person's superior called by then (the sweep runs every step).
@@ -45,6 +45,18 @@ async def summarise(
     if html is not None:
         summary["report_html"] = to_html(report)
     return summary
+
+
+def _orgs(section: dict[str, Any]) -> dict[str, Any]:
+    """The closure report's org numbers, and each org not reached named with the reason (not the whole
+    list: the reached ones are counted)."""
+    out = {k: v for k, v in section.items() if k != "list"}
+    out["not_reached"] = [
+        {k: o[k] for k in ("org_id", "name", "kind", "headcount", "reason")}
+        for o in section["list"]
+        if o["state"] != "reached"
+    ]
+    return out
 
 
 async def _summary(store: Store, report: dict[str, Any], warning_id: str, t0: float) -> dict[str, Any]:
