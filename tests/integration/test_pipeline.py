@@ -82,6 +82,21 @@ async def test_json_feed_by_township_code(harness: Harness, small_county: County
         return {r["recipient"] for r in rows if r["state"] == "played"} == expected
 
     await harness.wait_for(done, 60, "the township's terminals")
+    # A copy of the resolved version re-emitted (the reconciler re-emits a version that waited its turn
+    # longer than the grace): skipped, not planned a second time.
+    again = await harness.store.load_warning(warning_id, 1)
+    assert again is not None and await harness.store.warning_state(warning_id, 1) == "resolved"
+    await harness.send_raw(topics.WARNINGS, records.encode(again))
+    log = harness.settings.data_dir / "logs" / "worker-0.log"
+
+    def lines(event: str) -> int:
+        return sum(1 for x in log.read_text().splitlines() if f'"{event}"' in x and warning_id in x)
+
+    async def skipped() -> bool:
+        return lines("resolve_skipped_resolved") == 1
+
+    await harness.wait_for(skipped, 60, "the resolve stage to skip the planned copy")
+    assert lines("warning_resolved") == 1
 
 
 async def test_bad_feed_messages_are_dead_lettered_and_the_line_keeps_flowing(

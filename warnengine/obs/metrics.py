@@ -76,7 +76,6 @@ FANOUT_SECONDS = Histogram(
     ["channel"],
     buckets=LATENCY_BUCKETS,
 )
-
 # -- delivery --------------------------------------------------------------------------------------------
 
 DELIVERIES = Counter(
@@ -126,7 +125,6 @@ RATE_LIMIT_WAIT_SECONDS = Histogram(
     ["channel", "provider"],
     buckets=LATENCY_BUCKETS,
 )
-
 # -- acknowledgement and escalation ----------------------------------------------------------------------
 
 ACKS = Counter(
@@ -190,6 +188,7 @@ VILLAGES_SILENT = Gauge(
 # -- pipeline health -------------------------------------------------------------------------------------
 
 RECONCILE_REEMITS = Counter("warnengine_reconcile_reemits_total", "Unfinished work re-emitted", ["stage"])
+RESOLVE_SKIPPED = Counter("warnengine_resolve_skipped_total", "Re-emitted warnings found planned")
 RECONCILE_LAST_SWEEP = Gauge(
     "warnengine_reconcile_last_sweep_timestamp_seconds", "Unix time of this worker's last reconciler sweep"
 )

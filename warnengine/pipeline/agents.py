@@ -96,6 +96,13 @@ def _resolve_agent(p: Pipeline) -> None:
 
     async def plan(raw: bytes) -> None:
         w = records.decode_warning(raw)
+        if await rt.store.warning_state(w.warning_id, w.version) == "resolved":
+            # A copy the reconciler re-emitted while this version waited its turn: planned already (its
+            # villages have their own reconciliation). Planning it again would cost a whole plan per copy
+            # and, under load, make the queue it waits in longer still.
+            metrics.RESOLVE_SKIPPED.inc()
+            log.info("resolve_skipped_resolved", warning_id=w.warning_id, version=w.version)
+            return
         early: set[str] = set()
 
         async def speakers_first(speakers: list[tuple[str, list[str]]]) -> None:
