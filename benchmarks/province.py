@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -196,7 +197,11 @@ class Bench:
         for k in list(self.stack.workers):  # a clean leave: the consumer group rebalances at once
             proc = self.stack.workers.pop(k)
             proc.terminate()
-            await asyncio.to_thread(proc.wait, 60)
+            try:
+                await asyncio.to_thread(proc.wait, 30)
+            except subprocess.TimeoutExpired:  # busy past its shutdown: the next round must not wait
+                proc.kill()
+                await asyncio.to_thread(proc.wait)
         for k in range(n):
             self.stack.start_worker(k, "all")
         for k in range(n):
