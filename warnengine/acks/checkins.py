@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 import structlog
 
 from warnengine.acks.inbox import InboxStore, reply_report
-from warnengine.acks.store import CheckIn
+from warnengine.acks.store import KeeperCheckIns
 from warnengine.model.evacuation import Shelter
 from warnengine.obs import metrics
 from warnengine.resolve.directory import Directory
@@ -37,23 +37,8 @@ _CHECK_IN = re.compile(
 _LOOKS_LIKE = re.compile(r"^" + _WORD + r"(?:\s|[:：]|[A-Za-z0-9]|$)", re.IGNORECASE)
 
 
-class CheckInStore(InboxStore, Protocol):
-    async def shelters_kept_by(self, person_ids: list[str]) -> list[Shelter]: ...
-
-    async def evacuation_warning_for(self, household_id: str | None, since: float) -> str | None: ...
-
-    async def check_in(
-        self,
-        warning_id: str,
-        shelter_id: str,
-        person_key: str,
-        household_id: str | None,
-        persons: int,
-        who: str,
-        now: float,
-    ) -> CheckIn: ...
-
-    async def checkin_of(self, warning_id: str, person_key: str) -> tuple[str | None, float] | None: ...
+class CheckInStore(InboxStore, KeeperCheckIns, Protocol):
+    """What the check-in needs: the inbox, and the keeper's queries (acks/store.py)."""
 
 
 @dataclasses.dataclass(frozen=True)

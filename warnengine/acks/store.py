@@ -15,7 +15,28 @@ from warnengine.model.records import Acknowledged, AckTiming
 CheckIn = Literal["checked_in", "already"]  # as db/store/evacuation.py's
 
 
-class AcksStore(Protocol):
+class KeeperCheckIns(Protocol):
+    """A shelter keeper's SMS check-in (acks/checkins.py)."""
+
+    async def shelters_kept_by(self, person_ids: list[str]) -> list[Shelter]: ...
+
+    async def evacuation_warning_for(self, household_id: str | None, since: float) -> str | None: ...
+
+    async def check_in(
+        self,
+        warning_id: str,
+        shelter_id: str,
+        person_key: str,
+        household_id: str | None,
+        persons: int,
+        who: str,
+        now: float,
+    ) -> CheckIn: ...
+
+    async def checkin_of(self, warning_id: str, person_key: str) -> tuple[str | None, float] | None: ...
+
+
+class AcksStore(KeeperCheckIns, Protocol):
     @property
     def clock(self) -> Clock: ...
 
@@ -49,24 +70,6 @@ class AcksStore(Protocol):
     async def record_unapplied(self, items: Sequence[tuple[str, float]]) -> dict[str, int]: ...
 
     async def open_field_reports(self, reports: Sequence[FieldReport]) -> int: ...
-
-    # A shelter keeper's SMS check-in (acks/checkins.py).
-    async def shelters_kept_by(self, person_ids: list[str]) -> list[Shelter]: ...
-
-    async def evacuation_warning_for(self, household_id: str | None, since: float) -> str | None: ...
-
-    async def check_in(
-        self,
-        warning_id: str,
-        shelter_id: str,
-        person_key: str,
-        household_id: str | None,
-        persons: int,
-        who: str,
-        now: float,
-    ) -> CheckIn: ...
-
-    async def checkin_of(self, warning_id: str, person_key: str) -> tuple[str | None, float] | None: ...
 
     async def note_orgs(self, notes: Sequence[tuple[str, str]]) -> int: ...
 
