@@ -1,4 +1,4 @@
-"""SIGKILL the worker in the middle of a county-wide warning, on SQLite and on PostgreSQL: every terminal
+"""SIGKILL the worker twice in a county-wide warning (mid loudspeaker fan-out, then mid SMS), on SQLite and on PostgreSQL: every terminal
 still gets its command, every person their SMS exactly once (Twilio fake), and residents' replies
 (through the API's real Twilio webhook, before, during and after the outage) each reach their household."""
 
@@ -56,19 +56,27 @@ async def test_sigkill_mid_warning_loses_nothing(
     await h.send("meteo", rainstorm_cap(county_ring(county), identifier, datetime.now(UTC)))
     warning_id = chain_id("demo.meteo.example.cn", identifier)
 
-    # Kill once some, but not all, terminals have their command and people their SMS; a few of those
-    # have answered already.
+    # First kill: mid loudspeaker fan-out (the fast path commands terminals before people are planned).
     deadline = time.monotonic() + 60
+    while len(farm.first_command_at) < len(devices) // 10:
+        assert time.monotonic() < deadline, "no commands arrived before the first kill"
+        await asyncio.sleep(0.005)
+    h.stack.kill_worker(0)
+    at_kill = len(farm.first_command_at)
+    assert at_kill < len(devices), "every terminal had its command before the kill; the test proves nothing"
+    await h.start_worker(0)
+
+    # Second kill: once some, but not all, people have their SMS; a few of those have answered already.
     planned = 0
-    while len(farm.first_command_at) < len(devices) // 10 or len(world.twilio.log) < planned // 5 + 1:
-        assert time.monotonic() < deadline, "no commands or SMS arrived before the kill"
+    deadline = time.monotonic() + 90
+    while not planned or len(world.twilio.log) < planned // 5 + 1:
+        assert time.monotonic() < deadline, "no SMS arrived before the second kill"
         planned = planned or len(await sms_rows(h, warning_id))
         await asyncio.sleep(0.005)
     await world.reply(pick_repliers(world, await sms_rows(h, warning_id), 0.05, seed=1))
     h.stack.kill_worker(0)
-    at_kill, texts_at_kill = len(farm.first_command_at), len(world.twilio.log)
+    texts_at_kill = len(world.twilio.log)
     rows = await sms_rows(h, warning_id)
-    assert at_kill < len(devices), "the warning finished before the kill; the test proves nothing"
     assert texts_at_kill < len(rows), "every SMS went out before the kill; the test proves nothing"
 
     # Replies while no worker runs wait in Kafka (the API publishes them).
