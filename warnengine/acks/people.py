@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import structlog
 
@@ -16,6 +16,7 @@ from warnengine.acks.inbox import replies_to_inbox
 from warnengine.acks.orgs import acknowledge_org_replies
 from warnengine.acks.store import AcksStore
 from warnengine.model import Channel, DeliveryState
+from warnengine.model.household_reply import WHOLE, household_count
 from warnengine.model.records import Acknowledged
 from warnengine.obs import metrics
 from warnengine.plan.plan import person_delivery_id
@@ -57,9 +58,11 @@ async def apply_channel_events(
         counts.update(await _acknowledge_pressed(pressed, store))
     counts.update({k: n for k, n in refused.items() if n})
     replies = [e for e in events if e.kind == "reply" and e.sender]
-    acks = [e for e in replies if e.ack_hint]
+    # "收到，全家4人" acknowledges too, and counts the household (model/household_reply.py).
+    counted = {id(e): n for e in replies if (n := household_count(e.text)) is not None}
+    acks = [e for e in replies if e.ack_hint or id(e) in counted]
     if acks:
-        counts.update(await _acknowledge_replies(acks, store, directory))
+        counts.update(await _acknowledge_replies(acks, store, directory, counted))
     done_words = [e for e in replies if e.text and _is_visit_done(e.text)]
     if done_words:  # a visitor's "完成": their open visit tasks are confirmed
         visited = 0
@@ -77,7 +80,10 @@ async def apply_channel_events(
     others = [  # with or without a sender: nothing a person wrote is dropped
         e
         for e in events
-        if e.kind == "reply" and not (e.sender and e.ack_hint) and not _done(e) and id(e) not in taken
+        if e.kind == "reply"
+        and not (e.sender and (e.ack_hint or id(e) in counted))
+        and not _done(e)
+        and id(e) not in taken
     ]
     if others:  # a shelter keeper's "到 H123 3" is a check-in (acks/checkins.py)
         others, checked = await keeper_check_ins(others, store, directory)
@@ -132,16 +138,18 @@ async def _by_provider_ref(
 
 
 async def _acknowledge_replies(
-    acks: Sequence[ChannelEvent], store: AcksStore, directory: Directory
+    acks: Sequence[ChannelEvent], store: AcksStore, directory: Directory, counted: Mapping[int, int]
 ) -> dict[str, int]:
     """Replies that acknowledge ("收到"): each acknowledges every live delivery of the people at its
     address on its channel (every step that sent them a message), so every household they belong to is
-    reached. Counted per reply: `reply_acknowledged` (it moved something), `reply_no_change` (nothing
-    left to acknowledge: a duplicate, a late answer, a Cancel's, a closed delivery) and
-    `reply_unknown_sender`; `acknowledged` counts deliveries."""
+    reached once all its members are accounted for; `counted` (reply id() → persons, acks/people.py)
+    are replies that also count the sender's household. Counted per reply: `reply_acknowledged` (it
+    moved something), `reply_no_change` (nothing left to acknowledge: a duplicate, a late answer, a
+    Cancel's, a closed delivery) and `reply_unknown_sender`; `acknowledged` counts deliveries."""
     versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
     senders: dict[tuple[str, str], list[str]] = {}  # (channel, address) → the people there, once a batch
     answered_at: dict[tuple[str, str], float] = {}  # (channel, address) → its earliest reply in the batch
+    household: dict[tuple[str, str], int] = {}  # (channel, address) → the largest household count sent
     unknown = 0
     for e in acks:
         assert e.sender is not None
@@ -150,14 +158,19 @@ async def _acknowledge_replies(
             senders[key] = directory.people_at(e.sender)
         unknown += not senders[key]
         answered_at[key] = min(e.at, answered_at.get(key, e.at))
+        if id(e) in counted:
+            n = counted[id(e)]
+            household[key] = WHOLE if WHOLE in (n, household.get(key)) else max(n, household.get(key, n))
     candidates = [
-        (person_delivery_id(w, v, pid, channel, step), answered_at[(channel, address)])
+        (person_delivery_id(w, v, pid, channel, step), answered_at[(channel, address)], (channel, address))
         for (channel, address), people in senders.items()
         for pid in people
         for w, v, steps in versions
         for step in steps
     ]
-    done = await store.acknowledge(candidates) if candidates else []
+    counts = {d: household[key] for d, _, key in candidates if key in household}
+    answers = [(d, at) for d, at, _ in candidates]
+    done = await store.acknowledge(answers, counts) if answers else []
     _observe(done)
     answered = {(a.channel, a.person_id) for a in done}
     moved = 0

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
 from warnengine.clock import Clock
@@ -65,7 +65,9 @@ class AcksStore(KeeperCheckIns, Protocol):
 
     async def recent_versions(self, since: float) -> list[tuple[str, int, tuple[int, ...]]]: ...
 
-    async def acknowledge(self, answers: Sequence[tuple[str, float]]) -> list[Acknowledged]: ...
+    async def acknowledge(
+        self, answers: Sequence[tuple[str, float]], household_counts: Mapping[str, int] | None = None
+    ) -> list[Acknowledged]: ...
 
     async def record_unapplied(self, items: Sequence[tuple[str, float]]) -> dict[str, int]: ...
 

@@ -64,7 +64,9 @@ def speaker_body(
     return cmd.model_dump(exclude={"sig", "key_id", "alg"}, exclude_none=True)
 
 
-ACK_HINT = "收到请回复1。"  # "reply 1 on receipt": a human action is the only acknowledgement
+# "Reply 1 on receipt; 全家 if the whole household knows": a human action is the only acknowledgement, and
+# one answer can account for the household's members without a phone (model/household_reply.py).
+ACK_HINT = "收到请回复1，全家已知晓回复“全家”。"
 CANCEL_TEXT = "预警已解除。"
 _COLOUR = {Severity.BLUE: "蓝色", Severity.YELLOW: "黄色", Severity.ORANGE: "橙色", Severity.RED: "红色"}
 

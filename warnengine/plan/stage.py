@@ -46,6 +46,7 @@ async def plan_deliveries(
     if w.msg_type == MsgType.CANCEL:  # stop wherever an earlier version was sent, whatever its area said
         stop = await store.villages_reached(w.warning_id, w.version)
         stop += await _cancel_orgs(w, store, default_ttl_s, stop)
+        stop += await _cancel_people(w, store, default_ttl_s, stop)
         return await _record(w, stop, store, t0)
     reach = resolve_areas(directory, w.areas)
     if reach.problems:
@@ -119,32 +120,44 @@ async def _cancel_orgs(w: HazardWarning, store: PlanStore, ttl_s: float, village
     channel and address, under their org key (one per org they answer for): a school kept indoors must
     hear it is over. Not linked to the org (org_deliveries), so a reply to it never marks the org reached.
     Returns their villages not yet in `villages` (people dispatch runs per village)."""
-    now = store.clock.now()
-    expires = w.expires.timestamp() if w.expires else now + ttl_s
-    rows = [
-        (
-            person_delivery_id(w.warning_id, w.version, org_key(pid, org), channel),
-            w.warning_id,
-            w.version,
-            village,
-            channel,
-            addr,
-            "pending",
-            0,
-            now,
-            expires,
-            pid,
-            None,
-            0,
-            None,  # the people message of a Cancel: "预警已解除。" (dispatch/compose.py)
-        )
+    told = [
+        (org_key(pid, org), channel, addr, village, pid)
         for pid, org, channel, addr, village in await store.org_recipients(w.warning_id, w.version)
     ]
-    if not rows:
+    return await _save_cancel(w, store, ttl_s, villages, told, "cancel_orgs")
+
+
+async def _cancel_people(w: HazardWarning, store: PlanStore, ttl_s: float, villages: list[str]) -> list[str]:
+    """A Cancel to every person an earlier version messaged for themselves (residents told to move, staff
+    on a visit list), once each, on the channel that reached them best (`people_told`): whoever was
+    warned hears it is over. No household on the row: a reply to it reaches no household."""
+    told = [(pid, ch, addr, v, pid) for pid, ch, addr, v in await store.people_told(w.warning_id, w.version)]
+    return await _save_cancel(w, store, ttl_s, villages, told, "cancel_people")
+
+
+async def _save_cancel(
+    w: HazardWarning,
+    store: PlanStore,
+    ttl_s: float,
+    villages: list[str],
+    told: list[tuple[str, str, str, str, str]],
+    event: str,
+) -> list[str]:
+    """The Cancel's deliveries to `told` (key, channel, address, village, person), step 0, the people
+    message of a Cancel ("预警已解除。", dispatch/compose.py); their villages not yet in `villages`."""
+    if not told:
         return []
-    await store.save_plan(sorted(rows, key=itemgetter(0)), [])
+    now = store.clock.now()
+    expires = w.expires.timestamp() if w.expires else now + ttl_s
+    wid, ver = w.warning_id, w.version
+    rows: list[tuple[object, ...]] = []
+    for key, ch, addr, v, pid in told:  # no household (a reply reaches none), step 0, the Cancel's text
+        did = person_delivery_id(wid, ver, key, ch)
+        rows.append((did, wid, ver, v, ch, addr, "pending", 0, now, expires, pid, None, 0, None))
+    rows.sort(key=itemgetter(0))
+    await store.save_plan(rows, [])
     metrics.DELIVERIES_PLANNED.inc(len(rows))
-    log.info("cancel_orgs", warning_id=w.warning_id, version=w.version, deliveries=len(rows))
+    log.info(event, warning_id=wid, version=ver, deliveries=len(rows))
     return sorted({str(r[3]) for r in rows} - set(villages))
 
 

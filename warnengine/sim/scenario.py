@@ -15,6 +15,7 @@ staff_never_reply: 0.0       # share of grid staff who never answer (their super
 staff_reply_delay_min: [0.5, 4]
 staff_calls_only: 0.0        # share of grid staff who answer a phone call (press 1) but never a text
 night_asleep: 0.0            # night hours: share of everyone asleep — no text is read, a call wakes them
+household_replies: 0.0       # share of residents whose answer is "全家" (their whole household heard it)
 visits_per_hour: 20          # households a visitor (group leader, grid head) reaches per hour
 visit_outcomes: {reached: 0.97, nobody_home: 0.03}
 field:                       # issue 17: field reports and evacuation (sim/field.py)
@@ -125,6 +126,9 @@ class Scenario(BaseModel):
     # Issue 16: staff who answer calls but not texts, and night hours (asleep: texts unread, calls wake).
     staff_calls_only: float = Field(default=0.0, ge=0, le=1)
     night_asleep: float = Field(default=0.0, ge=0, le=1)
+    # Residents who, answering, answer for their whole household ("全家"): its members without a phone
+    # are accounted for without a visit (model/household_reply.py).
+    household_replies: float = Field(default=0.0, ge=0, le=1)
     visits_per_hour: float = Field(default=20, gt=0)
     visit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _ALL_REACHED.copy())
     # A nobody-home door visited again (issue 17): home now, away by a neighbour's word (`moved`), or still

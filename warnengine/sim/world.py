@@ -57,6 +57,7 @@ class World:
         self.invalid: set[str] = set()
         self.calls_only: set[str] = set()  # staff who answer a call but not a text
         self.asleep: set[str] = set()  # people a text does not wake at night
+        self.for_household: set[str] = set()  # residents who answer "全家" (for their whole household)
         if county is None:
             self._draw_each(sc, directory)
         else:
@@ -71,6 +72,7 @@ class World:
             self.calls_only = set(rng.sample(staff_ids, round(len(staff_ids) * sc.staff_calls_only)))
             everyone = sorted(self.delay)
             self.asleep = set(rng.sample(everyone, round(len(everyone) * sc.night_asleep)))
+            self.for_household = set(rng.sample(everyone, round(len(everyone) * sc.household_replies)))
         self.answered: set[str] = set()
         self.queue: list[_Due] = []
         self._seq = itertools.count()
@@ -95,6 +97,8 @@ class World:
                 self.asleep.add(c.person_id)
             if c.phone and random.Random(f"{sc.seed}/phone/{c.phone}").random() < sc.invalid_numbers:
                 self.invalid.add(c.phone)
+            if random.Random(f"{sc.seed}/household/{c.person_id}").random() < sc.household_replies:
+                self.for_household.add(c.person_id)
 
     def later(self, after_s: float, kind: str, payload: Any) -> None:
         heapq.heappush(self.queue, _Due(self.clock.now() + after_s, next(self._seq), kind, payload))
@@ -147,7 +151,7 @@ class World:
                 delay = self.delay.get(pid)
                 if delay is not None and pid not in self.answered:
                     self.answered.add(pid)  # one answer per person: to the first message that reached them
-                    self.later(delay, "reply", (channel, o.recipient, o.delivery_id))
+                    self.later(delay, "reply", (channel, o.recipient, o.delivery_id, pid))
                     replied = True
             if channel is Channel.VOICE and not replied:
                 self.later(RING_S, "no_answer", o.delivery_id)  # it rang out: the status callback says so
@@ -200,7 +204,7 @@ def answers(world: World, names: Providers = Providers()) -> Answers:  # frozen:
                 )
             )  # fmt: skip
         elif due.kind == "reply":
-            channel, address, did = due.payload
+            channel, address, did, pid = due.payload
             if channel is Channel.APP:
                 out.app.append(AppAck(delivery_id=did, at=due.at))
             elif channel is Channel.VOICE:  # pressed 1 on the call (the voice webhook's event)
@@ -211,8 +215,10 @@ def answers(world: World, names: Providers = Providers()) -> Answers:  # frozen:
                 )
             else:
                 provider = names.sms if channel is Channel.SMS else names.wechat
+                whole = pid in world.for_household  # "全家" is no ack word: the stage reads the count
+                text, hint = ("全家", False) if whole else ("收到", True)
                 out.events.append(
-                    ChannelEvent(provider, "reply", due.at, sender=address, text="收到", ack_hint=True)
+                    ChannelEvent(provider, "reply", due.at, sender=address, text=text, ack_hint=hint)
                 )
     return out
 

@@ -1,13 +1,14 @@
 """Acknowledgements from people: provider receipts, replies, app acks — and what they mean per household.
 
 A delivery moves forward only (pending < sent < delivered < acknowledged); a human acknowledgement wins
-over a provider's "failed" (the person answered, so it arrived). A household is reached when any member
-acknowledged; the evidence (the delivery) and the time are kept.
+over a provider's "failed" (the person answered, so it arrived). A household is reached when every member
+is accounted for (到人): each by their own answer, or one answer counting the household ("收到，全家4人");
+the evidence (the last delivery answered) and the time are kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import TextClause, and_, select, text
@@ -16,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from warnengine.db import tables as t
 from warnengine.db.store.base import StoreBase, chunks
 from warnengine.db.store.orgs import reach_orgs
-from warnengine.db.store.persons import accounted_of
+from warnengine.db.store.persons import accounted_of, add_accounts, count_row
 from warnengine.model import DeliveryState, steps
+from warnengine.model.household_reply import WHOLE
 from warnengine.model.records import Acknowledged
 
 CALL_STEP = steps.CALL.start  # the step of 叫应 calls to superiors (model/steps.py)
@@ -40,7 +42,9 @@ _PG_ACK = text(
     f" WHERE d.delivery_id = v.id AND d.state NOT IN ({_CLOSED})"
     " RETURNING d.delivery_id, d.warning_id, d.person_id, d.household_id, d.channel, d.acked_at"
 )
-_LOOKUP_SQL = "SELECT delivery_id, state, warning_id, household_id FROM deliveries WHERE delivery_id {ids}"
+_LOOKUP_SQL = (
+    "SELECT delivery_id, state, warning_id, household_id, channel FROM deliveries WHERE delivery_id {ids}"
+)
 # SQLite: `{}` becomes the chunk's `?` placeholders; PostgreSQL: one array parameter.
 _SQLITE_LOOKUP = _LOOKUP_SQL.format(ids="IN ({})")
 _PG_LOOKUP = text(_LOOKUP_SQL.format(ids="= ANY(:ids)"))
@@ -153,12 +157,16 @@ class PeopleQueries(StoreBase):
             await cur.close()
         return out
 
-    async def acknowledge(self, answers: Sequence[tuple[str, float]]) -> list[Acknowledged]:
+    async def acknowledge(
+        self, answers: Sequence[tuple[str, float]], household_counts: Mapping[str, int] | None = None
+    ) -> list[Acknowledged]:
         """Mark the existing ones among the answered deliveries — (delivery id, when the person answered)
         — acknowledged (a human answered) and their households reached; returns what changed (ids that do
         not exist, or were acknowledged, cancelled or expired before, change nothing). One transaction, in
         which each delivery is found and moved by one UPDATE … RETURNING: two workers acknowledging the
-        same delivery count it once. A delivery answered twice in the batch keeps the earlier answer."""
+        same delivery count it once. A delivery answered twice in the batch keeps the earlier answer.
+        `household_counts`: delivery id → persons of the household the answer counts ("收到，全家4人";
+        `WHOLE`, 0: every member — model/household_reply.py)."""
         first: dict[str, float] = {}
         for did, at in answers:
             if did not in first or at < first[did]:
@@ -178,7 +186,7 @@ class PeopleQueries(StoreBase):
                 k = (a.warning_id, a.household_id)
                 if k not in homes or a.at > homes[k].at:
                     homes[k] = a
-            if homes:
+            if homes or household_counts:
                 # 到人 (issue 17): an ack accounts for the person who sent it; the household is reached
                 # only when every member is accounted for (db/store/persons.py).
                 # Through the driver, as the UPDATE below: the hot path of a county's answers.
@@ -192,6 +200,13 @@ class PeopleQueries(StoreBase):
                         if a.household_id and a.person_id
                     ],
                 )
+                if household_counts:
+                    # A count sent after the sender's own answer ("1", then "全家") still counts.
+                    again = await self._answered_before(conn, household_counts, done, first)
+                    await _count_households(conn, [*done, *again], household_counts)
+                    for a in again:
+                        assert a.household_id is not None
+                        homes.setdefault((a.warning_id, a.household_id), a)
                 full: set[tuple[str, str]] = set()
                 for wid in sorted({w for w, _ in homes}):
                     ids = [h for w, h in homes if w == wid]
@@ -211,6 +226,23 @@ class PeopleQueries(StoreBase):
                 )
             await reach_orgs(conn, done)  # an org's delivery acknowledged: the org is reached (issue 17)
         return done
+
+    async def _answered_before(
+        self,
+        conn: AsyncConnection,
+        household_counts: Mapping[str, int],
+        done: Sequence[Acknowledged],
+        first: Mapping[str, float],
+    ) -> list[Acknowledged]:
+        """The counted deliveries acknowledged before this batch (at this answer's time)."""
+        moved = {a.delivery_id for a in done}
+        ids = sorted(d for d in household_counts if d in first and d not in moved)
+        rows = await self._by_ids(conn, _SQLITE_LOOKUP, _PG_LOOKUP, ids) if ids else []
+        return [
+            Acknowledged(r[0], r[2], None, r[3], r[4], first[r[0]])
+            for r in rows
+            if r[1] == DeliveryState.ACKNOWLEDGED.value and r[3]
+        ]
 
     async def _answer(self, conn: AsyncConnection, pairs: Sequence[tuple[str, float]]) -> list[Sequence[Any]]:
         out: list[Sequence[Any]] = []
@@ -300,3 +332,22 @@ def _moves_to(state: DeliveryState) -> list[str]:
 
 def _quoted(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
+
+
+async def _count_households(
+    conn: AsyncConnection, done: Sequence[Acknowledged], household_counts: Mapping[str, int]
+) -> None:
+    """The household counts the acknowledged answers carry, as count rows (how `reply`; at most the
+    household's members, all of them for 全家); a larger count later wins (add_accounts)."""
+    counted = [a for a in done if a.household_id and a.delivery_id in household_counts]
+    rows = []
+    for wid in sorted({a.warning_id for a in counted}):
+        mine = [a for a in counted if a.warning_id == wid]
+        members = await accounted_of(conn, wid, [a.household_id for a in mine if a.household_id])
+        for a in mine:
+            assert a.household_id is not None
+            size = members[a.household_id][0]
+            n = household_counts[a.delivery_id]
+            persons = size if n == WHOLE else min(n, size)
+            rows.append(count_row(wid, a.household_id, persons, "reply", a.at, a.delivery_id))
+    await add_accounts(conn, conn.dialect.name == "postgresql", rows)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from warnengine.db import org_tables as ot
 from warnengine.db import tables as t
 from warnengine.db.store.base import UNFINISHED, StoreBase, chunks
 from warnengine.model import (
@@ -15,6 +16,10 @@ from warnengine.model import (
     HazardWarning,
     MsgType,
 )
+
+_WENT_OUT = ("sent", "delivered", "acknowledged")  # worst to best
+# Of equally good deliveries, the cheapest to repeat: an app push, WeChat, then a text, a call last.
+_CHANNEL_RANK = {"app": 4, "wechat": 3, "wecom": 3, "sms": 2, "voice": 1}
 
 
 class WarningQueries(StoreBase):
@@ -143,6 +148,32 @@ class WarningQueries(StoreBase):
                 .distinct()
             )
             return sorted(r.village_code for r in res)
+
+    async def people_told(self, warning_id: str, before_version: int) -> list[tuple[str, str, str, str]]:
+        """(person, channel, address, village) once per person an earlier version of this chain messaged
+        for themselves (not for an org: `org_recipients`), on the channel that did best — the one they
+        answered on, else one delivered, else one sent: whom its Cancel tells (plan/stage.py)."""
+        d, od = t.deliveries.c, ot.org_deliveries.c
+        async with self.engine.connect() as conn:
+            res = await conn.execute(
+                select(d.person_id, d.channel, d.recipient, d.village_code, d.state)
+                .outerjoin_from(t.deliveries, ot.org_deliveries, od.delivery_id == d.delivery_id)
+                .where(
+                    d.warning_id == warning_id,
+                    d.version < before_version,
+                    d.person_id.is_not(None),
+                    d.channel != Channel.LOUDSPEAKER.value,
+                    or_(d.attempts > 0, d.state.in_(_WENT_OUT)),  # one never sent was cancelled unsent
+                    od.delivery_id.is_(None),
+                )
+            )
+            best: dict[str, tuple[int, str, str, str]] = {}
+            for pid, channel, addr, village, state in res:
+                rank = (_WENT_OUT.index(state) if state in _WENT_OUT else -1, _CHANNEL_RANK.get(channel, 0))
+                key = rank[0] * 10 + rank[1]
+                if pid not in best or key > best[pid][0]:
+                    best[pid] = (key, channel, addr, village)
+        return sorted((pid, ch, addr, v) for pid, (_, ch, addr, v) in best.items())
 
     async def live_versions(self, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
         """The (warning_id, version) pairs still to be delivered (not superseded, not cancelled)."""
