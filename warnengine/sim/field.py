@@ -35,26 +35,43 @@ def with_shelters(spec: FieldSpec, county: County) -> County:
 
 
 def with_register(spec: FieldSpec, county: County) -> County:
-    """The county with a vulnerable register, when the scenario asks and its directory has none: every
-    vulnerable household with its group's leader as helper (a household whose group has none is left
-    out), its category drawn from the household id (stable across runs)."""
+    """The county with a vulnerable register, when the scenario asks and its directory has none: each
+    vulnerable household's helper is its group's leader while they hold fewer than `helper_doors`, else the
+    least loaded of the village's other staff (as counties share 包保 out: a few households each); a
+    household whose village has no staff is left out. Its category is drawn from the household id
+    (stable across runs)."""
     if not spec.helpers or county.vulnerable:
         return county
     leaders: dict[str, str] = {}
+    village_staff: dict[str, list[str]] = {}
     for p in sorted(county.people, key=lambda p: p.person_id):
         if p.role is Role.GROUP_LEADER:
             leaders.setdefault(p.cell_code, p.person_id)
+        elif p.role in HELPER_ROLES:
+            village_staff.setdefault(p.cell_code[:12], []).append(p.person_id)
+    load: dict[str, int] = {}
     kinds = list(VulnerableCategory)
-    register = [
-        VulnerableEntry(
-            household_id=h.household_id,
-            category=kinds[sum(map(ord, h.household_id)) % len(kinds)],
-            helper_person_id=leaders[h.cell_code],
+    register = []
+    for h in sorted(county.households, key=lambda h: h.household_id):
+        if not h.vulnerable:
+            continue
+        leader = leaders.get(h.cell_code)
+        if leader is not None and load.get(leader, 0) < spec.helper_doors:
+            helper = leader
+        else:
+            pool = village_staff.get(h.cell_code[:12], []) + ([leader] if leader else [])
+            if not pool:
+                continue
+            helper = min(pool, key=lambda p: (load.get(p, 0), p))
+        load[helper] = load.get(helper, 0) + 1
+        category = kinds[sum(map(ord, h.household_id)) % len(kinds)]
+        register.append(
+            VulnerableEntry(household_id=h.household_id, category=category, helper_person_id=helper)
         )
-        for h in county.households
-        if h.vulnerable and h.cell_code in leaders
-    ]
     return dataclasses.replace(county, vulnerable=register)
+
+
+HELPER_ROLES = (Role.GRID_MEMBER, Role.INFO_OFFICER, Role.POINT_LEAD)
 
 
 def place_shelters(county: County, capacity: int) -> list[Shelter]:

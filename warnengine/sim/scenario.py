@@ -102,8 +102,10 @@ class FieldSpec(BaseModel):
     shelters: bool = True  # a generated county gets one shelter per village with threatened households
     shelter_capacity: int = Field(default=200, gt=0)
     # A generated county gets a vulnerable register (包保): each vulnerable household's helper is its group's
-    # leader (sim/field.py with_register), so the policy's helper_first sends them at once.
+    # leader, up to `helper_doors` households, then the village's grid members, info officers and point
+    # leads, least loaded first (sim/field.py with_register), so the policy's helper_first sends them at once.
     helpers: bool = True
+    helper_doors: int = Field(default=4, ge=1)
     evacuation_outcomes: dict[EvacKind, float] = Field(default_factory=lambda: _EVAC.copy())
     to_relatives: float = Field(default=0.2, ge=0, le=1)  # of the evacuated: to relatives, not the shelter
     evacuate_delay_min: tuple[float, float] = (5.0, 45.0)  # order → the visitor's outcome (uniform)
