@@ -99,6 +99,20 @@ async def test_resolution_then_stale_queries(store: Store) -> None:
     assert await store.unfinished_villages(clock.now() - 10, 30, 5) == []
 
 
+async def test_an_unresolved_version_is_re_emitted_ever_less_often(store: Store) -> None:
+    w = _warning()
+    await store.save_warning(w)
+    clock = _clock(store)
+    emitted = []
+    for second in range(1, 400):
+        clock.advance(1)
+        if await store.stale_warnings(clock.now() - 10):
+            emitted.append(second)
+            await store.touch_warnings([(w.warning_id, 1)])
+    # After 10 s (the grace), then as long again as it had waited (20, 40, 80, 160), then every 120 s.
+    assert emitted == [10, 20, 40, 80, 160, 280]
+
+
 async def test_deliveries_claimed_once_per_attempt_window(store: Store) -> None:
     w = _warning()
     await store.save_warning(w)

@@ -11,12 +11,25 @@ from warnengine.db.store.base import OPEN, StoreBase, chunks
 from warnengine.model import Channel, DeliveryState, HazardWarning
 
 
+# A version still unresolved after a re-emit waits as long again as it had waited at that re-emit (so
+# copies go out at grace, 2x, 4x … after it arrived: a long resolve queue is not fed its own copies every
+# grace period), at most this long.
+REEMIT_BACKOFF_CAP_S = 120.0
+
+
 class ReconcileQueries(StoreBase):
     async def stale_warnings(self, before: float, limit: int = 100) -> list[HazardWarning]:
+        """Versions accepted and not resolved since `before` (last re-emit or arrival) and, once re-emitted,
+        for as long again as they had waited then (capped: REEMIT_BACKOFF_CAP_S)."""
         w = t.warnings.c
+        waited = w.updated_at - w.received_at  # at the last re-emit (0 before the first)
+        backoff = case((waited > REEMIT_BACKOFF_CAP_S, REEMIT_BACKOFF_CAP_S), else_=waited)
+        now = self.clock.now()
         async with self.engine.connect() as conn:
             res = await conn.execute(
-                select(w.body).where(w.state == "accepted", w.updated_at <= before).limit(limit)
+                select(w.body)
+                .where(w.state == "accepted", w.updated_at <= before, w.updated_at + backoff <= now)
+                .limit(limit)
             )
             return [HazardWarning.model_validate_json(r.body) for r in res]
 
