@@ -26,12 +26,12 @@ import argparse
 import asyncio
 import json
 import sqlite3
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from ab_rounds import interleave, print_verdict, summary
 from plan_county import prepare, warning
 from sqlalchemy import text
 from upward_reports import POLICY
@@ -132,22 +132,16 @@ async def sweep(
 
 async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     directory, at, county = await setup(folder, args)
-    times: dict[str, list[tuple[float, float]]] = {"without": [], "with": []}
-    did: dict[str, SweepCounts] = {}
     posted: dict[str, int] = {}
-    for n in range(args.rounds):
-        for variant in ("without", "with") if n % 2 == 0 else ("with", "without"):
-            wall, cpu, did[variant], posted[variant] = await sweep(folder, variant, directory, at)
-            times[variant].append((wall, cpu))
-            print(f"round {n + 1} {variant:>7}: {wall:.3f} s wall, {cpu:.3f} s CPU", flush=True)
+
+    async def measure(variant: str) -> tuple[float, float, SweepCounts]:
+        wall, cpu, counts, posted[variant] = await sweep(folder, variant, directory, at)
+        return wall, cpu, counts
+
+    times, did = await interleave(args.rounds, measure)
     assert did["with"].steps == did["without"].steps, "the two variants ran different ladder steps"
     assert did["with"].steps, "the sweep ran no ladder step"
     assert posted["with"] and not posted["without"], "the roster was not used, or used without one"
-    paired = [w[0] / wo[0] for w, wo in zip(times["with"], times["without"], strict=True)]
-    wall_without = statistics.median(w for w, _ in times["without"])
-    wall_with = statistics.median(w for w, _ in times["with"])
-    cpu_without = statistics.median(c for _, c in times["without"])
-    cpu_with = statistics.median(c for _, c in times["with"])
     return {
         "benchmark": "duty_sweep",
         "database": "sqlite",
@@ -164,18 +158,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "duty_calls_with": did["with"].duty_calls,
         "duty_calls_to_roster_posts": posted["with"],
         "duty_gaps_with": len(did["with"].duty_gaps),
-        "sweep_s_without": round(wall_without, 3),
-        "sweep_s_with": round(wall_with, 3),
-        "ratio": round(wall_with / wall_without, 3),
-        "paired_ratio_median": round(statistics.median(paired), 3),
-        "paired_ratio_range": [round(min(paired), 3), round(max(paired), 3)],
-        "cpu_s_without": round(cpu_without, 3),
-        "cpu_s_with": round(cpu_with, 3),
-        "cpu_ratio": round(cpu_with / cpu_without, 3),
-        "target": TARGET,
-        "rounds": args.rounds,
-        "runs_s_without": [round(w, 3) for w, _ in times["without"]],
-        "runs_s_with": [round(w, 3) for w, _ in times["with"]],
+        **summary(times, TARGET),
     }
 
 
@@ -193,14 +176,7 @@ def main() -> None:
         f"{r['households']:,} households, {r['cells_on_roster']:,} of {r['cells']:,} cells on the roster "
         f"({r['shifts']:,} shifts); steps {', '.join(r['steps'])} at {r['minutes_after_resolve']} min"
     )
-    print(f"sweep without roster {r['sweep_s_without']} s, with {r['sweep_s_with']} s", end=" ")
-    print(f"(medians of {r['rounds']})")
-    print(f"CPU without {r['cpu_s_without']} s, with {r['cpu_s_with']} s (ratio {r['cpu_ratio']})")
-    verdict = "within" if r["ratio"] <= TARGET else "NOT within"
-    print(f"ratio with/without {r['ratio']}: {verdict} the {round((TARGET - 1) * 100)} % target")
-    lo, hi = r["paired_ratio_range"]
-    print(f"per round (same round's pair): median {r['paired_ratio_median']}, range {lo}-{hi}")
-    print("note: measured on a shared machine; the variants are interleaved so both see the same noise")
+    print_verdict(r, "roster")
     print(json.dumps(r))
 
 
