@@ -109,9 +109,10 @@ async def test_survivor_takes_over_a_killed_workers_partitions(
 
     deadline = time.monotonic() + 60
     planned = 0
-    # Kill as soon as both fan-outs are under way: the loudspeakers' is fast, so waiting for a share of
-    # the SMS as well could let it finish first on a busy machine.
-    while len(farm.first_command_at) < len(devices) // 10 or not world.twilio.log:
+    # Kill as soon as the people's fan-out (village tasks, spread over both workers) is under way. The
+    # loudspeakers' fast path (pipeline/speakers.py) may have finished by then: whatever it left, and every
+    # re-send, is the survivor's.
+    while not planned or not world.twilio.log:
         assert time.monotonic() < deadline, "no commands or SMS arrived before the kill"
         planned = planned or len(await sms_rows(h, warning_id))
         await asyncio.sleep(0.005)
@@ -119,7 +120,6 @@ async def test_survivor_takes_over_a_killed_workers_partitions(
     h.stack.kill_worker(1)  # SIGKILL, and no restart
     killed_at = time.monotonic()
     at_kill, texts_at_kill = len(farm.first_command_at), len(world.twilio.log)
-    assert at_kill < len(devices), "the warning finished before the kill; the test proves nothing"
     assert texts_at_kill < planned, "every SMS went out before the kill; the test proves nothing"
     # Replies during the rebalance: the channel-event partitions move to the survivor too.
     await world.reply(pick_repliers(world, await sms_rows(h, warning_id), 0.05, seed=2))

@@ -72,7 +72,9 @@ async def test_no_credentials_sends_to_the_population_which_answers(
     assert {(e.provider, e.state) for e in receipts} == {("sim-sms", DeliveryState.DELIVERED)}, receipts[:1]
     silent = {p.person_id for p in residents if rt.population.delay[p.person_id] is None}
     assert replies and len(replies) <= len(residents) - len(silent)
-    assert all(e.provider == "sim-sms" and e.text == "收到" for e in replies)
+    # Half answer for themselves, half for the whole household (embedded.yaml's household_replies).
+    assert all(e.provider == "sim-sms" and e.text in ("收到", "全家") for e in replies)
+    assert {e.text for e in replies} == {"收到", "全家"}
 
 
 async def test_real_credentials_win(
