@@ -33,6 +33,7 @@ def test_file_formats(small_county: County, tmp_path: Path) -> None:
         "wechat_openid",
         "app_token",
         "drill_opt_in",
+        "wecom_userid",  # optional: generated staff on WeChat have one
     ]
     assert rows[1][1] == "" and rows[1][4] == "grid_head"  # staff: empty household_id
     with open(tmp_path / "devices.csv", encoding="utf-8", newline="") as f:

@@ -1,6 +1,7 @@
-"""SIGKILL the worker twice in a county-wide warning (mid loudspeaker fan-out, then mid SMS), on SQLite and on PostgreSQL: every terminal
-still gets its command, every person their SMS exactly once (Twilio fake), and residents' replies
-(through the API's real Twilio webhook, before, during and after the outage) each reach their household."""
+"""SIGKILL the worker twice in a county-wide warning (mid loudspeaker fan-out, then mid SMS), on SQLite and
+on PostgreSQL: every terminal still gets its command, every person their SMS exactly once (Twilio fake),
+and residents' replies (through the API's real Twilio webhook, before, during and after the outage) each
+reach their household."""
 
 from __future__ import annotations
 

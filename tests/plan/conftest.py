@@ -24,6 +24,7 @@ def directory_of(county: County) -> Directory:
                 p.app_token,
                 p.drill_opt_in,
                 p.phone_kind,
+                p.wecom_userid,
             )
             for p in county.people
         ],

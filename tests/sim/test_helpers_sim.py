@@ -23,6 +23,7 @@ def test_helpers_hold_a_few_doors_each() -> None:
     assert {v.household_id for v in register} == {h.household_id for h in county.households if h.vulnerable}
     load: dict[str, int] = {}
     for v in register:
+        assert v.helper_person_id is not None
         helper, home = people[v.helper_person_id], homes[v.household_id]
         assert helper.cell_code[:12] == home.cell_code[:12]  # someone of the household's own village
         assert helper.role in (Role.GROUP_LEADER, *HELPERS)

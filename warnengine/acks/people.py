@@ -36,7 +36,7 @@ _REPLY_CHANNELS = {
     "twilio": Channel.SMS,
     "tencent": Channel.SMS,
     "wechat-oa": Channel.WECHAT,
-    "wecom-app": Channel.WECOM,  # the sender is a WeCom userid, kept in people.csv's wechat_openid for staff
+    "wecom-app": Channel.WECOM,  # the sender is a WeCom userid (people.csv's wecom_userid, staff only)
     "sim-sms": Channel.SMS,  # the simulated providers' population (design decision 22)
     "sim-wechat": Channel.WECHAT,
 }

@@ -35,17 +35,17 @@ def connect(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def _upgrade(conn: Connection) -> None:
+def _upgrade(conn: Connection, to: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, to)
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+async def migrate(engine: AsyncEngine, to: str = "head") -> None:
+    """Bring the schema to the newest migration, or to revision `to` (idempotent)."""
     async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(_upgrade, to)
 
 
 async def revision(engine: AsyncEngine) -> str | None:

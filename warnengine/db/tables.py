@@ -55,6 +55,7 @@ people = Table(
     Column("wechat_openid", String(64)),
     Column("app_token", Text),
     Column("drill_opt_in", Boolean, nullable=False, server_default=false()),  # drills reach only opt-ins
+    Column("wecom_userid", String(64)),  # migration 0023: staff's WeCom userid (企业微信账号)
 )
 
 devices = Table(

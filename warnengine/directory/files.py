@@ -44,7 +44,7 @@ from warnengine.directory.parse import (
     read_points,
 )
 from warnengine.directory.parse.duty import DUTY_FIELDS, DUTY_STEM, TIME_FIELDS, read_duty
-from warnengine.directory.parse.fields import FCM_FIELD, ORG_FIELDS, SHELTER_FIELDS
+from warnengine.directory.parse.fields import FCM_FIELD, ORG_FIELDS, SHELTER_FIELDS, WECOM_FIELD
 from warnengine.directory.parse.orgs import ORGS_STEM, read_orgs, write_orgs
 from warnengine.directory.parse.shelters import SHELTERS_STEM, read_shelters
 from warnengine.directory.parse.vulnerable import (
@@ -145,10 +145,11 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
             for h in county.households
         ),
     )
-    fcm = any(p.fcm_token for p in county.people)  # the column only when someone has a second token
+    # The optional columns (a second push token, a WeCom userid) only when someone has one.
+    extra = [f for f in (FCM_FIELD, WECOM_FIELD) if any(getattr(p, f) for p in county.people)]
     _write_csv(
         directory / PEOPLE_FILE,
-        (*PEOPLE_FIELDS, OPT_IN_FIELD, *((FCM_FIELD,) if fcm else ())),
+        (*PEOPLE_FIELDS, OPT_IN_FIELD, *extra),
         (
             (
                 p.person_id,
@@ -160,7 +161,7 @@ def write_county(county: County, directory: Path, time_zone: str = "Asia/Shangha
                 p.wechat_openid or "",
                 p.app_token or "",
                 int(p.drill_opt_in),
-                *((p.fcm_token or "",) if fcm else ()),
+                *(getattr(p, f) or "" for f in extra),
             )
             for p in county.people
         ),
@@ -300,7 +301,7 @@ def _read(
     households, household_cells = read_households(homes_table, levels, place, problems)
     on_record = {h.household_id: h.cell_code for h in base.households} if base else None
     household_cells = _overlay(on_record, household_cells, "households" in present)
-    people_table = table("people", PEOPLE_FIELDS, (OPT_IN_FIELD, FCM_FIELD))
+    people_table = table("people", PEOPLE_FIELDS, (OPT_IN_FIELD, FCM_FIELD, WECOM_FIELD))
     people = read_people(people_table, levels, household_cells, options.phone_region, problems)
     roles = {p.person_id: p.role for p in people} if people else None  # None: unreadable, reported
     if base is not None and (people or "people" not in present):

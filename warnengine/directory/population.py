@@ -142,6 +142,8 @@ def number(drafts: list[Draft]) -> list[Person]:
             wechat_openid=d.wechat_openid,
             app_token=d.app_token,
             drill_opt_in=drill_opt_in(f"p{i:06d}", d.role),
+            # Staff on WeChat are on the county's WeCom too (from the id: nothing drawn, counties unchanged).
+            wecom_userid=f"yj-p{i:06d}" if d.role is not Role.RESIDENT and d.wechat_openid else None,
         )
         for i, d in enumerate(drafts, start=1)
     ]

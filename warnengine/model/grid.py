@@ -72,6 +72,8 @@ class Person(BaseModel):
     # A second app-push token (FCM), when app_token is the person's JPush registration id: app push fails
     # over to it when JPush itself fails (issue 18). Stored apart (push_tokens), not in the people table.
     fcm_token: str | None = None
+    # A staff member's WeCom (企业微信) userid: app cards whose 收到 acknowledges (policy channel `wecom`).
+    wecom_userid: str | None = None
 
 
 class Device(BaseModel):

@@ -33,8 +33,8 @@ class VillagePlan:
 # The Contact field holding each people channel's address.
 # Voice calls the mobile, else the landline (people.phone_kind fixed_line): VOICE_SLOT stands for both.
 VOICE_SLOT = -1
-# WeCom app cards go to staff by their WeCom userid, kept in people.csv's wechat_openid for staff: never to
-# a resident (WECOM_SLOT stands for that field, for staff only).
+# WeCom app cards go to staff by their WeCom userid (people.csv's wecom_userid): never to a resident
+# (WECOM_SLOT stands for that field, for staff only).
 WECOM_SLOT = -2
 ADDRESS_FIELD = {
     Channel.SMS: 4,
@@ -61,7 +61,7 @@ def _at(c: Contact, slot: int) -> str | None:
     if slot == VOICE_SLOT:
         return c.phone or c.landline
     if slot == WECOM_SLOT:
-        return c.wechat_openid if c.role is not Role.RESIDENT else None
+        return c.wecom_userid if c.role is not Role.RESIDENT else None
     return cast(str | None, c[slot])
 
 

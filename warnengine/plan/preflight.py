@@ -35,7 +35,13 @@ def unreachable_staff(directory: Directory, cells: Iterable[str]) -> tuple[list[
                     "cell_name": info.name if info else "",
                     "reason": "无电话 / no phone on record",
                     "other_channels": [
-                        ch for ch, v in (("wechat", s.wechat_openid), ("app", s.app_token)) if v
+                        ch
+                        for ch, v in (
+                            ("wechat", s.wechat_openid),
+                            ("app", s.app_token),
+                            ("wecom", s.wecom_userid),
+                        )
+                        if v
                     ],
                 }
             )

@@ -19,7 +19,8 @@ from warnengine.model import Level, Role
 from warnengine.resolve.index import VillageIndex
 from warnengine.resolve.orgs import OrgIndex
 
-_KIND = 8  # people rows: the Contact fields to drill_opt_in, then phone_kind (optional)
+_KIND = 8  # people rows: the Contact fields to drill_opt_in, then phone_kind and wecom_userid (optional)
+_WECOM = 9
 
 
 class Contact(NamedTuple):
@@ -37,6 +38,7 @@ class Contact(NamedTuple):
     app_token: str | None
     drill_opt_in: bool
     landline: str | None = None
+    wecom_userid: str | None = None  # staff only (people.csv's wecom_userid)
 
 
 @dataclass
@@ -148,7 +150,10 @@ class Directory:
             phone, landline = row[4], None
             if len(row) > _KIND and row[_KIND] == "fixed_line":
                 phone, landline = None, row[4]
-            c = Contact(row[0], row[1], row[2], Role(row[3]), phone, row[5], row[6], bool(row[7]), landline)
+            wecom = row[_WECOM] if len(row) > _WECOM else None
+            c = Contact(
+                row[0], row[1], row[2], Role(row[3]), phone, row[5], row[6], bool(row[7]), landline, wecom
+            )
             if c.household_id:
                 members.setdefault(c.household_id, []).append(c)
             if c.role is not Role.RESIDENT:
@@ -188,12 +193,12 @@ class Directory:
         return d
 
     def people_at(self, address: str) -> list[str]:
-        """Ids of the people with this phone, openid or app token (a family may share one phone).
-        Built on first use: only the ack stage needs it."""
+        """Ids of the people with this phone, openid, app token or WeCom userid (a family may share one
+        phone). Built on first use: only the ack stage needs it."""
         if self._by_address is None:
             index: dict[str, list[str]] = {}
             for c in self.contacts().values():
-                for addr in (c.phone, c.wechat_openid, c.app_token, c.landline):
+                for addr in (c.phone, c.wechat_openid, c.app_token, c.landline, c.wecom_userid):
                     if addr:
                         index.setdefault(addr, []).append(c.person_id)
             self._by_address = index

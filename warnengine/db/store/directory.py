@@ -171,6 +171,7 @@ class DirectoryQueries(StoreBase):
                             p.app_token,
                             p.drill_opt_in,
                             p.phone_kind,
+                            p.wecom_userid,
                         )
                     )
                 ).all(),

@@ -10,7 +10,6 @@ from warnengine.db import tables as t
 from warnengine.db.store.base import OPEN, StoreBase, chunks
 from warnengine.model import Channel, DeliveryState, HazardWarning
 
-
 # A version still unresolved after a re-emit waits as long again as it had waited at that re-emit (so
 # copies go out at grace, 2x, 4x … after it arrived: a long resolve queue is not fed its own copies every
 # grace period), at most this long.

@@ -21,6 +21,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "wechat_openid": ("微信openid", "openid"),
     "app_token": ("app令牌", "推送令牌", "极光推送id", "jpush_id"),
     "fcm_token": ("fcm令牌", "第二推送令牌", "fcm"),
+    "wecom_userid": ("企业微信账号", "企业微信userid", "企业微信id", "企微账号", "wecom"),
     # wechat_groups(.csv|.xlsx), village and group WeChat groups (村/组微信群)
     "robot_key": ("机器人key", "机器人密钥", "群机器人key", "群机器人", "webhook", "webhook_key"),
     "lon": ("经度", "longitude", "lng", "x"),

@@ -38,6 +38,8 @@ POINT_FIELDS = ("point_id", "cell_code", "name", "lon", "lat", "kind", "lead_per
 OPT_IN_FIELD = "drill_opt_in"
 # Optional column of people.csv: a second app-push token (FCM) when app_token is a JPush registration id.
 FCM_FIELD = "fcm_token"
+# Optional column of people.csv: a staff member's WeCom userid (企业微信账号).
+WECOM_FIELD = "wecom_userid"
 # Optional column of devices.csv after drill_opt_in: how the terminal's commands are signed.
 SIG_ALG_FIELD = "sig_alg"
 # Optional column of devices.csv: the person responsible for the terminal (专人, a person_id).

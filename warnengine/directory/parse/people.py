@@ -3,11 +3,14 @@ household's. Phones in any common spelling, stored as E.164 with their kind (mob
 
 from __future__ import annotations
 
+import re
+
 from warnengine.directory.parse.columns import ROLE_ALIASES
 from warnengine.directory.parse.fields import (
     FCM_FIELD,
     OPT_IN_FIELD,
     PEOPLE_FIELDS,
+    WECOM_FIELD,
     Problem,
     check_cell,
     check_unique,
@@ -35,11 +38,13 @@ def read_people(
     # Either optional column may be left out (an absent column has an index past the row's end).
     opt_in_at = table.header.index(OPT_IN_FIELD) if OPT_IN_FIELD in table.header else len(table.header)
     fcm_at = table.header.index(FCM_FIELD) if FCM_FIELD in table.header else len(table.header)
+    wecom_at = table.header.index(WECOM_FIELD) if WECOM_FIELD in table.header else len(table.header)
     for line, row in table.rows:
         pid, hid, cell, pname, role, phone, openid, token = row[:width]
         here = len(problems)
         opt_in = read_opt_in(row, opt_in_at, False, name, line, problems)
         fcm = row[fcm_at].strip() if fcm_at < len(row) else ""
+        wecom = row[wecom_at].strip() if wecom_at < len(row) else ""
         check_unique(pid, seen, "person_id", name, line, problems)
         seen.add(pid)
         check_cell(cell, None, levels, name, line, problems)
@@ -56,6 +61,7 @@ def read_people(
             else:
                 number = parsed
         _check_home(role_, hid, cell, household_cells, name, line, problems)
+        _check_wecom(wecom, role_, name, line, problems)
         if len(problems) == here:
             assert role_ is not None
             out.append(
@@ -71,6 +77,7 @@ def read_people(
                     app_token=token or None,
                     drill_opt_in=opt_in,
                     fcm_token=fcm or None,
+                    wecom_userid=wecom or None,
                 )
             )
     return out
@@ -97,3 +104,25 @@ def _check_home(
             f"{household_cells[hid]}"
         )
         problems.append(Problem(name, line, message, "cell_code", cell))
+
+
+_WECOM_USERID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")  # WeCom's own rule for a member's userid
+
+
+def _check_wecom(userid: str, role: Role | None, name: str, line: int, problems: list[Problem]) -> None:
+    """A WeCom userid only for staff (app cards acknowledge staff, never residents), in WeCom's alphabet."""
+    if not userid:
+        return
+    if role is Role.RESIDENT:
+        staff_only = "企业微信账号只用于工作人员 / a WeCom userid is for staff only"
+        problems.append(Problem(name, line, staff_only, "wecom_userid"))
+    elif not _WECOM_USERID.fullmatch(userid):
+        problems.append(
+            Problem(
+                name,
+                line,
+                f"企业微信账号无效 / WeCom userid {userid!r}: 1-64 letters, digits, _ . @ -",
+                "wecom_userid",
+                userid,
+            )
+        )
