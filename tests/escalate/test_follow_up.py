@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
+
 from tests.escalate.test_ladder import (
     Ladder,
     nothing_due_at_4_minutes,
@@ -14,6 +16,7 @@ from tests.escalate.test_ladder import (
     start,
     visits_at_16_minutes,
 )
+from warnengine.db import persons_tables as pt
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
@@ -68,9 +71,33 @@ async def test_needs_help_goes_to_the_grid_head_and_stays_open(store: Store, sma
     assert report is not None and report["needs_help"] == 0
 
 
+async def test_a_vulnerable_household_not_home_is_revisited_after_10_minutes(
+    store: Store, small_county: County
+) -> None:
+    lad, task = await at_16(store, small_county)
+    home, other = task.households[0][0], task.households[1][0]
+    wh = t.warning_households.c
+    async with store.engine.begin() as conn:  # one of them vulnerable, the other not
+        for hid, vulnerable in ((home, True), (other, False)):
+            await conn.execute(
+                update(t.warning_households)
+                .where(wh.warning_id == lad.w.warning_id, wh.household_id == hid)
+                .values(vulnerable=vulnerable)
+            )
+    for hid in (home, other):
+        assert await store.report_visit(task.task_id, hid, "nobody_home", lad.clock.now())
+    lad.clock.advance(9 * 60)
+    await lad.sweep()
+    assert not holding(await store.visit_tasks(lad.w.warning_id), home)
+    lad.clock.advance(60)  # the rule's revisit_vulnerable_min (10): the vulnerable door only
+    await lad.sweep()
+    assert len(holding(await store.visit_tasks(lad.w.warning_id), home)) == 1
+    assert not holding(await store.visit_tasks(lad.w.warning_id), other)
+
+
 async def test_nobody_home_is_revisited_then_final(store: Store, small_county: County) -> None:
     lad, task = await at_16(store, small_county)
-    (gone, _, _), (away, _, _) = task.households[0], task.households[1]
+    gone, away = [h for h, vulnerable, _ in task.households if not vulnerable][:2]
     for home in (gone, away):
         assert await store.report_visit(task.task_id, home, "nobody_home", lad.clock.now())
         assert (await state_of(lad, home))["state"] == "nobody_home"
@@ -104,7 +131,8 @@ async def test_nobody_home_is_revisited_then_final(store: Store, small_county: C
     assert persons["accounted"] >= persons["acknowledged"] >= 1
     assert persons["accounted"] + sum(persons["unaccounted"].values()) == persons["total"]
     size = {h.household_id: h.members for h in lad.county.households}
-    assert persons["unaccounted"]["whereabouts_unknown"] == size[gone]
+    own = await rows(store, pt.person_accounts, warning_id=lad.w.warning_id, household_id=gone)
+    assert persons["unaccounted"]["whereabouts_unknown"] == size[gone] - sum(r["persons"] for r in own)
     assert report["persons_accounted"] == persons["accounted"]
 
 

@@ -1,6 +1,7 @@
 """Follow-ups after a visit (issue 17): a household that needs help is an open case, handed at once to the
 village grid head on duty (叫应 by the visit message) and kept open until a visitor reports it reached; a
-nobody-home door is visited again `revisit_min` after, asking the neighbours — a second empty door is final
+nobody-home door is visited again `revisit_min` after (a vulnerable household's `revisit_vulnerable_min`),
+asking the neighbours — a second empty door is final
 ("whereabouts unknown"), a neighbour's word that the family is away is reported as `moved` ("away")."""
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ async def follow_up(
     store: EscalateStore, duty: OnDuty, w: HazardWarning, rule: Rule, resolved_at: float, now: float
 ) -> tuple[list[VisitTask], int]:
     """Creates this sweep's follow-up tasks; returns them and the step number their messages use."""
-    cases = await store.follow_ups(w.warning_id, now - rule.revisit_min * 60)
+    cases = await store.follow_ups(
+        w.warning_id, now - rule.revisit_min * 60, now - rule.revisit_vulnerable_min * 60
+    )
     if not cases:
         return [], 0
     step = steps.FOLLOW.at(int((now - resolved_at) // 60))

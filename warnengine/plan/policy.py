@@ -61,6 +61,9 @@ class Rule(BaseModel):
     duty_call_window_min: float = Field(default=5, gt=0)
     # A nobody-home door is visited again this many minutes after (issue 17); a second empty door is final.
     revisit_min: float = Field(default=30, gt=0)
+    # … a vulnerable household's (elderly living alone, disabled) sooner: not finding them is the case a
+    # warning exists for, and "every vulnerable person by minute 30" cannot wait half an hour to look again.
+    revisit_vulnerable_min: float = Field(default=10, gt=0)
     # Issue 18: a village none of whose terminals reports `played` within this many minutes (or all of them
     # offline at once) gets its visits and its terminals' 专人 叫应 at once, not at the ladder's visit step.
     # Unset: 2 for a rule that covers red, otherwise off; 0: off.

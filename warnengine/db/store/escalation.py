@@ -229,9 +229,13 @@ class EscalationQueries(StoreBase):
                 [{"tid": tid, "who": who, "lvl": lvl} for tid, who, lvl in moves],
             )
 
-    async def follow_ups(self, warning_id: str, empty_before: float) -> list[tuple[str, str, str, bool, str]]:
+    async def follow_ups(
+        self, warning_id: str, empty_before: float, vulnerable_empty_before: float | None = None
+    ) -> list[tuple[str, str, str, bool, str]]:
         """(household, village, group, vulnerable, kind) needing a follow-up visit now: `needs_help` cases
-        and `nobody_home` doors reported at or before `empty_before`, that no visit task holds open."""
+        and `nobody_home` doors reported at or before `empty_before` (a vulnerable household's at or before
+        `vulnerable_empty_before`), that no visit task holds open."""
+        sooner = empty_before if vulnerable_empty_before is None else vulnerable_empty_before
         wh, vt, vh = t.warning_households.c, t.visit_tasks.c, t.visit_households.c
         async with self.engine.connect() as conn:
             cases = (
@@ -239,7 +243,9 @@ class EscalationQueries(StoreBase):
                     select(wh.household_id, wh.village_code, wh.cell_code, wh.vulnerable, wh.state).where(
                         wh.warning_id == warning_id,
                         wh.state.in_((NEEDS_HELP, NOBODY_HOME)),
-                        (wh.state == NEEDS_HELP) | (wh.updated_at <= empty_before),
+                        (wh.state == NEEDS_HELP)
+                        | (wh.updated_at <= empty_before)
+                        | (wh.vulnerable.is_(True) & (wh.updated_at <= sooner)),
                     )
                 )
             ).all()
