@@ -5,10 +5,11 @@ Setup (not timed): a generated county (plan_county.py's `prepare`: 20 townships,
 households per village; 1,200 villages give ~170,000 households and ~500,000 residents) imported into SQLite
 in a temporary folder, a county-wide red warning (plan_county.py's `warning`) planned and resolved by the
 real plan stage, then `--ack-share` of the residents (drawn with `--seed`) acknowledging their first message
-through the real ack path (`Store.acknowledge`): each ack accounts for its sender, and a household is
-reached only when all its members are. That database is the `with` variant. A copy of it, rewritten to
-what the record held before persons accounting — every household with any member's ack reached, no
-`person_accounts` rows — is the `without` variant.
+through the real ack path (`Store.acknowledge`): each ack accounts for its sender (`--household-share` of
+them answer for the whole household, "全家"), and a household is reached only when all its members are.
+That database is the `with` variant. A copy of it, rewritten to what the record held before persons
+accounting — every household with any member's ack reached, no `person_accounts` rows — is the `without`
+variant.
 
 Per round, each variant in turn (interleaved, the order alternating between rounds) is copied afresh from
 its prepared database with SQLite's backup API (a sweep records its steps, visit tasks, 叫应 and new
@@ -40,6 +41,7 @@ from warnengine.clock import ManualClock
 from warnengine.db import connect
 from warnengine.db.store import Store
 from warnengine.escalate.ladder import SweepCounts, escalate
+from warnengine.model.household_reply import WHOLE
 from warnengine.plan.stage import plan_deliveries
 from warnengine.resolve.directory import Directory
 
@@ -53,8 +55,11 @@ BEFORE = (
 )
 
 
-async def acknowledge(store: Store, warning_id: str, share: float, seed: int, at: float) -> int:
-    """`share` of the residents answer their first message (one delivery each): the real ack path."""
+async def acknowledge(
+    store: Store, warning_id: str, share: float, seed: int, at: float, for_household: float
+) -> int:
+    """`share` of the residents answer their first message (one delivery each): the real ack path;
+    `for_household` of those answer for the whole household ("全家", model/household_reply.py)."""
     async with store.engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -68,8 +73,10 @@ async def acknowledge(store: Store, warning_id: str, share: float, seed: int, at
         ).all()
     rng = random.Random(seed)
     chosen = [did for _, did in rows if rng.random() < share]
+    whole = {did: WHOLE for did in chosen if rng.random() < for_household}
     for k in range(0, len(chosen), 1000):
-        await store.acknowledge([(did, at) for did in chosen[k : k + 1000]])
+        part = chosen[k : k + 1000]
+        await store.acknowledge([(did, at) for did in part], {d: whole[d] for d in part if d in whole})
     return len(chosen)
 
 
@@ -84,7 +91,7 @@ async def setup(folder: Path, args: argparse.Namespace) -> tuple[Directory, floa
     await store.save_warning(w)
     assert await plan_deliveries(w, directory, POLICY, store, 6 * HOUR), "the warning reached no village"
     county["acknowledged"] = await acknowledge(
-        store, w.warning_id, args.ack_share, args.seed, clock.now() + 60
+        store, w.warning_id, args.ack_share, args.seed, clock.now() + 60, args.household_share
     )
     county["households_open_with"] = len(await store.unreached_households(w.warning_id))
     tally = await store.persons_tally(w.warning_id)
@@ -135,6 +142,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "database": "sqlite",
         **county,
         "ack_share": args.ack_share,
+        "household_share": args.household_share,
         "minutes_after_resolve": args.minutes,
         "steps": [s.split(":", 1)[1] for s in did["with"].steps],
         "deliveries_without": did["without"].deliveries,
@@ -147,6 +155,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--villages", type=int, default=1200, help="1,200 give ~500,000 residents")
     ap.add_argument("--ack-share", type=float, default=0.4, help="residents who answer before the sweep")
+    ap.add_argument(
+        "--household-share", type=float, default=0.0, help="of those, who answer for the household (全家)"
+    )
     ap.add_argument("--minutes", type=float, default=11, help="engine clock after the warning resolved")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=3)
