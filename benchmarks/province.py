@@ -312,6 +312,9 @@ if __name__ == "__main__":
         "--db-url", default="", help="PostgreSQL URL, or 'local' for a throwaway cluster (default: SQLite)"
     )
     args = p.parse_args()
+    # The workers read config/ (policy, channels, trust) relative to the working directory: from anywhere
+    # else they fall back to "loudspeakers and grid heads only" and the round measures nothing real.
+    os.chdir(Path(__file__).resolve().parents[1])
     with contextlib.ExitStack() as servers, contextlib.suppress(KeyboardInterrupt):
         if args.db_url == "local":  # a throwaway cluster, as the tests start it
             sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
