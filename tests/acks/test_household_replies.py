@@ -37,6 +37,7 @@ async def test_a_count_accounts_for_that_many_and_全家_for_everyone(
     # Two of the household: the sender's delivery acknowledged, the household still open.
     counts = await apply_channel_events([reply(phone, 2.0, "收到 2人")], store, directory)
     assert counts["acknowledged"] == 1 and counts["reply_acknowledged"] == 1
+    assert counts["reply_household_counts"] == 1
     row = await one(store, t.warning_households, warning_id=w.warning_id, household_id=home)
     assert row["state"] != "reached"
     assert (await store.persons_tally(w.warning_id))["persons_accounted"] == 2

@@ -179,7 +179,9 @@ async def _acknowledge_replies(
             if (channel, pid) in answered:
                 moved += 1
                 break
+    household_counts = sum(1 for e in acks if id(e) in counted)  # "全家" and "N人" answers
     return {
+        **({"reply_household_counts": household_counts} if household_counts else {}),
         "acknowledged": len(done),
         "reply_acknowledged": moved,
         "reply_no_change": len(acks) - moved - unknown,

@@ -173,33 +173,14 @@ class PeopleQueries(StoreBase):
                 first[did] = at
         if not first:
             return []
-        pairs = sorted(first.items())
         async with self.engine.begin() as conn:
             done = [
                 Acknowledged(r[0], r[1], r[2], r[3], r[4], float(r[5]))
-                for r in await self._answer(conn, pairs)
+                for r in await self._answer(conn, sorted(first.items()))
             ]
-            homes: dict[tuple[str, str], Acknowledged] = {}
-            for a in done:  # several members answering: the household is reached at the latest answer
-                if not a.household_id:
-                    continue
-                k = (a.warning_id, a.household_id)
-                if k not in homes or a.at > homes[k].at:
-                    homes[k] = a
+            homes = _latest_per_household(done)
             if homes or household_counts:
-                # 到人 (issue 17): an ack accounts for the person who sent it; the household is reached
-                # only when every member is accounted for (db/store/persons.py).
-                # Through the driver, as the UPDATE below: the hot path of a county's answers.
-                await self.executemany(
-                    conn,
-                    "INSERT INTO person_accounts (warning_id, household_id, person_key, persons, how, at, by)"
-                    " VALUES (?, ?, ?, 1, 'ack', ?, ?) ON CONFLICT DO NOTHING",
-                    [
-                        (a.warning_id, a.household_id, a.person_id, a.at, a.delivery_id)
-                        for a in done
-                        if a.household_id and a.person_id
-                    ],
-                )
+                await self._account_senders(conn, done)
                 if household_counts:
                     # A count sent after the sender's own answer ("1", then "全家") still counts.
                     again = await self._answered_before(conn, household_counts, done, first)
@@ -207,25 +188,42 @@ class PeopleQueries(StoreBase):
                     for a in again:
                         assert a.household_id is not None
                         homes.setdefault((a.warning_id, a.household_id), a)
-                full: set[tuple[str, str]] = set()
-                for wid in sorted({w for w, _ in homes}):
-                    ids = [h for w, h in homes if w == wid]
-                    full |= {
-                        (wid, h) for h, (n, got) in (await accounted_of(conn, wid, ids)).items() if got >= n
-                    }
-                await self.executemany(
-                    conn,
-                    "UPDATE warning_households SET state = 'reached', reached_by = ?, evidence = ?,"
-                    " reached_at = ?, updated_at = ? WHERE warning_id = ? AND household_id = ?"
-                    " AND state != 'reached'",
-                    [
-                        (a.channel, a.delivery_id, a.at, a.at, w, h)
-                        for (w, h), a in sorted(homes.items())
-                        if (w, h) in full
-                    ],
-                )
+                await self._reach_full(conn, homes)
             await reach_orgs(conn, done)  # an org's delivery acknowledged: the org is reached (issue 17)
         return done
+
+    async def _account_senders(self, conn: AsyncConnection, done: Sequence[Acknowledged]) -> None:
+        """到人 (issue 17): an ack accounts for the person who sent it (db/store/persons.py). Through the
+        driver, as the household UPDATE: the hot path of a county's answers."""
+        await self.executemany(
+            conn,
+            "INSERT INTO person_accounts (warning_id, household_id, person_key, persons, how, at, by)"
+            " VALUES (?, ?, ?, 1, 'ack', ?, ?) ON CONFLICT DO NOTHING",
+            [
+                (a.warning_id, a.household_id, a.person_id, a.at, a.delivery_id)
+                for a in done
+                if a.household_id and a.person_id
+            ],
+        )
+
+    async def _reach_full(self, conn: AsyncConnection, homes: Mapping[tuple[str, str], Acknowledged]) -> None:
+        """The households among `homes` whose every member is now accounted for: reached, with the answer
+        that completed them as evidence."""
+        full: set[tuple[str, str]] = set()
+        for wid in sorted({w for w, _ in homes}):
+            ids = [h for w, h in homes if w == wid]
+            full |= {(wid, h) for h, (n, got) in (await accounted_of(conn, wid, ids)).items() if got >= n}
+        await self.executemany(
+            conn,
+            "UPDATE warning_households SET state = 'reached', reached_by = ?, evidence = ?,"
+            " reached_at = ?, updated_at = ? WHERE warning_id = ? AND household_id = ?"
+            " AND state != 'reached'",
+            [
+                (a.channel, a.delivery_id, a.at, a.at, w, h)
+                for (w, h), a in sorted(homes.items())
+                if (w, h) in full
+            ],
+        )
 
     async def _answered_before(
         self,
@@ -351,3 +349,16 @@ async def _count_households(
             persons = size if n == WHOLE else min(n, size)
             rows.append(count_row(wid, a.household_id, persons, "reply", a.at, a.delivery_id))
     await add_accounts(conn, conn.dialect.name == "postgresql", rows)
+
+
+def _latest_per_household(done: Sequence[Acknowledged]) -> dict[tuple[str, str], Acknowledged]:
+    """(warning, household) → its latest answer among `done`: several members answering, the household is
+    reached at the last one that was needed."""
+    homes: dict[tuple[str, str], Acknowledged] = {}
+    for a in done:
+        if not a.household_id:
+            continue
+        k = (a.warning_id, a.household_id)
+        if k not in homes or a.at > homes[k].at:
+            homes[k] = a
+    return homes
