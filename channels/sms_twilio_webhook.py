@@ -129,21 +129,8 @@ def twilio_routes(
     shared_keys: Mapping[str, str] | None = None,  # SharedKey id → secret (Webhook Rules signing)
 ) -> list[web.RouteDef]:
     """Routes for an aiohttp app; `public_base` is the scheme://host[:port] Twilio is given for us."""
-    validator = RequestValidator(auth_token)
-    base = public_base.rstrip("/") if public_base else None
+    verified = form_verifier(auth_token, public_base, shared_keys, "twilio_webhook_forbidden")
     clk = clock or SystemClock()
-
-    async def verified(request: web.Request) -> MultiDictProxy[Any]:
-        signature = request.headers.get(SIGNATURE_HEADER)
-        form = await request.post()
-        url = f"{base}{request.raw_path}" if base else str(request.url)
-        settings = request.headers.get("X-Twilio-Webhooks-Signature-Settings")
-        if not signature or not signed(validator, shared_keys or {}, settings, url, form, signature):
-            log.warning("twilio_webhook_forbidden", path=request.path, signed=bool(signature))
-            raise web.HTTPForbidden(
-                text='{"error": "invalid X-Twilio-Signature"}', content_type="application/json"
-            )
-        return form
 
     async def deliver(events: list[ChannelEvent]) -> None:
         if events:
@@ -191,6 +178,29 @@ def twilio_routes(
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
     return [web.post(f"{prefix}/status", status), web.post(f"{prefix}/inbound", inbound)]
+
+
+def form_verifier(
+    auth_token: str, public_base: str | None, shared_keys: Mapping[str, str] | None, forbidden_event: str
+) -> Callable[[web.Request], Awaitable[MultiDictProxy[Any]]]:
+    """The request's form once its X-Twilio-Signature checks out against the URL Twilio was given
+    (`public_base` + path, behind a proxy) — else 403, logged as `forbidden_event`. SMS and voice alike."""
+    validator = RequestValidator(auth_token)
+    base = public_base.rstrip("/") if public_base else None
+
+    async def verified(request: web.Request) -> MultiDictProxy[Any]:
+        signature = request.headers.get(SIGNATURE_HEADER)
+        form = await request.post()
+        url = f"{base}{request.raw_path}" if base else str(request.url)
+        settings = request.headers.get("X-Twilio-Webhooks-Signature-Settings")
+        if not signature or not signed(validator, shared_keys or {}, settings, url, form, signature):
+            log.warning(forbidden_event, path=request.path, signed=bool(signature))
+            raise web.HTTPForbidden(
+                text='{"error": "invalid X-Twilio-Signature"}', content_type="application/json"
+            )
+        return form
+
+    return verified
 
 
 def signed(

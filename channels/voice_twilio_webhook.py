@@ -23,10 +23,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 from multidict import MultiDictProxy
-from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 
 from channels.base import ChannelEvent
-from channels.sms_twilio_webhook import signed
+from channels.sms_twilio_webhook import form_verifier
 from channels.voice_twilio import NO_KEY, THANKS
 from warnengine.clock import Clock, SystemClock
 from warnengine.model import DeliveryState
@@ -67,21 +66,8 @@ def twilio_voice_routes(
     clock: Clock | None = None,
     shared_keys: Mapping[str, str] | None = None,
 ) -> list[web.RouteDef]:
-    validator = RequestValidator(auth_token)
-    base = public_base.rstrip("/") if public_base else None
+    verified = form_verifier(auth_token, public_base, shared_keys, "twilio_voice_webhook_forbidden")
     clk = clock or SystemClock()
-
-    async def verified(request: web.Request) -> MultiDictProxy[Any]:
-        signature = request.headers.get(SIGNATURE_HEADER)
-        form = await request.post()
-        url = f"{base}{request.raw_path}" if base else str(request.url)
-        settings = request.headers.get("X-Twilio-Webhooks-Signature-Settings")
-        if not signature or not signed(validator, shared_keys or {}, settings, url, form, signature):
-            log.warning("twilio_voice_webhook_forbidden", path=request.path, signed=bool(signature))
-            raise web.HTTPForbidden(
-                text='{"error": "invalid X-Twilio-Signature"}', content_type="application/json"
-            )
-        return form
 
     def event(delivery: str, sid: str, state: DeliveryState, reason: str) -> ChannelEvent:
         return ChannelEvent(
