@@ -185,6 +185,8 @@ def forced_to_change_then_in(d: WebDriver, url: str) -> int:
     d.get(url + "/console/")  # a reload keeps the session, now without the form
     wait.until(ec.visibility_of_element_located((By.ID, "app")))
     assert not d.find_element(By.ID, "change").is_displayed()
+    # The map draws after the directory's geometry arrives: wait for it (the count right away raced it).
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#map path.village")))
     return len(d.find_elements(By.CSS_SELECTOR, "#map path.village"))
 
 

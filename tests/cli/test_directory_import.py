@@ -156,10 +156,11 @@ def test_one_townships_people_alone_update_in_place(small_county: County, tmp_pa
     ids = {p.person_id for p in mine}
     kept = [rows[0]] + [r for r in rows[1:] if r[0] in ids]
     kept[1][3] = "改过的名字"  # one name edited
-    kept.append(
-        [f"{kept[1][0]}-new", kept[1][1], kept[1][2], "新成员", "resident", "13800000099", "", "", "0"]
-    )
-    kept.append(["p-x", "no-such-household", kept[1][2], "无户", "resident", "", "", "", "0"])
+    width = len(rows[0])  # the optional trailing columns (wecom_userid …) left empty
+    new = [f"{kept[1][0]}-new", kept[1][1], kept[1][2], "新成员", "resident", "13800000099", "", "", "0"]
+    kept.append(new + [""] * (width - len(new)))
+    orphan = ["p-x", "no-such-household", kept[1][2], "无户", "resident", "", "", "", "0"]
+    kept.append(orphan + [""] * (width - len(orphan)))
     with open(part / "people.csv", "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(kept)
     refused = run(data, "grid", "import", str(part))  # a household neither in the files nor on record

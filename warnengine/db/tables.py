@@ -182,8 +182,7 @@ deliveries = Table(
     Index("ix_deliveries_state", "state", "last_attempt_at"),
 )
 
-# Per-household reach of a warning (到户): reached when a member acknowledged, a visit confirmed it or,
-# where the policy allows, the village's loudspeaker played (migration 0003).
+# Per-household reach (到户, migration 0003): reached when every member is accounted for (persons_tables).
 warning_households = Table(
     "warning_households",
     metadata,
