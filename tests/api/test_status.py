@@ -8,6 +8,7 @@ import json
 from sqlalchemy import insert
 
 from tests.api.conftest import Api
+from tests.api.test_warnings import create
 from warnengine.db import tables as t
 from warnengine.directory import County
 
@@ -25,18 +26,7 @@ async def test_preview_counts_the_directory_under_the_area(api_both: Api, small_
     assert p["households"] == sum(1 for h in small_county.households if h.cell_code[:12] in villages)
     assert p["by_channel"]["loudspeaker"] == len(devices) and p["flagged"] is False
     assert (p["unreachable"], p["unreachable_count"]) == ([], 0)  # every responsible person has a phone
-    status, w = await api.call(
-        "POST",
-        "/api/v1/warnings",
-        "disp",
-        json={
-            "hazard": "flood",
-            "severity": "red",
-            "event": "山洪",
-            "headline": "h",
-            "areas": [{"codes": [TOWNSHIP]}],
-        },
-    )
+    w = await create(api, severity="red", headline="h", areas=[{"codes": [TOWNSHIP]}])
     status, again = await api.call("GET", f"/api/v1/warnings/{w['warning_id']}/preview", "disp")
     assert (status, again["villages"], again["devices"]) == (200, p["villages"], p["devices"])
     far = {"areas": [{"polygons": [[[0.0, 0.0], [0.1, 0.0], [0.1, 0.1]]]}]}
@@ -45,18 +35,7 @@ async def test_preview_counts_the_directory_under_the_area(api_both: Api, small_
 
 
 async def test_status_per_village_and_the_live_stream(api: Api, small_county: County) -> None:
-    status, w = await api.call(
-        "POST",
-        "/api/v1/warnings",
-        "disp",
-        json={
-            "hazard": "flood",
-            "severity": "red",
-            "event": "山洪",
-            "headline": "h",
-            "areas": [{"codes": [TOWNSHIP]}],
-        },
-    )
+    w = await create(api, severity="red", headline="h", areas=[{"codes": [TOWNSHIP]}])
     wid = w["warning_id"]
     status, s = await api.call("GET", f"/api/v1/warnings/{wid}/status", "grid")
     assert (status, s["state"], s["villages_total"], s["percent"]) == (200, "draft", 0, 0.0)
@@ -145,18 +124,7 @@ async def test_status_by_household_names_the_open_ones(api_both: Api, small_coun
     """The headline and the map count households reached, not loudspeakers; the open ones are named
     with why, vulnerable first; the warning is not done while one is open."""
     api = api_both
-    status, w = await api.call(
-        "POST",
-        "/api/v1/warnings",
-        "disp",
-        json={
-            "hazard": "flood",
-            "severity": "red",
-            "event": "山洪",
-            "headline": "h",
-            "areas": [{"codes": [TOWNSHIP]}],
-        },
-    )
+    w = await create(api, severity="red", headline="h", areas=[{"codes": [TOWNSHIP]}])
     wid = w["warning_id"]
     v1 = sorted(c.code for c in small_county.cells if c.parent == TOWNSHIP)[0]
     homes: list[tuple[str, str, bool, str | None]] = [
