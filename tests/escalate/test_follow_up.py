@@ -158,3 +158,26 @@ async def test_a_silent_group_leader_does_not_get_the_revisit(store: Store, smal
     [revisit] = holding(await store.visit_tasks(lad.w.warning_id), home)
     grid_heads = {s.person_id for s in lad.directory.staff[task.village_code] if s.role.value == "grid_head"}
     assert revisit.assignee in grid_heads and revisit.level == 1
+
+
+async def test_follow_ups_of_two_sweeps_in_one_minute_are_both_walked_and_both_told(
+    store: Store, small_county: County
+) -> None:
+    lad, task = await at_16(store, small_county)
+    first, second = [h for h, vulnerable, _ in task.households if not vulnerable][:2]
+    assert await store.report_visit(task.task_id, first, "nobody_home", lad.clock.now())
+    lad.clock.advance(20)
+    assert await store.report_visit(task.task_id, second, "nobody_home", lad.clock.now())
+    lad.clock.advance(30 * 60 - 20)
+    await lad.sweep()  # the first door is due
+    lad.clock.advance(20)
+    await lad.sweep()  # the second, 20 s later: the same minute, the same group and visitor
+    held = [holding(await store.visit_tasks(lad.w.warning_id), h) for h in (first, second)]
+    assert all(len(h) == 1 for h in held) and held[0][0].task_id != held[1][0].task_id
+    assert held[0][0].assignee == held[1][0].assignee and held[0][0].state == "open"
+    told = {
+        d["step"]
+        for d in await lad.deliveries()
+        if d["step"] >= FOLLOW_STEP and d["person_id"] == held[0][0].assignee
+    }
+    assert len(told) == 2  # a message for each batch: the second was not taken for the first

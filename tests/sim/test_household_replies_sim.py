@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.sim.test_duty_knobs import PHONE
 from warnengine.directory import County
+from warnengine.plan.policy import load_policy
 from warnengine.sim.run import simulate
 from warnengine.sim.scenario import Scenario
 
@@ -41,3 +42,29 @@ async def test_whole_household_answers_close_households_without_a_visit(
         if not any(p.phone for p in small_county.people if p.household_id == h.household_id)
     }
     assert whole["reached"] <= whole["households"] - len(phoneless)
+
+
+async def test_partly_home_doors_are_counted_and_revisited(tmp_path: Path, small_county: County) -> None:
+    def walking(partly_home: float) -> Scenario:
+        return Scenario.model_validate(
+            {
+                "county": {"dir": "unused"},
+                "minutes": 90,
+                "step_s": 30,
+                "never_reply": 1.0,  # nobody answers: every household gets a visit
+                "staff_never_reply": 0.0,
+                "visits_per_hour": 120,
+                "partly_home": partly_home,
+                "revisit_outcomes": {"reached": 1.0},
+            }
+        )
+
+    policy = load_policy(Path("config/policy.yaml"))  # red: visits at minute 10
+    whole = await simulate(walking(0.0), small_county, tmp_path / "whole.db", policy)
+    partly = await simulate(walking(1.0), small_county, tmp_path / "partly.db", policy)
+    # Every door found home with everyone in it: no revisit. Found partly home: those present counted, the
+    # rest revisited (the rule's revisit_min, 30) and every household closed only then.
+    assert whole["revisits"] == 0 and partly["revisits"] > 0
+    at_30, at_end = (partly["persons"]["accounted_by_min"][m] for m in ("30", "120"))
+    assert at_30 < whole["persons"]["accounted_by_min"]["30"]
+    assert at_30 < at_end == whole["persons"]["accounted_by_min"]["120"] == whole["persons"]["total"]

@@ -77,9 +77,12 @@ class Visitors:
                 last = now
 
     def _reporter(self, http: aiohttp.ClientSession) -> Report:
-        async def report(task: str, household: str, outcome: str, _at: float, note: str | None) -> bool:
+        async def report(
+            task: str, household: str, outcome: str, _at: float, note: str | None, headcount: int | None
+        ) -> bool:
             url = f"{self.api_url}/api/v1/visits/{task}/households/{household}"
-            async with http.post(url, json={"outcome": outcome, "note": note}) as r:
+            body = {"outcome": outcome, "note": note, **({"headcount": headcount} if headcount else {})}
+            async with http.post(url, json=body) as r:
                 ok = r.status == 200
                 if r.status not in (200, 404):  # 404: the door closed meanwhile (a reply came first)
                     log.warning("simulated_visit_refused", status=r.status, task=task, household=household)

@@ -19,7 +19,10 @@ from warnengine.plan.policy import Rule
 
 log = structlog.get_logger("warnengine.escalate")
 
-FOLLOW_STEP = steps.FOLLOW.start  # a follow-up's deliveries: + minutes since resolved (model/steps.py)
+# A follow-up's deliveries: + seconds since resolved (model/steps.py; 100,000 s, then the last number).
+# Seconds, not minutes: sweeps run every 15 s, and two in one minute each with follow-ups for the same
+# visitor shared one step number — the second message was taken for the first and never sent.
+FOLLOW_STEP = steps.FOLLOW.start
 
 
 async def follow_up(
@@ -31,7 +34,7 @@ async def follow_up(
     )
     if not cases:
         return [], 0
-    step = steps.FOLLOW.at(int((now - resolved_at) // 60))
+    step = steps.FOLLOW.at(int(now - resolved_at))
     silent = await store.silent_staff(w.warning_id)
     groups: dict[tuple[str, str, str, str | None, int], list[tuple[str, bool]]] = {}
     for hid, village, group, vulnerable, kind in cases:
@@ -39,7 +42,7 @@ async def follow_up(
         groups.setdefault((kind, village, group, who, level), []).append((hid, vulnerable))
     tasks = [
         VisitTask(
-            _task_id(w.warning_id, kind, group, who, step),
+            _task_id(w.warning_id, kind, group, who, step, [h for h, _ in homes]),
             w.warning_id,
             w.version,
             village,
@@ -69,5 +72,11 @@ def _visitor(duty: OnDuty, village: str, group: str, kind: str, silent: set[str]
     return (head.person_id if head else None), 1
 
 
-def _task_id(warning_id: str, kind: str, group: str, who: str | None, step: int) -> str:
-    return "v-" + sha256(f"{warning_id}\x1f{kind}\x1f{group}\x1f{who}\x1f{step}".encode()).hexdigest()[:20]
+def _task_id(
+    warning_id: str, kind: str, group: str, who: str | None, step: int, households: list[str]
+) -> str:
+    """Stable for one batch (a redelivered sweep makes the same task), distinct for another: a batch of
+    the same group and visitor in the same step must not add its doors to a task already done (nobody
+    would walk them)."""
+    key = "\x1f".join([warning_id, kind, group, str(who), str(step), *sorted(households)])
+    return "v-" + sha256(key.encode()).hexdigest()[:20]

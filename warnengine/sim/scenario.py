@@ -18,6 +18,7 @@ night_asleep: 0.0            # night hours: share of everyone asleep — no text
 household_replies: 0.0       # share of residents whose answer is "全家" (their whole household heard it)
 visits_per_hour: 20          # households a visitor (group leader, grid head) reaches per hour
 visit_outcomes: {reached: 0.97, nobody_home: 0.03}
+partly_home: 0.0             # of the doors found home, the share where only part of the household is
 field:                       # issue 17: field reports and evacuation (sim/field.py)
   take_delay_min: [1, 8]     # a duty person takes a field report after this
   shelters: true             # a generated county: one shelter per village with threatened households
@@ -133,6 +134,9 @@ class Scenario(BaseModel):
     household_replies: float = Field(default=0.0, ge=0, le=1)
     visits_per_hour: float = Field(default=20, gt=0)
     visit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _ALL_REACHED.copy())
+    # Of the doors a first visit finds home (`reached`), the share where only part of the household is: the
+    # visitor gives a headcount of those present and the others are revisited (到人, "partly home").
+    partly_home: float = Field(default=0.0, ge=0, le=1)
     # A nobody-home door visited again (issue 17): home now, away by a neighbour's word (`moved`), or still
     # nobody (final: whereabouts unknown). A `needs_help` case is always helped out by whoever holds it.
     revisit_outcomes: dict[Outcome, float] = Field(default_factory=lambda: _REVISIT.copy())

@@ -225,7 +225,9 @@ def answers(world: World, names: Providers = Providers()) -> Answers:  # frozen:
 
 # A visitor's report of one door: (task, household, outcome, at, note) → recorded or not. `simulate` writes
 # it to the record as the visit endpoint does; under `up` the visitors POST it to that endpoint.
-Report = Callable[[str, str, str, float, str | None], Awaitable[bool]]
+# A visitor's report of one door: (task, household, outcome, at, note, headcount or None: the whole
+# household) → recorded or not.
+Report = Callable[[str, str, str, float, str | None, int | None], Awaitable[bool]]
 
 
 async def visitors_walk(
@@ -239,7 +241,7 @@ async def visitors_walk(
     """Each visitor with an open task reaches `visits_per_hour` households an hour (over `elapsed_s`, a
     step by default), vulnerable first, skipping households reached meanwhile; a visitor who never
     answers never walks either."""
-    report = report or store.report_visit
+    report = report or _record_visit(store)
     tasks = await store.visit_tasks(warning_id)
     if not tasks:
         return
@@ -253,6 +255,7 @@ async def visitors_walk(
                 )
             )
         }
+        members = await _members(conn, warning_id) if sc.partly_home else {}
     reached = {h for h, st in states.items() if st == "reached"}
     per_step = sc.visits_per_hour * (sc.step_s if elapsed_s is None else elapsed_s) / 3600
     outcomes, weights = zip(*sc.visit_outcomes.items(), strict=True)
@@ -280,7 +283,35 @@ async def visitors_walk(
             if world.credit[who] < 1:
                 break
             world.credit[who] -= 1
-            await report(task_id, household, *_outcome(world, states.get(household), pick))
+            outcome, at, note = _outcome(world, states.get(household), pick)
+            headcount = None
+            first_home = outcome == "reached" and household not in states and members.get(household, 1) > 1
+            if first_home and world.rng.random() < sc.partly_home:  # only part of the household at home
+                headcount = world.rng.randint(1, members[household] - 1)
+                note = "partly home / 部分在家"
+            await report(task_id, household, outcome, at, note, headcount)
+
+
+def _record_visit(store: Store) -> Report:
+    """`simulate`'s reports: straight to the record, as the visit endpoint writes them."""
+
+    async def record(
+        task: str, household: str, outcome: str, at: float, note: str | None, n: int | None
+    ) -> bool:
+        return await store.report_visit(task, household, outcome, at, note, headcount=n)
+
+    return record
+
+
+async def _members(conn: Any, warning_id: str) -> dict[str, int]:
+    """The warning's households' sizes (a partly-home headcount is below them)."""
+    wh, h = t.warning_households.c, t.households.c
+    rows = await conn.execute(
+        select(h.household_id, h.members)
+        .join_from(t.warning_households, t.households, h.household_id == wh.household_id)
+        .where(wh.warning_id == warning_id)
+    )
+    return {r.household_id: int(r.members) for r in rows}
 
 
 def _outcome(world: World, state: str | None, pick: Callable[[bool], str]) -> tuple[str, float, str | None]:
