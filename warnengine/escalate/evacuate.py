@@ -5,7 +5,7 @@ nearest with room left, vulnerable households placed first; the nearest at all w
 their shelter, at a step of its own (EVAC_STEP, recorded so "收到" acknowledges it).
 
 A refusal (拒绝转移) opens a field report (store) and here, at the next sweep, gives the village grid head on
-duty a second visit to that door (a visit task of level 1, its message at EVAC_VISIT_STEP + minutes).
+duty a second visit to that door (a visit task of level 1, its message at EVAC_VISIT_STEP + seconds).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from warnengine.resolve.directory import Directory
 log = structlog.get_logger("warnengine.escalate")
 
 EVAC_STEP = steps.EVACUATE.start  # the order's messages (model/steps.py: the table of step numbers)
-EVAC_VISIT_STEP = steps.EVAC_VISIT.start  # second visits after a refusal: + minutes since resolved
+EVAC_VISIT_STEP = steps.EVAC_VISIT.start  # second visits after a refusal: + seconds since resolved
 
 Threatened = tuple[
     str, str, str, bool, int, float, float
@@ -117,7 +117,7 @@ async def second_visits(
     due = await store.second_visits_due(w.warning_id)
     if not due:
         return [], 0
-    step = steps.EVAC_VISIT.at(int((now - resolved_at) // 60))
+    step = steps.EVAC_VISIT.after(now - resolved_at)
     by_village: dict[tuple[str, str], list[tuple[str, bool]]] = {}
     for hid, village, group, vulnerable in due:
         by_village.setdefault((village, group), []).append((hid, vulnerable))
@@ -125,10 +125,9 @@ async def second_visits(
     for (village, group), homes in sorted(by_village.items()):
         head = duty.first(village, Role.GRID_HEAD)
         who = head.person_id if head else None
-        tid = (
-            "v-"
-            + sha256(f"{w.warning_id}\x1frefused\x1f{group}\x1f{who}\x1f{step}".encode()).hexdigest()[:20]
-        )
+        # Per batch: a second batch in the same step must not land on a task already walked.
+        key = "\x1f".join([w.warning_id, "refused", group, str(who), str(step), *sorted(h for h, _ in homes)])
+        tid = "v-" + sha256(key.encode()).hexdigest()[:20]
         homes_ = tuple(sorted(((h, vul, None) for h, vul in homes), key=lambda x: (not x[1], x[0])))
         tasks.append(VisitTask(tid, w.warning_id, w.version, village, group, who, 1, "open", homes_))
     await store.create_visit_tasks(tasks, now)

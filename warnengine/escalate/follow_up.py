@@ -19,10 +19,7 @@ from warnengine.plan.policy import Rule
 
 log = structlog.get_logger("warnengine.escalate")
 
-# A follow-up's deliveries: + seconds since resolved (model/steps.py; 100,000 s, then the last number).
-# Seconds, not minutes: sweeps run every 15 s, and two in one minute each with follow-ups for the same
-# visitor shared one step number — the second message was taken for the first and never sent.
-FOLLOW_STEP = steps.FOLLOW.start
+FOLLOW_STEP = steps.FOLLOW.start  # a follow-up's deliveries: + seconds since resolved (model/steps.py)
 
 
 async def follow_up(
@@ -34,7 +31,7 @@ async def follow_up(
     )
     if not cases:
         return [], 0
-    step = steps.FOLLOW.at(int(now - resolved_at))
+    step = steps.FOLLOW.after(now - resolved_at)
     silent = await store.silent_staff(w.warning_id)
     groups: dict[tuple[str, str, str, str | None, int], list[tuple[str, bool]]] = {}
     for hid, village, group, vulnerable, kind in cases:

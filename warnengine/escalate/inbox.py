@@ -5,7 +5,7 @@ roster names the county).
 
 The 叫应 is a message like any other: delivery rows of a live warning (the report's own, else the newest
 live one), on the rule's channels and by phone when the rule calls by phone, at a step of its own
-(INBOX_STEP + minutes since that version resolved) recorded so a "收到" reply acknowledges it. Without any
+(INBOX_STEP + seconds since that version resolved) recorded so a "收到" reply acknowledges it. Without any
 live warning the breach is still counted and logged; nobody can be messaged outside a warning.
 """
 
@@ -26,7 +26,7 @@ from warnengine.plan.policy import DisseminationPolicy
 
 log = structlog.get_logger("warnengine.escalate")
 
-INBOX_STEP = steps.INBOX.start  # + minutes since the version resolved (model/steps.py)
+INBOX_STEP = steps.INBOX.start  # + seconds since the version resolved (model/steps.py)
 
 
 async def inbox_deadlines(
@@ -81,7 +81,7 @@ async def _messages(
             w = v.warning
             rule = policy.rule_for(w.hazard, w.severity, w.event)
             voice = (Channel.VOICE,) if rule.duty_voice_calls > 0 else ()
-            step = steps.INBOX.at(int((now - v.resolved_at) // 60))
+            step = steps.INBOX.after(now - v.resolved_at)
             text = _text(mine, policy.report_take_min)
             channels = tuple(dict.fromkeys((*rule.person_channels, *voice)))
             rows += _rows(w, to.contact, channels, step, to.cell_code[:12], None, text, now)

@@ -34,6 +34,10 @@ class StepRange:
         """The range's n-th step (0-based), clamped into the range."""
         return self.start + max(0, min(int(n), self.end - self.start - 1))
 
+    def after(self, seconds: float) -> int:
+        """A per-sweep kind's step, `seconds` after the version resolved (clamped after ~27 hours)."""
+        return self.at(int(seconds))
+
     def __contains__(self, step: object) -> bool:
         return isinstance(step, int) and self.start <= step < self.end
 
@@ -53,7 +57,8 @@ EVACUATE = StepRange(
 CLOSURE = StepRange("closure_report", 99, 100)  # the upward closure report (escalate/upward.py)
 # Upward progress reports: the k-th report slot is REPORT.at(k) (escalate/upward.py).
 REPORT = StepRange("progress_report", 100, 100_000)
-# Per-minute kinds: + minutes since the version resolved.
+# Per-sweep kinds: + seconds since the version resolved (`after`). Not minutes: sweeps run every 15 s, and
+# two in one minute would share a number, so a person's second message was taken for the first and dropped.
 INBOX = StepRange("inbox_call", 100_000, 200_000)  # 叫应 of the county duty about untaken field reports
 EVAC_VISIT = StepRange("evac_second_visit", 200_000, 300_000)  # second visits after a refusal
 FOLLOW = StepRange("follow_up", 300_000, 400_000)  # revisits and needs-help cases (escalate/follow_up.py)
