@@ -238,6 +238,15 @@ async def test_app_acks_go_to_their_topic(api: Api) -> None:
     assert decode_app_ack(v2).model_dump(exclude_none=True) == json.loads(
         v2
     )  # the pipeline's consumer takes it as is
-    for bad in ({}, {"warning_id": "w-0123456789abcdef"}, {"delivery_id": "d", "person_id": "p"}):
+    # 全家已知晓: the household count travels with the ack (0: every member).
+    status, _ = await api.call("POST", "/api/v1/acks", "app", json={"delivery_id": "d-2", "household": 0})
+    assert status == 202 and json.loads(api.publisher.sent[-1][2])["household"] == 0
+    for bad in (
+        {},
+        {"warning_id": "w-0123456789abcdef"},
+        {"delivery_id": "d", "person_id": "p"},
+        {"delivery_id": "d", "household": -1},
+        {"delivery_id": "d", "household": 51},
+    ):
         status, body = await api.call("POST", "/api/v1/acks", "app", json=bad)
         assert status == 400, bad

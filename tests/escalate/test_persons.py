@@ -63,6 +63,20 @@ async def test_one_members_ack_leaves_the_household_open_until_all_answer(
     assert (await store.persons_tally(w.warning_id))["persons_accounted"] == 1 + len(rest)
 
 
+async def test_an_app_answer_for_the_household_closes_it(store: Store, small_county: County) -> None:
+    w, _ = await planned_village(store, small_county, "w-app-home")
+    sms = [d for d in await rows(store, t.deliveries, warning_id=w.warning_id) if d["household_id"]]
+    home = next(h.household_id for h in small_county.households if h.members >= 3 and any(
+        d["household_id"] == h.household_id for d in sms))  # fmt: skip
+    mine = next(d for d in sms if d["household_id"] == home)
+    # By warning and person, as the app's 全家已知晓 button sends it: every member accounted for.
+    ack = AppAck(warning_id=w.warning_id, person_id=mine["person_id"], at=12.0, household=0)
+    assert await apply_app_acks([ack], store) >= 1
+    [h] = await rows(store, t.warning_households, warning_id=w.warning_id, household_id=home)
+    assert (h["state"], h["reached_at"]) == ("reached", 12.0)
+    assert (await store.persons_tally(w.warning_id))["persons_accounted"] == members(small_county, home)
+
+
 async def test_headcount_visit_closes_or_leaves_the_rest_open(store: Store, small_county: County) -> None:
     lad, task = await at_16(store, small_county)
     home = await multi_on_task(lad, task.households)

@@ -205,9 +205,12 @@ async def apply_app_acks(acks: Sequence[AppAck], store: AcksStore) -> int:
     by_id: list[tuple[str, float]] = []  # (delivery id, when the person pressed "received")
     by_person: list[tuple[list[str], float]] = []  # (the person's deliveries of the warning, when)
     versions: list[tuple[str, int, tuple[int, ...]]] | None = None
+    household: dict[str, int] = {}  # delivery id → the household count the answer carries (全家已知晓)
     for a in acks:
         if a.delivery_id:
             by_id.append((a.delivery_id, a.at))
+            if a.household is not None:
+                household[a.delivery_id] = a.household
         elif a.warning_id and a.person_id:
             if versions is None:
                 versions = await store.recent_versions(store.clock.now() - REPLY_WINDOW_S)
@@ -219,7 +222,9 @@ async def apply_app_acks(acks: Sequence[AppAck], store: AcksStore) -> int:
                 for step in steps
             ]
             by_person.append((mine, a.at))
-    done = await store.acknowledge([*by_id, *((d, at) for mine, at in by_person for d in mine)])
+            if a.household is not None:
+                household.update(dict.fromkeys(mine, a.household))
+    done = await store.acknowledge([*by_id, *((d, at) for mine, at in by_person for d in mine)], household)
     _observe(done)
     metrics.ACKS.labels("app", "any", "acknowledged").inc(len(done))
     moved = {a.delivery_id for a in done}

@@ -30,6 +30,12 @@ class AckIn(BaseModel):
     warning_id: str | None = Field(default=None, pattern=r"^w-[0-9a-f]{16}$")
     person_id: str | None = Field(default=None, pattern=ID)
     at: datetime | None = None  # when the person pressed "received" (default: now)
+    household: int | None = Field(
+        default=None,
+        ge=0,
+        le=50,
+        description="the whole household heard it (全家已知晓): how many of it, 0 for every member",
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> AckIn:
@@ -57,6 +63,7 @@ async def post_ack(request: web.Request) -> web.Response:
         at=b.at.timestamp() if b.at else now,
         received_at=now,
         app=user(request).username,
+        household=b.household,
     )
     key = (b.delivery_id or b.warning_id or "").encode()
     try:

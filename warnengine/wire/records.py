@@ -73,6 +73,8 @@ class AppAck(BaseModel):
     at: float  # when the person pressed "received", seconds since the epoch
     received_at: float | None = None
     app: str | None = None  # the app token's user
+    # "全家已知晓": the persons of the household this answer counts (0: every member), as an SMS "全家4人".
+    household: int | None = None
 
 
 @dataclass(frozen=True)
