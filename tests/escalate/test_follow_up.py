@@ -181,3 +181,28 @@ async def test_follow_ups_of_two_sweeps_in_one_minute_are_both_walked_and_both_t
         if d["step"] >= FOLLOW_STEP and d["person_id"] == held[0][0].assignee
     }
     assert len(told) == 2  # a message for each batch: the second was not taken for the first
+
+
+async def test_needs_help_with_a_silent_grid_head_goes_to_the_township_dispatcher(
+    store: Store, small_county: County
+) -> None:
+    lad, task = await at_16(store, small_county)
+    home = task.households[0][0]
+    heads = [s.person_id for s in lad.directory.staff[lad.village] if s.role.value == "grid_head"]
+    await store.record_staff_calls(lad.w.warning_id, [(h, None) for h in heads], lad.clock.now())  # silent
+    township = lad.directory.cells[lad.village].parent
+    assert township is not None
+    dispatchers = {s.person_id for s in lad.directory.staff[township] if s.role.value == "dispatcher"}
+    async with store.engine.begin() as conn:  # the township's dispatchers answered (acked) their messages
+        await conn.execute(
+            update(t.deliveries)
+            .where(t.deliveries.c.warning_id == lad.w.warning_id, t.deliveries.c.person_id.in_(dispatchers))
+            .values(acked_at=lad.clock.now())
+        )
+    silent = await store.silent_staff(lad.w.warning_id)
+    assert set(heads) <= silent and not dispatchers & silent
+    assert await store.report_visit(task.task_id, home, "needs_help", lad.clock.now(), "卧床老人")
+    lad.clock.advance(60)
+    await lad.sweep()
+    [help_task] = holding(await store.visit_tasks(lad.w.warning_id), home)
+    assert help_task.assignee in dispatchers and help_task.level == 2  # never the head who does not answer

@@ -58,14 +58,22 @@ async def follow_up(
 
 
 def _visitor(duty: OnDuty, village: str, group: str, kind: str, silent: set[str]) -> tuple[str | None, int]:
-    """needs_help: the village grid head on duty (level 1); nobody home: the group leader, else the head.
-    Staff who have not answered their own 叫应 are passed over (a silent leader would hold the door open for
-    ever: follow-ups are not escalated again); a silent head is still better named than none."""
+    """needs_help: the village grid head on duty (level 1); nobody home: the group leader, else the head;
+    with the head silent, the township's dispatcher (level 2). Staff who have not answered their own 叫应
+    are passed over (follow-ups are not escalated again: a silent holder would keep a family that needs
+    help waiting for ever — seen in the demo); a silent head is still better named than none."""
     if kind == "nobody_home":
         leader = duty.first(group, Role.GROUP_LEADER, silent)
         if leader is not None:
             return leader.person_id, 0
-    head = duty.first(village, Role.GRID_HEAD, silent) or duty.first(village, Role.GRID_HEAD)
+    head = duty.first(village, Role.GRID_HEAD, silent)
+    if head is not None:
+        return head.person_id, 1
+    cell = duty.directory.cells.get(village)
+    dispatcher = duty.first(cell.parent, Role.DISPATCHER, silent) if cell and cell.parent else None
+    if dispatcher is not None:
+        return dispatcher.person_id, 2
+    head = duty.first(village, Role.GRID_HEAD)
     return (head.person_id if head else None), 1
 
 
