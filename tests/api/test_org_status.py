@@ -23,7 +23,9 @@ from warnengine.wire.records import AppAck
 WID = "w-00000000000000cd"
 
 
-async def test_status_and_report_count_orgs(api: Api, small_county: County) -> None:
+async def planned_with_orgs(api: Api, small_county: County) -> County:
+    """The county with its school and site imported, and a red warning (WID) planned over the school's
+    village; the county."""
     county = with_orgs(small_county)
     await api.store.import_directory(
         county.cells, county.households, county.people, county.devices, orgs=county.orgs
@@ -32,6 +34,11 @@ async def test_status_and_report_count_orgs(api: Api, small_county: County) -> N
     w = red(village, api.store.clock).model_copy(update={"warning_id": WID})
     await api.store.save_warning(w)
     assert await plan_deliveries(w, await Directory.load(api.store), POLICY, api.store, 3600) == [village]
+    return county
+
+
+async def test_status_and_report_count_orgs(api: Api, small_county: County) -> None:
+    county = await planned_with_orgs(api, small_county)
     status, s = await api.call("GET", f"/api/v1/warnings/{WID}/status", "grid")
     assert status == 200
     orgs = s["orgs"]
@@ -88,14 +95,7 @@ async def test_status_and_report_count_orgs(api: Api, small_county: County) -> N
 async def test_an_open_org_keeps_the_warning_open(api: Api, small_county: County) -> None:
     """Every household reached: the warning is still not done, nor its closure closed, while the school
     is neither reached nor named unreachable; the site (nobody responsible on record) is named at once."""
-    county = with_orgs(small_county)
-    await api.store.import_directory(
-        county.cells, county.households, county.people, county.devices, orgs=county.orgs
-    )
-    village = next(o for o in county.orgs if o.org_id == SCHOOL).cell_code[:12]
-    w = red(village, api.store.clock).model_copy(update={"warning_id": WID})
-    await api.store.save_warning(w)
-    assert await plan_deliveries(w, await Directory.load(api.store), POLICY, api.store, 3600) == [village]
+    await planned_with_orgs(api, small_county)
     async with api.store.engine.begin() as conn:  # every household reached (by acks, say)
         await conn.execute(
             update(t.warning_households)
@@ -122,14 +122,7 @@ async def test_an_open_org_keeps_the_warning_open(api: Api, small_county: County
 async def test_a_visitor_confirms_an_org(api: Api, small_county: County) -> None:
     """The ladder's visitor confirms the school in person and names the site unreachable with why: both
     closed, the warning done once its households are; bad or repeated words change nothing."""
-    county = with_orgs(small_county)
-    await api.store.import_directory(
-        county.cells, county.households, county.people, county.devices, orgs=county.orgs
-    )
-    village = next(o for o in county.orgs if o.org_id == SCHOOL).cell_code[:12]
-    w = red(village, api.store.clock).model_copy(update={"warning_id": WID})
-    await api.store.save_warning(w)
-    assert await plan_deliveries(w, await Directory.load(api.store), POLICY, api.store, 3600) == [village]
+    await planned_with_orgs(api, small_county)
     async with api.store.engine.begin() as conn:
         await conn.execute(
             update(t.warning_households)
