@@ -17,9 +17,9 @@ from warnengine.clock import ManualClock
 from warnengine.db import tables as t
 from warnengine.db.store import Store
 from warnengine.directory import County
-from warnengine.escalate.fallback import FALLBACK_STEP, RESPONSIBLE_STEP
 from warnengine.escalate.ladder import SweepCounts, escalate
-from warnengine.model import AckState, Device, Role, SpeakerAck
+from warnengine.model import AckState, Area, Device, Role, SpeakerAck, steps
+from warnengine.model.steps import StepRange
 from warnengine.plan.stage import plan_deliveries
 from warnengine.resolve.directory import Directory
 
@@ -45,6 +45,10 @@ class Village:
 
     async def deliveries(self, **where: Any) -> list[dict[str, Any]]:
         return await rows(self.store, t.deliveries, warning_id=self.w.warning_id, **where)
+
+    async def of_kind(self, kind: StepRange, **where: Any) -> list[dict[str, Any]]:
+        """Deliveries of one kind of step (fallback steps are numbered per sweep)."""
+        return [d for d in await self.deliveries(**where) if d["step"] in kind]
 
     async def terminals(self) -> list[str]:
         return [d.device_id for d in self.devices if d.cell_code == self.village]
@@ -81,7 +85,7 @@ async def unreached(v: Village) -> set[str]:
 
 async def check_called(v: Village, person: str, reason: str) -> None:
     """The 专人 got a 叫应 naming the village; the fallback is recorded and audited, once."""
-    calls = await v.deliveries(person_id=person, step=RESPONSIBLE_STEP)
+    calls = await v.of_kind(steps.RESPONSIBLE, person_id=person)
     assert calls and all(d["text"].startswith("叫应：") and "入户" in d["text"] for d in calls)
     (fb,) = await v.store.loudspeaker_fallbacks(v.w.warning_id)
     assert (fb["village_code"], fb["reason"], fb["responsible"]) == (v.village, reason, person)
@@ -115,7 +119,7 @@ async def test_every_terminal_offline_gets_visits_within_the_window(
     assert counts.fallbacks == [f"{v.w.warning_id}:{v.village}"] and counts.steps == []
     assert await visit_households(v) == await unreached(v)
     visitors = {task.assignee for task in await store.visit_tasks(v.w.warning_id)}
-    messages = await v.deliveries(step=FALLBACK_STEP)
+    messages = await v.of_kind(steps.FALLBACK)
     assert visitors and {d["person_id"] for d in messages} == visitors
     assert all(d["text"].startswith("入户任务") for d in messages)
     await check_called(v, person, "offline")
@@ -151,7 +155,7 @@ async def test_a_village_whose_terminal_played_does_not_fall_back(store: Store, 
     for minute in (1, 3, 6):
         assert (await v.sweep_at(minute)).fallbacks == []
     assert await store.loudspeaker_fallbacks(v.w.warning_id) == []
-    assert await v.deliveries(person_id=person, step=RESPONSIBLE_STEP) == []
+    assert await v.of_kind(steps.RESPONSIBLE, person_id=person) == []
 
 
 async def test_without_a_responsible_person_the_grid_head_on_duty_is_called(
@@ -170,4 +174,47 @@ async def test_without_a_responsible_person_the_grid_head_on_duty_is_called(
     await v.sweep_at(3)
     head = next(s.person_id for s in v.directory.staff[village] if s.role is Role.GRID_HEAD)
     (fb,) = await store.loudspeaker_fallbacks(v.w.warning_id)
-    assert fb["responsible"] == head and await v.deliveries(person_id=head, step=RESPONSIBLE_STEP)
+    assert fb["responsible"] == head and await v.of_kind(steps.RESPONSIBLE, person_id=head)
+
+
+async def test_villages_falling_back_in_different_sweeps_each_call_their_shared_responsible_person(
+    store: Store, small_county: County
+) -> None:
+    """One 专人 for the terminals of two villages of one warning: the first village is offline at release
+    (falls back at once), the second never plays (falls back after the window). Both 叫应 reach them: before
+    the steps were numbered per sweep, the second had the first's delivery id and was dropped."""
+    villages = [c.code for c in small_county.cells if c.level.value == "village"][:2]
+    member = next(p for p in small_county.people if p.cell_code == villages[0] and p.role is Role.GRID_MEMBER)
+    devices = [
+        d.model_copy(update={"responsible_id": member.person_id}) if d.cell_code in villages else d
+        for d in small_county.devices
+    ]
+    c = small_county
+    await store.import_directory(c.cells, c.households, c.people, devices, c.points)
+    v = Village(store, devices, directory_of(c), villages[0])
+    v.w = v.w.model_copy(update={"areas": [Area(codes=villages)]})
+    offline = [d.device_id for d in devices if d.cell_code == villages[0]]
+    second = [d.device_id for d in devices if d.cell_code == villages[1]]
+    assert offline and second
+    await store.record_device_status(
+        [
+            {
+                "device_id": d,
+                "online": False,
+                "volume": None,
+                "playing": None,
+                "firmware": None,
+                "reason": "will",
+            }
+            for d in offline
+        ]
+    )
+    await store.save_warning(v.w)
+    assert sorted(await plan_deliveries(v.w, v.directory, POLICY, store, 3600)) == sorted(villages)
+    await store.finish_dispatch([d["delivery_id"] for d in await v.deliveries()], {}, [])
+    assert (await v.sweep_at(1)).fallbacks == [f"{v.w.warning_id}:{villages[0]}"]
+    assert (await v.sweep_at(2.5)).fallbacks == [f"{v.w.warning_id}:{villages[1]}"]
+    calls = await v.of_kind(steps.RESPONSIBLE, person_id=member.person_id)
+    assert len({d["step"] for d in calls}) == 2
+    for code in villages:
+        assert any(v.directory.cells[code].name in d["text"] for d in calls), code

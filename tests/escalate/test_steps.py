@@ -28,8 +28,8 @@ def test_the_ranges_do_not_overlap_and_every_constant_is_in_its_own() -> None:
     assert steps.LADDER.start == 0  # the ladder's own steps (0..n from the policy) are untouched
     mine = {
         rows.CALL_STEP: steps.CALL,
-        fallback.FALLBACK_STEP: steps.FALLBACK,
-        fallback.RESPONSIBLE_STEP: steps.RESPONSIBLE,
+        fallback.step_numbers(0, 90)[0]: steps.FALLBACK,
+        fallback.step_numbers(0, 90)[1]: steps.RESPONSIBLE,
         first_doors.HELPER_STEP: steps.HELPER,
         first_doors.POINT_STEP: steps.POINT,
         evacuate.EVAC_STEP: steps.EVACUATE,

@@ -22,8 +22,12 @@ from warnengine.plan.policy import Rule
 
 log = structlog.get_logger("warnengine.escalate")
 
-FALLBACK_STEP = steps.FALLBACK.start  # the visit messages of a village that fell back
-RESPONSIBLE_STEP = steps.RESPONSIBLE.start  # the 叫应 of its terminals' 专人
+
+def step_numbers(resolved_at: float, now: float) -> tuple[int, int]:
+    """This sweep's (visit list, 专人 叫应) step numbers: per second, as villages fall back in different
+    sweeps and one person may visit or answer for two of them."""
+    return steps.FALLBACK.after(now - resolved_at), steps.RESPONSIBLE.after(now - resolved_at)
+
 
 _WHY = {
     "offline": ("终端全部离线", "every terminal offline"),
@@ -50,7 +54,13 @@ async def silent_villages(
 
 
 async def call_responsible(
-    store: EscalateStore, duty: OnDuty, w: HazardWarning, rule: Rule, due: dict[str, str], now: float
+    store: EscalateStore,
+    duty: OnDuty,
+    w: HazardWarning,
+    rule: Rule,
+    due: dict[str, str],
+    step: int,
+    now: float,
 ) -> tuple[list[tuple[object, ...]], dict[str, list[str]]]:
     """The 叫应 rows for each fallen-back village's 专人, and whom each village called."""
     named = await store.responsible_of(sorted(due))
@@ -68,7 +78,7 @@ async def call_responsible(
         called[village] = [c.person_id for c in who]
         text = _text(duty, village, reason, rule)
         for c in who:
-            rows += _rows(w, c, channels, RESPONSIBLE_STEP, village, None, text, now)
+            rows += _rows(w, c, channels, step, village, None, text, now)
     return rows, called
 
 

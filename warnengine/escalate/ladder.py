@@ -172,15 +172,16 @@ async def _fall_back(
         return []
     unreached = [h for h in await store.unreached_households(w.warning_id) if h[1] in due]
     tasks = await _create_visits(store, duty, w, unreached, now)
-    rows = _visit_messages(duty.directory, w, fallback.FALLBACK_STEP, tasks, now, shelter_of)
-    calls, called = await fallback.call_responsible(store, duty, w, rule, due, now)
+    visit_step, call_step = fallback.step_numbers(resolved_at, now)
+    rows = _visit_messages(duty.directory, w, visit_step, tasks, now, shelter_of)
+    calls, called = await fallback.call_responsible(store, duty, w, rule, due, call_step, now)
     rows += calls
     await store.save_plan(rows, [])
     homes: dict[str, int] = {}
     for task in tasks:
         homes[task.village_code] = homes.get(task.village_code, 0) + len(task.households)
     # Recorded as steps, so a reply to these messages acknowledges them like any ladder step's.
-    for step in (fallback.FALLBACK_STEP, fallback.RESPONSIBLE_STEP):
+    for step in (visit_step, call_step):
         await store.record_step(w.warning_id, w.version, step, "fallback", sum(homes.values()), now)
     await fallback.record(store, w, due, homes, called, now)
     counts.fallbacks += [f"{w.warning_id}:{v}" for v in sorted(due)]

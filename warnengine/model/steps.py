@@ -47,8 +47,6 @@ LADDER = StepRange("ladder", 0, 50)
 # 叫应 of superiors: a person's k-th 叫应 of a warning is CALL.at(k) (escalate/calls.py).
 CALL = StepRange("call", 50, 90)
 # One-off steps, one number each.
-FALLBACK = StepRange("fallback_visit", 90, 91)  # visit lists of a village whose loudspeakers fell back
-RESPONSIBLE = StepRange("fallback_responsible", 91, 92)  # 叫应 of the fallen-back terminals' 专人
 HELPER = StepRange("helper", 92, 93)  # vulnerable households' helpers at step 0 (escalate/first_doors.py)
 POINT = StepRange("point_lead", 93, 94)  # point leads' door lists (escalate/first_doors.py)
 EVACUATE = StepRange(
@@ -62,6 +60,12 @@ REPORT = StepRange("progress_report", 100, 100_000)
 INBOX = StepRange("inbox_call", 100_000, 200_000)  # 叫应 of the county duty about untaken field reports
 EVAC_VISIT = StepRange("evac_second_visit", 200_000, 300_000)  # second visits after a refusal
 FOLLOW = StepRange("follow_up", 300_000, 400_000)  # revisits and needs-help cases (escalate/follow_up.py)
+# Villages fall back in different sweeps (one offline at release, another silent after the window): a
+# visitor or 专人 of both needs both messages. Until 2026-12 these were 90 and 91, one number per version.
+FALLBACK = StepRange(
+    "fallback_visit", 400_000, 500_000
+)  # visit lists of villages whose loudspeakers fell back
+RESPONSIBLE = StepRange("fallback_responsible", 500_000, 600_000)  # 叫应 of those terminals' 专人
 
 RANGES: tuple[StepRange, ...] = (
     LADDER,
