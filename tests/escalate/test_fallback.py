@@ -74,6 +74,12 @@ async def release(v: Village) -> None:
     await v.store.finish_dispatch([d["delivery_id"] for d in first], {}, [])  # all sent at t=0
 
 
+async def offline_terminals(store: Store, device_ids: list[str]) -> None:
+    """The terminals' last will arrived: offline on the record."""
+    status = {"online": False, "volume": None, "playing": None, "firmware": None, "reason": "will"}
+    await store.record_device_status([{"device_id": d, **status} for d in device_ids])
+
+
 async def visit_households(v: Village) -> set[str]:
     return {h for task in await v.store.visit_tasks(v.w.warning_id) for h, _, _ in task.households}
 
@@ -101,19 +107,7 @@ async def test_every_terminal_offline_gets_visits_within_the_window(
     store: Store, small_county: County
 ) -> None:
     v, person = await setup(store, small_county)
-    await store.record_device_status(
-        [
-            {
-                "device_id": d,
-                "online": False,
-                "volume": None,
-                "playing": None,
-                "firmware": None,
-                "reason": "will",
-            }
-            for d in await v.terminals()
-        ]
-    )
+    await offline_terminals(store, await v.terminals())
     await release(v)
     counts = await v.sweep_at(1)  # within the 2-minute window, long before the visit step at 10
     assert counts.fallbacks == [f"{v.w.warning_id}:{v.village}"] and counts.steps == []
@@ -196,19 +190,7 @@ async def test_villages_falling_back_in_different_sweeps_each_call_their_shared_
     offline = [d.device_id for d in devices if d.cell_code == villages[0]]
     second = [d.device_id for d in devices if d.cell_code == villages[1]]
     assert offline and second
-    await store.record_device_status(
-        [
-            {
-                "device_id": d,
-                "online": False,
-                "volume": None,
-                "playing": None,
-                "firmware": None,
-                "reason": "will",
-            }
-            for d in offline
-        ]
-    )
+    await offline_terminals(store, offline)
     await store.save_warning(v.w)
     assert sorted(await plan_deliveries(v.w, v.directory, POLICY, store, 3600)) == sorted(villages)
     await store.finish_dispatch([d["delivery_id"] for d in await v.deliveries()], {}, [])
