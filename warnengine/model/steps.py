@@ -62,9 +62,8 @@ EVAC_VISIT = StepRange("evac_second_visit", 200_000, 300_000)  # second visits a
 FOLLOW = StepRange("follow_up", 300_000, 400_000)  # revisits and needs-help cases (escalate/follow_up.py)
 # Villages fall back in different sweeps (one offline at release, another silent after the window): a
 # visitor or 专人 of both needs both messages. Until 2026-12 these were 90 and 91, one number per version.
-FALLBACK = StepRange(
-    "fallback_visit", 400_000, 500_000
-)  # visit lists of villages whose loudspeakers fell back
+# Visit lists of villages whose loudspeakers fell back:
+FALLBACK = StepRange("fallback_visit", 400_000, 500_000)
 RESPONSIBLE = StepRange("fallback_responsible", 500_000, 600_000)  # 叫应 of those terminals' 专人
 
 RANGES: tuple[StepRange, ...] = (
